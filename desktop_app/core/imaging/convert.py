@@ -1,0 +1,57 @@
+"""Conversions between the core's float convention and integer buffers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def to_float(pixels: np.ndarray) -> np.ndarray:
+    """uint8 / uint16 / float array -> float32 in [0, 1], always 3-D (H x W x C)."""
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if pixels.dtype == np.uint8:
+        return pixels.astype(np.float32) / 255.0
+    if pixels.dtype == np.uint16:
+        return pixels.astype(np.float32) / 65535.0
+    return np.clip(pixels.astype(np.float32, copy=False), 0.0, 1.0)
+
+
+def to_uint8(pixels: np.ndarray) -> np.ndarray:
+    return (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def to_uint16(pixels: np.ndarray) -> np.ndarray:
+    return (np.clip(pixels, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+
+
+def to_bits(pixels: np.ndarray, bit_depth: int) -> np.ndarray:
+    return to_uint16(pixels) if bit_depth == 16 else to_uint8(pixels)
+
+
+def split_alpha(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Colour channels and alpha (or None). Operations work on colour and keep alpha."""
+    if pixels.shape[2] in (2, 4):
+        return pixels[:, :, :-1], pixels[:, :, -1:]
+    return pixels, None
+
+
+def join_alpha(colour: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    if alpha is None:
+        return colour
+    return np.concatenate([colour, alpha], axis=2)
+
+
+def as_rgb(pixels: np.ndarray) -> np.ndarray:
+    """Colour channels as 3-channel RGB (greyscale replicated), alpha dropped."""
+    colour, _ = split_alpha(pixels)
+    if colour.shape[2] == 1:
+        return np.repeat(colour, 3, axis=2)
+    return colour
+
+
+def blend(original: np.ndarray, result: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """original where mask is 0, result where 1, soft in between."""
+    if mask is None:
+        return result
+    m = mask[:, :, None].astype(np.float32, copy=False)
+    return (original * (1.0 - m) + result * m).astype(np.float32, copy=False)

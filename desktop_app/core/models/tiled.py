@@ -1,0 +1,140 @@
+"""Running an image-to-image network over a picture of any size.
+
+The picture is cut into tiles with `context` pixels of overlap; each tile's result is written
+back with linear cross-fades over the overlap, so no seam shows. The tile size starts from the
+device's free memory and is halved and the run restarted when memory runs out. Each tile is
+a progress event and a cancel point.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from desktop_app.core.models.device import available_memory_bytes
+from desktop_app.core.tasks import Progress, Work
+
+# The network function: NCHW float tensor on the device -> NCHW tensor of the same size.
+TensorFn = Callable[[torch.Tensor], torch.Tensor]
+
+MIN_TILE = 64
+
+
+class OutOfMemory(Exception):
+    pass
+
+
+def is_oom(error: BaseException) -> bool:
+    if isinstance(error, torch.OutOfMemoryError):
+        return True
+    text = str(error).lower()
+    return isinstance(error, (RuntimeError, MemoryError)) and (
+        "out of memory" in text or "can't allocate" in text or isinstance(error, MemoryError))
+
+
+@dataclass
+class TileSettings:
+    tile: int  # inner tile edge in pixels
+    context: int  # overlap on each side
+    size_multiple: int = 1
+    precision: str = "fp32"  # "fp32", "fp16", "bf16" (the last two on CUDA only)
+    channels_last: bool = True
+
+
+def choose_tile(device: torch.device, start: int, bytes_per_pixel: float, context: int) -> int:
+    """Largest tile (<= start) whose working memory fits in half of what is free."""
+    budget = available_memory_bytes(device) * 0.5
+    side = int(math.sqrt(max(budget, 1) / max(bytes_per_pixel, 1.0))) - 2 * context
+    return max(MIN_TILE, min(start, side))
+
+
+def _ramp(length: int, lo_fade: int, hi_fade: int) -> np.ndarray:
+    """1 in the middle, fading linearly to ~0 over `lo_fade`/`hi_fade` pixels at the ends."""
+    w = np.ones(length, np.float32)
+    if lo_fade > 0:
+        w[:lo_fade] = (np.arange(lo_fade, dtype=np.float32) + 0.5) / lo_fade
+    if hi_fade > 0:
+        w[length - hi_fade:] = np.minimum(w[length - hi_fade:], (np.arange(hi_fade, 0, -1, dtype=np.float32) - 0.5) / hi_fade)
+    return w
+
+
+def _autocast(device: torch.device, precision: str):
+    if device.type == "cuda" and precision in ("fp16", "bf16"):
+        return torch.autocast("cuda", dtype=torch.float16 if precision == "fp16" else torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _run_tensor(fn: TensorFn, patch: np.ndarray, device: torch.device, s: TileSettings) -> np.ndarray:
+    h, w = patch.shape[:2]
+    x = torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1)))[None].to(device)
+    m = s.size_multiple
+    ph, pw = (-h) % m, (-w) % m
+    if ph or pw:
+        # reflect needs the pad to be smaller than the side; replicate covers tiny images
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    if s.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with _autocast(device, s.precision):
+        y = fn(x)
+    y = y[:, :, :h, :w].float().clamp_(0.0, 1.0)
+    return y[0].permute(1, 2, 0).cpu().numpy()
+
+
+def run_tiled(fn: TensorFn, image: np.ndarray, device: torch.device, settings: TileSettings) -> Work[np.ndarray]:
+    """Apply `fn` to an H x W x C float32 image; restarts with half the tile on out-of-memory."""
+    s = settings
+    while True:
+        try:
+            return (yield from _tiled_pass(fn, image, device, s))
+        except Exception as e:  # noqa: BLE001 - only memory errors are retried
+            if not is_oom(e) or s.tile <= MIN_TILE:
+                if is_oom(e):
+                    raise OutOfMemory(f"not enough memory on {device.type} even with {s.tile}-pixel tiles") from e
+                raise
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            s = TileSettings(max(MIN_TILE, s.tile // 2), s.context, s.size_multiple, s.precision, s.channels_last)
+            yield Progress(0.0, f"out of memory: retrying with {s.tile}-pixel tiles")
+
+
+def _tiled_pass(fn: TensorFn, image: np.ndarray, device: torch.device, s: TileSettings) -> Work[np.ndarray]:
+    h, w, c = image.shape
+    if h <= s.tile + 2 * s.context and w <= s.tile + 2 * s.context:
+        yield Progress(0.0, "1 tile")
+        with torch.inference_mode():
+            out = _run_tensor(fn, image, device, s)
+        yield Progress(1.0, "tile 1/1")
+        return out
+    fade = max(1, s.context // 2)
+    ys = list(range(0, h, s.tile))
+    xs = list(range(0, w, s.tile))
+    total = len(ys) * len(xs)
+    acc = np.zeros((h, w, c), np.float32)
+    weight = np.zeros((h, w, 1), np.float32)
+    done = 0
+    with torch.inference_mode():
+        for y0 in ys:
+            for x0 in xs:
+                y1, x1 = min(y0 + s.tile, h), min(x0 + s.tile, w)
+                oy0, oy1 = max(0, y0 - s.context), min(h, y1 + s.context)
+                ox0, ox1 = max(0, x0 - s.context), min(w, x1 + s.context)
+                result = _run_tensor(fn, image[oy0:oy1, ox0:ox1], device, s)
+                # keep the inner tile plus `fade` pixels each side that touch a neighbour
+                ky0, ky1 = max(oy0, y0 - fade), min(oy1, y1 + fade)
+                kx0, kx1 = max(ox0, x0 - fade), min(ox1, x1 + fade)
+                wy = _ramp(ky1 - ky0, 2 * fade if y0 > 0 else 0, 2 * fade if y1 < h else 0)
+                wx = _ramp(kx1 - kx0, 2 * fade if x0 > 0 else 0, 2 * fade if x1 < w else 0)
+                wgt = (wy[:, None] * wx[None, :])[:, :, None]
+                acc[ky0:ky1, kx0:kx1] += result[ky0 - oy0:ky1 - oy0, kx0 - ox0:kx1 - ox0] * wgt
+                weight[ky0:ky1, kx0:kx1] += wgt
+                done += 1
+                yield Progress(done / total, f"tile {done}/{total}")
+    acc /= np.maximum(weight, 1e-8)
+    return acc

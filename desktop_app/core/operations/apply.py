@@ -1,0 +1,44 @@
+"""Running an operation on a document's pixels: the one place that handles alpha,
+the mask requirement and "apply inside mask only" blending."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from desktop_app.core.imaging.convert import blend, join_alpha, split_alpha
+from desktop_app.core.operations.base import Operation, OperationInput, ParameterError
+from desktop_app.core.tasks import Progress, Work
+
+
+def apply_operation(
+    op: Operation,
+    image: np.ndarray,
+    mask: np.ndarray | None = None,
+    params: dict[str, Any] | None = None,
+    *,
+    inside_mask_only: bool = False,
+    bit_depth: int = 8,
+    device: str | None = None,
+) -> Work[np.ndarray]:
+    """Work generator returning the new image (same shape and channels as `image`)."""
+    values = op.resolve_params(params)
+    has_mask = mask is not None and float(mask.max(initial=0.0)) > 0.0
+    if op.fills_mask and not has_mask:
+        raise ParameterError(f"{op.title} fills the selected region: paint a mask first")
+    if inside_mask_only and not has_mask:
+        raise ParameterError("'Inside mask only' is on but the mask is empty: paint a mask or turn it off")
+    if mask is not None and mask.shape != image.shape[:2]:
+        raise ParameterError(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the image is "
+                             f"{image.shape[1]}x{image.shape[0]}")
+    colour, alpha = split_alpha(image)
+    yield Progress(0.0, op.title)
+    result = yield from op.run(OperationInput(colour, mask if has_mask else None, values, bit_depth, device))
+    if result.shape != colour.shape:
+        raise RuntimeError(f"{op.key} returned shape {result.shape}, expected {colour.shape}")
+    result = np.clip(result, 0.0, 1.0).astype(np.float32, copy=False)
+    if op.fills_mask or inside_mask_only:
+        result = blend(colour, result, mask)
+    yield Progress(1.0, "done")
+    return join_alpha(result, alpha)

@@ -1,0 +1,65 @@
+"""The one operation registry shared by the model panel and the CLI."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from desktop_app.core.operations.base import Operation
+
+_OPERATIONS: dict[str, Operation] = {}
+
+
+class UnknownOperation(KeyError):
+    def __str__(self) -> str:  # KeyError quotes its message; this one reads as a sentence
+        return str(self.args[0])
+
+
+def register(op: Operation) -> Operation:
+    if op.key in _OPERATIONS:
+        raise ValueError(f"operation {op.key} is already registered")
+    _OPERATIONS[op.key] = op
+    return op
+
+
+def unregister(key: str) -> None:
+    _OPERATIONS.pop(key, None)
+
+
+def _ensure_builtins() -> None:
+    # Importing the modules registers their descriptors (once).
+    from desktop_app.core.operations import builtin  # noqa: F401
+
+
+def all_operations() -> list[Operation]:
+    _ensure_builtins()
+    return list(_OPERATIONS.values())
+
+
+def tasks() -> list[str]:
+    return sorted({op.task for op in all_operations()})
+
+
+def for_task(task: str) -> list[Operation]:
+    return [op for op in all_operations() if op.task == task]
+
+
+def by_category() -> dict[str, list[Operation]]:
+    groups: dict[str, list[Operation]] = {}
+    for op in all_operations():
+        groups.setdefault(op.category, []).append(op)
+    return groups
+
+
+def get(task: str, method: str | None = None) -> Operation:
+    """`get("denoise", "nlmeans")` or `get("denoise/nlmeans")`."""
+    _ensure_builtins()
+    key = task if method is None else f"{task}/{method}"
+    if key not in _OPERATIONS:
+        t = key.split("/")[0]
+        known = ", ".join(op.method for op in for_task(t)) or "none"
+        raise UnknownOperation(f"unknown method {key.split('/')[-1]!r} for {t} (available: {known})")
+    return _OPERATIONS[key]
+
+
+def keys(ops: Iterable[Operation]) -> list[str]:
+    return [op.key for op in ops]

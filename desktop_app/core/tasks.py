@@ -1,0 +1,88 @@
+"""Progress events and cancellation for long work.
+
+Long work is written as a generator that yields `Progress` events and returns its result.
+Every yield is a cancel point: whoever drives the generator (a Qt worker, the CLI's progress
+bar, a test) checks the `CancelToken` between events and closes the generator when asked.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generator, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A step of long work: `fraction` in [0, 1] (or None when unknown) and a short message."""
+
+    fraction: float | None
+    message: str = ""
+    # Optional structured payload (loss values, a preview image, ...) for richer observers.
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Work = Generator[Progress, None, T]
+
+
+class Cancelled(Exception):
+    """Raised when the user cancelled the work; the document is left unchanged."""
+
+
+class CancelToken:
+    """Thread-safe flag the UI sets and the work polls."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+
+def run_work(
+    work: Work[T],
+    on_progress: Callable[[Progress], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> T:
+    """Drive a work generator to its result, reporting progress and honouring cancel at each yield."""
+    try:
+        while True:
+            if cancel is not None and cancel.cancelled:
+                work.close()
+                raise Cancelled()
+            event = next(work)
+            if on_progress is not None:
+                on_progress(event)
+    except StopIteration as stop:
+        return stop.value
+
+
+def subrange(work: Work[T], start: float, stop: float) -> Work[T]:
+    """Re-scale the fractions of a nested piece of work into [start, stop] of the outer one."""
+    try:
+        while True:
+            event = next(work)
+            frac = None if event.fraction is None else start + (stop - start) * event.fraction
+            yield Progress(frac, event.message, event.data)
+    except StopIteration as stop_:
+        return stop_.value
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start

@@ -1,0 +1,48 @@
+"""Typed training configuration, saved as JSON beside the checkpoints."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class TrainConfig:
+    task: str = "denoise"  # "denoise" (Gaussian, noise map) or "denoise-real" (blind)
+    name: str = "cnn"  # model id of the result
+    data: list[str] = field(default_factory=list)
+    arch: str = "unet-denoise"
+    hparams: dict[str, Any] = field(default_factory=dict)
+    base: str | None = None  # model id to fine-tune from (None: from scratch)
+    steps: int = 100_000  # length of the learning-rate schedule and the stopping point
+    minutes: float | None = None  # wall-clock budget of this invocation
+    batch: int = 16
+    patch: int = 96
+    lr: float = 3e-4
+    lr_min: float = 2e-6
+    warmup: int = 500
+    sigma_max: float = 75.0
+    grey_fraction: float = 0.2
+    val_fraction: float = 0.05
+    val_min: int = 4
+    val_crop: int = 256
+    val_sigmas: tuple[float, ...] = (15.0, 25.0, 50.0)
+    val_every: int = 1000
+    checkpoint_minutes: float = 5.0
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "TrainConfig":
+        data = json.loads(text)
+        data["val_sigmas"] = tuple(data.get("val_sigmas", (15.0, 25.0, 50.0)))
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def save(self, path: Path) -> None:
+        path.write_text(self.to_json())

@@ -1,0 +1,212 @@
+"""The trainer lifecycle: build or load the model, feed patches, optimise, validate, keep the
+best, checkpoint, resume, export. `Trainer.run()` is a work generator, so the CLI shows a
+progress bar, the training dialog draws curves, and either can cancel between steps."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from desktop_app.core.models import registry
+from desktop_app.core.models.catalog import find
+from desktop_app.core.models.device import pick_device
+from desktop_app.core.models.weights import Manifest, load_model, save_model
+from desktop_app.core.tasks import Progress, Work
+from desktop_app.core.training import degrade
+from desktop_app.core.training.checkpoint import load_checkpoint, save_checkpoint
+from desktop_app.core.training.config import TrainConfig
+from desktop_app.core.training.data import ImageSet, center_crop, load_image_set, random_patches
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = torch.mean((a.clamp(0, 1) - b) ** 2).item()
+    return 10 * math.log10(1.0 / max(mse, 1e-12))
+
+
+@dataclass
+class DenoiseTask:
+    """How the Gaussian denoiser makes training pairs and calls its network."""
+
+    config: TrainConfig
+
+    def batch(self, clean: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return degrade.gaussian(clean, self.config.sigma_max, self.config.grey_fraction, gen)
+
+    def validation_pairs(self, images: list[np.ndarray]) -> list[tuple[str, torch.Tensor, torch.Tensor, torch.Tensor]]:
+        pairs = []
+        for i, img in enumerate(images):
+            clean = torch.from_numpy(center_crop(img, self.config.val_crop).transpose(2, 0, 1) / 255.0).float()[None]
+            for s in self.config.val_sigmas:
+                g = torch.Generator().manual_seed(1000 * i + int(s))
+                noisy = clean + torch.randn(clean.shape, generator=g) * (s / 255.0)
+                pairs.append((f"s{int(s)}", noisy, clean, torch.full((1, 3), s / 255.0)))
+        return pairs
+
+
+TASKS = {"denoise": DenoiseTask}
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, run_dir: Path, command: str | None = None) -> None:
+        if config.task not in TASKS:
+            raise ValueError(f"unknown training task {config.task!r} (known: {', '.join(TASKS)})")
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.command = command or " ".join(sys.argv)
+        self.task = TASKS[config.task](config)
+        self.device = pick_device(config.device)
+        self.base_manifest: Manifest | None = None
+        self.model = self._build_model()
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(0.9, 0.99))
+        self.step = 0
+        self.seconds = 0.0  # training time over all invocations
+        self.best: dict[str, Any] = {"val_psnr": -1.0}
+        self.history: list[dict[str, Any]] = []
+        self.data: ImageSet | None = None
+
+    # -- set-up ---------------------------------------------------------------------------
+    def _build_model(self) -> nn.Module:
+        c = self.config
+        if c.base:
+            model, self.base_manifest = load_model(find(c.base).path)
+            c.arch, c.hparams = self.base_manifest.architecture, dict(self.base_manifest.hparams)
+        else:
+            arch = registry.get(c.arch)
+            c.hparams = {**arch.default_hparams, **c.hparams}
+            torch.manual_seed(c.seed)
+            model = arch.create(**c.hparams)
+        return model.to(self.device)
+
+    @property
+    def last_path(self) -> Path:
+        return self.run_dir / "last.safetensors"
+
+    @property
+    def best_path(self) -> Path:
+        return self.run_dir / "best.safetensors"
+
+    def resume(self) -> bool:
+        if not self.last_path.exists():
+            return False
+        info = load_checkpoint(self.last_path, self.model, self.opt)
+        self.step, self.seconds = info["step"], info["seconds"]
+        self.best, self.history = info["best"], info.get("history", [])
+        self._rng_state = info.get("rng")
+        return True
+
+    def lr_at(self, step: int) -> float:
+        c = self.config
+        if step < c.warmup:
+            return c.lr * (step + 1) / c.warmup
+        t = min(1.0, (step - c.warmup) / max(1, c.steps - c.warmup))
+        return c.lr_min + 0.5 * (c.lr - c.lr_min) * (1 + math.cos(math.pi * t))
+
+    # -- the loop -------------------------------------------------------------------------
+    def run(self) -> Work[dict[str, Any]]:
+        c = self.config
+        if c.threads:
+            torch.set_num_threads(c.threads)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        c.save(self.run_dir / "config.json")
+        yield Progress(None, "loading images")
+        self.data = load_image_set(c.data, c.val_fraction, c.val_min)
+        pairs = self.task.validation_pairs(self.data.val)
+        rng = np.random.default_rng(c.seed + self.step)
+        gen = torch.Generator().manual_seed(c.seed * 7919 + self.step)
+        if self.step == 0 and self.best["val_psnr"] < 0:
+            self.best = {"val_psnr": -1.0, **self.validate(pairs), "step": 0}
+            self.start_metrics = dict(self.best)
+        start = time.perf_counter()
+        last_ckpt = start
+        t0, s0 = time.perf_counter(), self.step
+        self.model.train()
+        while self.step < c.steps:
+            if c.minutes is not None and time.perf_counter() - start > c.minutes * 60:
+                break
+            for g in self.opt.param_groups:
+                g["lr"] = self.lr_at(self.step)
+            clean = torch.from_numpy(random_patches(self.data.train, c.batch, c.patch, rng))
+            noisy, target, sigma = self.task.batch(clean, gen)
+            noisy, target, sigma = noisy.to(self.device), target.to(self.device), sigma.to(self.device)
+            out = self.model(noisy, sigma if getattr(self.model, "noise_map", False) else None)
+            loss = torch.mean(torch.abs(out - target))
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.step += 1
+            now = time.perf_counter()
+            if self.step % 20 == 0 or self.step == c.steps:
+                rate = (self.step - s0) / max(now - t0, 1e-6)
+                left = (c.steps - self.step) / max(rate, 1e-6)
+                if c.minutes is not None:
+                    left = min(left, c.minutes * 60 - (now - start))
+                yield Progress(self.step / c.steps, f"step {self.step}: loss {loss.item():.4f}",
+                               {"step": self.step, "loss": loss.item(), "lr": self.lr_at(self.step),
+                                "steps_per_s": rate, "seconds_left": left})
+            if self.step % c.val_every == 0 or self.step == c.steps:
+                metrics = self.validate(pairs)
+                self.history.append({"step": self.step, **metrics})
+                yield Progress(self.step / c.steps, f"validation: {metrics['val_psnr']:.2f} dB",
+                               {"step": self.step, **metrics, "validation": True})
+                if metrics["val_psnr"] > self.best["val_psnr"]:
+                    self.best = {**metrics, "step": self.step}
+                    self._save_best()
+            if now - last_ckpt > c.checkpoint_minutes * 60:
+                self.seconds += now - last_ckpt
+                last_ckpt = now
+                self.checkpoint()
+        self.seconds += time.perf_counter() - last_ckpt
+        self.checkpoint()
+        return {"step": self.step, "best": self.best, "seconds": self.seconds}
+
+    @torch.inference_mode()
+    def validate(self, pairs) -> dict[str, float]:
+        self.model.eval()
+        per: dict[str, list[float]] = {}
+        for key, noisy, clean, sigma in pairs:
+            out = self.model(noisy.to(self.device), sigma.to(self.device) if getattr(self.model, "noise_map", False) else None)
+            per.setdefault(key, []).append(psnr(out.cpu(), clean))
+        self.model.train()
+        metrics = {f"val_psnr_{k}": float(np.mean(v)) for k, v in per.items()}
+        metrics["val_psnr"] = float(np.mean(list(metrics.values())))
+        return metrics
+
+    # -- files ----------------------------------------------------------------------------
+    def checkpoint(self) -> None:
+        save_checkpoint(self.last_path, self.model, self.opt,
+                        {"step": self.step, "seconds": self.seconds, "best": self.best, "history": self.history})
+
+    def _save_best(self) -> None:
+        save_model(self.model, self.best_path, self._manifest())
+
+    def _manifest(self) -> Manifest:
+        c = self.config
+        arch = registry.get(c.arch)
+        return Manifest(
+            id=c.name, title=c.name, architecture=c.arch, task=arch.task, hparams=c.hparams,
+            training={"data": c.data, "command": self.command, "steps": self.step,
+                      "seconds": round(self.seconds), "base": c.base,
+                      "images": len(self.data.train) if self.data else None,
+                      "validation_images": len(self.data.val) if self.data else None,
+                      "config": {k: v for k, v in vars(c).items() if k not in ("data",)}},
+            metrics={k: round(v, 3) if isinstance(v, float) else v for k, v in self.best.items()},
+        )
+
+    def export(self, weights_path: Path, title: str | None = None, description: str = "",
+               extra_metrics: dict[str, Any] | None = None) -> Manifest:
+        """Write the best weights so far as `<weights_path>` + manifest."""
+        model, _ = load_model(self.best_path.with_suffix(".json"))
+        manifest = self._manifest()
+        manifest.title = title or manifest.title
+        manifest.description = description
+        manifest.training["steps"] = self.best.get("step", self.step)
+        manifest.metrics.update(extra_metrics or {})
+        return save_model(model, weights_path, manifest)

@@ -1,0 +1,1 @@
+"""The Qt shell over the headless core."""

@@ -1,0 +1,227 @@
+"""The model panel: operations grouped by category, a form built from the chosen
+operation's parameter schema, Run / Cancel, progress and elapsed time."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
+                               QProgressBar, QPushButton, QSpinBox, QTreeWidget, QTreeWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from desktop_app.core.operations import AUTO, Operation, Param, registry
+from desktop_app.core.tasks import Progress
+from desktop_app.gui.icons import icon
+
+ROLE_KEY = 256  # Qt.UserRole
+
+
+class ParamForm(QWidget):
+    """Widgets for a parameter schema; `values()` reads them back."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.layout_ = QFormLayout(self)
+        self.layout_.setContentsMargins(0, 0, 0, 0)
+        self.widgets: dict[str, QWidget] = {}
+        self.autos: dict[str, QCheckBox] = {}
+
+    def set_params(self, params: tuple[Param, ...], values: dict[str, Any] | None = None) -> None:
+        while self.layout_.rowCount():
+            self.layout_.removeRow(0)
+        self.widgets.clear()
+        self.autos.clear()
+        values = values or {}
+        for p in params:
+            value = values.get(p.name, p.default)
+            if p.choices:
+                w = QComboBox()
+                w.addItems(list(p.choices))
+                w.setCurrentText(str(value))
+            elif p.kind is bool:
+                w = QCheckBox()
+                w.setChecked(bool(value))
+            elif p.kind is int:
+                w = QSpinBox()
+                w.setRange(int(p.minimum if p.minimum is not None else -10**6),
+                           int(p.maximum if p.maximum is not None else 10**6))
+                w.setSingleStep(int(p.step or 1))
+                w.setValue(int(value) if value != AUTO else int(p.default if p.default != AUTO else 0))
+            else:
+                w = QDoubleSpinBox()
+                w.setRange(float(p.minimum if p.minimum is not None else -1e9),
+                           float(p.maximum if p.maximum is not None else 1e9))
+                w.setSingleStep(float(p.step or 0.1))
+                w.setDecimals(0 if (p.step or 0.1) >= 1 else 2)
+                w.setValue(float(value) if value != AUTO else 25.0)
+            w.setToolTip(p.description)
+            w.setObjectName(f"param_{p.name}")
+            self.widgets[p.name] = w
+            row: QWidget = w
+            if p.allow_auto:
+                box = QWidget()
+                lay = QHBoxLayout(box)
+                lay.setContentsMargins(0, 0, 0, 0)
+                auto = QCheckBox("auto")
+                auto.setToolTip("Estimate this from the image")
+                auto.setChecked(value == AUTO)
+                auto.toggled.connect(w.setDisabled)
+                w.setDisabled(value == AUTO)
+                lay.addWidget(w, 1)
+                lay.addWidget(auto)
+                self.autos[p.name] = auto
+                row = box
+            label = QLabel(p.title)
+            label.setToolTip(p.description)
+            self.layout_.addRow(label, row)
+
+    def values(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, w in self.widgets.items():
+            if name in self.autos and self.autos[name].isChecked():
+                out[name] = AUTO
+            elif isinstance(w, QComboBox):
+                out[name] = w.currentText()
+            elif isinstance(w, QCheckBox):
+                out[name] = w.isChecked()
+            else:
+                out[name] = w.value()
+        return out
+
+
+class OperationPanel(QWidget):
+    runRequested = Signal(object, dict, bool)  # Operation, params, inside mask only
+    cancelRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderHidden(True)
+        self.tree.setObjectName("operations")
+        self.title = QLabel()
+        self.title.setWordWrap(True)
+        self.description = QLabel()
+        self.description.setWordWrap(True)
+        self.description.setStyleSheet("color: palette(mid);")
+        self.form = ParamForm()
+        self.inside_mask = QCheckBox("Inside mask only")
+        self.inside_mask.setToolTip("Apply the operation only where the mask is painted, blending soft edges")
+        self.run_button = QPushButton(icon("fa5s.play"), "Run")
+        self.run_button.setObjectName("run")
+        self.run_button.setToolTip("Run the operation (Ctrl+R)")
+        self.cancel_button = QPushButton(icon("fa5s.stop"), "Cancel")
+        self.cancel_button.setObjectName("cancel")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(False)
+        self.status = QLabel("Ready")
+        self.status.setObjectName("op_status")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tree, 2)
+        layout.addWidget(self.title)
+        layout.addWidget(self.description)
+        layout.addWidget(self.form)
+        layout.addWidget(self.inside_mask)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+        self._values: dict[str, dict[str, Any]] = {}
+        self._current: Operation | None = None
+        self._started = 0.0
+        self._timer = QTimer(self)
+        self._timer.setInterval(200)
+        self._timer.timeout.connect(self._tick)
+        self._last_message = ""
+        self.tree.currentItemChanged.connect(self._on_select)
+        self.run_button.clicked.connect(self._run)
+        self.cancel_button.clicked.connect(self.cancelRequested)
+        self.populate()
+
+    def populate(self) -> None:
+        self.tree.clear()
+        first = None
+        for category, ops in sorted(registry.by_category().items(), key=lambda kv: kv[0] != "Restoration"):
+            parent = QTreeWidgetItem([category])
+            parent.setFlags(parent.flags() & ~parent.flags().ItemIsSelectable)
+            self.tree.addTopLevelItem(parent)
+            for op in ops:
+                label = f"{op.title}  ({op.task})" + (f" - {op.note}" if op.note else "")
+                item = QTreeWidgetItem([label])
+                item.setData(0, ROLE_KEY, op.key)
+                item.setToolTip(0, op.description)
+                parent.addChild(item)
+                first = first or item
+            parent.setExpanded(True)
+        if first is not None:
+            self.tree.setCurrentItem(first)
+
+    @property
+    def operation(self) -> Operation | None:
+        return self._current
+
+    def select(self, key: str) -> None:
+        for i in range(self.tree.topLevelItemCount()):
+            parent = self.tree.topLevelItem(i)
+            for j in range(parent.childCount()):
+                if parent.child(j).data(0, ROLE_KEY) == key:
+                    self.tree.setCurrentItem(parent.child(j))
+                    return
+        raise KeyError(key)
+
+    def _on_select(self, item: QTreeWidgetItem | None, _prev=None) -> None:
+        key = item.data(0, ROLE_KEY) if item is not None else None
+        if not key:
+            return
+        if self._current is not None:
+            self._values[self._current.key] = self.form.values()
+        op = registry.get(key)
+        self._current = op
+        self.title.setText(f"<b>{op.title}</b>")
+        self.description.setText(op.description)
+        self.form.set_params(op.params, self._values.get(key))
+        self.inside_mask.setEnabled(not op.fills_mask)
+        self.inside_mask.setToolTip("Inpainting always fills the mask" if op.fills_mask else
+                                    "Apply the operation only where the mask is painted")
+
+    def _run(self) -> None:
+        if self._current is not None:
+            self.runRequested.emit(self._current, self.form.values(),
+                                   self.inside_mask.isChecked() and not self._current.fills_mask)
+
+    # -- state shown while work runs -------------------------------------------------------
+    def set_running(self, running: bool, message: str = "") -> None:
+        self.run_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        if running:
+            self._started = time.perf_counter()
+            self._last_message = message
+            self.progress.setValue(0)
+            self._timer.start()
+        else:
+            self._timer.stop()
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(0)
+        self._tick()
+        if not running and message:
+            self.status.setText(message)
+
+    def show_progress(self, p: Progress) -> None:
+        if p.fraction is None:
+            self.progress.setRange(0, 0)
+        else:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(p.fraction * 1000))
+        self._last_message = p.message
+        self._tick()
+
+    def _tick(self) -> None:
+        if self._timer.isActive():
+            self.status.setText(f"{self._last_message}  {time.perf_counter() - self._started:.1f} s")

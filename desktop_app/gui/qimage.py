@@ -1,0 +1,53 @@
+"""Conversions between the core's float arrays and QImage (display only: 8 bits)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtGui import QColor, QImage
+
+from desktop_app.core.imaging.convert import to_uint8
+
+
+def array_to_qimage(pixels: np.ndarray) -> QImage:
+    """float32 H x W x C (C = 1, 3, 4) -> QImage that owns a copy of the bytes."""
+    data = np.ascontiguousarray(to_uint8(pixels))
+    h, w, c = data.shape
+    fmt = {1: QImage.Format.Format_Grayscale8, 3: QImage.Format.Format_RGB888,
+           4: QImage.Format.Format_RGBA8888}[c]
+    return QImage(data.data, w, h, w * c, fmt).copy()
+
+
+def update_qimage(target: QImage, pixels: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    """Write the region `box` of `pixels` into `target` in place."""
+    y0, y1, x0, x1 = box
+    region = to_uint8(pixels[y0:y1, x0:x1])
+    c = region.shape[2]
+    view = qimage_view(target, c)
+    view[y0:y1, x0:x1] = region
+
+
+def qimage_view(image: QImage, channels: int) -> np.ndarray:
+    """A writable numpy view of an 8-bit QImage's pixels (H x W x channels)."""
+    h, w = image.height(), image.width()
+    buf = np.frombuffer(image.bits(), np.uint8, count=image.sizeInBytes())
+    return buf.reshape(h, image.bytesPerLine())[:, : w * channels].reshape(h, w, channels)
+
+
+def mask_overlay(mask: np.ndarray, colour: QColor, opacity: float) -> QImage:
+    h, w = mask.shape
+    image = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
+    paint_overlay(image, mask, colour, opacity, (0, h, 0, w))
+    return image
+
+
+def paint_overlay(image: QImage, mask: np.ndarray, colour: QColor, opacity: float,
+                  box: tuple[int, int, int, int]) -> None:
+    """Premultiplied ARGB (little-endian byte order B, G, R, A) of the mask tinted by colour."""
+    y0, y1, x0, x1 = box
+    a = mask[y0:y1, x0:x1] * opacity
+    view = qimage_view(image, 4)
+    region = view[y0:y1, x0:x1]
+    region[:, :, 0] = (a * colour.blue() + 0.5).astype(np.uint8)
+    region[:, :, 1] = (a * colour.green() + 0.5).astype(np.uint8)
+    region[:, :, 2] = (a * colour.red() + 0.5).astype(np.uint8)
+    region[:, :, 3] = (a * 255 + 0.5).astype(np.uint8)
