@@ -153,9 +153,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr (the full usage is one `--help` away)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="desktop-app", description="Photo retouching with local models.")
-    sub = parser.add_subparsers(dest="command")
+    parser = OneLineParser(prog="desktop-app", description="Photo retouching with local models.")
+    sub = parser.add_subparsers(dest="command", parser_class=OneLineParser)
 
     p = sub.add_parser("ops", help="list operations and their parameters")
     p.set_defaults(func=cmd_ops)

@@ -54,14 +54,24 @@ def choose_tile(device: torch.device, start: int, bytes_per_pixel: float, contex
     return max(MIN_TILE, min(start, side))
 
 
-def _ramp(length: int, lo_fade: int, hi_fade: int) -> np.ndarray:
-    """1 in the middle, fading linearly to ~0 over `lo_fade`/`hi_fade` pixels at the ends."""
-    w = np.ones(length, np.float32)
-    if lo_fade > 0:
-        w[:lo_fade] = (np.arange(lo_fade, dtype=np.float32) + 0.5) / lo_fade
-    if hi_fade > 0:
-        w[length - hi_fade:] = np.minimum(w[length - hi_fade:], (np.arange(hi_fade, 0, -1, dtype=np.float32) - 0.5) / hi_fade)
+def _axis_weight(k0: int, k1: int, a0: int, a1: int, fade: int, length: int) -> np.ndarray:
+    """Weights over the kept span [k0, k1) of a tile whose own span is [a0, a1): linear
+    cross-fades over [a0 - fade, a0 + fade) and [a1 - fade, a1 + fade) (none at the image
+    border). Neighbouring tiles' fades add up to exactly 1."""
+    p = np.arange(k0, k1, dtype=np.float32) + 0.5
+    w = np.ones(k1 - k0, np.float32)
+    if a0 > 0:
+        w = np.minimum(w, np.clip((p - (a0 - fade)) / (2 * fade), 0.0, 1.0))
+    if a1 < length:
+        w = np.minimum(w, np.clip(((a1 + fade) - p) / (2 * fade), 0.0, 1.0))
     return w
+
+
+def _step(length: int, tile: int, multiple: int) -> int:
+    """Tile size spread evenly over `length` (no thin sliver at the end), a multiple of
+    `multiple` so every tile sits on the network's pixel-unshuffle / pooling grid."""
+    n = max(1, math.ceil(length / tile))
+    return max(multiple, math.ceil(length / n / multiple) * multiple)
 
 
 def _autocast(device: torch.device, precision: str):
@@ -106,35 +116,43 @@ def run_tiled(fn: TensorFn, image: np.ndarray, device: torch.device, settings: T
 
 def _tiled_pass(fn: TensorFn, image: np.ndarray, device: torch.device, s: TileSettings) -> Work[np.ndarray]:
     h, w, c = image.shape
-    if h <= s.tile + 2 * s.context and w <= s.tile + 2 * s.context:
+    m = max(1, s.size_multiple)
+    # Pad once to the size multiple, so tiles never pad inside the picture and see exactly
+    # what a single pass over the whole (padded) picture would see.
+    H, W = math.ceil(h / m) * m, math.ceil(w / m) * m
+    if (H, W) != (h, w):
+        mode = "reflect" if H - h < h and W - w < w else "edge"
+        image = np.pad(image, ((0, H - h), (0, W - w), (0, 0)), mode=mode)
+    context = math.ceil(s.context / m) * m
+    if H <= s.tile + 2 * context and W <= s.tile + 2 * context:
         yield Progress(0.0, "1 tile")
         with torch.inference_mode():
             out = _run_tensor(fn, image, device, s)
         yield Progress(1.0, "tile 1/1")
-        return out
-    fade = max(1, s.context // 2)
-    ys = list(range(0, h, s.tile))
-    xs = list(range(0, w, s.tile))
+        return np.ascontiguousarray(out[:h, :w])
+    fade = max(1, context // 2)
+    ty, tx = _step(H, s.tile, m), _step(W, s.tile, m)
+    ys, xs = list(range(0, H, ty)), list(range(0, W, tx))
     total = len(ys) * len(xs)
-    acc = np.zeros((h, w, c), np.float32)
-    weight = np.zeros((h, w, 1), np.float32)
+    acc = np.zeros((H, W, c), np.float32)
+    weight = np.zeros((H, W, 1), np.float32)
     done = 0
     with torch.inference_mode():
         for y0 in ys:
             for x0 in xs:
-                y1, x1 = min(y0 + s.tile, h), min(x0 + s.tile, w)
-                oy0, oy1 = max(0, y0 - s.context), min(h, y1 + s.context)
-                ox0, ox1 = max(0, x0 - s.context), min(w, x1 + s.context)
+                y1, x1 = min(y0 + ty, H), min(x0 + tx, W)
+                oy0, oy1 = max(0, y0 - context), min(H, y1 + context)
+                ox0, ox1 = max(0, x0 - context), min(W, x1 + context)
                 result = _run_tensor(fn, image[oy0:oy1, ox0:ox1], device, s)
                 # keep the inner tile plus `fade` pixels each side that touch a neighbour
                 ky0, ky1 = max(oy0, y0 - fade), min(oy1, y1 + fade)
                 kx0, kx1 = max(ox0, x0 - fade), min(ox1, x1 + fade)
-                wy = _ramp(ky1 - ky0, 2 * fade if y0 > 0 else 0, 2 * fade if y1 < h else 0)
-                wx = _ramp(kx1 - kx0, 2 * fade if x0 > 0 else 0, 2 * fade if x1 < w else 0)
+                wy = _axis_weight(ky0, ky1, y0, y1, fade, H)
+                wx = _axis_weight(kx0, kx1, x0, x1, fade, W)
                 wgt = (wy[:, None] * wx[None, :])[:, :, None]
                 acc[ky0:ky1, kx0:kx1] += result[ky0 - oy0:ky1 - oy0, kx0 - ox0:kx1 - ox0] * wgt
                 weight[ky0:ky1, kx0:kx1] += wgt
                 done += 1
                 yield Progress(done / total, f"tile {done}/{total}")
     acc /= np.maximum(weight, 1e-8)
-    return acc
+    return np.ascontiguousarray(acc[:h, :w])

@@ -1,0 +1,93 @@
+"""The command line, run as a user would: a subprocess, exit codes, files written."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from desktop_app.core.imaging.io import load_image, save_image, save_mask
+from tests.conftest import SHARED_DATA, textured_image
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "desktop_app", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def real_photo(tmp_path: Path) -> Path:
+    """A real photo when the shared data is present, else a synthetic one."""
+    candidates = sorted((SHARED_DATA / "bench" / "CBSD68").glob("*.png"))
+    if candidates:
+        return candidates[5]
+    path = tmp_path / "synthetic.png"
+    save_image(path, textured_image(200, 300))
+    return path
+
+
+def test_ops_lists_every_operation_and_its_parameters():
+    r = cli("ops")
+    assert r.returncode == 0
+    for text in ("denoise --method nlmeans", "inpaint --method telea", "inpaint --method ns", "--sigma", "--radius"):
+        assert text in r.stdout
+
+
+def test_denoise_a_photo(tmp_path):
+    src = real_photo(tmp_path)
+    image, _ = load_image(src)
+    rng = np.random.default_rng(0)
+    noisy_path = tmp_path / "noisy.png"
+    save_image(noisy_path, np.clip(image + rng.normal(0, 25 / 255, image.shape), 0, 1))
+    out = tmp_path / "out.png"
+    r = cli("denoise", noisy_path, "-o", out, "--method", "nlmeans", "--sigma", "25")
+    assert r.returncode == 0, r.stderr
+    result, _ = load_image(out)
+    noisy, _ = load_image(noisy_path)
+    assert np.mean((result - image) ** 2) < 0.5 * np.mean((noisy - image) ** 2)
+
+
+def test_sixteen_bit_png_in_gives_sixteen_bit_out(tmp_path):
+    img = textured_image(64, 80)
+    src = tmp_path / "in16.png"
+    save_image(src, img, bit_depth=16)
+    out = tmp_path / "out16.png"
+    r = cli("denoise", src, "-o", out, "--method", "nlmeans", "--sigma", "5")
+    assert r.returncode == 0, r.stderr
+    result, meta = load_image(out)
+    assert meta.bit_depth == 16
+    values = np.round(result * 65535).astype(np.int64)
+    assert np.any(values % 257 != 0)  # not 8-bit values stretched to 16 bits
+
+
+def test_inpaint_with_a_mask_file(tmp_path):
+    src = real_photo(tmp_path)
+    image, _ = load_image(src)
+    mask = np.zeros(image.shape[:2], np.float32)
+    mask[100:140, 150:200] = 1.0
+    save_mask(tmp_path / "mask.png", mask)
+    out = tmp_path / "filled.jpg"
+    r = cli("inpaint", src, "--mask", tmp_path / "mask.png", "-o", out, "--method", "telea")
+    assert r.returncode == 0, r.stderr
+    result, meta = load_image(out)
+    assert meta.format == "JPEG" and result.shape == image.shape
+
+
+@pytest.mark.parametrize("args, message", [
+    (["denoise", "missing.png", "-o", "x.png", "--method", "nlmeans"], "no such file"),
+    (["denoise", "{photo}", "-o", "x.png", "--method", "bogus"], "unknown method"),
+    (["denoise", "{photo}", "-o", "x.png", "--method", "nlmeans", "--sigma", "500"], "above the maximum"),
+    (["denoise", "{photo}", "-o", "x.png", "--method", "nlmeans", "--radius", "3"], "unrecognized arguments: --radius"),
+    (["denoise", "{photo}", "-o", "x.xyz", "--method", "nlmeans"], "x.xyz"),
+    (["inpaint", "{photo}", "--mask", "{blank}", "-o", "x.png", "--method", "telea"], "paint a mask"),
+    (["denoise", "{photo}", "-o", "{photo}", "--method", "nlmeans"], "refusing to overwrite"),
+])
+def test_errors_are_one_line_and_non_zero(tmp_path, photo_path, args, message):
+    save_mask(tmp_path / "blank.png", np.zeros((120, 160), np.float32))
+    before = photo_path.read_bytes()
+    args = [a.format(photo=photo_path, blank=tmp_path / "blank.png") for a in args]
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], r.stderr
+    assert photo_path.read_bytes() == before

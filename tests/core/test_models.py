@@ -1,0 +1,139 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from desktop_app.core.models import registry
+from desktop_app.core.models.device import pick_device
+from desktop_app.core.models.tiled import MIN_TILE, OutOfMemory, TileSettings, run_tiled
+from desktop_app.core.models.weights import Manifest, ModelFileError, load_model, save_model
+from desktop_app.core.tasks import CancelToken, Cancelled, run_work
+from tests.conftest import textured_image
+
+TINY = {"channels": 3, "widths": [4, 8], "blocks": [1, 1], "noise_map": True, "unshuffle": 2}
+
+
+def tiny_model(seed=0):
+    torch.manual_seed(seed)
+    return registry.get("unet-denoise").create(**TINY).eval()
+
+
+def test_weights_round_trip_through_safetensors_and_manifest(tmp_path):
+    model = tiny_model()
+    m = save_model(model, tmp_path / "tiny.safetensors",
+                   Manifest(id="tiny", title="Tiny", architecture="unet-denoise", task="denoise", hparams=TINY,
+                            training={"command": "test"}, metrics={"psnr": 1.0}))
+    assert len(m.sha256) == 64
+    manifest = json.loads((tmp_path / "tiny.json").read_text())
+    assert manifest["architecture"] == "unet-denoise" and manifest["weights"] == "tiny.safetensors"
+    loaded, lm = load_model(tmp_path / "tiny.json")
+    x, s = torch.rand(1, 3, 32, 32), torch.full((1, 3), 0.1)
+    with torch.no_grad():
+        assert torch.equal(model(x, s), loaded(x, s))
+    assert lm.metrics == {"psnr": 1.0}
+
+
+def test_damaged_or_mismatched_weights_are_rejected(tmp_path):
+    save_model(tiny_model(), tmp_path / "t.safetensors",
+               Manifest(id="t", title="t", architecture="unet-denoise", task="denoise", hparams=TINY))
+    data = bytearray((tmp_path / "t.safetensors").read_bytes())
+    data[-5] ^= 0xFF
+    (tmp_path / "t.safetensors").write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="checksum"):
+        load_model(tmp_path / "t.json")
+    man = json.loads((tmp_path / "t.json").read_text())
+    man.update(sha256="", hparams={**TINY, "widths": [8, 16]})
+    (tmp_path / "t.json").write_text(json.dumps(man))
+    with pytest.raises(ModelFileError, match="do not fit|not a valid"):
+        load_model(tmp_path / "t.json")
+    man["architecture"] = "no-such-arch"
+    (tmp_path / "t.json").write_text(json.dumps(man))
+    with pytest.raises(ModelFileError, match="unknown architecture"):
+        load_model(tmp_path / "t.json")
+
+
+def _fn(model):
+    sigma = torch.full((1, 3), 25 / 255)
+    return lambda x: model(x, sigma.expand(x.shape[0], -1))
+
+
+def _psnr(a, b):
+    return 10 * np.log10(1 / np.mean((a - b) ** 2))
+
+
+def test_tiled_equals_untiled():
+    model = tiny_model()
+    img = textured_image(200, 260)
+    whole = run_work(run_tiled(_fn(model), img, torch.device("cpu"), TileSettings(1024, 32, 4)))
+    events = []
+    tiled = run_work(run_tiled(_fn(model), img, torch.device("cpu"), TileSettings(64, 64, 4)), events.append)
+    assert len([e for e in events if "tile" in e.message]) > 4
+    assert whole.shape == tiled.shape == img.shape
+    # within 0.05 dB of the untiled result: the difference is far below the image's own error
+    ref = np.clip(img + 0.01, 0, 1)
+    assert abs(_psnr(whole, ref) - _psnr(tiled, ref)) < 0.05
+    assert np.abs(whole - tiled).max() < 1e-3
+
+
+def test_out_of_memory_retries_with_smaller_tiles():
+    seen_sizes = []
+
+    def fake(x):
+        seen_sizes.append(max(x.shape[2:]))
+        if max(x.shape[2:]) > 200:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return x
+
+    img = textured_image(300, 300)
+    events = []
+    out = run_work(run_tiled(fake, img, torch.device("cpu"), TileSettings(512, 16, 1)), events.append)
+    assert np.allclose(out, img, atol=1 / 255)
+    assert any("retrying with 256" in e.message for e in events)
+    assert seen_sizes[0] > 200 and max(seen_sizes[1:]) <= 200  # smaller tiles after the failure
+
+
+def test_out_of_memory_at_the_smallest_tile_is_a_clear_error():
+    def always(x):
+        raise torch.OutOfMemoryError("out of memory")
+
+    with pytest.raises(OutOfMemory, match="not enough memory"):
+        run_work(run_tiled(always, textured_image(200, 200), torch.device("cpu"), TileSettings(MIN_TILE, 8, 1)))
+
+
+def test_cancel_between_tiles():
+    calls = []
+
+    def fn(x):
+        calls.append(1)
+        return x
+
+    token = CancelToken()
+
+    def progress(p):
+        if len(calls) == 2:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        run_work(run_tiled(fn, textured_image(256, 256), torch.device("cpu"), TileSettings(64, 8, 1)), progress, token)
+    assert len(calls) == 2
+
+
+def test_device_choice():
+    assert pick_device("cpu").type == "cpu"
+    assert pick_device("auto").type in ("cpu", "cuda", "mps")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="not available"):
+            pick_device("cuda")
+    with pytest.raises(ValueError, match="unknown device"):
+        pick_device("tpu")
+
+
+def test_noise_estimate_per_channel():
+    from desktop_app.core.imaging.noise import estimate_sigma
+
+    rng = np.random.default_rng(0)
+    img = textured_image(256, 256, seed=1)
+    noisy = img + rng.normal(0, 1, img.shape) * np.array([10, 20, 30]) / 255
+    est = estimate_sigma(noisy.astype(np.float32))
+    assert np.allclose(est, [10, 20, 30], atol=3), est
