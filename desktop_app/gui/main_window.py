@@ -24,6 +24,7 @@ from desktop_app.core.paths import app_data_dir
 from desktop_app.core.tasks import Progress
 from desktop_app.gui.canvas import ImageCanvas
 from desktop_app.gui.icons import icon
+from desktop_app.gui.qimage import array_to_qimage
 from desktop_app.gui.panels.history import HistoryPanel
 from desktop_app.gui.panels.mask import MaskPanel
 from desktop_app.gui.panels.operations import OperationPanel
@@ -277,15 +278,17 @@ class MainWindow(QMainWindow):
 
         def work():
             yield Progress(None, f"Opening {Path(path).name}")
-            return Document.open(path)
+            doc = Document.open(path)
+            yield Progress(None, "Preparing the display")
+            return doc, array_to_qimage(doc.image)
 
-        return self.start_job(f"Open {Path(path).name}", work, lambda doc: self._set_document(doc, path))
+        return self.start_job(f"Open {Path(path).name}", work, lambda r: self._set_document(r[0], path, r[1]))
 
-    def _set_document(self, doc: Document, path: str | None) -> None:
+    def _set_document(self, doc: Document, path: str | None, display=None) -> None:
         self.recovery.discard_own()
         self.doc = doc
         doc.subscribe(self._on_doc_change)
-        self.canvas.set_document(doc)
+        self.canvas.set_document(doc, display)
         self._autosaved_state = self._state_key()
         if path:
             self.settings.add_recent(str(Path(path).resolve()))
@@ -484,15 +487,22 @@ class MainWindow(QMainWindow):
         device = self.settings.get("device", str)
 
         def work():
-            return (yield from apply_operation(op, image, mask, params, inside_mask_only=inside_mask,
-                                               bit_depth=bit_depth, device=device))
+            result = yield from apply_operation(op, image, mask, params, inside_mask_only=inside_mask,
+                                                bit_depth=bit_depth, device=device)
+            yield Progress(None, "Updating the history")
+            # the slow parts of applying the result, done here rather than on the GUI thread
+            return doc.prepare_image(result, op.title), array_to_qimage(result)
 
-        def done(result: np.ndarray) -> None:
+        def done(prepared) -> None:
+            pending, display = prepared
             if self.doc is not doc or doc.image is not image:
                 self.show_error(op.title, "The image changed while the operation ran; its result was not applied.")
                 return
-            doc.set_image(result, op.title)
-            self.statusBar().showMessage(f"{op.title} done", 4000)
+            self.canvas.prepare_display(pending.new, display)
+            if doc.commit_image(pending) is None:
+                self.statusBar().showMessage(f"{op.title}: nothing changed", 4000)
+            else:
+                self.statusBar().showMessage(f"{op.title} done", 4000)
 
         return self.start_job(op.title, work, done)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PySide6.QtGui import QColor, QImage
 
@@ -36,7 +37,9 @@ def qimage_view(image: QImage, channels: int) -> np.ndarray:
 def mask_overlay(mask: np.ndarray, colour: QColor, opacity: float) -> QImage:
     h, w = mask.shape
     image = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
-    paint_overlay(image, mask, colour, opacity, (0, h, 0, w))
+    image.fill(0)
+    if mask.max(initial=0.0) > 0:
+        paint_overlay(image, mask, colour, opacity, (0, h, 0, w))
     return image
 
 
@@ -44,10 +47,7 @@ def paint_overlay(image: QImage, mask: np.ndarray, colour: QColor, opacity: floa
                   box: tuple[int, int, int, int]) -> None:
     """Premultiplied ARGB (little-endian byte order B, G, R, A) of the mask tinted by colour."""
     y0, y1, x0, x1 = box
-    a = mask[y0:y1, x0:x1] * opacity
-    view = qimage_view(image, 4)
-    region = view[y0:y1, x0:x1]
-    region[:, :, 0] = (a * colour.blue() + 0.5).astype(np.uint8)
-    region[:, :, 1] = (a * colour.green() + 0.5).astype(np.uint8)
-    region[:, :, 2] = (a * colour.red() + 0.5).astype(np.uint8)
-    region[:, :, 3] = (a * 255 + 0.5).astype(np.uint8)
+    m = np.ascontiguousarray(mask[y0:y1, x0:x1])
+    # premultiplied: each channel is mask * opacity * colour, one saturating OpenCV pass each
+    planes = [cv2.convertScaleAbs(m, alpha=opacity * v) for v in (colour.blue(), colour.green(), colour.red(), 255)]
+    qimage_view(image, 4)[y0:y1, x0:x1] = cv2.merge(planes)

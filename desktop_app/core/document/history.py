@@ -37,7 +37,7 @@ class Patch:
         return self.y0, self.y0 + h, self.x0, self.x0 + w
 
     def as_float(self) -> np.ndarray:
-        return self.data.astype(np.float32) / 65535.0
+        return np.divide(self.data, 65535.0, dtype=np.float32)
 
 
 @dataclass

@@ -22,3 +22,74 @@ def gaussian(clean: torch.Tensor, sigma_max: float, grey_fraction: float,
         noise[grey] = noise[grey][:, :1].expand(-1, c, -1, -1)
     noisy = clean + noise * sigma[:, None, None, None]
     return noisy, clean, sigma[:, None].expand(-1, c).contiguous()
+
+
+def _encode_jpeg(batch: torch.Tensor, qualities: list[int | None]) -> torch.Tensor:
+    import cv2
+    import numpy as np
+
+    out = batch.clone()
+    for i, q in enumerate(qualities):
+        if q is None:
+            continue
+        img = (batch[i].clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+        ok, buf = cv2.imencode(".jpg", img[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(q)])
+        dec = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1].astype(np.float32) / 255.0
+        out[i] = torch.from_numpy(np.ascontiguousarray(dec)).permute(2, 0, 1)
+    return out
+
+
+def realistic(clean: torch.Tensor, gen: torch.Generator, jpeg_probability: float = 0.6,
+              gaussian_probability: float = 0.15) -> tuple[torch.Tensor, torch.Tensor, None]:
+    """Camera-like noise for the blind model, per sample:
+
+    - signal-dependent Poisson-Gaussian noise in linear light (variance a * x + b), with
+      the gains drawn log-uniformly from clean to high-ISO levels;
+    - channel correlation from a random colour-correction-like 3x3 mix of the noise, and a
+      slight spatial correlation (demosaicing) from a small random blur;
+    - back through the sRGB-like tone curve, clipped like a real file;
+    - JPEG compression at a random quality for most samples;
+    - some samples get plain white Gaussian noise instead, so that case is not forgotten.
+    Returns (noisy, clean, None): the model is blind."""
+    n, c, h, w = clean.shape
+    lin = clean.clamp(0, 1) ** 2.2
+    u = torch.rand(n, 4, generator=gen)
+    a = 10 ** (-4.5 + 3.0 * u[:, 0])  # shot-noise gain
+    b = 10 ** (-6.5 + 3.5 * u[:, 1])  # read-noise variance
+    std = torch.sqrt(a[:, None, None, None] * lin + b[:, None, None, None])
+    noise = torch.randn(clean.shape, generator=gen)
+    # channel mixing: identity plus random off-diagonal terms, rows normalised to keep power
+    mix = torch.eye(c)[None] + 0.35 * torch.randn(n, c, c, generator=gen) * (torch.ones(c, c) - torch.eye(c))
+    mix = mix / mix.norm(dim=2, keepdim=True)
+    noise = torch.einsum("nij,njhw->nihw", mix, noise)
+    # spatial correlation: blur the noise a little, then restore its variance
+    blur_sigma = 1.2 * u[:, 2]
+    noise = _blur_each(noise, blur_sigma)
+    noisy_lin = (lin + std * noise).clamp(0, 1)
+    noisy = noisy_lin ** (1 / 2.2)
+    # some samples: plain additive white Gaussian noise in sRGB
+    plain = torch.rand(n, generator=gen) < gaussian_probability
+    if plain.any():
+        sig = (torch.rand(int(plain.sum()), generator=gen) * 50 / 255)[:, None, None, None]
+        noisy[plain] = (clean[plain] + sig * torch.randn(clean[plain].shape, generator=gen)).clamp(0, 1)
+    qualities = [int(q) if r < jpeg_probability else None
+                 for q, r in zip((55 + 40 * torch.rand(n, generator=gen)).tolist(), torch.rand(n, generator=gen).tolist())]
+    noisy = _encode_jpeg(noisy, qualities)
+    return noisy, clean, None
+
+
+def _blur_each(noise: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
+    import torch.nn.functional as F
+
+    out = noise.clone()
+    for i, s in enumerate(sigmas.tolist()):
+        if s < 0.2:
+            continue
+        r = 2
+        x = torch.arange(-r, r + 1, dtype=torch.float32)
+        k1 = torch.exp(-(x ** 2) / (2 * s * s))
+        k1 = k1 / k1.sum()
+        k2 = (k1[:, None] * k1[None, :])[None, None].repeat(noise.shape[1], 1, 1, 1)
+        blurred = F.conv2d(F.pad(noise[i:i + 1], (r, r, r, r), mode="reflect"), k2, groups=noise.shape[1])
+        out[i] = blurred[0] / (k2[0, 0] ** 2).sum().sqrt()
+    return out

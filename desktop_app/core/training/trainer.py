@@ -51,7 +51,27 @@ class DenoiseTask:
         return pairs
 
 
-TASKS = {"denoise": DenoiseTask}
+@dataclass
+class RealDenoiseTask:
+    """The blind real-photo denoiser: camera-like noise, no noise-level input."""
+
+    config: TrainConfig
+
+    def batch(self, clean: torch.Tensor, gen: torch.Generator):
+        return degrade.realistic(clean, gen)
+
+    def validation_pairs(self, images: list[np.ndarray]):
+        pairs = []
+        for i, img in enumerate(images):
+            clean = torch.from_numpy(center_crop(img, self.config.val_crop).transpose(2, 0, 1) / 255.0).float()[None]
+            for k in range(2):
+                g = torch.Generator().manual_seed(1000 * i + k)
+                noisy, _, _ = degrade.realistic(clean, g, jpeg_probability=0.5, gaussian_probability=0.0)
+                pairs.append((f"real{k}", noisy, clean, None))
+        return pairs
+
+
+TASKS = {"denoise": DenoiseTask, "denoise-real": RealDenoiseTask}
 
 
 class Trainer:

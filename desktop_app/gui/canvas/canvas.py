@@ -53,13 +53,19 @@ class ImageCanvas(QWidget):
         self._dragging_split = False
         self._mouse: QPointF | None = None
         self._fit_pending = True
+        self._prepared = None
 
     # -- document ---------------------------------------------------------------------------
-    def set_document(self, doc: Document | None) -> None:
+    def prepare_display(self, pixels, display: QImage) -> None:
+        """Hand over a display image built on a worker thread for the array `pixels`, which
+        is about to become the document's image."""
+        self._prepared = (pixels, display)
+
+    def set_document(self, doc: Document | None, display: QImage | None = None) -> None:
         self.doc = doc
         self._pyramid, self._original_pyramid, self._overlay = [], [], None
         if doc is not None:
-            self._pyramid = [array_to_qimage(doc.image)]
+            self._pyramid = [display if display is not None else array_to_qimage(doc.image)]
             self._original_pyramid = []
             self._overlay = mask_overlay(doc.mask, self.overlay_colour, self.overlay_opacity)
             doc.subscribe(self._on_doc_change)
@@ -71,7 +77,10 @@ class ImageCanvas(QWidget):
         if self.doc is None:
             return
         if what == "image":
-            if box is None or box == (0, self.doc.height, 0, self.doc.width) or not self._pyramid:
+            prepared, self._prepared = self._prepared, None
+            if prepared is not None and prepared[0] is self.doc.image:
+                self._pyramid = [prepared[1]]
+            elif box is None or box == (0, self.doc.height, 0, self.doc.width) or not self._pyramid:
                 self._pyramid = [array_to_qimage(self.doc.image)]
             else:
                 base = self._pyramid[0]
