@@ -39,6 +39,9 @@ def run_app(argv: list[str]) -> int:
     app.setOrganizationName(ORG_NAME)
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
+    from desktop_app.gui.theme import apply_dark_theme
+
+    apply_dark_theme(app)
     window = MainWindow()
     if args.device:
         window.settings.set("device", args.device)

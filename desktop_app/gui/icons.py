@@ -12,6 +12,6 @@ def icon(name: str) -> QIcon:
     try:
         import qtawesome
 
-        return qtawesome.icon(name, color="#d0d0d0")
+        return qtawesome.icon(name, color="#d8d8d8", color_disabled="#6a6a70")
     except Exception:  # noqa: BLE001 - a missing glyph must not stop the app
         return QIcon()

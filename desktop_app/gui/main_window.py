@@ -331,26 +331,26 @@ class MainWindow(QMainWindow):
             self.settings.set("save/jpeg_quality", q)
         return int(q)
 
-    def save(self) -> WorkerThread | None:
+    def _choose_save_path(self) -> Path | None:
+        """Where Save writes: the document's file after the user agreed to replace the
+        original, or a new file from the Save As dialog."""
         if self.doc is None:
             return None
         path = self.doc.path
         if path is None or path.suffix.lower() not in SUPPORTED_EXTENSIONS:
-            return self.save_as()
+            return self._choose_save_as_path()
         path = path.resolve()
         if path.exists() and path not in self._overwrite_ok:
             choice = self.ask("Overwrite the original?",
                               f"Saving replaces the photo you opened:\n{path}\n\nKeep the original and save a copy instead?",
                               ["Save a Copy...", "Overwrite", "Cancel"], default=0)
             if choice == 0:
-                return self.save_as()
+                return self._choose_save_as_path()
             if choice != 1:
                 return None
-        return self.save_to(path)
+        return path
 
-    def save_as(self) -> WorkerThread | None:
-        if self.doc is None:
-            return None
+    def _choose_save_as_path(self) -> Path | None:
         base = self.doc.path or Path(self.settings.get("last_dir", str) or Path.home()) / "untitled.png"
         suggestion = str(base.with_name(base.stem + "-edited" + (base.suffix or ".png")))
         path = self.ask_save_path(suggestion)
@@ -361,9 +361,32 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot save", f"{path.name}: unknown file type; use one of "
                             f"{', '.join(SUPPORTED_EXTENSIONS)}")
             return None
-        # the file dialog has already asked about replacing an existing file
-        self._overwrite_ok.add(path.resolve())
-        return self.save_to(path)
+        return path
+
+    def save(self) -> WorkerThread | None:
+        path = self._choose_save_path()
+        return self.save_to(path) if path is not None else None
+
+    def save_as(self) -> WorkerThread | None:
+        if self.doc is None:
+            return None
+        path = self._choose_save_as_path()
+        return self.save_to(path) if path is not None else None
+
+    def _saved(self, doc: Document, path: Path, saved_id: int) -> None:
+        if doc.history.top_id == saved_id:
+            doc.mark_saved(path)
+        else:  # edited while saving: the file holds an older state
+            doc.path = Path(path)
+        # the user chose this file (a file dialog asks before replacing): no further question
+        self._overwrite_ok.add(Path(path).resolve())
+        self.settings.add_recent(str(Path(path).resolve()))
+        self.settings.set("last_dir", str(Path(path).resolve().parent))
+        self._rebuild_recent()
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        self._update_title()
+        if not doc.modified:
+            self.recovery.discard_own()
 
     def save_to(self, path: Path) -> WorkerThread | None:
         doc = self.doc
@@ -377,19 +400,26 @@ class MainWindow(QMainWindow):
             save_image(path, image, meta, jpeg_quality=quality)
             return path
 
-        def done(p: Path) -> None:
-            doc.saved_id = saved_id
-            doc.mark_saved(p) if doc.history.top_id == saved_id else setattr(doc, "path", Path(p))
-            self._overwrite_ok.add(Path(p).resolve())
-            self.settings.add_recent(str(Path(p).resolve()))
-            self.settings.set("last_dir", str(Path(p).resolve().parent))
-            self._rebuild_recent()
-            self.statusBar().showMessage(f"Saved {p}", 5000)
-            self._update_title()
-            if not doc.modified:
-                self.recovery.discard_own()
+        return self.start_job(f"Save {path.name}", work, lambda p: self._saved(doc, p, saved_id))
 
-        return self.start_job(f"Save {path.name}", work, done)
+    def save_now(self) -> bool:
+        """Save on this thread (used while closing, when there is nothing left to keep
+        responsive); True when the document ended up saved."""
+        doc = self.doc
+        path = self._choose_save_path()
+        quality = self._quality_for(path) if path is not None else None
+        if doc is None or path is None or quality is None:
+            return False
+        self.setCursor(Qt.CursorShape.WaitCursor)
+        try:
+            save_image(path, doc.image, doc.meta, jpeg_quality=quality)
+        except Exception as e:  # noqa: BLE001 - shown to the user, the window stays open
+            self.show_error(f"Save {path.name} failed", str(e))
+            return False
+        finally:
+            self.unsetCursor()
+        self._saved(doc, path, doc.history.top_id)
+        return True
 
     def confirm_discard(self) -> bool:
         """True when there is nothing unsaved, or the user chose what to do with it."""
@@ -398,12 +428,7 @@ class MainWindow(QMainWindow):
         name = self.doc.path.name if self.doc.path else "the image"
         choice = self.ask("Unsaved changes", f"Save the changes to {name}?", ["Save", "Discard", "Cancel"])
         if choice == 0:
-            job = self.save()
-            if job is None:
-                return False
-            job.thread.wait()
-            QTimer.singleShot(0, lambda: None)
-            return not self.doc.modified
+            return self.save_now()
         return choice == 1
 
     # -- masks ------------------------------------------------------------------------------
@@ -511,14 +536,17 @@ class MainWindow(QMainWindow):
         if self.doc is not None and not self.busy:
             self.canvas.cancel_stroke()
             self.doc.undo()
+            self._on_history()  # the document notifies before the step reaches its redo list
 
     def redo(self) -> None:
         if self.doc is not None and not self.busy:
             self.doc.redo()
+            self._on_history()
 
     def go_to_history(self, position: int) -> None:
         if self.doc is not None and not self.busy:
             self.doc.go_to(position)
+            self._on_history()
 
     def _on_doc_change(self, what: str, box) -> None:
         if what == "mask":
@@ -553,7 +581,7 @@ class MainWindow(QMainWindow):
             self.setWindowTitle(APP_NAME)
             return
         name = self.doc.path.name if self.doc.path else "untitled"
-        self.setWindowTitle(f"{name}{' *' if self.doc.modified else ''} - {APP_NAME}")
+        self.setWindowTitle(f"{name}[*] - {APP_NAME}")
         self.setWindowModified(self.doc.modified)
 
     def _update_actions(self) -> None:

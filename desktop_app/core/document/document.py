@@ -230,7 +230,6 @@ class Document:
             self.image = new_image
         for patch in step.patches:
             self.notify(patch.layer, patch.box)
-        self.notify("history", None)
 
     def undo(self) -> bool:
         if not self.history.done:
@@ -238,6 +237,7 @@ class Document:
         step = self.history.done.pop()
         self._swap(step)
         self.history.undone.append(step)
+        self.notify("history", None)  # after the step moved, so observers see the new lists
         return True
 
     def redo(self) -> bool:
@@ -246,6 +246,7 @@ class Document:
         step = self.history.undone.pop()
         self._swap(step)
         self.history.done.append(step)
+        self.notify("history", None)
         return True
 
     def go_to(self, position: int) -> None:

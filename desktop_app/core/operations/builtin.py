@@ -3,5 +3,5 @@
 from desktop_app.core.operations import classic, neural
 from desktop_app.core.operations.registry import register
 
-for _op in (classic.NLMEANS, classic.TELEA, classic.NS, neural.CNN):
+for _op in (classic.NLMEANS, classic.TELEA, classic.NS, neural.CNN, neural.CNN_REAL):
     register(_op)

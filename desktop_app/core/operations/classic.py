@@ -24,7 +24,8 @@ NLMEANS_TUNED: tuple[tuple[float, str, float, int, int], ...] = (
     (75, "colored", 0.8, 7, 21),
 )
 NLMEANS_VARIANTS = ("tuned", "colored", "rgb", "per-channel")
-NLMEANS_TILE = 512
+# one tile takes well under a second even on a busy laptop core, so Cancel answers within one
+NLMEANS_TILE = 256
 
 
 def nlmeans_settings(sigma: float) -> tuple[str, float, int, int]:

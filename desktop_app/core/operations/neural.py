@@ -72,3 +72,12 @@ CNN = Operation(
                   minimum=0.0, maximum=100.0, step=1.0, allow_auto=True), _STRENGTH),
     uses_device=True,
 )
+
+CNN_REAL = Operation(
+    task="denoise", method="cnn-real", title="CNN denoiser for real photos", category="Restoration",
+    description="The project's blind UNet trained on camera-like noise (signal-dependent, colour-correlated, "
+                "JPEG-compressed): no noise level to set.",
+    run=denoise_with("cnn-real"),
+    params=(_STRENGTH,),
+    uses_device=True,
+)

@@ -100,6 +100,7 @@ class OperationPanel(QWidget):
         self.tree = QTreeWidget()
         self.tree.setHeaderHidden(True)
         self.tree.setObjectName("operations")
+        self.tree.setMinimumHeight(170)
         self.title = QLabel()
         self.title.setWordWrap(True)
         self.description = QLabel()

@@ -1,0 +1,82 @@
+"""Small helpers shared by the benchmark scripts: progress lines, markdown tables, the command
+line that made a table, and writing one section of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+# Environment variables that change what a benchmark measures (which weights, which device):
+# when set, they belong in the command line printed beside the tables.
+RELEVANT_ENV = ("DESKTOP_APP_RESOURCES", "DESKTOP_APP_DATA_DIR", "DESKTOP_APP_DEVICE")
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+class Throttle:
+    """True at most once every `seconds` (and always for the last item), so that progress
+    lines of a long run can be followed without flooding the terminal."""
+
+    def __init__(self, seconds: float = 10.0) -> None:
+        self.seconds = seconds
+        self.last = float("-inf")
+
+    def due(self, last_item: bool = False) -> bool:
+        now = time.monotonic()
+        if last_item or now - self.last >= self.seconds:
+            self.last = now
+            return True
+        return False
+
+
+def markdown_table(header: list[str], rows: list[list[str]], numeric_from: int = 1) -> str:
+    """A markdown table; columns from `numeric_from` on are right-aligned."""
+    align = ["---" if i < numeric_from else "---:" for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def command_line(script: str) -> str:
+    """The command that is running, as a user would type it from the repository root."""
+    env = [f"{name}={shlex.quote(os.environ[name])}" for name in RELEVANT_ENV if os.environ.get(name)]
+    return " ".join(env + ["python", script] + [shlex.quote(a) for a in sys.argv[1:]])
+
+
+def replace_section(path: str | os.PathLike, heading: str, body: str) -> None:
+    """Write `heading` + `body` into a markdown file in place of the section that has the same
+    heading (up to the next heading of the same or a higher level), or at the end of the file;
+    the other sections are kept as they are."""
+    path = Path(path)
+    level = len(heading) - len(heading.lstrip("#"))
+    old = path.read_text(encoding="utf-8").splitlines() if path.exists() else ["# Benchmarks", ""]
+    start = end = None
+    in_code = False
+    for i, line in enumerate(old):
+        if line.startswith("```"):
+            in_code = not in_code
+        if in_code or not line.startswith("#"):
+            continue
+        line_level = len(line) - len(line.lstrip("#"))
+        if start is None and line.strip() == heading:
+            start = i
+        elif start is not None and line_level <= level:
+            end = i
+            break
+    new = [heading, "", body.strip("\n"), ""]
+    if start is None:
+        while old and not old[-1].strip():
+            old.pop()
+        lines = old + [""] + new
+    else:
+        lines = old[:start] + new + (old[end:] if end is not None else [])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "\n".join(lines).rstrip("\n") + "\n"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

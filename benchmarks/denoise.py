@@ -1,0 +1,693 @@
+#!/usr/bin/env python
+"""Denoising quality and speed: the tables of the "## Denoising" section of docs/benchmarks.md.
+
+    nice -n 10 python benchmarks/denoise.py --out docs/benchmarks.md --figure docs/denoise_real.png
+
+Every method of the app runs through the operation registry exactly as the app runs it:
+``run_work(apply_operation(registry.get("denoise", method), image, params=...))`` on a float32
+H x W x C image. BM3D (the ``bm3d`` package, optional) is the classic reference. Scores are
+skimage's PSNR and SSIM (data range 1) of the result clipped to [0, 1] against the clean image,
+averaged over the images. Sections (``--sections``):
+
+cbsd68     CBSD68 with additive white Gaussian noise, the literature's protocol: image index i
+           (in the sorted folder) gets ``clean + sigma/255 * N(0, 1)`` from
+           ``np.random.default_rng(1000 * sigma + i)`` (float32 draws), not clipped. Seconds per
+           megapixel: wall time of one call / megapixels, median over images and noise levels.
+set12      The same on the greyscale Set12 (H x W x 1 images), PSNR.
+estimator  Error of the app's noise estimator (``estimate_sigma``, per channel) on CBSD68,
+           with the noisy image clipped to [0, 1] (as in an 8-bit photo) and not clipped.
+polyu      PolyU real camera noise (noisy / clean pairs): NL-Means and BM3D at the single
+           strength that gives the best mean PSNR over the set, the CNN with an estimated
+           noise level, and the blind real-noise CNN.
+big        A 24-megapixel photo: wall time and peak memory of each method, each measured in a
+           fresh process running this script.
+figure     With ``--figure``: centre crops of RNI15 photos (real noise, no clean version)
+           denoised by each method, side by side.
+
+The networks are the app's models "cnn" and "cnn-real" (resources/models, or the folder named
+by DESKTOP_APP_RESOURCES); a method whose model or package is missing is left out with a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import cv2
+import numpy as np
+import torch
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from _common import Throttle, command_line, log, markdown_table, replace_section
+from desktop_app.core.imaging.convert import to_float, to_uint8
+from desktop_app.core.imaging.io import load_image, save_image
+from desktop_app.core.imaging.noise import estimate_sigma
+from desktop_app.core.models.catalog import find as find_model
+from desktop_app.core.models.device import pick_device
+from desktop_app.core.models.manager import MANAGER
+from desktop_app.core.operations import registry
+from desktop_app.core.operations.apply import apply_operation
+from desktop_app.core.tasks import run_work
+
+try:
+    import bm3d
+except ImportError:  # optional: `pip install bm3d` (the "bench" extra)
+    bm3d = None
+
+REPO = Path(__file__).resolve().parents[1]
+SECTIONS = ("cbsd68", "set12", "estimator", "polyu", "big", "figure")
+METHOD_KEYS = ("nlmeans", "bm3d", "cnn", "cnn-real")  # what --skip takes
+MODELS = ("cnn", "cnn-real")  # method keys that are app models of the same name
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+# PSNR (dB) on CBSD68, noise not clipped: the table of ../shared/data/README.md.
+PUBLISHED_CBSD68 = {
+    "CBM3D": {15: 33.52, 25: 30.71, 50: 27.38},
+    "FFDNet": {15: 33.87, 25: 31.21, 50: 27.96},
+    "DnCNN (colour)": {15: 33.90, 25: 31.24, 50: 27.95},
+    "DRUNet": {15: 34.30, 25: 31.69, 50: 28.51},
+}
+ESTIMATOR_SIGMAS = (5.0, 15.0, 25.0, 50.0)
+BIG_SIGMA = 25.0
+FIGURE_CROP = 256
+# Strengths of NL-Means and BM3D in the figure when the polyu section has not run to pick them.
+FALLBACK_REAL_SIGMA = {"nlmeans": 6.0, "bm3d": 6.0}
+
+
+# --- methods --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Method:
+    label: str
+    key: str  # one of METHOD_KEYS: what --skip and the availability check go by
+    run: Callable[[np.ndarray], np.ndarray]  # noisy H x W x C float32 -> result H x W x C
+
+
+def app_method(label: str, key: str, method: str, device: str | None, **params) -> Method:
+    """An operation of the app, run the way the app runs it."""
+    op = registry.get("denoise", method)
+    return Method(label, key, lambda image: run_work(apply_operation(op, image, params=params, device=device)))
+
+
+def nlmeans(sigma: float, device: str | None, label: str | None = None) -> Method:
+    return app_method(label or "NL-Means (tuned, sigma known)", "nlmeans", "nlmeans", device, sigma=sigma)
+
+
+def cnn(sigma: float | str, device: str | None, label: str | None = None) -> Method:
+    label = label or ("CNN (sigma auto)" if sigma == "auto" else "CNN (sigma known)")
+    return app_method(label, "cnn", "cnn", device, sigma=sigma)
+
+
+def cnn_real(device: str | None) -> Method:
+    return app_method("CNN real (blind)", "cnn-real", "cnn-real", device)
+
+
+def bm3d_method(sigma: float, label: str | None = None) -> Method:
+    """CBM3D on colour images, BM3D on greyscale ones; sigma on the 0-255 scale."""
+    def run(image: np.ndarray) -> np.ndarray:
+        if image.shape[2] == 1:
+            return bm3d.bm3d(image[:, :, 0], sigma_psd=sigma / 255.0)[:, :, None]
+        return bm3d.bm3d_rgb(image, sigma_psd=sigma / 255.0)
+    return Method(label or "BM3D (bm3d package, sigma known)", "bm3d", run)
+
+
+class Availability:
+    """Why a method cannot run (None when it can), checked once per method key."""
+
+    def __init__(self, skip: set[str], device: str | None) -> None:
+        self.skip, self.device = skip, device
+        self.reasons: dict[str, str | None] = {}
+
+    def reason(self, key: str) -> str | None:
+        if key not in self.reasons:
+            self.reasons[key] = self._check(key)
+            if self.reasons[key]:
+                log(f"{key}: {self.reasons[key]}")
+        return self.reasons[key]
+
+    def _check(self, key: str) -> str | None:
+        if key in self.skip:
+            return "skipped (--skip)"
+        if key == "bm3d" and bm3d is None:
+            return "the bm3d package is not installed (pip install bm3d)"
+        if key in MODELS:
+            try:
+                MANAGER.get(key, self.device)
+            except Exception as error:  # noqa: BLE001 - any load failure means "no such row"
+                return f"model {key!r} cannot be loaded: {error}"
+        return None
+
+
+def split_available(methods: list[Method], avail: Availability) -> tuple[list[Method], list[str]]:
+    """The methods that can run, and a note line for each one left out."""
+    keep, notes = [], []
+    for m in methods:
+        why = avail.reason(m.key)
+        if why:
+            notes.append(f"Not measured: {m.label}: {why}.")
+        else:
+            keep.append(m)
+    return keep, notes
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+def image_files(folder: Path, limit: int | None) -> list[tuple[int, Path]]:
+    """(index in the sorted folder, path) of the first `limit` images; the index seeds the noise,
+    so a short run sees the same noisy images as the full one."""
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise SystemExit(f"no images in {folder}")
+    return list(enumerate(files))[:limit]
+
+
+def load(path: Path) -> np.ndarray:
+    return load_image(path)[0]
+
+
+def add_noise(clean: np.ndarray, sigma: float, seed: int, clip: bool = False) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    noisy = clean + np.float32(sigma / 255.0) * rng.standard_normal(clean.shape, dtype=np.float32)
+    return np.clip(noisy, 0.0, 1.0) if clip else noisy
+
+
+def noise_seed(sigma: float, index: int) -> int:
+    return int(round(1000 * sigma)) + index
+
+
+def gaussian_pairs(files: list[tuple[int, Path]], sigma: float, clip: bool = False
+                   ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for index, path in files:
+        clean = load(path)
+        yield clean, add_noise(clean, sigma, noise_seed(sigma, index), clip)
+
+
+def real_pairs(folder: Path, limit: int | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for _, noisy_path in image_files(folder / "noisy", limit):
+        clean_path = folder / "clean" / noisy_path.name
+        if not clean_path.exists():
+            raise SystemExit(f"{noisy_path.name} has no clean version in {clean_path.parent}")
+        yield load(clean_path), load(noisy_path)
+
+
+# --- measuring ------------------------------------------------------------------------------
+
+
+@dataclass
+class Scores:
+    psnr: float
+    ssim: float
+    seconds_per_mp: list[float]  # one per image
+
+    @property
+    def s_per_mp(self) -> float:
+        return statistics.median(self.seconds_per_mp)
+
+
+def evaluate(method: Method, pairs: Iterable[tuple[np.ndarray, np.ndarray]], what: str,
+             count: int) -> Scores:
+    """Mean PSNR / SSIM of `method` over (clean, noisy) pairs, and its speed on each image."""
+    psnr, ssim, speed = [], [], []
+    throttle = Throttle()
+    start = time.perf_counter()
+    for k, (clean, noisy) in enumerate(pairs, 1):
+        t0 = time.perf_counter()
+        result = method.run(noisy)
+        seconds = time.perf_counter() - t0
+        result = np.clip(result, 0.0, 1.0).astype(np.float32)
+        psnr.append(peak_signal_noise_ratio(clean, result, data_range=1.0))
+        ssim.append(structural_similarity(clean, result, channel_axis=2, data_range=1.0))
+        speed.append(seconds / (clean.shape[0] * clean.shape[1] / 1e6))
+        if throttle.due(k == count):
+            log(f"{what} {method.label}: {k}/{count} images, {time.perf_counter() - start:.0f} s")
+    return Scores(float(np.mean(psnr)), float(np.mean(ssim)), speed)
+
+
+def noisy_input() -> Method:
+    return Method("noisy input", "", lambda image: image)
+
+
+def best_strength(make: Callable[[float], Method], grid: list[float], pairs: Callable[[], Iterable],
+                  what: str, count: int) -> tuple[float, dict[float, Scores]]:
+    """The grid value whose method gives the best mean PSNR over all the pairs. The mean PSNR
+    rises then falls with the strength, so the search climbs from the middle of the grid
+    towards the better neighbour and stops at a peak (BM3D is too slow to try every value)."""
+    tried: dict[float, Scores] = {}
+
+    def score(i: int) -> float:
+        if grid[i] not in tried:
+            tried[grid[i]] = evaluate(make(grid[i]), pairs(), what, count)
+            log(f"{what} {make(grid[i]).label}: mean PSNR {tried[grid[i]].psnr:.3f} dB")
+        return tried[grid[i]].psnr
+
+    i = len(grid) // 2
+    while True:
+        neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(grid)]
+        better = [j for j in neighbours if score(j) > score(i)]
+        if not better:
+            return grid[i], tried
+        i = max(better, key=score)
+
+
+def fmt_psnr(x: float) -> str:
+    return f"{x:.2f}"
+
+
+def fmt_ssim(x: float) -> str:
+    return f"{x:.4f}"
+
+
+def fmt_speed(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def fmt_sigma(x: float) -> str:
+    return f"{x:g}"
+
+
+# --- sections -------------------------------------------------------------------------------
+
+
+@dataclass
+class Context:
+    args: argparse.Namespace
+    avail: Availability
+    # strengths of NL-Means and BM3D found best on PolyU, for the figure
+    real_sigma: dict[str, float]
+
+
+def section_cbsd68(ctx: Context) -> str:
+    args = ctx.args
+    files = image_files(args.data / "bench" / "CBSD68", args.images)
+    n, sigmas, dev = len(files), args.sigmas, args.device
+    builders: list[Callable[[float], Method]] = [
+        lambda s: noisy_input(),
+        lambda s: nlmeans(s, dev),
+        lambda s: bm3d_method(s),
+        lambda s: cnn(s, dev),
+        lambda s: cnn("auto", dev),
+        lambda s: cnn_real(dev),
+    ]
+    header = ["method"] + [f"σ{fmt_sigma(s)} {m}" for s in sigmas for m in ("PSNR", "SSIM")] + ["s/MP"]
+    rows, notes = [], []
+    for build in builders:
+        kept, why = split_available([build(sigmas[0])], ctx.avail)
+        notes += why
+        if not kept:
+            continue
+        row = [kept[0].label]
+        speed: list[float] = []
+        for sigma in sigmas:
+            method = build(sigma)
+            scores = evaluate(method, gaussian_pairs(files, sigma), f"CBSD68 σ{fmt_sigma(sigma)}", n)
+            row += [fmt_psnr(scores.psnr), fmt_ssim(scores.ssim)]
+            speed += scores.seconds_per_mp
+        row.append("—" if method.label == "noisy input" else fmt_speed(statistics.median(speed)))
+        rows.append(row)
+    published = [f"{name} " + " / ".join(fmt_psnr(v[s]) for s in sigmas if s in v)
+                 for name, v in PUBLISHED_CBSD68.items()]
+    shown = [fmt_sigma(s) for s in sigmas if s in (15, 25, 50)]
+    lines = [
+        f"### CBSD68, additive white Gaussian noise ({n} images)", "",
+        markdown_table(header, rows), "",
+        f"Published PSNR on CBSD68 at σ {' / '.join(shown)} (same protocol, from the data README): "
+        + "; ".join(published) + "." if shown else "",
+        "",
+        "Noise added in floating point and not clipped, as in the literature; every method gets that "
+        "array. NL-Means quantises a clipped 8-bit copy for its patch search and adds the 8-bit "
+        "correction to the unclipped input; the app clips every result to [0, 1]. Scores on the "
+        "result clipped to [0, 1]; s/MP: median over images and noise levels.",
+    ]
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def section_set12(ctx: Context) -> str:
+    args = ctx.args
+    files = image_files(args.data / "bench" / "Set12", args.images)
+    n, sigmas, dev = len(files), args.sigmas, args.device
+    builders: list[Callable[[float], Method]] = [
+        lambda s: noisy_input(),
+        lambda s: nlmeans(s, dev),
+        lambda s: bm3d_method(s),
+        lambda s: cnn(s, dev),
+    ]
+    rows, notes = [], []
+    for build in builders:
+        kept, why = split_available([build(sigmas[0])], ctx.avail)
+        notes += why
+        if kept:
+            rows.append([kept[0].label] + [
+                fmt_psnr(evaluate(build(s), gaussian_pairs(files, s), f"Set12 σ{fmt_sigma(s)}", n).psnr)
+                for s in sigmas])
+    lines = [
+        f"### Set12, greyscale, additive white Gaussian noise ({n} images)", "",
+        markdown_table(["method"] + [f"σ{fmt_sigma(s)} PSNR" for s in sigmas], rows), "",
+        "Same protocol as CBSD68, on single-channel images. The colour CNN sees the grey channel "
+        "repeated three times and returns the mean of its three output channels.",
+    ]
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def section_estimator(ctx: Context) -> str:
+    args = ctx.args
+    files = image_files(args.data / "bench" / "CBSD68", args.images)
+    rows = []
+    throttle = Throttle()
+    start = time.perf_counter()
+    for sigma in ESTIMATOR_SIGMAS:
+        errors = {}
+        for clip in (True, False):
+            est = np.concatenate([estimate_sigma(noisy) for _, noisy in gaussian_pairs(files, sigma, clip)])
+            errors[clip] = est - sigma
+        if throttle.due(sigma == ESTIMATOR_SIGMAS[-1]):
+            log(f"estimator σ{fmt_sigma(sigma)}: {len(files)} images, {time.perf_counter() - start:.0f} s")
+        rows.append([fmt_sigma(sigma)] + [
+            f"{f(errors[clip]):+.2f}" if f is np.mean else f"{f(errors[clip]):.2f}"
+            for clip in (True, False) for f in (np.mean, lambda e: np.mean(np.abs(e)))])
+    header = ["true σ", "clipped: mean error", "clipped: mean abs. error",
+              "not clipped: mean error", "not clipped: mean abs. error"]
+    return "\n".join([
+        f"### Noise estimator (estimate_sigma), CBSD68 ({len(files)} images)", "",
+        markdown_table(header, rows), "",
+        "Error of the per-channel estimate against the true σ, on the 0-255 scale (estimate minus "
+        "truth, over every channel of every image). Clipped: the noisy image clipped to [0, 1] as an "
+        "8-bit photo would be, which removes noise in dark and bright areas.",
+    ])
+
+
+def section_polyu(ctx: Context) -> str:
+    args = ctx.args
+    folder = args.data / "bench" / "PolyU"
+    n = len(image_files(folder / "noisy", args.images))
+    dev, grid = args.device, args.polyu_grid
+
+    def pairs() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        return real_pairs(folder, args.images)
+
+    header = ["method", "PSNR", "SSIM", "s/MP"]
+    noisy = evaluate(noisy_input(), pairs(), "PolyU", n)
+    rows = [["noisy input", fmt_psnr(noisy.psnr), fmt_ssim(noisy.ssim), "—"]]
+    notes, searched = [], []
+    tuned = {
+        "nlmeans": (lambda s: nlmeans(s, dev, f"NL-Means, σ {fmt_sigma(s)}"), "NL-Means σ"),
+        "bm3d": (lambda s: bm3d_method(s, f"BM3D, σ_psd {fmt_sigma(s)}/255"), "BM3D σ_psd ×255"),
+    }
+    for key, (make, name) in tuned.items():
+        _, why = split_available([make(grid[0])], ctx.avail)
+        if why:
+            notes += why
+            continue
+        best, tried = best_strength(make, grid, pairs, "PolyU", n)
+        ctx.real_sigma[key] = best
+        s = tried[best]
+        rows.append([make(best).label + " (best single strength for the set)",
+                     fmt_psnr(s.psnr), fmt_ssim(s.ssim), fmt_speed(s.s_per_mp)])
+        searched.append(f"{name} tried: " + ", ".join(f"{fmt_sigma(v)} → {tried[v].psnr:.2f} dB"
+                                                      for v in sorted(tried)))
+    for method in (cnn("auto", dev), cnn_real(dev)):
+        kept, why = split_available([method], ctx.avail)
+        notes += why
+        if kept:
+            s = evaluate(method, pairs(), "PolyU", n)
+            rows.append([method.label, fmt_psnr(s.psnr), fmt_ssim(s.ssim), fmt_speed(s.s_per_mp)])
+    lines = [
+        f"### PolyU, real camera noise ({n} pairs)", "",
+        markdown_table(header, rows), "",
+        "NL-Means and BM3D need a noise level: each is given the single strength, from the grid "
+        f"{', '.join(fmt_sigma(g) for g in grid)}, that gives the best mean PSNR over the whole set "
+        "(an upper bound for a user who picks one setting for all these photos; the CNNs set "
+        "nothing). The grid is climbed from its middle to the peak:",
+        "",
+    ] + [f"- {s}" for s in searched]
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def big_photo(data: Path, width: int, height: int) -> np.ndarray:
+    """A landscape CBSD68 image resized to width x height, with σ 25 noise, clipped as in a photo."""
+    files = [p for _, p in image_files(data / "bench" / "CBSD68", None)]
+    small = next((im for im in map(load, files) if im.shape[1] > im.shape[0]), None)
+    if small is None:
+        small = load(files[0])
+    image = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+    rng = np.random.default_rng(noise_seed(BIG_SIGMA, 0))
+    image += np.float32(BIG_SIGMA / 255.0) * rng.standard_normal(image.shape, dtype=np.float32)
+    return np.clip(image, 0.0, 1.0, out=image)
+
+
+def big_methods(device: str | None) -> list[Method]:
+    return [nlmeans(BIG_SIGMA, device, f"NL-Means (σ {fmt_sigma(BIG_SIGMA)})"),
+            cnn("auto", device), cnn_real(device)]
+
+
+def peak_rss_gib() -> float | None:
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**30 if sys.platform == "darwin" else peak / 2**20  # bytes on macOS, KiB elsewhere
+
+
+def big_child(args: argparse.Namespace) -> int:
+    """In a fresh process: build the big photo, run one method (or none, for the baseline), and
+    print the wall time and the process's peak memory as one JSON line."""
+    image = big_photo(args.data, *args.big_size)
+    seconds = None
+    if args.big_child != "none":
+        method = next(m for m in big_methods(args.device) if m.key == args.big_child)
+        if method.key in MODELS:
+            MANAGER.get(method.key, args.device)  # as in the app, the model is loaded before the run
+        t0 = time.perf_counter()
+        method.run(image)
+        seconds = time.perf_counter() - t0
+    print(json.dumps({"seconds": seconds, "peak_gib": peak_rss_gib()}))
+    return 0
+
+
+def section_big(ctx: Context) -> str:
+    args = ctx.args
+    width, height = args.big_size
+    mp = width * height / 1e6
+    methods, notes = split_available(big_methods(args.device), ctx.avail)
+    rows = []
+    for key, label in [("none", "photo only (baseline)")] + [(m.key, m.label) for m in methods]:
+        log(f"{width}x{height} {label}: running in a fresh process")
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--big-child", key, "--data", str(args.data),
+               "--big-size", f"{width}x{height}"] + (["--device", args.device] if args.device else [])
+        start = time.perf_counter()
+        done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+        if done.returncode != 0:
+            notes.append(f"Not measured: {label}: the process failed (exit status {done.returncode}).")
+            continue
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        log(f"{width}x{height} {label}: {time.perf_counter() - start:.0f} s")
+        secs, peak = result["seconds"], result["peak_gib"]
+        rows.append([label, "—" if secs is None else f"{secs:.1f}",
+                     "—" if secs is None else fmt_speed(secs / mp),
+                     "n/a" if peak is None else f"{peak:.2f}"])
+    header = ["method", "seconds", "s/MP", "peak memory (GiB)"]
+    lines = [
+        f"### A {mp:.3g}-megapixel photo ({width}x{height})", "",
+        markdown_table(header, rows), "",
+        f"A CBSD68 image resized to {width}x{height} with σ {fmt_sigma(BIG_SIGMA)} noise, clipped. Each "
+        "row runs in a fresh process: seconds of the operation alone (model loaded before), peak "
+        "resident memory of the whole process (Python, torch, the photo and the result included; "
+        "the baseline row is the process without any denoising).",
+    ]
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def label_tile(tile: np.ndarray, text: str) -> np.ndarray:
+    """The tile as 8-bit RGB (OpenCV draws text on 8-bit images only) with `text` in its corner."""
+    tile = to_uint8(tile)
+    font, scale, thickness = cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1
+    (w, h), base = cv2.getTextSize(text, font, scale, thickness)
+    cv2.rectangle(tile, (0, 0), (w + 8, h + base + 8), (0, 0, 0), -1)
+    cv2.putText(tile, text, (4, h + 4), font, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    return tile
+
+
+def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    y0, x0 = max(0, (h - size) // 2), max(0, (w - size) // 2)
+    crop = image[y0:y0 + size, x0:x0 + size]
+    crop = np.repeat(crop, 3, axis=2) if crop.shape[2] == 1 else crop
+    return np.pad(crop, ((0, size - crop.shape[0]), (0, size - crop.shape[1]), (0, 0)))
+
+
+def section_figure(ctx: Context) -> str:
+    args = ctx.args
+    if not args.figure:
+        return ""
+    dev = args.device
+    sigma = {k: ctx.real_sigma.get(k, FALLBACK_REAL_SIGMA[k]) for k in ("nlmeans", "bm3d")}
+    methods = [
+        noisy_input(),
+        nlmeans(sigma["nlmeans"], dev, f"NL-Means s{fmt_sigma(sigma['nlmeans'])}"),
+        bm3d_method(sigma["bm3d"], f"BM3D s{fmt_sigma(sigma['bm3d'])}"),
+        cnn("auto", dev, "CNN auto"),
+        cnn_real(dev),
+    ]
+    folder = args.data / "bench" / "RNI15"
+    paths = []
+    for name in args.figure_images:
+        found = sorted(folder.glob(name + ".*"))
+        if not found:
+            raise SystemExit(f"no image named {name} in {folder}")
+        paths.append(found[0])
+    gap = 4
+    size = FIGURE_CROP
+    grid = np.full((len(paths) * (size + gap) - gap, len(methods) * (size + gap) - gap, 3), 255, np.uint8)
+    for r, path in enumerate(paths):
+        noisy = load(path)
+        for c, method in enumerate(methods):
+            why = method.key and ctx.avail.reason(method.key)
+            if why:
+                tile = label_tile(np.full((size, size, 3), 0.5, np.float32), f"{method.label}: n/a")
+            else:
+                log(f"figure {path.stem}: {method.label}")
+                text = f"{path.stem}: noisy" if c == 0 else method.label
+                tile = label_tile(centre_crop(np.clip(method.run(noisy), 0.0, 1.0), size), text)
+            grid[r * (size + gap):r * (size + gap) + size, c * (size + gap):c * (size + gap) + size] = tile
+    save_image(args.figure, to_float(grid))
+    log(f"figure written to {args.figure}")
+    def origin(key: str) -> str:
+        return "best on PolyU" if key in ctx.real_sigma else "fixed: the polyu section did not pick it"
+
+    lines = [
+        "### Real noise, RNI15 (no clean version)", "",
+        f"{FIGURE_CROP}x{FIGURE_CROP} centre crops of {', '.join(p.stem for p in paths)}: noisy | "
+        + " | ".join(m.label + (" (n/a)" if ctx.avail.reason(m.key) else "") for m in methods[1:])
+        + f". NL-Means σ {fmt_sigma(sigma['nlmeans'])} ({origin('nlmeans')}), BM3D σ_psd "
+        f"{fmt_sigma(sigma['bm3d'])}/255 ({origin('bm3d')}); the CNNs set nothing. Each method ran "
+        "on the whole photo.",
+    ]
+    if args.out:
+        rel = os.path.relpath(Path(args.figure).resolve(), Path(args.out).resolve().parent)
+        lines += ["", f"![Denoising real noise: RNI15 crops]({Path(rel).as_posix()})"]
+    return "\n".join(lines)
+
+
+SECTION_FUNCTIONS = {
+    "cbsd68": section_cbsd68,
+    "set12": section_set12,
+    "estimator": section_estimator,
+    "polyu": section_polyu,
+    "big": section_big,
+    "figure": section_figure,
+}
+
+
+# --- driver ---------------------------------------------------------------------------------
+
+
+def machine_line(device: str | None) -> str:
+    load_avg = f"; load average {os.getloadavg()[0]:.1f} at the start" if hasattr(os, "getloadavg") else ""
+    return (f"Machine: {os.cpu_count()} CPU cores, torch {torch.__version__} with "
+            f"{torch.get_num_threads()} threads, OpenCV {cv2.__version__} with {cv2.getNumThreads()} "
+            f"threads, networks on {pick_device(device)}{load_avg}. Timings are wall clock of one "
+            "call, in a process that may share its cores with other work.")
+
+
+def models_line(avail: Availability) -> str:
+    parts = []
+    for model_id in MODELS:
+        if avail.reason(model_id):
+            continue
+        entry = find_model(model_id)
+        m = entry.manifest
+        try:
+            where = entry.path.relative_to(REPO).as_posix()
+        except ValueError:
+            where = str(entry.path)
+        parts.append(f"{model_id} = {where} ({m.architecture}, sha256 {m.sha256[:12]})")
+    return "Models: " + ("; ".join(parts) if parts else "none") + "."
+
+
+def parse_list(text: str, kind=float) -> list:
+    return [kind(x) for x in text.split(",") if x.strip()]
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    w, h = text.lower().split("x")
+    return int(w), int(h)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data",
+                    help="the shared data folder, with bench/CBSD68, Set12, PolyU, RNI15 "
+                         "(default: ../shared/data from the repository root)")
+    ap.add_argument("--images", type=int, default=None, help="use only the first N images of each set")
+    ap.add_argument("--sigmas", type=parse_list, default=[15.0, 25.0, 50.0],
+                    help="Gaussian noise levels on the 0-255 scale for CBSD68 and Set12 (default 15,25,50)")
+    ap.add_argument("--sections", type=lambda s: parse_list(s, str), default=list(SECTIONS),
+                    help=f"comma-separated sections to run (default: all of {','.join(SECTIONS)}; "
+                         "figure needs --figure)")
+    ap.add_argument("--skip", type=lambda s: parse_list(s, str), default=[],
+                    help=f"methods to leave out: {','.join(METHOD_KEYS)}")
+    ap.add_argument("--polyu-grid", type=parse_list, default=[2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 15.0],
+                    help="noise levels (0-255) tried for NL-Means and BM3D on PolyU")
+    ap.add_argument("--big-size", type=parse_size, default=(6000, 4000), help="WxH of the big photo")
+    ap.add_argument("--figure-images", type=lambda s: parse_list(s, str), default=["Dog", "Flowers", "Movie"],
+                    help="RNI15 photos (names without extension) in the figure")
+    ap.add_argument("--device", default=None, help="device for the networks (default: the app's choice)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="markdown file whose '## Denoising' section is replaced by the tables")
+    ap.add_argument("--figure", type=Path, default=None, help="PNG file for the comparison picture")
+    ap.add_argument("--big-child", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    unknown = set(args.sections) - set(SECTIONS)
+    if unknown:
+        ap.error(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {','.join(SECTIONS)}")
+    unknown = set(args.skip) - set(METHOD_KEYS)
+    if unknown:
+        ap.error(f"unknown method(s) {', '.join(sorted(unknown))} in --skip; choose from {','.join(METHOD_KEYS)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.big_child:
+        return big_child(args)
+    start = time.perf_counter()
+    avail = Availability(set(args.skip), args.device)
+    ctx = Context(args, avail, {})
+    header = "\n".join([
+        "Made with:", "", "```", command_line("benchmarks/denoise.py"), "```", "",
+        machine_line(args.device), models_line(avail),
+    ])
+    print("## Denoising\n\n" + header + "\n", flush=True)
+    parts = []
+    for name in SECTIONS:  # in this order: the figure uses what polyu found
+        if name not in args.sections:
+            continue
+        if name == "figure" and not args.figure:
+            log("figure: skipped (no --figure file given)")
+            continue
+        log(f"section {name}")
+        text = SECTION_FUNCTIONS[name](ctx)
+        print(text + "\n", flush=True)
+        parts.append(text)
+    minutes = (time.perf_counter() - start) / 60
+    footer = f"The whole run took {minutes:.0f} min."
+    print(footer)
+    if args.out:
+        replace_section(args.out, "## Denoising", "\n\n".join([header] + parts + [footer]))
+        log(f"tables written to the '## Denoising' section of {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

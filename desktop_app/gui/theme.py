@@ -1,0 +1,23 @@
+"""A dark theme: photos are judged against neutral dark grey, as in other photo editors."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+
+def apply_dark_theme(app: QApplication) -> None:
+    app.setStyle("Fusion")
+    p = QPalette()
+    base, window, text = QColor(37, 37, 40), QColor(50, 50, 54), QColor(222, 222, 222)
+    for role, colour in ((QPalette.ColorRole.Window, window), (QPalette.ColorRole.WindowText, text),
+                         (QPalette.ColorRole.Base, base), (QPalette.ColorRole.AlternateBase, window),
+                         (QPalette.ColorRole.ToolTipBase, QColor(60, 60, 64)), (QPalette.ColorRole.ToolTipText, text),
+                         (QPalette.ColorRole.Text, text), (QPalette.ColorRole.Button, window),
+                         (QPalette.ColorRole.ButtonText, text), (QPalette.ColorRole.Highlight, QColor(58, 110, 165)),
+                         (QPalette.ColorRole.HighlightedText, QColor(255, 255, 255)),
+                         (QPalette.ColorRole.Link, QColor(90, 160, 230)), (QPalette.ColorRole.Mid, QColor(120, 120, 126))):
+        p.setColor(role, colour)
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor(115, 115, 120))
+    app.setPalette(p)
