@@ -45,6 +45,7 @@ def run_app(argv: list[str]) -> int:
     window = MainWindow()
     if args.device:
         window.settings.set("device", args.device)
+        window.apply_settings()
     window.show()
     if window.offer_recovery() is None and args.image:
         window.open_path(args.image)

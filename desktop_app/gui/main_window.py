@@ -94,9 +94,8 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
         self.autosave_timer = QTimer(self)
-        seconds = float(os.environ.get("DESKTOP_APP_AUTOSAVE_SECONDS", self.settings.get("autosave/seconds", int)))
-        self.autosave_timer.setInterval(int(max(0.2, seconds) * 1000))
         self.autosave_timer.timeout.connect(self.autosave)
+        self.apply_settings()
         self.autosave_timer.start()
 
     # -- actions ----------------------------------------------------------------------------
@@ -126,6 +125,7 @@ class MainWindow(QMainWindow):
         self.act_quit = A("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.act_undo = A("&Undo", self.undo, QKeySequence.StandardKey.Undo, "fa5s.undo")
         self.act_redo = A("&Redo", self.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], "fa5s.redo")
+        self.act_prefs = A("&Preferences...", self.preferences, QKeySequence.StandardKey.Preferences, "fa5s.cog")
         self.act_zoom_in = A("Zoom &In", self.canvas.zoom_in, ["Ctrl++", "Ctrl+="], "fa5s.search-plus")
         self.act_zoom_out = A("Zoom &Out", self.canvas.zoom_out, "Ctrl+-", "fa5s.search-minus")
         self.act_fit = A("&Fit to Window", self.canvas.fit, "Ctrl+0", "fa5s.expand")
@@ -161,6 +161,8 @@ class MainWindow(QMainWindow):
         m = bar.addMenu("&Edit")
         m.addAction(self.act_undo)
         m.addAction(self.act_redo)
+        m.addSeparator()
+        m.addAction(self.act_prefs)
         m = bar.addMenu("&View")
         for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_actual):
             m.addAction(a)
@@ -190,6 +192,7 @@ class MainWindow(QMainWindow):
         self.canvas.cursorMoved.connect(self._show_cursor)
         self.canvas.strokeFinished.connect(self._on_history)
         self.ops_panel.runRequested.connect(self.run_operation)
+        self.ops_panel.deviceChanged.connect(lambda d: self.settings.set("device", d))
         self.ops_panel.cancelRequested.connect(self.cancel_job)
         self.history_panel.positionRequested.connect(self.go_to_history)
         self.mask_panel.brushChanged.connect(self._brush_changed)
@@ -287,6 +290,7 @@ class MainWindow(QMainWindow):
     def _set_document(self, doc: Document, path: str | None, display=None) -> None:
         self.recovery.discard_own()
         self.doc = doc
+        doc.history.cap_bytes = self.settings.get("history/mib", int) << 20
         doc.subscribe(self._on_doc_change)
         self.canvas.set_document(doc, display)
         self._autosaved_state = self._state_key()
@@ -509,7 +513,7 @@ class MainWindow(QMainWindow):
         doc = self.doc
         image, mask = doc.image, doc.mask.copy()
         bit_depth = getattr(doc.meta, "bit_depth", 8)
-        device = self.settings.get("device", str)
+        device = self.ops_panel.device() or self.settings.get("device", str)
 
         def work():
             result = yield from apply_operation(op, image, mask, params, inside_mask_only=inside_mask,
@@ -530,6 +534,22 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(f"{op.title} done", 4000)
 
         return self.start_job(op.title, work, done)
+
+    def preferences(self) -> None:
+        from desktop_app.gui.dialogs.preferences import PreferencesDialog
+
+        dialog = PreferencesDialog(self.settings, self)
+        if dialog.exec():
+            dialog.store()
+            self.apply_settings()
+
+    def apply_settings(self) -> None:
+        seconds = float(os.environ.get("DESKTOP_APP_AUTOSAVE_SECONDS", self.settings.get("autosave/seconds", int)))
+        self.autosave_timer.setInterval(int(max(0.2, seconds) * 1000))
+        if self.doc is not None:
+            self.doc.history.cap_bytes = self.settings.get("history/mib", int) << 20
+        device = self.settings.get("device", str)
+        self.ops_panel.set_device(device)
 
     # -- history ----------------------------------------------------------------------------
     def undo(self) -> None:

@@ -17,6 +17,7 @@ DEFAULTS: dict[str, Any] = {
     "recent": [],
     "last_dir": "",
     "device": "auto",
+    "history/mib": 1024,
 }
 MAX_RECENT = 10
 

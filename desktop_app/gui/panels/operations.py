@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QProgressBar, QPushButton, QSpinBox, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
+from desktop_app.core.models.device import DEVICE_CHOICES, available_devices
 from desktop_app.core.operations import AUTO, Operation, Param, registry
 from desktop_app.core.tasks import Progress
 from desktop_app.gui.icons import icon
@@ -94,6 +95,7 @@ class ParamForm(QWidget):
 class OperationPanel(QWidget):
     runRequested = Signal(object, dict, bool)  # Operation, params, inside mask only
     cancelRequested = Signal()
+    deviceChanged = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -107,6 +109,14 @@ class OperationPanel(QWidget):
         self.description.setWordWrap(True)
         self.description.setStyleSheet("color: palette(mid);")
         self.form = ParamForm()
+        self.device_box = QComboBox()
+        self.device_box.setObjectName("device")
+        self.device_box.setToolTip("Where neural models run: automatic picks the GPU when there is one")
+        for name in DEVICE_CHOICES:
+            if name == "auto" or name in available_devices():
+                self.device_box.addItem({"auto": "Device: automatic", "cpu": "Device: CPU", "cuda": "Device: GPU (CUDA)",
+                                         "mps": "Device: GPU (Apple)"}[name], name)
+        self.device_box.currentIndexChanged.connect(lambda _: self.deviceChanged.emit(self.device()))
         self.inside_mask = QCheckBox("Inside mask only")
         self.inside_mask.setToolTip("Apply the operation only where the mask is painted, blending soft edges")
         self.run_button = QPushButton(icon("fa5s.play"), "Run")
@@ -129,6 +139,7 @@ class OperationPanel(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.description)
         layout.addWidget(self.form)
+        layout.addWidget(self.device_box)
         layout.addWidget(self.inside_mask)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
@@ -188,9 +199,19 @@ class OperationPanel(QWidget):
         self.title.setText(f"<b>{op.title}</b>")
         self.description.setText(op.description)
         self.form.set_params(op.params, self._values.get(key))
+        self.device_box.setVisible(op.uses_device)
         self.inside_mask.setEnabled(not op.fills_mask)
         self.inside_mask.setToolTip("Inpainting always fills the mask" if op.fills_mask else
                                     "Apply the operation only where the mask is painted")
+
+    def device(self) -> str:
+        return self.device_box.currentData() or "auto"
+
+    def set_device(self, name: str) -> None:
+        index = self.device_box.findData(name)
+        self.device_box.blockSignals(True)
+        self.device_box.setCurrentIndex(max(0, index))
+        self.device_box.blockSignals(False)
 
     def _run(self) -> None:
         if self._current is not None:
