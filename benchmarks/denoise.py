@@ -241,7 +241,7 @@ def best_strength(make: Callable[[float], Method], grid: list[float], pairs: Cal
                   what: str, count: int) -> tuple[float, dict[float, Scores]]:
     """The grid value whose method gives the best mean PSNR over all the pairs. The mean PSNR
     rises then falls with the strength, so the search climbs from the middle of the grid
-    towards the better neighbour and stops at a peak (BM3D is too slow to try every value)."""
+    towards a better neighbour and stops at the peak (BM3D is too slow to try every value)."""
     tried: dict[float, Scores] = {}
 
     def score(i: int) -> float:
@@ -252,11 +252,11 @@ def best_strength(make: Callable[[float], Method], grid: list[float], pairs: Cal
 
     i = len(grid) // 2
     while True:
-        neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(grid)]
-        better = [j for j in neighbours if score(j) > score(i)]
-        if not better:
+        # the first better neighbour gives the direction; the other one need not be run
+        better = next((j for j in (i - 1, i + 1) if 0 <= j < len(grid) and score(j) > score(i)), None)
+        if better is None:
             return grid[i], tried
-        i = max(better, key=score)
+        i = better
 
 
 def fmt_psnr(x: float) -> str:

@@ -155,7 +155,8 @@ class Trainer:
                 g["lr"] = self.lr_at(self.step)
             clean = torch.from_numpy(random_patches(self.data.train, c.batch, c.patch, rng))
             noisy, target, sigma = self.task.batch(clean, gen)
-            noisy, target, sigma = noisy.to(self.device), target.to(self.device), sigma.to(self.device)
+            noisy, target = noisy.to(self.device), target.to(self.device)
+            sigma = sigma.to(self.device) if sigma is not None else None
             out = self.model(noisy, sigma if getattr(self.model, "noise_map", False) else None)
             loss = torch.mean(torch.abs(out - target))
             self.opt.zero_grad(set_to_none=True)
@@ -163,14 +164,14 @@ class Trainer:
             self.opt.step()
             self.step += 1
             now = time.perf_counter()
-            if self.step % 20 == 0 or self.step == c.steps:
-                rate = (self.step - s0) / max(now - t0, 1e-6)
-                left = (c.steps - self.step) / max(rate, 1e-6)
-                if c.minutes is not None:
-                    left = min(left, c.minutes * 60 - (now - start))
-                yield Progress(self.step / c.steps, f"step {self.step}: loss {loss.item():.4f}",
-                               {"step": self.step, "loss": loss.item(), "lr": self.lr_at(self.step),
-                                "steps_per_s": rate, "seconds_left": left})
+            # every step is a progress event and a cancel point
+            rate = (self.step - s0) / max(now - t0, 1e-6)
+            left = (c.steps - self.step) / max(rate, 1e-6)
+            if c.minutes is not None:
+                left = min(left, c.minutes * 60 - (now - start))
+            yield Progress(self.step / c.steps, f"step {self.step}: loss {loss.item():.4f}",
+                           {"step": self.step, "loss": loss.item(), "lr": self.lr_at(self.step),
+                            "steps_per_s": rate, "seconds_left": left})
             if self.step % c.val_every == 0 or self.step == c.steps:
                 metrics = self.validate(pairs)
                 self.history.append({"step": self.step, **metrics})
@@ -192,7 +193,8 @@ class Trainer:
         self.model.eval()
         per: dict[str, list[float]] = {}
         for key, noisy, clean, sigma in pairs:
-            out = self.model(noisy.to(self.device), sigma.to(self.device) if getattr(self.model, "noise_map", False) else None)
+            noise_map = sigma.to(self.device) if sigma is not None and getattr(self.model, "noise_map", False) else None
+            out = self.model(noisy.to(self.device), noise_map)
             per.setdefault(key, []).append(psnr(out.cpu(), clean))
         self.model.train()
         metrics = {f"val_psnr_{k}": float(np.mean(v)) for k, v in per.items()}

@@ -1,0 +1,93 @@
+"""The trainer lifecycle on a tiny network and a folder of synthetic images."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from desktop_app.core.models.weights import load_model
+from desktop_app.core.tasks import CancelToken, Cancelled, run_work
+from desktop_app.core.training import degrade
+from desktop_app.core.training.config import TrainConfig
+from desktop_app.core.training.data import load_image_set
+from desktop_app.core.training.trainer import Trainer
+from tests.conftest import textured_image
+
+TINY = {"widths": [8, 16], "blocks": [1, 1]}
+
+
+@pytest.fixture
+def folder(tmp_path):
+    d = tmp_path / "photos"
+    (d / "sub").mkdir(parents=True)
+    for i in range(12):
+        img = (textured_image(80, 96, seed=i) * 255).astype(np.uint8)
+        Image.fromarray(img).save(d / ("sub" if i % 2 else "") / f"img{i:02d}.png")
+    (d / "broken.jpg").write_bytes(b"not a jpeg")
+    return d
+
+
+def config(folder, **kw):
+    base = dict(task="denoise", name="tiny", data=[str(folder)], arch="unet-denoise", hparams=TINY, steps=6,
+                batch=2, patch=32, val_every=3, val_crop=64, val_min=2, checkpoint_minutes=100)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_folder_is_searched_recursively_and_bad_files_are_skipped(folder):
+    data = load_image_set([folder], val_fraction=0.2, min_val=2)
+    assert len(data.train) + len(data.val) == 12
+    assert len(data.val) >= 2
+    assert [p.name for p, _ in data.skipped] == ["broken.jpg"]
+    again = load_image_set([folder], val_fraction=0.2, min_val=2)
+    assert again.val_paths == data.val_paths  # the split is stable
+
+
+def test_train_checkpoint_resume_and_export(folder, tmp_path):
+    run_dir = tmp_path / "run"
+    trainer = Trainer(config(folder), run_dir, command="desktop-app train --test")
+    events = []
+    result = run_work(trainer.run(), events.append)
+    assert result["step"] == 6
+    assert any(e.data.get("validation") for e in events)
+    assert (run_dir / "last.safetensors").exists() and (run_dir / "best.safetensors").exists()
+
+    resumed = Trainer(config(folder, steps=9), run_dir)
+    assert resumed.resume() and resumed.step == 6
+    assert run_work(resumed.run())["step"] == 9
+
+    manifest = resumed.export(tmp_path / "out" / "tiny.safetensors", title="Tiny")
+    model, m = load_model(tmp_path / "out" / "tiny.json")
+    stored = json.loads((tmp_path / "out" / "tiny.json").read_text())
+    assert stored["training"]["data"] == [str(folder)] and "val_psnr" in stored["metrics"]
+    assert m.sha256 == manifest.sha256 and m.title == "Tiny"
+    x = torch.rand(1, 3, 32, 32)
+    assert model(x, torch.full((1, 3), 0.1)).shape == x.shape
+
+
+def test_training_can_be_cancelled_between_steps(folder, tmp_path):
+    token = CancelToken()
+    seen = []
+
+    def progress(p):
+        seen.append(p)
+        if p.data.get("step", 0) >= 2:
+            token.cancel()
+
+    trainer = Trainer(config(folder, steps=1000), tmp_path / "run")
+    with pytest.raises(Cancelled):
+        run_work(trainer.run(), progress, token)
+    assert trainer.step == 2
+
+
+def test_degradations_have_the_noise_they_claim():
+    gen = torch.Generator().manual_seed(0)
+    clean = torch.rand(64, 3, 32, 32) * 0.6 + 0.2
+    noisy, target, sigma = degrade.gaussian(clean, 50.0, 0.0, gen)
+    measured = (noisy - target).std(dim=(1, 2, 3))
+    assert torch.allclose(measured, sigma[:, 0], atol=0.01)
+    real, real_target, none = degrade.realistic(clean, gen)
+    assert none is None and real.shape == clean.shape
+    assert 0 <= real.min() and real.max() <= 1  # clipped like a real file
+    assert (real - real_target).abs().mean() > 0.001
