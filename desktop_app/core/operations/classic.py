@@ -14,14 +14,16 @@ from desktop_app.core.tasks import Progress, Work
 # --- NL-Means -------------------------------------------------------------------------------
 
 # Best settings per noise level, measured on CBSD68 by benchmarks/nlmeans_tune.py
-# (table in docs/benchmarks.md). Columns: sigma, variant, h / sigma, template, search.
-# Between two rows the h factor is interpolated and the lower row's other settings kept.
+# (table in docs/nlmeans.md). Columns: sigma, variant, h / sigma, template, search.
+# Between two rows the h factor is interpolated and the nearer row's other settings kept.
+# "rgb" beats "colored" and "per-channel" at every level, and template 3 beats 5 and 7.
 NLMEANS_TUNED: tuple[tuple[float, str, float, int, int], ...] = (
-    (5, "colored", 1.0, 7, 21),
-    (15, "colored", 0.9, 7, 21),
-    (25, "colored", 0.9, 7, 21),
-    (50, "colored", 0.8, 7, 21),
-    (75, "colored", 0.8, 7, 21),
+    (5, "rgb", 1.30, 3, 11),
+    (15, "rgb", 1.00, 3, 21),
+    (25, "rgb", 0.90, 3, 21),
+    (35, "rgb", 0.80, 3, 31),
+    (50, "rgb", 0.80, 3, 21),
+    (75, "rgb", 0.75, 3, 21),
 )
 NLMEANS_VARIANTS = ("tuned", "colored", "rgb", "per-channel")
 # one tile takes well under a second even on a busy laptop core, so Cancel answers within one
