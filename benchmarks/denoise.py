@@ -678,7 +678,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Context(args, avail, {})
     header = "\n".join([
         "Made with:", "", "```", command_line("benchmarks/denoise.py"), "```", "",
-        machine_line(args.device), models_line(avail),
+        machine_line(args.device), "", models_line(avail),
     ])
     print("## Denoising\n\n" + header + "\n", flush=True)
     parts = []
