@@ -22,11 +22,25 @@ MIN_ZOOM, MAX_ZOOM = 0.01, 64.0
 ZOOM_STEP = 1.25
 
 
+TOOLS = ("brush", "box", "wand", "keep", "remove")
+HINT_COLOURS = {"keep": QColor(40, 220, 90, 150), "remove": QColor(240, 60, 60, 150)}
+
+
+def selection_mode(modifiers) -> str:
+    """Modifier keys as in other editors: Shift adds, Alt subtracts, both intersect."""
+    shift = bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
+    alt = bool(modifiers & Qt.KeyboardModifier.AltModifier)
+    return "intersect" if shift and alt else "add" if shift else "subtract" if alt else "replace"
+
+
 class ImageCanvas(QWidget):
     zoomChanged = Signal(float)
     cursorMoved = Signal(int, int)  # image pixel under the cursor, (-1, -1) outside
     strokeFinished = Signal()
     splitChanged = Signal(float)
+    boxDrawn = Signal(int, int, int, int, str)  # x, y, w, h in image pixels, combine mode
+    wandClicked = Signal(int, int, str)  # x, y, combine mode
+    hintDrawn = Signal(str, object)  # "keep"/"remove", list of (x, y) image points
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,6 +68,18 @@ class ImageCanvas(QWidget):
         self._mouse: QPointF | None = None
         self._fit_pending = True
         self._prepared = None
+        self.tool = "brush"
+        self._box_from: QPointF | None = None
+        self._box_to: QPointF | None = None
+        self._box_mode = "replace"
+        self._hint: list[tuple[float, float]] | None = None
+        self.hints: list[tuple[str, float, list[tuple[float, float]]]] = []  # shown until cleared
+
+    def set_tool(self, tool: str) -> None:
+        if tool not in TOOLS:
+            raise ValueError(tool)
+        self.tool = tool
+        self.update()
 
     # -- document ---------------------------------------------------------------------------
     def prepare_display(self, pixels, display: QImage) -> None:
@@ -208,7 +234,38 @@ class ImageCanvas(QWidget):
         else:
             self._draw_image(painter, self._pyramid, view)
             self._draw_overlay(painter, view)
+        self._draw_hints(painter)
+        self._draw_box(painter)
         self._draw_brush_cursor(painter)
+
+    def _draw_hints(self, painter: QPainter) -> None:
+        strokes = list(self.hints)
+        if self._hint is not None:
+            strokes.append((self.tool, self.brush.clamped().size, self._hint))
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        for kind, size, points in strokes:
+            pen = QPen(HINT_COLOURS.get(kind, QColor(255, 255, 0, 150)), max(1.0, size * self.zoom))
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+            painter.setPen(pen)
+            screen = [self.to_screen(QPointF(x, y)) for x, y in points]
+            if len(screen) == 1:
+                painter.drawPoint(screen[0])
+            for a, b in zip(screen, screen[1:]):
+                painter.drawLine(a, b)
+
+    def _draw_box(self, painter: QPainter) -> None:
+        if self._box_from is None or self._box_to is None:
+            return
+        rect = QRectF(self.to_screen(self._box_from), self.to_screen(self._box_to)).normalized()
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for colour, style in ((QColor(0, 0, 0), Qt.PenStyle.SolidLine), (QColor(255, 255, 255), Qt.PenStyle.DashLine)):
+            painter.setPen(QPen(colour, 1, style))
+            painter.drawRect(rect)
+
+    def clear_hints(self) -> None:
+        self.hints.clear()
+        self.update()
 
     def _draw_overlay(self, painter: QPainter, clip: QRectF) -> None:
         if not self.overlay_visible or self._overlay is None:
@@ -223,7 +280,7 @@ class ImageCanvas(QWidget):
         painter.drawImage(target, self._overlay, src)
 
     def _draw_brush_cursor(self, painter: QPainter) -> None:
-        if self._mouse is None or not self.painting_enabled or self._pan_mode():
+        if self._mouse is None or not self.painting_enabled or self._pan_mode() or self.tool in ("box", "wand"):
             return
         r = self.brush.clamped().size / 2 * self.zoom
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -256,6 +313,18 @@ class ImageCanvas(QWidget):
         if event.button() == Qt.MouseButton.LeftButton and self._near_split(pos.x()):
             self._dragging_split = True
             return
+        if event.button() == Qt.MouseButton.LeftButton and self.doc is not None and self.tool != "brush":
+            p = self.to_image(pos)
+            if self.tool == "box":
+                self._box_from = self._box_to = p
+                self._box_mode = selection_mode(event.modifiers())
+            elif self.tool == "wand":
+                x, y = int(math.floor(p.x())), int(math.floor(p.y()))
+                if 0 <= x < self.doc.width and 0 <= y < self.doc.height:
+                    self.wandClicked.emit(x, y, selection_mode(event.modifiers()))
+            else:
+                self._hint = [(p.x(), p.y())]
+            return
         if event.button() == Qt.MouseButton.LeftButton and self.doc is not None and self.painting_enabled:
             brush = BrushSettings(self.brush.size, self.brush.hardness,
                                   self.brush.erase != bool(event.modifiers() & Qt.KeyboardModifier.AltModifier),
@@ -280,6 +349,13 @@ class ImageCanvas(QWidget):
         elif self._stroke is not None:
             p = self.to_image(pos)
             self._stroke.to(p.x(), p.y())
+        elif self._box_from is not None:
+            self._box_to = self.to_image(pos)
+            self.update()
+        elif self._hint is not None:
+            p = self.to_image(pos)
+            self._hint.append((p.x(), p.y()))
+            self.update()
         if self.doc is not None:
             p = self.to_image(pos)
             x, y = int(math.floor(p.x())), int(math.floor(p.y()))
@@ -302,6 +378,21 @@ class ImageCanvas(QWidget):
             return
         if self._dragging_split:
             self._dragging_split = False
+            return
+        if self._box_from is not None and event.button() == Qt.MouseButton.LeftButton:
+            a, b = self._box_from, self.to_image(event.position())
+            self._box_from = self._box_to = None
+            self.update()
+            x0, x1 = sorted((max(0.0, min(a.x(), b.x())), min(float(self.doc.width), max(a.x(), b.x()))))
+            y0, y1 = sorted((max(0.0, min(a.y(), b.y())), min(float(self.doc.height), max(a.y(), b.y()))))
+            if x1 - x0 >= 4 and y1 - y0 >= 4:
+                self.boxDrawn.emit(int(x0), int(y0), int(round(x1 - x0)), int(round(y1 - y0)), self._box_mode)
+            return
+        if self._hint is not None and event.button() == Qt.MouseButton.LeftButton:
+            points, self._hint = self._hint, None
+            self.hints.append((self.tool, self.brush.clamped().size, points))
+            self.update()
+            self.hintDrawn.emit(self.tool, points)
             return
         if self._stroke is not None and event.button() == Qt.MouseButton.LeftButton:
             stroke, self._stroke = self._stroke, None
