@@ -51,6 +51,9 @@ class BoxSelectSettings:
     edge_softness: float = 0.7  # sigma (px) of the final soft edge; 0 for a hard mask
     min_island: float = 0.02  # drop selected specks smaller than this fraction of the object
     min_hole: float = 0.0  # fill holes smaller than this fraction of the object
+    inner_margin: float = 0.1
+    colour_space: str = "rgb"
+    seed: int = 0
 
 
 # --- box select ---------------------------------------------------------------------------
@@ -101,7 +104,10 @@ def box_select_work(image: np.ndarray, box: Rect, *, keep: np.ndarray | None = N
     by1 = max(by0 + 1, int(math.ceil((y1 - cy0) * scale)))
     prev_small = to_small(previous)
     if prev_small is None:
-        labels[by0:by1, bx0:bx1] = _PR_FGD
+        labels[by0:by1, bx0:bx1] = _PR_BGD
+        mx = int(round(settings.inner_margin * (bx1 - bx0)))
+        my = int(round(settings.inner_margin * (by1 - by0)))
+        labels[by0 + my:max(by0 + my + 1, by1 - my), bx0 + mx:max(bx0 + mx + 1, bx1 - mx)] = _PR_FGD
     else:
         inside = prev_small[by0:by1, bx0:bx1] >= 0.5
         labels[by0:by1, bx0:bx1] = np.where(inside, _PR_FGD, _PR_BGD)
@@ -122,6 +128,11 @@ def box_select_work(image: np.ndarray, box: Rect, *, keep: np.ndarray | None = N
     if np.count_nonzero(np.isin(labels, (_FGD, _PR_FGD))) < 16:
         raise ValueError("the box is too small to select anything in it")
 
+    if settings.colour_space == "lab":
+        small = cv2.cvtColor(small, cv2.COLOR_RGB2Lab)
+    elif settings.colour_space == "yuv":
+        small = cv2.cvtColor(small, cv2.COLOR_RGB2YCrCb)
+    cv2.setRNGSeed(settings.seed)  # GrabCut's k-means starts from OpenCV's RNG: same input, same answer
     bgd_model = np.zeros((1, 65), np.float64)
     fgd_model = np.zeros((1, 65), np.float64)
     cv2.grabCut(small, labels, None, bgd_model, fgd_model, 0, cv2.GC_INIT_WITH_MASK)

@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, Q
 from desktop_app import APP_NAME
 from desktop_app.core.document import Document
 from desktop_app.core.document.recovery import RecoveredSession, RecoveryStore, Snapshot
+from desktop_app.core.brush import BrushSettings, stamp_segment
+from desktop_app.core.selection import box_select_work, combine, grow, magic_wand_work
 from desktop_app.core.imaging.io import OPEN_FILTER, SAVE_FILTER, SUPPORTED_EXTENSIONS, load_mask, save_image, save_mask
 from desktop_app.core.operations import Operation, apply_operation
 from desktop_app.core.paths import app_data_dir
@@ -46,6 +48,7 @@ class MainWindow(QMainWindow):
         self._autosaved_state: tuple[int, int] | None = None
         self._autosave_thread: threading.Thread | None = None
         self._mask_version = 0
+        self._selection: dict | None = None  # the last box selection, refined by hints
         self.setAcceptDrops(True)
         self.setWindowIcon(icon("fa5s.magic"))
 
@@ -59,6 +62,7 @@ class MainWindow(QMainWindow):
         self.ops_panel = OperationPanel()
         self.mask_panel = MaskPanel(self.canvas.brush)
         self.mask_panel.set_overlay(self.canvas.overlay_colour, self.canvas.overlay_opacity)
+        self.mask_panel.tolerance.setValue(self.settings.get("wand/tolerance", int))
         self.history_panel = HistoryPanel()
         self.docks: dict[str, QDockWidget] = {}
         for name, title, widget in (("operations", "Operations", self.ops_panel),
@@ -142,6 +146,21 @@ class MainWindow(QMainWindow):
         self.act_bigger = A("Bigger Brush", lambda: self.scale_brush(1.2), "]")
         self.act_smaller = A("Smaller Brush", lambda: self.scale_brush(1 / 1.2), "[")
         self.act_erase = A("Toggle Erase", self.toggle_erase, "X")
+        self.tool_actions: dict[str, QAction] = {}
+        for tool, text, key, icon_name, tip in (
+                ("brush", "&Brush", "B", "fa5s.paint-brush", "Paint the mask (Alt: erase)"),
+                ("box", "Bo&x Select", "M", "fa5s.vector-square",
+                 "Drag a box around an object (Shift: add, Alt: subtract, Shift+Alt: intersect)"),
+                ("wand", "Magic &Wand", "W", "fa5s.magic", "Click a region of similar colour (Shift/Alt as for boxes)"),
+                ("keep", "&Keep Hints", "K", "fa5s.plus-circle", "Paint over parts the box selection missed"),
+                ("remove", "Re&move Hints", "Shift+K", "fa5s.minus-circle", "Paint over parts it wrongly took")):
+            act = A(text, lambda _=False, t=tool: self.set_tool(t), key, icon_name, tip)
+            act.setCheckable(True)
+            act.setToolTip(f"{text.replace('&', '')} ({key}): {tip}")
+            self.tool_actions[tool] = act
+        self.tool_actions["brush"].setChecked(True)
+        self.act_grow = A("&Grow Mask", lambda: self.grow_mask(+1), "Ctrl+Shift+]")
+        self.act_shrink = A("S&hrink Mask", lambda: self.grow_mask(-1), "Ctrl+Shift+[")
         self.act_run = A("&Run Operation", self.ops_panel._run, "Ctrl+R", "fa5s.play")
         self.act_cancel = A("&Cancel Operation", self.cancel_job, "Esc", "fa5s.stop")
 
@@ -173,8 +192,11 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             m.addAction(dock.toggleViewAction())
         m = bar.addMenu("&Mask")
-        for a in (self.act_clear_mask, self.act_invert_mask, self.act_feather, self.act_bigger,
-                  self.act_smaller, self.act_erase):
+        for a in self.tool_actions.values():
+            m.addAction(a)
+        m.addSeparator()
+        for a in (self.act_clear_mask, self.act_invert_mask, self.act_feather, self.act_grow, self.act_shrink,
+                  self.act_bigger, self.act_smaller, self.act_erase):
             m.addAction(a)
         m = bar.addMenu("&Operations")
         m.addAction(self.act_run)
@@ -184,7 +206,7 @@ class MainWindow(QMainWindow):
         tb = self.addToolBar("Main")
         tb.setObjectName("toolbar_main")
         for a in (self.act_open, self.act_save, None, self.act_undo, self.act_redo, None, self.act_zoom_in,
-                  self.act_zoom_out, self.act_fit, self.act_split):
+                  self.act_zoom_out, self.act_fit, self.act_split, None, *self.tool_actions.values()):
             tb.addSeparator() if a is None else tb.addAction(a)
 
     def _connect(self) -> None:
@@ -200,6 +222,10 @@ class MainWindow(QMainWindow):
         self.mask_panel.clearRequested.connect(self.clear_mask)
         self.mask_panel.invertRequested.connect(self.invert_mask)
         self.mask_panel.featherRequested.connect(self.feather_mask)
+        self.mask_panel.growRequested.connect(self.grow_mask_by)
+        self.canvas.boxDrawn.connect(self.box_select)
+        self.canvas.wandClicked.connect(self.magic_wand)
+        self.canvas.hintDrawn.connect(self.refine_selection)
 
     # -- messages (one place, so tests can answer them) -------------------------------------
     def show_error(self, title: str, message: str) -> None:
@@ -534,6 +560,99 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(f"{op.title} done", 4000)
 
         return self.start_job(op.title, work, done)
+
+    # -- smart selection ------------------------------------------------------------------
+    def set_tool(self, tool: str) -> None:
+        for name, act in self.tool_actions.items():
+            act.setChecked(name == tool)
+        self.canvas.set_tool(tool)
+        if tool in ("keep", "remove") and self._selection is None:
+            self.statusBar().showMessage("Draw a box around the object first (M), then paint hints over its mistakes", 6000)
+
+    def _select_job(self, title: str, make_mask, mode: str, base: np.ndarray | None = None, on_raw=None):
+        """Run a selection in a worker; its result meets the mask (`base`, or the current one)
+        in `mode` and becomes one undo step."""
+        doc = self.doc
+        if doc is None:
+            return None
+        image = doc.image
+        base = doc.mask.copy() if base is None else base
+
+        def work():
+            raw = yield from make_mask(image)
+            return raw, combine(base, raw, mode)
+
+        def done(result) -> None:
+            raw, mask = result
+            if self.doc is not doc:
+                return
+            if on_raw is not None:
+                on_raw(raw)
+            if doc.set_mask(mask, title) is None:
+                self.statusBar().showMessage(f"{title}: the mask did not change", 4000)
+
+        return self.start_job(title, work, done)
+
+    def box_select(self, x: int, y: int, w: int, h: int, mode: str = "replace"):
+        if self.doc is None:
+            return None
+        base = self.doc.mask.copy()
+        box = (x, y, w, h)
+        self.canvas.clear_hints()
+        self._selection = None
+
+        def remember(raw: np.ndarray) -> None:
+            self._selection = {"box": box, "mode": mode, "base": base, "raw": raw}
+
+        return self._select_job("Box select", lambda img: box_select_work(img, box), mode, base, remember)
+
+    def refine_selection(self, kind: str, points) -> None:
+        sel = self._selection
+        if self.doc is None:
+            return
+        if sel is None:
+            self.canvas.clear_hints()
+            self.statusBar().showMessage("Hints refine a box selection: draw a box first (M)", 6000)
+            return
+        keep = np.zeros(self.doc.mask.shape, np.float32)
+        remove = np.zeros_like(keep)
+        for hint_kind, size, pts in self.canvas.hints:
+            target = keep if hint_kind == "keep" else remove
+            brush = BrushSettings(size=size, hardness=1.0)
+            for a, b in zip(pts, pts[1:] or pts):
+                stamp_segment(target, a, b, brush)
+
+        def remember(raw: np.ndarray) -> None:
+            sel["raw"] = raw
+
+        self._select_job("Refine selection", lambda img: box_select_work(
+            img, sel["box"], keep=keep, remove=remove, previous=sel["raw"]), sel["mode"], sel["base"], remember)
+
+    def magic_wand(self, x: int, y: int, mode: str = "replace"):
+        tolerance, contiguous = self.mask_panel.wand_settings()
+        self.settings.set("wand/tolerance", tolerance)
+        return self._select_job("Magic wand", lambda img: magic_wand_work(img, (x, y), tolerance,
+                                                                         contiguous=contiguous), mode)
+
+    def grow_mask(self, sign: int) -> None:
+        self.grow_mask_by(sign * self.mask_panel.grow_px.value())
+
+    def grow_mask_by(self, pixels: int):
+        doc = self.doc
+        if doc is None or pixels == 0:
+            return None
+        mask = doc.mask.copy()
+        title = f"Grow mask {pixels}px" if pixels > 0 else f"Shrink mask {-pixels}px"
+
+        def work():
+            yield Progress(None, title)
+            return grow(mask, pixels)
+
+        def done(new: np.ndarray) -> None:
+            if self.doc is doc:
+                doc.set_mask(new, title)
+
+        return self.start_job(title, work, done)
 
     def preferences(self) -> None:
         from desktop_app.gui.dialogs.preferences import PreferencesDialog

@@ -18,6 +18,7 @@ DEFAULTS: dict[str, Any] = {
     "last_dir": "",
     "device": "auto",
     "history/mib": 1024,
+    "wand/tolerance": 32,
 }
 MAX_RECENT = 10
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QButtonGroup, QColorDialog, QFormLayout, QGridLayout, QHBoxLayout, QPushButton,
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QColorDialog, QFormLayout, QGridLayout, QHBoxLayout, QPushButton,
                                QRadioButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
 from desktop_app.core.brush import BrushSettings
@@ -18,6 +18,7 @@ class MaskPanel(QWidget):
     clearRequested = Signal()
     invertRequested = Signal()
     featherRequested = Signal(int)
+    growRequested = Signal(int)
 
     def __init__(self, brush: BrushSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -49,6 +50,22 @@ class MaskPanel(QWidget):
         clear = QPushButton(icon("fa5s.eraser"), "Clear")
         clear.setObjectName("mask_clear")
         invert = QPushButton(icon("fa5s.adjust"), "Invert")
+        self.grow_px = QSpinBox()
+        self.grow_px.setRange(1, 500)
+        self.grow_px.setValue(4)
+        self.grow_px.setSuffix(" px")
+        grow = QPushButton(icon("fa5s.expand-arrows-alt"), "Grow")
+        grow.setToolTip("Grow the mask outward by this many pixels (Ctrl+Shift+])")
+        shrink = QPushButton(icon("fa5s.compress-arrows-alt"), "Shrink")
+        shrink.setToolTip("Shrink the mask inward by this many pixels (Ctrl+Shift+[)")
+        self.tolerance = QSpinBox()
+        self.tolerance.setObjectName("wand_tolerance")
+        self.tolerance.setRange(0, 255)
+        self.tolerance.setValue(32)
+        self.tolerance.setToolTip("Magic wand: how different a colour may be (0-255) and still be taken")
+        self.contiguous = QCheckBox("Contiguous")
+        self.contiguous.setChecked(True)
+        self.contiguous.setToolTip("Magic wand: only the region connected to the click, or every similar pixel")
         self.colour_button = QPushButton("Overlay colour")
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(5, 100)
@@ -64,12 +81,23 @@ class MaskPanel(QWidget):
         grid.addWidget(feather, 0, 1)
         grid.addWidget(clear, 1, 0)
         grid.addWidget(invert, 1, 1)
+        growrow = QHBoxLayout()
+        growrow.addWidget(self.grow_px)
+        growrow.addWidget(grow)
+        growrow.addWidget(shrink)
+        wand = QHBoxLayout()
+        wand.addWidget(self.tolerance)
+        wand.addWidget(self.contiguous)
         overlay = QFormLayout()
         overlay.addRow(self.colour_button)
         overlay.addRow("Opacity", self.opacity)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(grid)
+        layout.addLayout(growrow)
+        wand_form = QFormLayout()
+        wand_form.addRow("Wand tolerance", wand)
+        layout.addLayout(wand_form)
         layout.addLayout(overlay)
         layout.addStretch(1)
 
@@ -80,8 +108,13 @@ class MaskPanel(QWidget):
         feather.clicked.connect(lambda: self.featherRequested.emit(self.feather_px.value()))
         clear.clicked.connect(self.clearRequested)
         invert.clicked.connect(self.invertRequested)
+        grow.clicked.connect(lambda: self.growRequested.emit(self.grow_px.value()))
+        shrink.clicked.connect(lambda: self.growRequested.emit(-self.grow_px.value()))
         self.colour_button.clicked.connect(self._pick_colour)
         self.opacity.valueChanged.connect(lambda v: self.overlayChanged.emit(self.colour, v / 100))
+
+    def wand_settings(self) -> tuple[int, bool]:
+        return self.tolerance.value(), self.contiguous.isChecked()
 
     def sync_from_brush(self) -> None:
         for w in (self.size, self.hardness, self.erase):
