@@ -73,6 +73,7 @@ def save_model(model: nn.Module, weights_path: str | Path, manifest: Manifest) -
     os.close(fd)
     try:
         save_file(state, tmp, metadata={"architecture": manifest.architecture})
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; model files are meant to be shared
         os.replace(tmp, weights_path)
     finally:
         if os.path.exists(tmp):
@@ -88,6 +89,7 @@ def write_manifest(manifest: Manifest, path: Path) -> None:
     with os.fdopen(fd, "w") as f:
         json.dump(asdict(manifest), f, indent=2)
         f.write("\n")
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 

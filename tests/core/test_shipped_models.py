@@ -1,0 +1,53 @@
+"""The weights the project ships load (checksums, registry) and actually denoise."""
+
+import numpy as np
+import pytest
+import torch
+
+from desktop_app.core.models.catalog import shipped_dir
+from desktop_app.core.models.weights import load_model
+from desktop_app.core.operations import apply_operation, registry
+from desktop_app.core.tasks import run_work
+from desktop_app.core.training import degrade
+from tests.conftest import textured_image
+
+
+def psnr(a, b):
+    return 10 * np.log10(1 / np.mean((np.clip(a, 0, 1) - b) ** 2))
+
+
+@pytest.mark.parametrize("name", ["cnn", "cnn-real"])
+def test_shipped_manifest_and_weights_load(name):
+    model, manifest = load_model(shipped_dir() / f"{name}.json")  # verifies the sha256
+    assert manifest.id == name and manifest.training.get("command", "").startswith("desktop-app train")
+    assert sum(p.numel() for p in model.parameters()) > 1_000_000
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+def test_cnn_removes_gaussian_noise_colour_and_grey(channels):
+    clean = textured_image(128, 160, seed=7, channels=channels)
+    noisy = clean + np.random.default_rng(1).normal(0, 25 / 255, clean.shape).astype(np.float32)
+    op = registry.get("denoise/cnn")
+    for sigma in (25.0, "auto"):
+        out = run_work(apply_operation(op, np.clip(noisy, 0, 1), params={"sigma": sigma}, device="cpu"))
+        assert out.shape == clean.shape
+        assert psnr(out, clean) > psnr(noisy, clean) + 5, sigma
+
+
+def test_cnn_real_removes_camera_like_noise():
+    clean = torch.from_numpy(textured_image(128, 128, seed=9).transpose(2, 0, 1))[None]
+    noisy, _, _ = degrade.realistic(clean, torch.Generator().manual_seed(3), jpeg_probability=0.0,
+                                    gaussian_probability=1.0)
+    noisy_np = noisy[0].permute(1, 2, 0).numpy()
+    clean_np = clean[0].permute(1, 2, 0).numpy()
+    out = run_work(apply_operation(registry.get("denoise/cnn-real"), noisy_np, device="cpu"))
+    assert psnr(out, clean_np) > psnr(noisy_np, clean_np) + 2
+
+
+def test_strength_blends_with_the_input():
+    img = textured_image(64, 64)
+    noisy = np.clip(img + np.random.default_rng(2).normal(0, 0.1, img.shape), 0, 1).astype(np.float32)
+    op = registry.get("denoise/cnn")
+    full = run_work(apply_operation(op, noisy, params={"sigma": 25.0}, device="cpu"))
+    half = run_work(apply_operation(op, noisy, params={"sigma": 25.0, "strength": 0.5}, device="cpu"))
+    assert np.allclose(half, 0.5 * noisy + 0.5 * full, atol=1e-5)
