@@ -7,6 +7,15 @@ Prints a table of milliseconds per action (median of repeats). 16 ms is one fram
 
 from __future__ import annotations
 
+import os
+import sys
+
+# benchmarks/select.py would shadow the standard library's `select` (imported by subprocess):
+# look in this folder last, so the standard library wins and `_common` is still found.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if sys.path and os.path.abspath(sys.path[0]) == _HERE:
+    sys.path.append(sys.path.pop(0))
+
 import argparse
 import os
 import statistics

@@ -31,6 +31,15 @@ by DESKTOP_APP_RESOURCES); a method whose model or package is missing is left ou
 
 from __future__ import annotations
 
+import os
+import sys
+
+# benchmarks/select.py would shadow the standard library's `select` (imported by subprocess):
+# look in this folder last, so the standard library wins and `_common` is still found.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if sys.path and os.path.abspath(sys.path[0]) == _HERE:
+    sys.path.append(sys.path.pop(0))
+
 import argparse
 import json
 import os

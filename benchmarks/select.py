@@ -16,11 +16,20 @@ rectangle   the box itself (what a plain rectangle selection gives)
 grabcut     ``cv2.grabCut`` with the box, 5 iterations, on the whole image at its own size
 box select  ``desktop_app.core.selection.box_select`` with its defaults, as the app runs it
 
-Rows "upscaled" repeat box select on the same composites made ``--upscale`` times larger
-(photos upscaled, the region drawn at the large size so that its edge is sharp there): this
-is where the working resolution and the full-resolution edge refinement matter. Plain
-GrabCut is not run there (tens of seconds per case). The last table times one
-``--big`` photo (an upscaled composite, 24 megapixels by default), median of 3 runs.
+"Edge error" counts the wrong pixels within 8 px of the region's edge per pixel of edge
+length: about how far, in pixels, the mask's edge lies from the true one where it found it.
+
+The second table repeats the composites ``--upscale`` times larger (photos upscaled, the region
+drawn at the large size so that its edge is sharp there): the graph cut then runs on a
+downscaled crop, and the full-resolution edge refinement matters; box select without it
+(``BoxSelectSettings(refine=False)``: the working-resolution answer upscaled) is the ablation.
+Plain GrabCut is not run there (seconds per case). The last table times box select on one
+``--big`` photo (an upscaled composite, 24 megapixels by default), median of 3 runs, with the
+composite's own box and with a box over 90 % of the photo (the slowest case).
+
+The regions are object-like: a star-shaped region fills about 3/4 of its bounding box. Their
+shape parameters (AMPLITUDE, NOISE_SCALE) set how hard the cases are; wigglier regions, which
+fill less of their box, score lower for every method.
 """
 
 from __future__ import annotations
@@ -44,7 +53,7 @@ import numpy as np  # noqa: E402
 from _common import Throttle, command_line, log, markdown_table, replace_section  # noqa: E402
 from desktop_app.core.imaging.convert import to_uint8  # noqa: E402
 from desktop_app.core.imaging.io import load_image  # noqa: E402
-from desktop_app.core.selection import box_select  # noqa: E402
+from desktop_app.core.selection import BoxSelectSettings, box_select  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = [REPO.parent / "shared" / "data" / "bench" / "CBSD68",
@@ -157,6 +166,16 @@ def iou(mask: np.ndarray, truth: np.ndarray) -> float:
     return float(np.count_nonzero(hard & truth) / max(1, np.count_nonzero(hard | truth)))
 
 
+def edge_error(mask: np.ndarray, truth: np.ndarray, reach: int = 8) -> float:
+    """Wrong pixels within `reach` px of the true edge per pixel of edge length: about the mean
+    distance (px) between the mask's edge and the true one, where the mask found the edge."""
+    region = truth.astype(np.uint8)
+    edge = region - cv2.erode(region, None)  # the region's own boundary pixels
+    near = cv2.dilate(edge, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1)))
+    wrong = ((mask >= 0.5) != truth) & (near > 0)
+    return float(np.count_nonzero(wrong) / max(1, np.count_nonzero(edge)))
+
+
 # --- methods ------------------------------------------------------------------------------
 
 
@@ -170,9 +189,33 @@ def rectangle(image: np.ndarray, box) -> np.ndarray:
 def plain_grabcut(image: np.ndarray, box) -> np.ndarray:
     labels = np.zeros(image.shape[:2], np.uint8)
     bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
+    cv2.setRNGSeed(0)  # its k-means starts from OpenCV's RNG (box select seeds it the same way)
     cv2.grabCut(np.ascontiguousarray(to_uint8(image)), labels, tuple(int(v) for v in box), bgd, fgd, 5,
                 cv2.GC_INIT_WITH_RECT)
     return np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.float32)
+
+
+HEADER = ["method", "mean IoU", "median IoU", "worst IoU", "edge error (px)", "mean s"]
+
+
+def run_methods(methods, seeds, photos, upscale, labels, throttle) -> list[list[str]]:
+    """One table row per method: its scores over the composites of `seeds`."""
+    scores = {name: [] for name in methods}
+    errors = {name: [] for name in methods}
+    seconds = {name: [] for name in methods}
+    for n, seed in enumerate(seeds):
+        image, truth, box = make_case(seed, photos, upscale)
+        for name, fn in methods.items():
+            mask, elapsed = timed(fn, image, box)
+            scores[name].append(iou(mask, truth))
+            errors[name].append(edge_error(mask, truth))
+            seconds[name].append(elapsed)
+        if throttle.due(n == len(seeds) - 1):
+            log(f"{upscale:g}x case {n + 1}/{len(seeds)}: "
+                + ", ".join(f"{k} {np.mean(v):.4f}" for k, v in scores.items()))
+    return [[labels[name], f"{np.mean(scores[name]):.4f}", f"{np.median(scores[name]):.4f}",
+             f"{np.min(scores[name]):.4f}", f"{np.mean(errors[name]):.2f}", f"{np.mean(seconds[name]):.3f}"]
+            for name in methods]
 
 
 def timed(fn, *args):
@@ -198,45 +241,21 @@ def main() -> None:
     seeds = range(args.seed, args.seed + args.cases)
     throttle = Throttle(10.0)
 
-    methods = {"rectangle": rectangle, "grabcut": plain_grabcut, "box select": box_select}
-    scores: dict[str, list[float]] = {name: [] for name in methods}
-    seconds: dict[str, list[float]] = {name: [] for name in methods}
-    size = None
-    for n, seed in enumerate(seeds):
-        image, truth, box = make_case(seed, photos)
-        size = image.shape[1::-1]
-        for name, fn in methods.items():
-            mask, elapsed = timed(fn, image, box)
-            scores[name].append(iou(mask, truth))
-            seconds[name].append(elapsed)
-        if throttle.due(n == len(seeds) - 1):
-            log(f"case {n + 1}/{len(seeds)}: " + ", ".join(f"{k} {np.mean(v):.4f}" for k, v in scores.items()))
-    rows = [[name, f"{np.mean(scores[name]):.4f}", f"{np.median(scores[name]):.4f}",
-             f"{np.min(scores[name]):.4f}", f"{np.mean(seconds[name]):.3f}"] for name in methods]
     labels = {"rectangle": "rectangle (the box itself)", "grabcut": "plain GrabCut, own size",
-              "box select": "box select (ours)"}
-    for row in rows:
-        row[0] = labels[row[0]]
-
+              "box select": "box select (ours)", "unrefined": "box select without the edge refinement"}
+    at_own_size = {"rectangle": rectangle, "grabcut": plain_grabcut, "box select": box_select}
+    rows = run_methods(at_own_size, seeds, photos, 1.0, labels, throttle)
+    size = make_case(seeds[0], photos)[0].shape[1::-1]
+    parts = [f"### Box select on {len(seeds)} composites ({size[0]}x{size[1]}, seeds {seeds[0]}-{seeds[-1]})", "",
+             markdown_table(HEADER, rows)]
     if args.upscale:
-        up_scores, up_seconds, up_rect = [], [], []
-        for n, seed in enumerate(seeds):
-            image, truth, box = make_case(seed, photos, args.upscale)
-            up_size = image.shape[1::-1]
-            mask, elapsed = timed(box_select, image, box)
-            up_scores.append(iou(mask, truth))
-            up_seconds.append(elapsed)
-            up_rect.append(iou(rectangle(image, box), truth))
-            if throttle.due(n == len(seeds) - 1):
-                log(f"upscaled case {n + 1}/{len(seeds)}: box select {np.mean(up_scores):.4f}")
-        rows.append([f"rectangle, {args.upscale:g}x upscaled ({up_size[0]}x{up_size[1]})",
-                     f"{np.mean(up_rect):.4f}", f"{np.median(up_rect):.4f}", f"{np.min(up_rect):.4f}", "-"])
-        rows.append([f"box select (ours), {args.upscale:g}x upscaled", f"{np.mean(up_scores):.4f}",
-                     f"{np.median(up_scores):.4f}", f"{np.min(up_scores):.4f}", f"{np.mean(up_seconds):.3f}"])
-
-    table = markdown_table(["method", "mean IoU", "median IoU", "worst IoU", "mean s"], rows)
-    parts = [f"### Box select on {len(seeds)} composites ({size[0]}x{size[1]}, seeds "
-             f"{seeds[0]}-{seeds[-1]})", "", table]
+        unrefined = BoxSelectSettings(refine=False)
+        upscaled = {"rectangle": rectangle, "box select": box_select,
+                    "unrefined": lambda image, box: box_select(image, box, settings=unrefined)}
+        rows = run_methods(upscaled, seeds, photos, args.upscale, labels, throttle)
+        up_size = make_case(seeds[0], photos, args.upscale)[0].shape[1::-1]
+        parts += ["", f"### The same composites {args.upscale:g}x larger ({up_size[0]}x{up_size[1]}, region "
+                  "drawn at that size)", "", markdown_table(HEADER, rows)]
 
     if args.big:
         big_w, big_h = (int(v) for v in args.big.lower().split("x"))
@@ -244,18 +263,22 @@ def main() -> None:
         image = np.clip(cv2.resize(image, (big_w, big_h), interpolation=cv2.INTER_CUBIC), 0, 1)
         truth = cv2.resize(truth.astype(np.float32), (big_w, big_h), interpolation=cv2.INTER_LINEAR) >= 0.5
         box = box_around(truth, 0.1)
-        times, big_iou = [], 0.0
-        for _ in range(3):
-            mask, elapsed = timed(box_select, image, box)
-            times.append(elapsed)
-            big_iou = iou(mask, truth)
-        del mask
-        log(f"{big_w}x{big_h}: {statistics.median(times):.2f} s")
-        parts += ["", f"### A {big_w * big_h / 1e6:.3g}-megapixel photo ({big_w}x{big_h}, composite "
-                  f"{args.seed} upscaled, box {box[2]}x{box[3]})", "",
-                  markdown_table(["method", "IoU", "median s (3 runs)", "runs (s)"],
-                                 [["box select (ours)", f"{big_iou:.4f}", f"{statistics.median(times):.2f}",
-                                   ", ".join(f"{t:.2f}" for t in times)]])]
+        # The composite's own box, then a box over nine tenths of the photo: the slowest case,
+        # as the crop and the object's outline are the largest.
+        wide = (big_w // 20, big_h // 20, big_w * 9 // 10, big_h * 9 // 10)
+        rows = []
+        for title, the_box in ((f"composite {args.seed} upscaled, its box ({box[2]}x{box[3]})", box),
+                               (f"a box over 90 % of the photo ({wide[2]}x{wide[3]})", wide)):
+            times = []
+            for _ in range(3):
+                mask, elapsed = timed(box_select, image, the_box)
+                times.append(elapsed)
+            rows.append([title, f"{iou(mask, truth):.4f}" if the_box == box else "-",
+                         f"{statistics.median(times):.2f}", ", ".join(f"{t:.2f}" for t in times)])
+            log(f"{big_w}x{big_h}, {title}: {statistics.median(times):.2f} s")
+            del mask
+        parts += ["", f"### A {big_w * big_h / 1e6:.3g}-megapixel photo ({big_w}x{big_h}), box select", "",
+                  markdown_table(["box", "IoU", "median s (3 runs)", "runs (s)"], rows)]
 
     threads = cv2.getNumThreads()
     header = (f"Made by `{command_line('benchmarks/select.py')}` on {os.cpu_count()} CPU cores "

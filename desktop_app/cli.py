@@ -4,6 +4,8 @@
     desktop-app denoise IN -o OUT --method nlmeans --sigma 25
     desktop-app inpaint IN --mask MASK.png -o OUT --method telea
     desktop-app train --task denoise --data DIR --name my-model --minutes 10
+    desktop-app select IN --box X,Y,W,H -o MASK.png [--grow N] [--feather R]
+    desktop-app select IN --wand X,Y --tolerance 32 [--global] -o MASK.png
 
 Exit code 0 on success; otherwise one line on stderr and a non-zero code.
 """
@@ -153,6 +155,53 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _numbers(text: str, count: int, what: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(round(float(v))) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != count:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return values
+
+
+def _box_arg(text: str) -> tuple[int, ...]:
+    return _numbers(text, 4, "X,Y,W,H (four numbers, image pixels)")
+
+
+def _point_arg(text: str) -> tuple[int, ...]:
+    return _numbers(text, 2, "X,Y (two numbers, image pixels)")
+
+
+def cmd_select(args: argparse.Namespace) -> int:
+    from desktop_app.core import selection
+    from desktop_app.core.imaging.io import load_image, load_mask, save_mask
+
+    out = Path(args.output)
+    if out.suffix.lower() != ".png":
+        raise ValueError(f"{out.name}: masks are saved as PNG; use a .png file name")
+    image, _ = load_image(args.input)
+    shape = image.shape[:2]
+    if args.box is not None:
+        hints = {name: load_mask(path, shape) for name, path in (("keep", args.keep), ("remove", args.remove)) if path}
+        work = selection.box_select_work(image, args.box, **hints)
+    else:
+        if args.keep or args.remove:
+            raise ValueError("--keep and --remove go with --box, not --wand")
+        work = selection.magic_wand_work(image, args.wand, args.tolerance, contiguous=not args.global_)
+    mask = _drive(work, "select", args.quiet)
+    if args.grow:
+        mask = selection.grow(mask, args.grow)
+    if args.shrink:
+        mask = selection.shrink(mask, args.shrink)
+    if args.feather:
+        mask = selection.feather(mask, args.feather)
+    if args.mask:
+        mask = selection.combine(load_mask(args.mask, shape), mask, args.mode)
+    save_mask(out, mask)
+    return 0
+
+
 class OneLineParser(argparse.ArgumentParser):
     """Usage errors as one line on stderr (the full usage is one `--help` away)."""
 
@@ -184,6 +233,27 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
         _add_op_params(p, name)
         p.set_defaults(func=func)
+
+    p = sub.add_parser("select", help="select an object (box) or a colour region (wand) as a mask")
+    p.add_argument("input", help="image file to read")
+    p.add_argument("-o", "--output", required=True, help="mask to write: greyscale PNG, white = selected")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--box", type=_box_arg, metavar="X,Y,W,H", help="select the object inside this box")
+    how.add_argument("--wand", type=_point_arg, metavar="X,Y", help="select the colour clicked at this point")
+    p.add_argument("--tolerance", type=float, default=32.0, help="wand: colour tolerance, 0-255 (default 32)")
+    p.add_argument("--global", dest="global_", action="store_true",
+                   help="wand: every pixel of that colour, not only those connected to the point")
+    p.add_argument("--keep", help="box: greyscale PNG of strokes over what must be selected")
+    p.add_argument("--remove", help="box: greyscale PNG of strokes over what must not be selected")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--grow", type=float, default=0.0, metavar="N", help="grow the selection by N pixels")
+    size.add_argument("--shrink", type=float, default=0.0, metavar="N", help="shrink the selection by N pixels")
+    p.add_argument("--feather", type=float, default=0.0, metavar="R", help="soften the edge by R pixels")
+    p.add_argument("--mask", help="an existing mask (PNG) to combine the selection with (see --mode)")
+    p.add_argument("--mode", choices=("replace", "add", "subtract", "intersect"), default="replace",
+                   help="with --mask: replace, add, subtract or intersect (default replace)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_select)
 
     p = sub.add_parser("train", help="train or fine-tune a model on folders of images")
     p.add_argument("--task", default="denoise")

@@ -1,16 +1,16 @@
 """Smart selection: a box or a click becomes a soft mask, and the small algebra around masks.
 
 Box select is graph-cut segmentation (OpenCV's GrabCut) of the box with some context around it,
-run at a working resolution so that a 24-megapixel photo answers in about a second, then
-refined at full resolution in a narrow band around the boundary only: the upsampled result is
-edge-aware filtered (a guided filter, the photo as guide) so that the edge snaps to the
-photo's own edge, and given a soft edge of about 1-2 pixels. Brush strokes ("keep" and
-"remove" hints) become definite foreground and background seeds, and the previous result
-seeds the next run, so painting over a mistake updates the selection.
+run at a working resolution so that a 24-megapixel photo answers in about a second. The answer
+is then refined at full resolution in a narrow band around its boundary only: a guided filter
+(He, Sun, Tang 2010) with the photo as guide moves the edge onto the photo's own edge, and the
+edge gets a soft fall-off of about 1-2 pixels. Brush strokes ("keep" and "remove" hints)
+become definite foreground and background seeds, and the previous result seeds the next run,
+so painting over a mistake updates the selection.
 
 The magic wand takes the pixels whose colour is within a tolerance of the clicked pixel's,
 connected to it (flood fill) or anywhere in the photo. Colour distance is the largest
-difference over the channels, on a 0-255 scale.
+difference over the channels, on a 0-255 scale (as OpenCV's flood fill measures it).
 
 `grow`, `shrink`, `feather` and `combine` are small pure functions on masks; the GUI hands
 their result to `Document.set_mask`, one undo step each.
@@ -34,26 +34,29 @@ from desktop_app.core.tasks import Progress, Work, run_work
 
 Rect = tuple[int, int, int, int]  # x, y, width, height in image pixels
 
-# GrabCut labels
+# GrabCut's labels
 _BGD, _FGD, _PR_BGD, _PR_FGD = cv2.GC_BGD, cv2.GC_FGD, cv2.GC_PR_BGD, cv2.GC_PR_FGD
 
 
 @dataclass(frozen=True)
 class BoxSelectSettings:
-    """How box select trades speed for accuracy; the defaults are the measured ones
-    (benchmarks/select.py)."""
+    """How box select trades speed for accuracy. The defaults are measured with
+    benchmarks/select.py (docs/benchmarks.md, "Selection")."""
 
     working_size: int = 640  # long side (px) of the crop that the graph cut sees
     context: float = 0.25  # margin around the box, as a fraction of its longer side
+    # Band inside the box that starts as "probably background": it keeps the background a
+    # loose box holds out of the first colour model of the object.
+    inner_margin: float = 0.1
     iterations: int = 5  # GrabCut iterations (each re-fits the colour models)
-    refine: str = "guided"  # full-resolution edge refinement: "guided" or "none"
+    coarse_size: int = 320  # long side of the coarse grid of a coarse-to-fine cut (0: off)
+    band_iterations: int = 2  # iterations on the working grid's band after the coarse cut
+    refine: bool = True  # guided-filter edge refinement at full resolution
+    guided_radius: float = 2.0  # in working-resolution pixels: how far the edge may move
     guided_eps: float = 1e-3  # guided filter regulariser (colour variance, [0, 1] scale)
     edge_softness: float = 0.7  # sigma (px) of the final soft edge; 0 for a hard mask
-    min_island: float = 0.02  # drop selected specks smaller than this fraction of the object
-    min_hole: float = 0.0  # fill holes smaller than this fraction of the object
-    inner_margin: float = 0.1
-    colour_space: str = "rgb"
-    seed: int = 0
+    min_island: float = 0.02  # drop separate specks smaller than this fraction of the object
+    seed: int = 0  # GrabCut's k-means starts from OpenCV's RNG: seeded, the same input gives the same mask
 
 
 # --- box select ---------------------------------------------------------------------------
@@ -64,10 +67,11 @@ def box_select_work(image: np.ndarray, box: Rect, *, keep: np.ndarray | None = N
                     settings: BoxSelectSettings = BoxSelectSettings()) -> Work[np.ndarray]:
     """Select the object inside `box` (x, y, w, h) of `image`; returns an H x W soft mask.
 
-    `keep` and `remove` (H x W, values >= 0.5 count) are brush hints: definite foreground and
-    background. `previous` (H x W) is the last result for the same box: it seeds the
-    colour models instead of "everything in the box", so a new hint corrects it rather than
-    starting over. Keep strokes outside the box widen the region searched.
+    `keep` and `remove` (H x W; values >= 0.5 count) are brush hints: definite foreground and
+    background. `previous` (H x W) is the last result for the same box: it seeds the colour
+    models instead of "the box minus its border", so that a new hint corrects it rather than
+    starting over. Keep strokes outside the box widen the region searched. A box reaching
+    past the image is cut at its edge; one entirely outside is a `ValueError`.
     """
     height, width = image.shape[:2]
     keep = _hint(keep, (height, width), "keep")
@@ -75,85 +79,147 @@ def box_select_work(image: np.ndarray, box: Rect, *, keep: np.ndarray | None = N
     previous = _hint(previous, (height, width), "previous")
     x0, y0, x1, y1 = _clip_box(box, width, height)
     if keep is not None and (keep >= 0.5).any():
+        # Keep strokes past the box say the object reaches farther: the box moves out past
+        # them by a margin, as the user would have drawn it.
         kx0, ky0, kx1, ky1 = _bbox(keep >= 0.5)
-        x0, y0, x1, y1 = min(x0, kx0), min(y0, ky0), max(x1, kx1), max(y1, ky1)
+        pad_x = int(round(0.1 * (max(x1, kx1) - min(x0, kx0))))
+        pad_y = int(round(0.1 * (max(y1, ky1) - min(y0, ky0))))
+        x0 = max(0, kx0 - pad_x) if kx0 < x0 else x0
+        y0 = max(0, ky0 - pad_y) if ky0 < y0 else y0
+        x1 = min(width, kx1 + pad_x) if kx1 > x1 else x1
+        y1 = min(height, ky1 + pad_y) if ky1 > y1 else y1
     margin = max(8, int(math.ceil(settings.context * max(x1 - x0, y1 - y0))))
     cx0, cy0 = max(0, x0 - margin), max(0, y0 - margin)
     cx1, cy1 = min(width, x1 + margin), min(height, y1 + margin)
     crop_w, crop_h = cx1 - cx0, cy1 - cy0
     scale = min(1.0, settings.working_size / max(crop_w, crop_h))
     small_w, small_h = max(1, round(crop_w * scale)), max(1, round(crop_h * scale))
+    # The guided filter's coefficients live on a grid twice as fine as the graph cut's: fine
+    # enough for a filter a few working pixels wide, far smaller than the photo.
+    guide_scale = min(1.0, 2.0 * scale)
+    guide_w, guide_h = max(1, round(crop_w * guide_scale)), max(1, round(crop_h * guide_scale))
     yield Progress(0.0, "Preparing")
 
     colour = split_alpha(image)[0][cy0:cy1, cx0:cx1]
-    small = _resize(colour, small_w, small_h, cv2.INTER_AREA)
-    small = to_uint8(small if small.ndim == 3 else small[:, :, None])
-    if small.shape[2] == 1:
-        small = np.repeat(small, 3, axis=2)
-    small = np.ascontiguousarray(small)
+    guide = _resize(colour, guide_w, guide_h, cv2.INTER_AREA)
+    small = _to_rgb8(_resize(guide, small_w, small_h, cv2.INTER_AREA))
+    crop = (cx0, cy0, cx1, cy1)
+    box_in_crop = (x0 - cx0, y0 - cy0, x1 - cx0, y1 - cy0)
 
-    def to_small(full: np.ndarray | None) -> np.ndarray | None:
-        if full is None:
-            return None
-        return _resize(full[cy0:cy1, cx0:cx1], small_w, small_h, cv2.INTER_AREA)
+    def seeds(w: int, h: int) -> np.ndarray:
+        return _seed_labels((w, h), crop, box_in_crop, keep, remove, previous, settings.inner_margin)
 
-    labels = np.full((small_h, small_w), _BGD, np.uint8)
-    # The box in working coordinates, at least one pixel, so a thin box still has an inside.
-    bx0, by0 = int(math.floor((x0 - cx0) * scale)), int(math.floor((y0 - cy0) * scale))
-    bx1 = max(bx0 + 1, int(math.ceil((x1 - cx0) * scale)))
-    by1 = max(by0 + 1, int(math.ceil((y1 - cy0) * scale)))
-    prev_small = to_small(previous)
-    if prev_small is None:
-        labels[by0:by1, bx0:bx1] = _PR_BGD
-        mx = int(round(settings.inner_margin * (bx1 - bx0)))
-        my = int(round(settings.inner_margin * (by1 - by0)))
+    labels = seeds(small_w, small_h)
+    sure = labels == _FGD  # under keep strokes
+    if not np.isin(labels, (_FGD, _PR_FGD)).any():  # remove strokes cover it all
+        return np.zeros((height, width), np.float32)
+    if np.count_nonzero(np.isin(labels, (_FGD, _PR_FGD))) < 16:
+        raise ValueError("the box is too small to select anything in it")
+    hinted = keep is not None or remove is not None or previous is not None  # a small answer may be meant
+    steps = max(1, settings.iterations)
+    coarse_w, coarse_h = round(small_w * settings.coarse_size / max(small_w, small_h)), \
+        round(small_h * settings.coarse_size / max(small_w, small_h))
+    if settings.coarse_size and max(small_w, small_h) > 1.25 * settings.coarse_size:
+        # Coarse to fine (a banded graph cut): the colour models and the shape are settled on
+        # a small grid, then the working grid decides only a band around that answer. The
+        # max-flow's time grows fast with the undecided area, which a large box makes large.
+        coarse = _to_rgb8(cv2.resize(small, (coarse_w, coarse_h), interpolation=cv2.INTER_AREA))
+        fg = yield from _graph_cut(coarse, seeds(coarse_w, coarse_h), steps, hinted, settings.seed, 0.05, 0.5)
+        if not fg.any():
+            fg = np.zeros((small_h, small_w), bool)
+        else:
+            up = cv2.resize(fg.astype(np.uint8), (small_w, small_h), interpolation=cv2.INTER_LINEAR) > 0
+            reach = int(math.ceil(2 * small_w / coarse_w)) + 1
+            kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * reach + 1, 2 * reach + 1))
+            band = cv2.dilate(up.astype(np.uint8), kernel) > cv2.erode(up.astype(np.uint8), kernel)
+            free = np.isin(labels, (_PR_FGD, _PR_BGD))
+            labels[free] = np.where(band[free], np.where(up[free], _PR_FGD, _PR_BGD),
+                                    np.where(up[free], _FGD, _BGD))
+            fg = yield from _graph_cut(small, labels, settings.band_iterations, True, settings.seed, 0.5, 0.65)
+    else:
+        fg = yield from _graph_cut(small, labels, steps, hinted, settings.seed, 0.05, 0.65)
+    fg = _tidy(fg, sure, settings.min_island)
+    yield Progress(0.65, "Refining the edge")
+
+    mask = np.zeros((height, width), np.float32)
+    out = mask[cy0:cy1, cx0:cx1]
+    yield from _refine_into(out, colour, guide, fg.astype(np.float32), settings)
+    if keep is not None:
+        out[keep[cy0:cy1, cx0:cx1] >= 0.5] = 1.0
+    if remove is not None:
+        out[remove[cy0:cy1, cx0:cx1] >= 0.5] = 0.0
+    yield Progress(1.0, "Done")
+    return mask
+
+
+def _seed_labels(size: tuple[int, int], crop: tuple[int, int, int, int], box: tuple[int, int, int, int],
+                 keep: np.ndarray | None, remove: np.ndarray | None, previous: np.ndarray | None,
+                 inner_margin: float) -> np.ndarray:
+    """GrabCut's starting labels on a `size` (w, h) grid over the `crop` (x0, y0, x1, y1 of the
+    image): background outside the `box` (x0, y0, x1, y1 within the crop), "probably" inside
+    it, definite under the hint strokes."""
+    w, h = size
+    cx0, cy0, cx1, cy1 = crop
+    sx, sy = w / (cx1 - cx0), h / (cy1 - cy0)
+
+    def to_grid(full: np.ndarray | None) -> np.ndarray | None:
+        return None if full is None else _resize(full[cy0:cy1, cx0:cx1], w, h, cv2.INTER_AREA)
+
+    labels = np.full((h, w), _BGD, np.uint8)
+    # The box on the grid, at least one cell, so that a thin box still has an inside.
+    bx0, by0 = int(math.floor(box[0] * sx)), int(math.floor(box[1] * sy))
+    bx1, by1 = max(bx0 + 1, int(math.ceil(box[2] * sx))), max(by0 + 1, int(math.ceil(box[3] * sy)))
+    labels[by0:by1, bx0:bx1] = _PR_BGD
+    prev = to_grid(previous)
+    if prev is None:
+        mx, my = int(round(inner_margin * (bx1 - bx0))), int(round(inner_margin * (by1 - by0)))
         labels[by0 + my:max(by0 + my + 1, by1 - my), bx0 + mx:max(bx0 + mx + 1, bx1 - mx)] = _PR_FGD
     else:
-        inside = prev_small[by0:by1, bx0:bx1] >= 0.5
-        labels[by0:by1, bx0:bx1] = np.where(inside, _PR_FGD, _PR_BGD)
-    # Strokes a few pixels wide at full size shrink to a fraction of a pixel; a low threshold
-    # keeps them as seeds (brush hints are meant to be sure, so their fringe may count).
-    keep_small, remove_small = to_small(keep), to_small(remove)
-    if keep_small is not None:
-        labels[keep_small >= 0.3] = _FGD
-    if remove_small is not None:
-        labels[remove_small >= 0.3] = _BGD
-    if not np.isin(labels, (_FGD, _PR_FGD)).any():
-        return np.zeros((height, width), np.float32)
+        inside = labels[by0:by1, bx0:bx1]
+        inside[prev[by0:by1, bx0:bx1] >= 0.5] = _PR_FGD
+    # A stroke a few pixels wide at full size is a fraction of a grid cell; a low threshold
+    # keeps it as a seed (a hint is meant to be sure, so its fringe may count).
+    for hint, label in ((keep, _FGD), (remove, _BGD)):
+        on_grid = to_grid(hint)
+        if on_grid is not None:
+            labels[on_grid >= 0.3] = label
     if np.count_nonzero(np.isin(labels, (_BGD, _PR_BGD))) < 16:
-        # The box is the whole photo: the frame is the only hint of what the background is.
+        # The box is the whole photo: its frame is the only hint of what the background is.
         frame = np.ones_like(labels, bool)
         frame[1:-1, 1:-1] = False
         labels[frame & (labels == _PR_FGD)] = _PR_BGD
-    if np.count_nonzero(np.isin(labels, (_FGD, _PR_FGD))) < 16:
-        raise ValueError("the box is too small to select anything in it")
+    return labels
 
-    if settings.colour_space == "lab":
-        small = cv2.cvtColor(small, cv2.COLOR_RGB2Lab)
-    elif settings.colour_space == "yuv":
-        small = cv2.cvtColor(small, cv2.COLOR_RGB2YCrCb)
-    cv2.setRNGSeed(settings.seed)  # GrabCut's k-means starts from OpenCV's RNG: same input, same answer
+
+def _graph_cut(pixels: np.ndarray, labels: np.ndarray, iterations: int, hinted: bool, seed: int,
+               start: float, stop: float) -> Work[np.ndarray]:
+    """GrabCut on 8-bit RGB `pixels` from `labels` (changed in place); returns the selected
+    pixels. One progress event (a cancel point) per iteration, fractions from start to stop."""
+    cv2.setRNGSeed(seed)
     bgd_model = np.zeros((1, 65), np.float64)
     fgd_model = np.zeros((1, 65), np.float64)
-    cv2.grabCut(small, labels, None, bgd_model, fgd_model, 0, cv2.GC_INIT_WITH_MASK)
-    steps = max(1, settings.iterations)
-    for i in range(steps):
-        yield Progress(0.05 + 0.65 * i / steps, f"Graph cut {i + 1}/{steps}")
-        cv2.grabCut(small, labels, None, bgd_model, fgd_model, 1, cv2.GC_EVAL)
-    fg = np.isin(labels, (_FGD, _PR_FGD))
-    fg = _tidy(fg, labels == _FGD, settings.min_island, settings.min_hole)
-    yield Progress(0.7, "Refining the edge")
+    cv2.grabCut(pixels, labels, None, bgd_model, fgd_model, 0, cv2.GC_INIT_WITH_MASK)
+    # GrabCut can collapse to nothing when the object's colours also fill the context; an
+    # earlier iteration is then the better answer (unless hints asked for little).
+    least = 0.01 * np.count_nonzero(labels != _BGD)
+    fallback, fg = None, None
+    for i in range(iterations):
+        yield Progress(start + (stop - start) * i / iterations, f"Graph cut {i + 1}/{iterations}")
+        cv2.grabCut(pixels, labels, None, bgd_model, fgd_model, 1, cv2.GC_EVAL)
+        fg = np.isin(labels, (_FGD, _PR_FGD))
+        if np.count_nonzero(fg) >= least:
+            fallback = fg
+    if np.count_nonzero(fg) < least and fallback is not None and not hinted:
+        fg = fallback
+    return fg
 
-    refined = yield from _refine(colour, fg.astype(np.float32), scale, settings)
-    yield Progress(0.97, "Finishing")
-    if keep is not None:
-        refined[keep[cy0:cy1, cx0:cx1] >= 0.5] = 1.0
-    if remove is not None:
-        refined[remove[cy0:cy1, cx0:cx1] >= 0.5] = 0.0
-    mask = np.zeros((height, width), np.float32)
-    mask[cy0:cy1, cx0:cx1] = refined
-    yield Progress(1.0, "Done")
-    return mask
+
+def _to_rgb8(pixels: np.ndarray) -> np.ndarray:
+    """Float H x W x C (C = 1 or 3) or uint8 -> contiguous uint8 H x W x 3, as GrabCut takes."""
+    pixels = pixels if pixels.ndim == 3 else pixels[:, :, None]
+    if pixels.dtype != np.uint8:
+        pixels = to_uint8(pixels)
+    return np.ascontiguousarray(np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels)
 
 
 def box_select(image: np.ndarray, box: Rect, **kwargs) -> np.ndarray:
@@ -161,89 +227,140 @@ def box_select(image: np.ndarray, box: Rect, **kwargs) -> np.ndarray:
     return run_work(box_select_work(image, box, **kwargs))
 
 
-def _refine(colour: np.ndarray, fg_small: np.ndarray, scale: float,
-            settings: BoxSelectSettings) -> Work[np.ndarray]:
-    """The working-resolution selection at the crop's full size, its edge refined.
+def _refine_into(out: np.ndarray, colour: np.ndarray, guide: np.ndarray, fg_small: np.ndarray,
+                 settings: BoxSelectSettings) -> Work[None]:
+    """Write the working-resolution selection `fg_small` into `out` (the crop at full size),
+    its edge refined and softened.
 
-    Only a band around the boundary can change, so the work is done on the tiles that the
-    band crosses: the time follows the object's outline, not the photo's size.
+    Only a band a few working pixels wide around the boundary can change. The guided filter's
+    linear coefficients are computed on the `guide` grid (the crop at twice the working
+    resolution) and evaluated at the band's pixels
+    alone, so the time follows the object's outline, not the photo's size.
     """
-    crop_h, crop_w = colour.shape[:2]
+    crop_h, crop_w = out.shape
+    small_h, small_w = fg_small.shape
     sigma = settings.edge_softness
-    if scale >= 1.0:
-        return cv2.GaussianBlur(fg_small, (0, 0), sigma) if sigma > 0 else fg_small.copy()
-    up = _resize(fg_small, crop_w, crop_h, cv2.INTER_LINEAR)  # exactly 0 or 1 off the band
-    up = np.clip(up, 0.0, 1.0, out=up)
-    guided = settings.refine == "guided"
-    if not guided and sigma <= 0:
-        return up
-    # The low-resolution edge can be off by about one working pixel either way.
-    reach = 1.0 / scale
-    radius = max(2, int(round(reach)))
+    if (small_w, small_h) == (crop_w, crop_h):  # the graph cut already ran at full size
+        out[...] = cv2.GaussianBlur(fg_small, (0, 0), sigma) if sigma > 0 else fg_small
+        return
+    out[...] = cv2.resize(fg_small, (crop_w, crop_h), interpolation=cv2.INTER_LINEAR) >= 0.5
+    # The working-resolution edge may be off by a working pixel or so either way: the band
+    # where the edge may move reaches `guided_radius` working pixels out on both sides.
+    reach = max(1, int(round(settings.guided_radius)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * reach + 1, 2 * reach + 1))
+    band_small = cv2.dilate(fg_small, kernel) - cv2.erode(fg_small, kernel)
+    band_full = cv2.resize(band_small.astype(np.uint8), (crop_w, crop_h), interpolation=cv2.INTER_NEAREST)
+    band = cv2.findNonZero(band_full)
+    if band is None:  # nothing selected, or everything
+        return
+    band = band.reshape(-1, 2)  # x, y of each pixel
+    if settings.refine:
+        yield Progress(0.7, "Refining the edge")
+        guide_h, guide_w = guide.shape[:2]
+        p = cv2.resize(fg_small, (guide_w, guide_h), interpolation=cv2.INTER_LINEAR)
+        radius = max(1, int(round(settings.guided_radius * guide_w / small_w)))
+        a, b = _guided_coefficients(guide, p, radius, settings.guided_eps)
+        yield Progress(0.85, "Refining the edge")
+        xs, ys = band[:, 0], band[:, 1]
+        fx, fy = (xs + 0.5) * (guide_w / crop_w) - 0.5, (ys + 0.5) * (guide_h / crop_h) - 0.5
+        a_at, b_at = _sample(a, fx, fy), _sample(b, fx, fy)
+        pixels = colour[ys, xs].reshape(len(xs), -1)
+        q = np.einsum("nc,nc->n", a_at.reshape(len(xs), -1), pixels) + b_at.reshape(-1)
+        out[ys, xs] = q >= 0.5
+    if sigma > 0:
+        yield Progress(0.92, "Softening the edge")
+        _soften_edge(out, band, sigma)
+
+
+def _guided_coefficients(guide: np.ndarray, p: np.ndarray, radius: int, eps: float):
+    """The guided filter's local linear model q = a . I + b, averaged (He et al. 2010, alg. 1):
+    `a` H x W x C and `b` H x W, for a guide with C = 1 or 3 channels."""
+    k = (2 * radius + 1, 2 * radius + 1)
+
+    def mean(x: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(x, -1, k, borderType=cv2.BORDER_REFLECT)
+
+    guide = guide if guide.ndim == 3 else guide[:, :, None]
+    mean_p = mean(p)
+    if guide.shape[2] == 1:
+        g = guide[:, :, 0]
+        mean_i = mean(g)
+        a = (mean(g * p) - mean_i * mean_p) / (mean(g * g) - mean_i * mean_i + eps)
+        b = mean_p - a * mean_i
+        return mean(a)[:, :, None], mean(b)
+    r, g, bl = guide[:, :, 0], guide[:, :, 1], guide[:, :, 2]
+    mr, mg, mb = mean(r), mean(g), mean(bl)
+    cr = mean(r * p) - mr * mean_p
+    cg = mean(g * p) - mg * mean_p
+    cb = mean(bl * p) - mb * mean_p
+    vrr = mean(r * r) - mr * mr + eps
+    vrg = mean(r * g) - mr * mg
+    vrb = mean(r * bl) - mr * mb
+    vgg = mean(g * g) - mg * mg + eps
+    vgb = mean(g * bl) - mg * mb
+    vbb = mean(bl * bl) - mb * mb + eps
+    # The inverse of the 3 x 3 covariance, by cofactors (symmetric).
+    irr, irg, irb = vgg * vbb - vgb * vgb, vgb * vrb - vrg * vbb, vrg * vgb - vgg * vrb
+    igg, igb, ibb = vrr * vbb - vrb * vrb, vrb * vrg - vrr * vgb, vrr * vgg - vrg * vrg
+    det = irr * vrr + irg * vrg + irb * vrb
+    ar = (irr * cr + irg * cg + irb * cb) / det
+    ag = (irg * cr + igg * cg + igb * cb) / det
+    ab = (irb * cr + igb * cg + ibb * cb) / det
+    b = mean_p - ar * mr - ag * mg - ab * mb
+    return mean(np.dstack([ar, ag, ab])), mean(b)
+
+
+def _sample(grid: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Bilinear samples of `grid` (H x W [x C]) at float positions, edges replicated."""
+    n = len(xs)
+    width = 4096  # remap's output must stay under 32767 pixels a side
+    rows = -(-n // width)
+    mx = np.zeros(rows * width, np.float32)
+    my = np.zeros(rows * width, np.float32)
+    mx[:n], my[:n] = xs, ys
+    got = cv2.remap(grid, mx.reshape(rows, width), my.reshape(rows, width), cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REPLICATE)
+    return got.reshape(rows * width, -1)[:n]
+
+
+def _soften_edge(out: np.ndarray, band: np.ndarray, sigma: float) -> None:
+    """Blur the hard mask `out` in place with a Gaussian of `sigma`, only on the tiles within
+    reach of the band's pixels (`band`: N x 2, x and y)."""
+    crop_h, crop_w = out.shape
     tile = 256
-    halo = radius * 2 + 4 + int(3 * sigma)
-    # Tiles the band crosses: boundary pixels at working size, mapped to the tile grid.
-    ring = cv2.dilate(fg_small, None) != cv2.erode(fg_small, None)
-    ys, xs = np.nonzero(ring)
-    grid_w, grid_h = -(-crop_w // tile), -(-crop_h // tile)
+    halo = int(math.ceil(3 * sigma)) + 1
+    grid_h, grid_w = -(-crop_h // tile), -(-crop_w // tile)
     hit = np.zeros((grid_h, grid_w), bool)
-    for dy in (-1.0, 0.0, 1.0):
-        for dx in (-1.0, 0.0, 1.0):
-            ty = np.clip(((ys + 0.5 + dy) / scale) // tile, 0, grid_h - 1).astype(int)
-            tx = np.clip(((xs + 0.5 + dx) / scale) // tile, 0, grid_w - 1).astype(int)
-            hit[ty, tx] = True
-    tiles = list(zip(*np.nonzero(hit)))
-    out = up.copy()
-    for n, (ty, tx) in enumerate(tiles):
-        if n % 16 == 0:
-            yield Progress(0.7 + 0.27 * n / max(1, len(tiles)), "Refining the edge")
+    xs, ys = band[:, 0], band[:, 1]
+    for dy in (-halo, halo):
+        for dx in (-halo, halo):
+            hit[np.clip((ys + dy) // tile, 0, grid_h - 1), np.clip((xs + dx) // tile, 0, grid_w - 1)] = True
+    # All tiles are blurred before any is written, so that none reads a halo already blurred.
+    done = []
+    for ty, tx in zip(*np.nonzero(hit)):
         y0, x0 = ty * tile, tx * tile
         y1, x1 = min(crop_h, y0 + tile), min(crop_w, x0 + tile)
         hy0, hx0 = max(0, y0 - halo), max(0, x0 - halo)
         hy1, hx1 = min(crop_h, y1 + halo), min(crop_w, x1 + halo)
-        prior = up[hy0:hy1, hx0:hx1]
-        band = (prior > 0.0) & (prior < 1.0)
-        if guided and band.any():
-            guide = colour[hy0:hy1, hx0:hx1]
-            q = cv2.ximgproc.guidedFilter(np.ascontiguousarray(guide), prior, radius, settings.guided_eps)
-            # Only the band may change: farther out the working-size answer stands.
-            near = cv2.dilate(band.astype(np.uint8), cv2.getStructuringElement(
-                cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))).astype(bool)
-            hard = np.where(near, q >= 0.5, prior >= 0.5).astype(np.float32)
-        else:
-            hard = (prior >= 0.5).astype(np.float32)
-        if sigma > 0:
-            hard = cv2.GaussianBlur(hard, (0, 0), sigma)
-        iy0, ix0 = y0 - hy0, x0 - hx0
-        out[y0:y1, x0:x1] = hard[iy0:iy0 + (y1 - y0), ix0:ix0 + (x1 - x0)]
-    return out
+        soft = cv2.GaussianBlur(out[hy0:hy1, hx0:hx1], (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+        done.append((y0, y1, x0, x1, soft[y0 - hy0:y1 - hy0, x0 - hx0:x1 - hx0]))
+    for y0, y1, x0, x1, soft in done:
+        out[y0:y1, x0:x1] = soft
 
 
-def _tidy(fg: np.ndarray, sure: np.ndarray, min_island: float, min_hole: float) -> np.ndarray:
-    """Drop selected specks and fill small holes (fractions of the largest selected part);
-    parts holding a keep stroke always stay."""
-    if min_island <= 0 and min_hole <= 0:
+def _tidy(fg: np.ndarray, sure: np.ndarray, min_island: float) -> np.ndarray:
+    """Drop separate selected specks smaller than `min_island` of the largest part; parts
+    holding a keep stroke always stay."""
+    if min_island <= 0:
         return fg
     count, comp, stats, _ = cv2.connectedComponentsWithStats(fg.astype(np.uint8), connectivity=8)
-    if count <= 1:
+    if count <= 2:
         return fg
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    largest = int(areas.max())
-    if min_island > 0:
-        keep = np.zeros(count, bool)
-        keep[1:] = areas >= min_island * largest
-        keep[np.unique(comp[sure])] = True
-        keep[0] = False
-        fg = keep[comp]
-    if min_hole > 0:
-        holes = ~fg
-        count, comp, stats, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=4)
-        border = np.unique(np.concatenate([comp[0], comp[-1], comp[:, 0], comp[:, -1]]))
-        small = np.zeros(count, bool)
-        small[1:] = stats[1:, cv2.CC_STAT_AREA] < min_hole * largest
-        small[border] = False
-        fg = fg | small[comp]
-    return fg
+    areas = stats[:, cv2.CC_STAT_AREA]
+    keep = areas >= min_island * areas[1:].max()
+    keep[np.unique(comp[sure])] = True
+    keep[0] = False
+    return keep[comp]
 
 
 # --- magic wand ---------------------------------------------------------------------------
@@ -372,13 +489,12 @@ def _grow_within(mask: np.ndarray, pixels: float, box: tuple[int, int, int, int]
         outside = (part <= (k + 0.5) / GROW_LEVELS).astype(np.uint8)
         if previous is None or not np.array_equal(outside, previous):
             previous = outside
-            if outside.all():
-                cover = np.zeros(part.shape, np.float32)
-            else:
-                # Distance to the nearest pixel of the level set; its edge is half a pixel
-                # beyond that pixel's centre, so a pixel is covered up to one pixel farther.
-                dist = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-                cover = np.clip(pixels + 1.0 - dist, 0.0, 1.0)
+            # Distance to the nearest pixel of the level set; its edge is half a pixel beyond
+            # that pixel's centre, so a pixel is covered up to one pixel farther.
+            cover = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+            np.subtract(np.float32(pixels + 1.0), cover, out=cover)
+            np.minimum(cover, 1.0, out=cover)
+            np.maximum(cover, 0.0, out=cover)
         grown += cover
     grown *= np.float32(1.0 / GROW_LEVELS)
     out = mask.copy()
@@ -398,18 +514,6 @@ def feather(mask: np.ndarray, radius: float) -> np.ndarray:
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def parse_rect(text: str) -> Rect:
-    """'X,Y,W,H' -> (x, y, w, h) integers."""
-    parts = text.replace(" ", "").split(",")
-    if len(parts) != 4:
-        raise ValueError(f"a box is X,Y,W,H (four integers), not {text!r}")
-    try:
-        x, y, w, h = (int(round(float(p))) for p in parts)
-    except ValueError:
-        raise ValueError(f"a box is X,Y,W,H (four integers), not {text!r}") from None
-    return x, y, w, h
 
 
 def _clip_box(box: Rect, width: int, height: int) -> tuple[int, int, int, int]:
@@ -435,7 +539,8 @@ def _hint(mask: np.ndarray | None, shape: tuple[int, int], name: str) -> np.ndar
         return None
     mask = np.asarray(mask, np.float32)
     if mask.shape != shape:
-        raise ValueError(f"the {name} mask is {mask.shape[1::-1]} but the image is {shape[::-1]}")
+        size = "x".join(map(str, mask.shape[1::-1])) if mask.ndim == 2 else f"of shape {mask.shape}"
+        raise ValueError(f"the {name} mask is {size} but the image is {shape[1]}x{shape[0]}")
     return mask
 
 
