@@ -19,8 +19,9 @@ box select  ``desktop_app.core.selection.box_select`` with its defaults, as the 
 "Edge error" counts the wrong pixels within 8 px of the region's edge per pixel of edge
 length: about how far, in pixels, the mask's edge lies from the true one where it found it.
 
-The second table repeats the composites ``--upscale`` times larger (photos upscaled, the region
-drawn at the large size so that its edge is sharp there): the graph cut then runs on a
+The second table makes the composites of the same seeds ``--upscale`` times larger (photos
+upscaled, the region drawn at the large size so that its edge is sharp there; a noise region
+is drawn anew at that size, so its shape differs): the graph cut then runs on a
 downscaled crop, and the full-resolution edge refinement matters; box select without it
 (``BoxSelectSettings(refine=False)``: the working-resolution answer upscaled) is the ablation.
 Plain GrabCut is not run there (seconds per case). The last table times box select on one
@@ -233,7 +234,7 @@ def main() -> None:
                         help="folder of photos to cut and paste (repeatable; default CBSD68 and CBSD432)")
     parser.add_argument("--cases", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0, help="case i uses seed SEED + i")
-    parser.add_argument("--upscale", type=float, default=3.0, help="size factor of the upscaled rows (0: skip)")
+    parser.add_argument("--upscale", type=float, default=4.0, help="size factor of the second table (0: skip)")
     parser.add_argument("--big", default="6000x4000", help="WxH of the timed big photo ('' to skip)")
     parser.add_argument("--out", default=None, help="markdown file whose '## Selection' section is replaced")
     args = parser.parse_args()
@@ -254,8 +255,8 @@ def main() -> None:
                     "unrefined": lambda image, box: box_select(image, box, settings=unrefined)}
         rows = run_methods(upscaled, seeds, photos, args.upscale, labels, throttle)
         up_size = make_case(seeds[0], photos, args.upscale)[0].shape[1::-1]
-        parts += ["", f"### The same composites {args.upscale:g}x larger ({up_size[0]}x{up_size[1]}, region "
-                  "drawn at that size)", "", markdown_table(HEADER, rows)]
+        parts += ["", f"### Composites of the same seeds {args.upscale:g}x larger ({up_size[0]}x{up_size[1]}, "
+                  "region drawn at that size)", "", markdown_table(HEADER, rows)]
 
     if args.big:
         big_w, big_h = (int(v) for v in args.big.lower().split("x"))

@@ -1,12 +1,14 @@
 """Smart selection: a box or a click becomes a soft mask, and the small algebra around masks.
 
 Box select is graph-cut segmentation (OpenCV's GrabCut) of the box with some context around it,
-run at a working resolution so that a 24-megapixel photo answers in about a second. The answer
-is then refined at full resolution in a narrow band around its boundary only: a guided filter
-(He, Sun, Tang 2010) with the photo as guide moves the edge onto the photo's own edge, and the
-edge gets a soft fall-off of about 1-2 pixels. Brush strokes ("keep" and "remove" hints)
-become definite foreground and background seeds, and the previous result seeds the next run,
-so painting over a mistake updates the selection.
+at a working resolution (long side 640) so that a 24-megapixel photo answers in about a
+second. A large crop is cut coarse to fine: GrabCut's iterations on a 320-pixel grid, then a
+band around that answer on the working grid, because the max-flow's time grows fast with the
+undecided area. The answer is then refined at full resolution in a narrow band around its
+boundary only: a guided filter (He, Sun, Tang 2010) with the photo as guide moves the edge onto
+the photo's own edge, and the edge gets a soft fall-off of about 1-2 pixels. Brush strokes
+("keep" and "remove" hints) become definite foreground and background seeds, and the previous
+result seeds the next run, so painting over a mistake updates the selection.
 
 The magic wand takes the pixels whose colour is within a tolerance of the clicked pixel's,
 connected to it (flood fill) or anywhere in the photo. Colour distance is the largest
@@ -51,6 +53,7 @@ class BoxSelectSettings:
     iterations: int = 5  # GrabCut iterations (each re-fits the colour models)
     coarse_size: int = 320  # long side of the coarse grid of a coarse-to-fine cut (0: off)
     band_iterations: int = 2  # iterations on the working grid's band after the coarse cut
+    band_reach: float = 6.0  # half width of that band, in coarse pixels
     refine: bool = True  # guided-filter edge refinement at full resolution
     guided_radius: float = 2.0  # in working-resolution pixels: how far the edge may move
     guided_eps: float = 1e-3  # guided filter regulariser (colour variance, [0, 1] scale)
@@ -129,7 +132,7 @@ def box_select_work(image: np.ndarray, box: Rect, *, keep: np.ndarray | None = N
             fg = np.zeros((small_h, small_w), bool)
         else:
             up = cv2.resize(fg.astype(np.uint8), (small_w, small_h), interpolation=cv2.INTER_LINEAR) > 0
-            reach = int(math.ceil(2 * small_w / coarse_w)) + 1
+            reach = int(math.ceil(settings.band_reach * small_w / coarse_w)) + 1
             kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * reach + 1, 2 * reach + 1))
             band = cv2.dilate(up.astype(np.uint8), kernel) > cv2.erode(up.astype(np.uint8), kernel)
             free = np.isin(labels, (_PR_FGD, _PR_BGD))
@@ -234,8 +237,8 @@ def _refine_into(out: np.ndarray, colour: np.ndarray, guide: np.ndarray, fg_smal
 
     Only a band a few working pixels wide around the boundary can change. The guided filter's
     linear coefficients are computed on the `guide` grid (the crop at twice the working
-    resolution) and evaluated at the band's pixels
-    alone, so the time follows the object's outline, not the photo's size.
+    resolution) and evaluated at the band's pixels alone, so the time follows the object's
+    outline, not the photo's size.
     """
     crop_h, crop_w = out.shape
     small_h, small_w = fg_small.shape
@@ -369,8 +372,9 @@ def _tidy(fg: np.ndarray, sure: np.ndarray, min_island: float) -> np.ndarray:
 def magic_wand_work(image: np.ndarray, point: tuple[float, float], tolerance: float = 32.0, *,
                     contiguous: bool = True, edge_softness: float = 0.6) -> Work[np.ndarray]:
     """Pixels whose colour is within `tolerance` (0-255, largest channel difference) of the
-    colour at `point` (x, y): connected to it (8-neighbours) when `contiguous`, else
-    anywhere. Returns an H x W mask whose edge is softened by `edge_softness` (px)."""
+    colour at `point` (x, y): connected to it (4-neighbours, so that it does not leak through
+    a diagonal gap) when `contiguous`, else anywhere. Returns an H x W mask whose edge is
+    softened by `edge_softness` (px)."""
     height, width = image.shape[:2]
     x, y = int(math.floor(point[0])), int(math.floor(point[1]))
     if not (0 <= x < width and 0 <= y < height):
@@ -381,20 +385,19 @@ def magic_wand_work(image: np.ndarray, point: tuple[float, float], tolerance: fl
     colour = split_alpha(image)[0]
     pixels = to_uint8(colour)
     pixels = pixels[:, :, 0] if pixels.shape[2] == 1 else np.ascontiguousarray(pixels)
-    seed = pixels[y, x]
+    seed = np.atleast_1d(pixels[y, x]).astype(np.int32)
     tol = int(round(tolerance))
     yield Progress(0.3, "Filling" if contiguous else "Matching colours")
     if contiguous:
         fill = np.zeros((height + 2, width + 2), np.uint8)
-        channels = 1 if pixels.ndim == 2 else pixels.shape[2]
-        diff = (tol,) * channels
-        flags = 8 | cv2.FLOODFILL_FIXED_RANGE | cv2.FLOODFILL_MASK_ONLY | (255 << 8)
+        diff = (tol,) * len(seed)
+        flags = 4 | cv2.FLOODFILL_FIXED_RANGE | cv2.FLOODFILL_MASK_ONLY | (255 << 8)
         cv2.floodFill(pixels, fill, (x, y), 0, diff, diff, flags)
         hard = fill[1:-1, 1:-1]
     else:
-        lo = np.clip(np.int32(seed) - tol, 0, 255)
-        hi = np.clip(np.int32(seed) + tol, 0, 255)
-        hard = cv2.inRange(pixels, lo.astype(np.float64), hi.astype(np.float64))
+        lo = tuple(float(v) for v in np.clip(seed - tol, 0, 255))
+        hi = tuple(float(v) for v in np.clip(seed + tol, 0, 255))
+        hard = cv2.inRange(pixels, lo, hi)
     yield Progress(0.8, "Softening the edge")
     mask = _soften(hard, edge_softness)
     yield Progress(1.0, "Done")
