@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
+# torch is imported inside the functions: the window must not wait ~1.5 s for it at start-up.
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
 def available_devices() -> list[str]:
+    import torch
+
     found = ["cpu"]
     if torch.cuda.is_available():
         found.insert(0, "cuda")
@@ -22,6 +27,8 @@ def available_devices() -> list[str]:
 def pick_device(preference: str | None = None) -> torch.device:
     """`preference` is "auto"/None, or a device name; an unavailable one is an error, so the
     user learns why the GPU is not used rather than silently running on the CPU."""
+    import torch
+
     pref = (preference or os.environ.get("DESKTOP_APP_DEVICE") or "auto").lower()
     if pref == "auto":
         if torch.cuda.is_available():
@@ -39,7 +46,9 @@ def pick_device(preference: str | None = None) -> torch.device:
     return torch.device(pref)
 
 
-def available_memory_bytes(device: torch.device) -> int:
+def available_memory_bytes(device: "torch.device") -> int:
+    import torch
+
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
         return int(free)

@@ -4,18 +4,17 @@ tiled runner)."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from desktop_app.core.imaging.noise import estimate_sigma
-from desktop_app.core.models.manager import MANAGER
-from desktop_app.core.models.tiled import TileSettings, choose_tile, run_tiled
 from desktop_app.core.operations.base import AUTO, Operation, OperationInput, Param
 from desktop_app.core.tasks import Progress, Work
 
 BYTES_PER_PIXEL = 600.0  # working memory of the UNet denoisers per input pixel, fp32, measured roughly
 
 
-def _precision(device: torch.device) -> str:
+def _precision(device) -> str:
+    import torch
+
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "fp32"
@@ -23,6 +22,12 @@ def _precision(device: torch.device) -> str:
 
 def denoise_with(model_id: str):
     def run(inp: OperationInput) -> Work[np.ndarray]:
+        # torch loads here, on first use, not when the registry is imported at start-up
+        import torch
+
+        from desktop_app.core.models.manager import MANAGER
+        from desktop_app.core.models.tiled import TileSettings, choose_tile, run_tiled
+
         yield Progress(None, f"loading {model_id}")
         loaded = MANAGER.get(model_id, inp.device)
         model, arch, device = loaded.module, loaded.arch, loaded.device

@@ -112,10 +112,9 @@ class OperationPanel(QWidget):
         self.device_box = QComboBox()
         self.device_box.setObjectName("device")
         self.device_box.setToolTip("Where neural models run: automatic picks the GPU when there is one")
-        for name in DEVICE_CHOICES:
-            if name == "auto" or name in available_devices():
-                self.device_box.addItem({"auto": "Device: automatic", "cpu": "Device: CPU", "cuda": "Device: GPU (CUDA)",
-                                         "mps": "Device: GPU (Apple)"}[name], name)
+        self.device_box.addItem("Device: automatic", "auto")
+        self._devices_listed = False  # the GPUs are listed when a neural operation is first shown
+        self._wanted_device = "auto"
         self.device_box.currentIndexChanged.connect(lambda _: self.deviceChanged.emit(self.device()))
         self.inside_mask = QCheckBox("Inside mask only")
         self.inside_mask.setToolTip("Apply the operation only where the mask is painted, blending soft edges")
@@ -199,16 +198,33 @@ class OperationPanel(QWidget):
         self.title.setText(f"<b>{op.title}</b>")
         self.description.setText(op.description)
         self.form.set_params(op.params, self._values.get(key))
+        if op.uses_device:
+            self._list_devices()
         self.device_box.setVisible(op.uses_device)
         self.inside_mask.setEnabled(not op.fills_mask)
         self.inside_mask.setToolTip("Inpainting always fills the mask" if op.fills_mask else
                                     "Apply the operation only where the mask is painted")
 
+    def _list_devices(self) -> None:
+        if self._devices_listed:
+            return
+        self._devices_listed = True
+        self.device_box.blockSignals(True)
+        for name in DEVICE_CHOICES[1:]:
+            if name in available_devices():  # imports torch: only once a neural operation is shown
+                self.device_box.addItem({"cpu": "Device: CPU", "cuda": "Device: GPU (CUDA)",
+                                         "mps": "Device: GPU (Apple)"}[name], name)
+        self.device_box.blockSignals(False)
+        self.set_device(self._wanted_device)
+
     def device(self) -> str:
+        if not self._devices_listed:
+            return self._wanted_device
         return self.device_box.currentData() or "auto"
 
     def set_device(self, name: str) -> None:
-        index = self.device_box.findData(name)
+        self._wanted_device = name or "auto"
+        index = self.device_box.findData(self._wanted_device)
         self.device_box.blockSignals(True)
         self.device_box.setCurrentIndex(max(0, index))
         self.device_box.blockSignals(False)
