@@ -46,3 +46,26 @@ def photo_path(tmp_path: Path) -> Path:
     path = tmp_path / "photo.png"
     save_image(path, textured_image(120, 160))
     return path
+
+
+@pytest.fixture
+def tiny_inpaint_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A random tiny network installed as the 'inpaint' model, the shipped one hidden: for
+    tests of the plumbing around the network, which do not need it trained."""
+    import torch
+
+    from desktop_app.core.models import registry
+    from desktop_app.core.models.catalog import library_dir
+    from desktop_app.core.models.manager import MANAGER
+    from desktop_app.core.models.weights import Manifest, save_model
+
+    monkeypatch.setenv("DESKTOP_APP_RESOURCES", str(tmp_path / "no-resources"))
+    hp = {"widths": [8, 16], "middle": 1, "unshuffle": 2}
+    torch.manual_seed(0)
+    model = registry.get("inpaint-fourier").create(**hp).eval()
+    save_model(model, library_dir() / "inpaint.safetensors",
+               Manifest(id="inpaint", title="Tiny inpaint", architecture="inpaint-fourier", task="inpaint",
+                        hparams=hp))
+    MANAGER.release()
+    yield
+    MANAGER.release()

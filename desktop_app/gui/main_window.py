@@ -23,7 +23,7 @@ from desktop_app.core.selection import box_select_work, combine, grow, magic_wan
 from desktop_app.core.imaging.io import OPEN_FILTER, SAVE_FILTER, SUPPORTED_EXTENSIONS, load_mask, save_image, save_mask
 from desktop_app.core.operations import Operation, apply_operation
 from desktop_app.core.paths import app_data_dir
-from desktop_app.core.tasks import Progress
+from desktop_app.core.tasks import Progress, subrange
 from desktop_app.gui.canvas import ImageCanvas
 from desktop_app.gui.icons import icon
 from desktop_app.gui.qimage import array_to_qimage
@@ -37,12 +37,49 @@ log = logging.getLogger(__name__)
 LOSSY = {".jpg", ".jpeg", ".webp"}
 
 
+class Variations:
+    """The fills of the last seeded run and which of them is in the document."""
+
+    def __init__(self, doc: Document, title: str, results: list[np.ndarray], index: int) -> None:
+        self.doc, self.title, self.results, self.index = doc, title, results, index
+        self.applied: np.ndarray | None = doc.image
+
+
+def _labelled(work, suffix: str):
+    """Pass progress through with `suffix` added to each message."""
+    try:
+        while True:
+            p = next(work)
+            yield Progress(p.fraction, p.message + suffix, p.data)
+    except StopIteration as stop:
+        return stop.value
+
+
+def variation_thumbnails(results: list[np.ndarray], mask: np.ndarray, size: int = 84):
+    """Square crops around the masked region of each result, as QImages for the panel."""
+    import cv2
+
+    ys, xs = np.nonzero(mask > 0)
+    h, w = mask.shape
+    cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
+    side = int(max(ys.max() - ys.min(), xs.max() - xs.min()) * 1.3) + 8
+    side = min(side, h, w)
+    y0, x0 = int(np.clip(cy - side // 2, 0, h - side)), int(np.clip(cx - side // 2, 0, w - side))
+    thumbs = []
+    for r in results:
+        crop = np.ascontiguousarray(r[y0:y0 + side, x0:x0 + side])
+        small = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA).reshape(size, size, -1)
+        thumbs.append(array_to_qimage(small).copy())
+    return thumbs
+
+
 class MainWindow(QMainWindow):
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
         self.settings = settings or Settings()
         self.doc: Document | None = None
         self.job: WorkerThread | None = None
+        self._variations: Variations | None = None
         self._overwrite_ok: set[Path] = set()
         self.recovery = RecoveryStore(app_data_dir() / "recovery")
         self._autosaved_state: tuple[int, int] | None = None
@@ -216,6 +253,7 @@ class MainWindow(QMainWindow):
         self.ops_panel.runRequested.connect(self.run_operation)
         self.ops_panel.deviceChanged.connect(lambda d: self.settings.set("device", d))
         self.ops_panel.cancelRequested.connect(self.cancel_job)
+        self.ops_panel.variations.chosen.connect(self.choose_variation)
         self.history_panel.positionRequested.connect(self.go_to_history)
         self.mask_panel.brushChanged.connect(self._brush_changed)
         self.mask_panel.overlayChanged.connect(self._overlay_changed)
@@ -316,6 +354,8 @@ class MainWindow(QMainWindow):
     def _set_document(self, doc: Document, path: str | None, display=None) -> None:
         self.recovery.discard_own()
         self.doc = doc
+        self._variations = None
+        self.ops_panel.variations.clear()
         doc.history.cap_bytes = self.settings.get("history/mib", int) << 20
         doc.subscribe(self._on_doc_change)
         self.canvas.set_document(doc, display)
@@ -540,16 +580,25 @@ class MainWindow(QMainWindow):
         image, mask = doc.image, doc.mask.copy()
         bit_depth = getattr(doc.meta, "bit_depth", 8)
         device = self.ops_panel.device() or self.settings.get("device", str)
+        # a seeded generative operation runs once per seed and offers the fills to pick from
+        count = int(op.extra.get("variations", 1)) if "seed" in params else 1
+        seeds = [int(params["seed"]) + k for k in range(count)] if count > 1 else [None]
 
         def work():
-            result = yield from apply_operation(op, image, mask, params, inside_mask_only=inside_mask,
-                                                bit_depth=bit_depth, device=device)
+            results = []
+            for k, seed in enumerate(seeds):
+                p = params if seed is None else dict(params, seed=seed)
+                run = apply_operation(op, image, mask, p, inside_mask_only=inside_mask,
+                                      bit_depth=bit_depth, device=device)
+                label = f" (variation {k + 1}/{count})" if count > 1 else ""
+                results.append((yield from subrange(_labelled(run, label), k / count, (k + 1) / count)))
             yield Progress(None, "Updating the history")
             # the slow parts of applying the result, done here rather than on the GUI thread
-            return doc.prepare_image(result, op.title), array_to_qimage(result)
+            thumbs = variation_thumbnails(results, mask) if count > 1 else []
+            return doc.prepare_image(results[0], op.title), array_to_qimage(results[0]), results, thumbs
 
         def done(prepared) -> None:
-            pending, display = prepared
+            pending, display, results, thumbs = prepared
             if self.doc is not doc or doc.image is not image:
                 self.show_error(op.title, "The image changed while the operation ran; its result was not applied.")
                 return
@@ -558,8 +607,48 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(f"{op.title}: nothing changed", 4000)
             else:
                 self.statusBar().showMessage(f"{op.title} done", 4000)
+            if len(results) > 1:
+                self._variations = Variations(doc, op.title, results, 0)
+                self.ops_panel.variations.show_variations(thumbs, [f"Seed {s}" for s in seeds])
 
+        self.ops_panel.variations.clear()
+        self._variations = None
         return self.start_job(op.title, work, done)
+
+    def choose_variation(self, index: int) -> WorkerThread | None:
+        """Put fill `index` in place of the one shown: undo that fill, apply the other (one
+        history step either way)."""
+        v = self._variations
+        if v is None or self.doc is not v.doc or v.doc.image is not v.applied or index == v.index:
+            if v is not None and index != v.index:
+                self.ops_panel.variations.clear()
+                self.statusBar().showMessage("The image changed since: run the operation again for new variations",
+                                             5000)
+            return None
+        doc = v.doc
+        doc.undo()
+        base, new = doc.image, v.results[index]
+
+        def work():
+            yield Progress(None, "Updating the history")
+            return doc.prepare_image(new, v.title), array_to_qimage(new)
+
+        def done(prepared) -> None:
+            pending, display = prepared
+            if doc.image is not base:
+                return
+            self.canvas.prepare_display(pending.new, display)
+            doc.commit_image(pending)
+            v.index, v.applied = index, doc.image
+            self.ops_panel.variations.set_current(index)
+
+        v.applied = None  # until the new one is committed
+        job = self.start_job(f"{v.title}: variation {index + 1}", work, done)
+        if job is None:  # busy: put the shown fill back
+            doc.redo()
+            v.applied = doc.image
+            self.ops_panel.variations.set_current(v.index)
+        return job
 
     # -- smart selection ------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:

@@ -53,7 +53,7 @@ def denoise_with(model_id: str):
         start_tile = arch.tiling.gpu_tile if device.type == "cuda" else arch.tiling.cpu_tile
         settings = TileSettings(tile=choose_tile(device, start_tile, BYTES_PER_PIXEL, arch.tiling.context),
                                 context=arch.tiling.context, size_multiple=arch.size_multiple,
-                                precision=_precision(device), channels_last=device.type != "cpu")
+                                precision=_precision(device), channels_last=True)
         out = yield from run_tiled(fn, rgb, device, settings)
         if grey:
             out = out.mean(axis=2, keepdims=True)

@@ -20,58 +20,10 @@ from desktop_app.core.models.catalog import find
 from desktop_app.core.models.device import pick_device
 from desktop_app.core.models.weights import Manifest, load_model, save_model
 from desktop_app.core.tasks import Progress, Work
-from desktop_app.core.training import degrade
 from desktop_app.core.training.checkpoint import load_checkpoint, save_checkpoint
 from desktop_app.core.training.config import TrainConfig
-from desktop_app.core.training.data import ImageSet, center_crop, load_image_set, random_patches
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    mse = torch.mean((a.clamp(0, 1) - b) ** 2).item()
-    return 10 * math.log10(1.0 / max(mse, 1e-12))
-
-
-@dataclass
-class DenoiseTask:
-    """How the Gaussian denoiser makes training pairs and calls its network."""
-
-    config: TrainConfig
-
-    def batch(self, clean: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return degrade.gaussian(clean, self.config.sigma_max, self.config.grey_fraction, gen)
-
-    def validation_pairs(self, images: list[np.ndarray]) -> list[tuple[str, torch.Tensor, torch.Tensor, torch.Tensor]]:
-        pairs = []
-        for i, img in enumerate(images):
-            clean = torch.from_numpy(center_crop(img, self.config.val_crop).transpose(2, 0, 1) / 255.0).float()[None]
-            for s in self.config.val_sigmas:
-                g = torch.Generator().manual_seed(1000 * i + int(s))
-                noisy = clean + torch.randn(clean.shape, generator=g) * (s / 255.0)
-                pairs.append((f"s{int(s)}", noisy, clean, torch.full((1, 3), s / 255.0)))
-        return pairs
-
-
-@dataclass
-class RealDenoiseTask:
-    """The blind real-photo denoiser: camera-like noise, no noise-level input."""
-
-    config: TrainConfig
-
-    def batch(self, clean: torch.Tensor, gen: torch.Generator):
-        return degrade.realistic(clean, gen)
-
-    def validation_pairs(self, images: list[np.ndarray]):
-        pairs = []
-        for i, img in enumerate(images):
-            clean = torch.from_numpy(center_crop(img, self.config.val_crop).transpose(2, 0, 1) / 255.0).float()[None]
-            for k in range(2):
-                g = torch.Generator().manual_seed(1000 * i + k)
-                noisy, _, _ = degrade.realistic(clean, g, jpeg_probability=0.5, gaussian_probability=0.0)
-                pairs.append((f"real{k}", noisy, clean, None))
-        return pairs
-
-
-TASKS = {"denoise": DenoiseTask, "denoise-real": RealDenoiseTask}
+from desktop_app.core.training.data import ImageSet, load_image_set, random_patches
+from desktop_app.core.training.tasks import TASKS
 
 
 class Trainer:
@@ -85,6 +37,8 @@ class Trainer:
         self.device = pick_device(config.device)
         self.base_manifest: Manifest | None = None
         self.model = self._build_model()
+        if hasattr(self.task, "to"):
+            self.task.to(self.device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(0.9, 0.99))
         self.step = 0
         self.seconds = 0.0  # training time over all invocations
@@ -116,7 +70,7 @@ class Trainer:
     def resume(self) -> bool:
         if not self.last_path.exists():
             return False
-        info = load_checkpoint(self.last_path, self.model, self.opt)
+        info = load_checkpoint(self.last_path, self.model, self.opt, self.task.modules)
         self.step, self.seconds = info["step"], info["seconds"]
         self.best, self.history = info["best"], info.get("history", [])
         self._rng_state = info.get("rng")
@@ -148,54 +102,51 @@ class Trainer:
         last_ckpt = start
         t0, s0 = time.perf_counter(), self.step
         self.model.train()
-        while self.step < c.steps:
-            if c.minutes is not None and time.perf_counter() - start > c.minutes * 60:
-                break
-            for g in self.opt.param_groups:
-                g["lr"] = self.lr_at(self.step)
-            clean = torch.from_numpy(random_patches(self.data.train, c.batch, c.patch, rng))
-            noisy, target, sigma = self.task.batch(clean, gen)
-            noisy, target = noisy.to(self.device), target.to(self.device)
-            sigma = sigma.to(self.device) if sigma is not None else None
-            out = self.model(noisy, sigma if getattr(self.model, "noise_map", False) else None)
-            loss = torch.mean(torch.abs(out - target))
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
-            self.step += 1
-            now = time.perf_counter()
-            # every step is a progress event and a cancel point
-            rate = (self.step - s0) / max(now - t0, 1e-6)
-            left = (c.steps - self.step) / max(rate, 1e-6)
-            if c.minutes is not None:
-                left = min(left, c.minutes * 60 - (now - start))
-            yield Progress(self.step / c.steps, f"step {self.step}: loss {loss.item():.4f}",
-                           {"step": self.step, "loss": loss.item(), "lr": self.lr_at(self.step),
-                            "steps_per_s": rate, "seconds_left": left})
-            if self.step % c.val_every == 0 or self.step == c.steps:
-                metrics = self.validate(pairs)
-                self.history.append({"step": self.step, **metrics})
-                yield Progress(self.step / c.steps, f"validation: {metrics['val_psnr']:.2f} dB",
-                               {"step": self.step, **metrics, "validation": True})
-                if metrics["val_psnr"] > self.best["val_psnr"]:
-                    self.best = {**metrics, "step": self.step}
-                    self._save_best()
-            if now - last_ckpt > c.checkpoint_minutes * 60:
-                self.seconds += now - last_ckpt
-                last_ckpt = now
-                self.checkpoint()
-        self.seconds += time.perf_counter() - last_ckpt
-        self.checkpoint()
+        # a checkpoint however the loop ends: finished, out of time, cancelled or Ctrl-C
+        try:
+            while self.step < c.steps:
+                if c.minutes is not None and time.perf_counter() - start > c.minutes * 60:
+                    break
+                for g in self.opt.param_groups:
+                    g["lr"] = self.lr_at(self.step)
+                clean = torch.from_numpy(random_patches(self.data.train, c.batch, c.patch, rng))
+                loss, logs = self.task.loss(self.model, clean, gen, self.device)
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                self.opt.step()
+                self.step += 1
+                now = time.perf_counter()
+                # every step is a progress event and a cancel point
+                rate = (self.step - s0) / max(now - t0, 1e-6)
+                left = (c.steps - self.step) / max(rate, 1e-6)
+                if c.minutes is not None:
+                    left = min(left, c.minutes * 60 - (now - start))
+                yield Progress(self.step / c.steps, f"step {self.step}: loss {loss.item():.4f}",
+                               {"step": self.step, "loss": loss.item(), **logs, "lr": self.lr_at(self.step),
+                                "steps_per_s": rate, "seconds_left": left})
+                if self.step % c.val_every == 0 or self.step == c.steps:
+                    metrics = self.validate(pairs)
+                    self.history.append({"step": self.step, **metrics})
+                    yield Progress(self.step / c.steps, f"validation: {metrics['val_psnr']:.2f} dB",
+                                   {"step": self.step, **metrics, "validation": True})
+                    if metrics["val_psnr"] > self.best["val_psnr"]:
+                        self.best = {**metrics, "step": self.step}
+                        self._save_best()
+                if now - last_ckpt > c.checkpoint_minutes * 60:
+                    self.seconds += now - last_ckpt
+                    last_ckpt = now
+                    self.checkpoint()
+        finally:
+            self.seconds += time.perf_counter() - last_ckpt
+            self.checkpoint()
         return {"step": self.step, "best": self.best, "seconds": self.seconds}
 
     @torch.inference_mode()
     def validate(self, pairs) -> dict[str, float]:
         self.model.eval()
         per: dict[str, list[float]] = {}
-        for key, noisy, clean, sigma in pairs:
-            noise_map = sigma.to(self.device) if sigma is not None and getattr(self.model, "noise_map", False) else None
-            out = self.model(noisy.to(self.device), noise_map)
-            per.setdefault(key, []).append(psnr(out.cpu(), clean))
+        for pair in pairs:
+            per.setdefault(pair[0], []).append(self.task.evaluate(self.model, pair, self.device))
         self.model.train()
         metrics = {f"val_psnr_{k}": float(np.mean(v)) for k, v in per.items()}
         metrics["val_psnr"] = float(np.mean(list(metrics.values())))
@@ -203,7 +154,7 @@ class Trainer:
 
     # -- files ----------------------------------------------------------------------------
     def checkpoint(self) -> None:
-        save_checkpoint(self.last_path, self.model, self.opt,
+        save_checkpoint(self.last_path, self.model, self.opt, self.task.modules,
                         {"step": self.step, "seconds": self.seconds, "best": self.best, "history": self.history})
 
     def _save_best(self) -> None:

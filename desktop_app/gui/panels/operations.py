@@ -6,10 +6,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
-                               QProgressBar, QPushButton, QSpinBox, QTreeWidget, QTreeWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
+                               QLabel, QProgressBar, QPushButton, QSpinBox, QToolButton, QTreeWidget,
+                               QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from desktop_app.core.models.device import DEVICE_CHOICES, available_devices
 from desktop_app.core.operations import AUTO, Operation, Param, registry
@@ -92,6 +93,55 @@ class ParamForm(QWidget):
         return out
 
 
+class VariationStrip(QWidget):
+    """Thumbnails of the fills an operation produced (one per seed); clicking one applies it
+    in place of the one shown."""
+
+    chosen = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.label = QLabel("Variations: click one to use it")
+        self.row = QHBoxLayout()
+        self.row.setContentsMargins(0, 0, 0, 0)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addWidget(self.label)
+        layout.addLayout(self.row)
+        self.group = QButtonGroup(self)
+        self.group.setExclusive(True)
+        self.group.idClicked.connect(self.chosen)
+        self.buttons: list[QToolButton] = []
+        self.hide()
+
+    def show_variations(self, thumbs: list[QImage], labels: list[str], current: int = 0) -> None:
+        for b in self.buttons:
+            self.group.removeButton(b)
+            b.deleteLater()
+        self.buttons = []
+        for i, (thumb, text) in enumerate(zip(thumbs, labels)):
+            b = QToolButton()
+            b.setObjectName(f"variation_{i}")
+            b.setCheckable(True)
+            b.setIcon(QIcon(QPixmap.fromImage(thumb)))
+            b.setIconSize(QSize(84, 84))
+            b.setText(text)
+            b.setToolTip(f"Use {text.lower()}")
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+            self.group.addButton(b, i)
+            self.row.addWidget(b)
+            self.buttons.append(b)
+        self.set_current(current)
+        self.show()
+
+    def set_current(self, index: int) -> None:
+        if 0 <= index < len(self.buttons):
+            self.buttons[index].setChecked(True)
+
+    def clear(self) -> None:
+        self.hide()
+
+
 class OperationPanel(QWidget):
     runRequested = Signal(object, dict, bool)  # Operation, params, inside mask only
     cancelRequested = Signal()
@@ -130,6 +180,7 @@ class OperationPanel(QWidget):
         self.progress.setTextVisible(False)
         self.status = QLabel("Ready")
         self.status.setObjectName("op_status")
+        self.variations = VariationStrip()
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
@@ -143,6 +194,7 @@ class OperationPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
+        layout.addWidget(self.variations)
         layout.addStretch(1)
         self._values: dict[str, dict[str, Any]] = {}
         self._current: Operation | None = None

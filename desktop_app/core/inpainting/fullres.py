@@ -1,0 +1,156 @@
+"""Filling holes in full-size photos with a fill method that works on small windows.
+
+A fill method (the network, PatchMatch) sees a window of at most `working` pixels a side.
+For each group of nearby hole pixels this module
+
+1. picks a scale: the hole's thickness (its largest inscribed radius) times a context
+   factor has to fit in the window, so a thin power line is filled at full resolution and
+   a large blob at reduced resolution with enough surroundings to continue;
+2. cuts the scaled region into overlapping windows (one for most holes) and fills them,
+   each window seeing the previous windows' fills as known pixels;
+3. brings the fill back to full size and re-adds grain matched to a ring of pixels around
+   the hole, so the fill is not smoother than the rest of the photo.
+
+The caller blends the result through the soft mask (operations.apply does), so pixels where
+the mask is zero never change and the brush's feather gives a soft transition.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from desktop_app.core.tasks import Progress, Work, subrange
+
+# window (H x W x C float32, known pixels valid) + hole (bool H x W) -> filled window
+FillFn = Callable[[np.ndarray, np.ndarray], Work[np.ndarray]]
+
+CONTEXT = 3.0  # window side >= CONTEXT x hole thickness (diameter) at the working scale
+MARGIN = 24  # known pixels kept around the hole at least, at the working scale
+
+
+Box = tuple[int, int, int, int]  # y0, y1, x0, x1 in the full image
+
+
+def _scale(radius: float, working: int) -> float:
+    """Working pixels per full-resolution pixel for a hole of this inscribed radius."""
+    return min(1.0, (working - 2 * MARGIN) / (2 * CONTEXT * radius + 1e-6))
+
+
+def plan_regions(hole: np.ndarray, working: int) -> list[Box]:
+    """Boxes around groups of hole pixels, with the context their fill needs. Components
+    whose boxes overlap are merged, so their windows do not fight over the same pixels."""
+    h, w = hole.shape
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(hole.astype(np.uint8), connectivity=8)
+    boxes = []
+    for i in range(1, count):
+        x, y, bw, bh, _ = stats[i]
+        comp = (labels[y:y + bh, x:x + bw] == i).astype(np.uint8)
+        radius = float(cv2.distanceTransform(np.pad(comp, 1), cv2.DIST_L2, 5).max())
+        pad = int(math.ceil((CONTEXT - 1) * radius + MARGIN / _scale(radius, working)))
+        boxes.append([max(0, y - pad), min(h, y + bh + pad), max(0, x - pad), min(w, x + bw + pad)])
+    merged = True
+    while merged:  # merge overlapping boxes until none overlap
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                if a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]:
+                    boxes[i] = [min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])]
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return [(b[0], b[1], b[2], b[3]) for b in boxes]
+
+
+def _windows(length: int, size: int) -> list[int]:
+    """Window starts covering [0, length) with windows of `size` overlapping by a quarter."""
+    if length <= size:
+        return [0]
+    n = math.ceil((length - size) / (size * 0.75)) + 1
+    return [round(i * (length - size) / (n - 1)) for i in range(n)]
+
+
+def _resize(img: np.ndarray, size: tuple[int, int], shrink: bool) -> np.ndarray:
+    out = cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+    return out.reshape(size[0], size[1], -1) if img.ndim == 3 else out
+
+
+def fill_region(image: np.ndarray, hole: np.ndarray, fill: FillFn, working: int) -> Work[np.ndarray]:
+    """Fill `hole` (bool, the whole region) of the region crop `image` at the scale that puts
+    the hole's thickness into a `working`-pixel window. Returns the region with the fill."""
+    h, w = hole.shape
+    radius = float(cv2.distanceTransform(np.pad(hole.astype(np.uint8), 1), cv2.DIST_L2, 5).max())
+    scale = _scale(radius, working)
+    sh, sw = max(8, round(h * scale)), max(8, round(w * scale))
+    small = _resize(image, (sh, sw), True) if scale < 1 else image.copy()
+    small_hole = hole if scale == 1 else cv2.resize(hole.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_AREA) > 0
+    small = small.copy()
+    ys, xs = _windows(sh, working), _windows(sw, working)
+    todo = [(y, x) for y in ys for x in xs if small_hole[y:y + working, x:x + working].any()]
+    remaining = small_hole.copy()
+    for k, (y, x) in enumerate(todo):
+        win_hole = remaining[y:y + working, x:x + working]
+        if not win_hole.any():
+            continue
+        window = small[y:y + working, x:x + working]
+        filled = yield from subrange(fill(window, win_hole), k / len(todo), (k + 1) / len(todo))
+        small[y:y + working, x:x + working][win_hole] = filled[win_hole]
+        # the next window sees this fill as known pixels, so fills continue across windows
+        remaining[y:y + working, x:x + working] = False
+    if scale == 1:
+        return small
+    up = _resize(small, (h, w), False)
+    out = image.copy()
+    grow = cv2.dilate(hole.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    out[grow] = up[grow]
+    return out
+
+
+def _highpass(img: np.ndarray) -> np.ndarray:
+    return img - cv2.GaussianBlur(img, (0, 0), 1.5).reshape(img.shape)
+
+
+def match_grain(original: np.ndarray, filled: np.ndarray, hole: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Add white-ish noise to the hole so that its fine detail (high-pass energy, per
+    channel) matches a ring of known pixels around it."""
+    ring = (cv2.dilate(hole.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0) & ~hole
+    if ring.sum() < 16 or hole.sum() < 4:
+        return filled
+    want = _highpass(original)[ring].std(axis=0)
+    have = _highpass(filled)[hole].std(axis=0)
+    add = np.sqrt(np.maximum(want**2 - have**2, 0.0)).astype(np.float32)
+    if not np.any(add > 1e-4):
+        return filled
+    noise = rng.standard_normal(filled.shape).astype(np.float32)
+    # slight spatial correlation, like sensor grain after demosaicing; keep unit variance
+    noise = cv2.GaussianBlur(noise, (0, 0), 0.6).reshape(filled.shape)
+    noise /= max(float(_highpass(noise).std()), 1e-6)
+    out = filled.copy()
+    out[hole] += noise[hole] * add
+    return out
+
+
+def fill_full_resolution(image: np.ndarray, mask: np.ndarray, fill: FillFn, working: int = 512,
+                         seed: int = 0, grain: bool = True) -> Work[np.ndarray]:
+    """Fill every pixel where `mask` > 0 (the soft mask's whole footprint; the caller blends
+    with the soft values). Only regions around the hole are touched and copied."""
+    hole = mask > 0
+    out = image.copy()
+    regions = plan_regions(hole, working)
+    rng = np.random.default_rng(seed)
+    for i, (y0, y1, x0, x1) in enumerate(regions):
+        yield Progress(i / len(regions), f"region {i + 1}/{len(regions)}")
+        crop, crop_hole = image[y0:y1, x0:x1], hole[y0:y1, x0:x1]
+        filled = yield from subrange(fill_region(crop, crop_hole, fill, working),
+                                     i / len(regions), (i + 1) / len(regions))
+        if grain:
+            filled = match_grain(crop, filled, crop_hole, rng)
+        out[y0:y1, x0:x1] = np.where(crop_hole[:, :, None], filled, crop)
+    yield Progress(1.0, "filled")
+    return out

@@ -1,0 +1,111 @@
+"""Learned and patch-based hole filling for full-size photos. Both run through
+inpainting.fullres, which picks the working scale and window, brings the fill back to full
+size and matches the grain; operations.apply then blends it through the soft mask."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from desktop_app.core.inpainting.fullres import fill_full_resolution
+from desktop_app.core.operations.base import Operation, OperationInput, Param
+from desktop_app.core.tasks import Progress, Work
+
+MODEL_ID = "inpaint"  # resources/models/inpaint.safetensors
+
+
+def _pad_to(x, multiple: int):
+    import torch.nn.functional as F
+
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if not (ph or pw):
+        return x
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(x, (0, pw, 0, ph), mode=mode)
+
+
+def _network_fill(inp: OperationInput, seed: int):
+    """The fill function over windows: the shipped network with seeded noise."""
+    import torch
+
+    from desktop_app.core.models.manager import MANAGER
+    from desktop_app.core.models.tiled import _autocast
+
+    loaded = MANAGER.get(MODEL_ID, inp.device)
+    model, device, multiple = loaded.module, loaded.device, loaded.arch.size_multiple
+    precision = "bf16" if device.type == "cuda" else "fp32"
+    count = [0]
+
+    def fill(window: np.ndarray, hole: np.ndarray) -> Work[np.ndarray]:
+        h, w, c = window.shape
+        rgb = np.repeat(window, 3, axis=2) if c == 1 else window
+        x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
+        m = torch.from_numpy(hole.astype(np.float32))[None, None]
+        g = torch.Generator().manual_seed(seed * 7919 + count[0])
+        count[0] += 1
+        z = torch.randn(m.shape, generator=g)
+        # the padding is known surroundings (reflected), never hole
+        x, z = _pad_to(x, multiple), _pad_to(z, multiple)
+        m = _pad_to(m, multiple)
+        with torch.inference_mode(), _autocast(device, precision):
+            y = model(x.to(device), m.to(device), z.to(device))
+        out = y[0, :, :h, :w].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+        yield Progress(1.0, "window filled")
+        return out.mean(axis=2, keepdims=True) if c == 1 else out
+
+    return fill
+
+
+def inpaint_cnn(inp: OperationInput) -> Work[np.ndarray]:
+    assert inp.mask is not None
+    yield Progress(None, f"loading {MODEL_ID}")
+    fill = _network_fill(inp, int(inp.params["seed"]))
+    return (yield from fill_full_resolution(inp.image, inp.mask, fill, int(inp.params["working_size"]),
+                                            seed=int(inp.params["seed"]), grain=bool(inp.params["grain"])))
+
+
+def inpaint_patch(inp: OperationInput) -> Work[np.ndarray]:
+    from desktop_app.core.inpainting.patchmatch import patch_fill
+    from desktop_app.core.models.device import pick_device
+
+    assert inp.mask is not None
+    seed = int(inp.params["seed"])
+    device = str(pick_device(inp.device or "auto"))
+
+    def fill(window: np.ndarray, hole: np.ndarray) -> Work[np.ndarray]:
+        return (yield from patch_fill(window, hole, seed=seed, patch=int(inp.params["patch"]), device=device))
+
+    return (yield from fill_full_resolution(inp.image, inp.mask, fill, int(inp.params["working_size"]),
+                                            seed=seed, grain=bool(inp.params["grain"])))
+
+
+_SEED = Param("seed", int, 0, "Seed", "Which of the possible fills: another seed gives another variation.",
+              minimum=0, maximum=2**31 - 1, step=1)
+_GRAIN = Param("grain", bool, True, "Match grain",
+               "Add noise to the fill so it is as grainy as the pixels around the hole.")
+
+
+def _working(default: int) -> Param:
+    return Param("working_size", int, default, "Working size",
+                 "Side of the window the fill is computed in (pixels); larger holes are filled at reduced "
+                 "resolution so that this window holds the hole and its surroundings.",
+                 minimum=128, maximum=2048, step=64)
+
+
+CNN = Operation(
+    task="inpaint", method="cnn", title="Neural fill", category="Restoration",
+    description="The project's Fourier-UNet inpainting network: continues structure and texture into "
+                "the hole; each seed gives a different variation.",
+    run=inpaint_cnn, params=(_SEED, _working(512), _GRAIN), fills_mask=True, uses_device=True,
+    extra={"variations": 3},
+)
+
+PATCH = Operation(
+    task="inpaint", method="patch", title="Patch fill", category="Restoration",
+    description="PatchMatch texture synthesis: copies matching patches from around the hole; best for "
+                "large holes in grass, sand, foliage, walls.",
+    run=inpaint_patch, params=(_SEED, _working(512), Param("patch", int, 7, "Patch size",
+                                                          "Side of the patches compared and copied.",
+                                                          minimum=3, maximum=15, step=2), _GRAIN),
+    fills_mask=True, uses_device=True,
+)

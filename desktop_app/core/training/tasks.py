@@ -1,0 +1,186 @@
+"""What each training task does with a batch of clean patches: how it degrades them, what
+loss it optimises, and how it measures validation PSNR. The trainer owns everything else
+(data, schedule, checkpoints, export)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from desktop_app.core.training import degrade
+from desktop_app.core.training.config import TrainConfig
+from desktop_app.core.training.data import center_crop
+from desktop_app.core.training.masks import mask_batch, random_mask
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor | None = None) -> float:
+    err = (a.clamp(0, 1) - b) ** 2
+    if weight is None:
+        mse = torch.mean(err).item()
+    else:
+        mse = (torch.sum(err * weight) / (torch.sum(weight.expand_as(err)) + 1e-8)).item()
+    return 10 * math.log10(1.0 / max(mse, 1e-12))
+
+
+def _crop_tensor(img: np.ndarray, size: int) -> torch.Tensor:
+    return torch.from_numpy(center_crop(img, size).transpose(2, 0, 1) / 255.0).float()[None]
+
+
+@dataclass
+class DenoiseTask:
+    """The Gaussian denoiser: white noise of a random level, the level as an input map."""
+
+    config: TrainConfig
+    modules: dict[str, Any] = field(default_factory=dict)  # extra state to checkpoint
+
+    def degrade(self, clean: torch.Tensor, gen: torch.Generator):
+        return degrade.gaussian(clean, self.config.sigma_max, self.config.grey_fraction, gen)
+
+    def loss(self, model: nn.Module, clean: torch.Tensor, gen: torch.Generator, device) -> tuple[torch.Tensor, dict]:
+        noisy, target, sigma = self.degrade(clean, gen)
+        sigma = sigma.to(device) if sigma is not None and getattr(model, "noise_map", False) else None
+        out = model(noisy.to(device), sigma)
+        return torch.mean(torch.abs(out - target.to(device))), {}
+
+    def validation_pairs(self, images: list[np.ndarray]) -> list[tuple]:
+        pairs = []
+        for i, img in enumerate(images):
+            clean = _crop_tensor(img, self.config.val_crop)
+            for s in self.config.val_sigmas:
+                g = torch.Generator().manual_seed(1000 * i + int(s))
+                noisy = clean + torch.randn(clean.shape, generator=g) * (s / 255.0)
+                pairs.append((f"s{int(s)}", noisy, clean, torch.full((1, 3), s / 255.0)))
+        return pairs
+
+    def evaluate(self, model: nn.Module, pair: tuple, device) -> float:
+        _, noisy, clean, sigma = pair
+        noise_map = sigma.to(device) if sigma is not None and getattr(model, "noise_map", False) else None
+        return psnr(model(noisy.to(device), noise_map).cpu(), clean)
+
+
+@dataclass
+class RealDenoiseTask(DenoiseTask):
+    """The blind real-photo denoiser: camera-like noise, no noise-level input."""
+
+    def degrade(self, clean: torch.Tensor, gen: torch.Generator):
+        return degrade.realistic(clean, gen)
+
+    def validation_pairs(self, images: list[np.ndarray]) -> list[tuple]:
+        pairs = []
+        for i, img in enumerate(images):
+            clean = _crop_tensor(img, self.config.val_crop)
+            for k in range(2):
+                g = torch.Generator().manual_seed(1000 * i + k)
+                noisy, _, _ = degrade.realistic(clean, g, jpeg_probability=0.5, gaussian_probability=0.0)
+                pairs.append((f"real{k}", noisy, clean, None))
+        return pairs
+
+
+class PatchDiscriminator(nn.Module):
+    """A small spectrally normalised PatchGAN: one real/fake score per ~30-pixel patch."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        sn = nn.utils.spectral_norm
+        layers: list[nn.Module] = []
+        cin = 4  # image + mask, so it can judge the fill against where the hole was
+        for i, cout in enumerate((width, 2 * width, 4 * width)):
+            layers += [sn(nn.Conv2d(cin, cout, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
+            cin = cout
+        layers.append(sn(nn.Conv2d(cin, 1, 3, padding=1)))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([image * 2 - 1, mask], dim=1))
+
+
+@dataclass
+class InpaintTask:
+    """Holes of 5-50 % of the patch (strokes, boxes, blobs). The loss: L1 (hole weighted 6x
+    the rest), plus, when `adv_weight` > 0, a hinge loss from a patch discriminator that
+    only judges the hole (sharper textures), and a mode-seeking term (Mao et al., 2019) on
+    pairs of samples of the same crop with different noise, so that seeds give different
+    fills."""
+
+    config: TrainConfig
+    modules: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        hp = self.config.task_options
+        self.adv_weight = float(hp.get("adv_weight", 0.02))
+        self.ms_weight = float(hp.get("ms_weight", 0.01))
+        self.coverage = tuple(hp.get("coverage", (0.05, 0.5)))
+        if self.adv_weight > 0:
+            torch.manual_seed(self.config.seed + 1)
+            disc = PatchDiscriminator()
+            self.modules = {"disc": disc, "disc_opt": torch.optim.Adam(disc.parameters(), lr=self.config.lr,
+                                                                      betas=(0.5, 0.99))}
+        self._rng = np.random.default_rng(self.config.seed + 17)
+
+    def to(self, device) -> None:
+        if "disc" in self.modules:
+            self.modules["disc"].to(device)
+
+    def loss(self, model: nn.Module, clean: torch.Tensor, gen: torch.Generator, device) -> tuple[torch.Tensor, dict]:
+        n = clean.shape[0]
+        half = max(1, n // 2)
+        # each crop twice, with the same mask and different noise
+        clean = torch.cat([clean[:half], clean[:half]]).to(device)
+        mask = torch.from_numpy(mask_batch(half, clean.shape[-1], self._rng, self.coverage))
+        mask = torch.cat([mask, mask]).to(device)
+        noise = torch.randn(mask.shape, generator=gen).to(device)
+        out = model(clean, mask, noise)
+        l1 = torch.abs(out - clean)
+        rec = (6 * (l1 * mask).mean() + (l1 * (1 - mask)).mean())
+        logs = {"l1_hole": ((l1 * mask).sum() / (3 * mask.sum() + 1e-8)).item()}
+        total = rec
+        if self.ms_weight > 0:
+            diff = (torch.abs(out[:half] - out[half:]) * mask[:half]).sum() / (3 * mask[:half].sum() + 1e-8)
+            zdiff = (torch.abs(noise[:half] - noise[half:]) * mask[:half]).sum() / (mask[:half].sum() + 1e-8)
+            ratio = diff / (zdiff + 1e-8)
+            # 1/(ratio) as in MSGAN, softened so it stops pushing once fills differ visibly
+            total = total + self.ms_weight * 0.05 / (ratio + 0.01)
+            logs["variation"] = diff.item()
+        if self.adv_weight > 0:
+            disc, dopt = self.modules["disc"], self.modules["disc_opt"]
+            # discriminator step: real crops vs. detached fills, judged inside the hole
+            disc.requires_grad_(True)
+            d_real = disc(clean, mask)
+            d_fake = disc(out.detach(), mask)
+            small = F.interpolate(mask, size=d_fake.shape[-2:], mode="area")
+            d_loss = (F.relu(1 - d_real) * small).mean() + (F.relu(1 + d_fake) * small).mean()
+            dopt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            dopt.step()
+            disc.requires_grad_(False)
+            g_adv = -(disc(out, mask) * small).sum() / (small.sum() + 1e-8)
+            total = total + self.adv_weight * g_adv
+            logs["d_loss"] = d_loss.item()
+        return total, logs
+
+    def validation_pairs(self, images: list[np.ndarray]) -> list[tuple]:
+        pairs = []
+        lo, hi = self.coverage
+        bands = [(lo, (lo + hi) / 3), ((lo + hi) / 3, hi)]
+        for i, img in enumerate(images):
+            clean = _crop_tensor(img, self.config.val_crop)
+            s = clean.shape[-1] // 16 * 16
+            clean = clean[:, :, :s, :s]
+            for b, band in enumerate(bands):
+                m = random_mask(s, s, np.random.default_rng(1000 * i + b), band)
+                pairs.append((f"hole{b}", clean, clean, torch.from_numpy(m)[None, None]))
+        return pairs
+
+    def evaluate(self, model: nn.Module, pair: tuple, device) -> float:
+        _, _, clean, mask = pair
+        out = model(clean.to(device), mask.to(device), None).cpu()
+        return psnr(out, clean, mask)
+
+
+TASKS = {"denoise": DenoiseTask, "denoise-real": RealDenoiseTask, "inpaint": InpaintTask}

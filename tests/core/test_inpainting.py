@@ -1,0 +1,122 @@
+"""Object removal: training masks, the full-resolution path, the soft-mask blend, grain and
+seeded variations of the neural fill (on a tiny random network, so no training needed)."""
+
+import numpy as np
+import pytest
+
+from desktop_app.core.inpainting.fullres import fill_full_resolution, match_grain, plan_regions
+from desktop_app.core.operations import apply_operation
+from desktop_app.core.operations import registry as ops
+from desktop_app.core.tasks import run_work
+from desktop_app.core.training.masks import KINDS, random_mask
+from tests.conftest import textured_image
+
+
+@pytest.mark.parametrize("coverage", [(0.02, 0.1), (0.05, 0.5), (0.1, 0.3), (0.3, 0.5)])
+def test_masks_cover_the_asked_fraction(coverage):
+    rng = np.random.default_rng(1)
+    covers = [random_mask(128, 160, rng, coverage).mean() for _ in range(60)]
+    assert coverage[0] <= min(covers) and max(covers) <= coverage[1]
+    assert np.std(covers) > 0.01  # spread over the range, not one size
+
+
+def test_each_mask_kind_draws_something_different():
+    rng = np.random.default_rng(0)
+    masks = {k: random_mask(96, 96, rng, (0.1, 0.3), kinds=(k,)) for k in KINDS}
+    box = masks["box"]
+    ys, xs = np.nonzero(box)
+    # a single box fills its bounding box; strokes and blobs do not
+    assert box[ys.min():ys.max() + 1, xs.min():xs.max() + 1].mean() > 0.6
+    assert not np.array_equal(masks["strokes"], masks["blob"])
+
+
+def mean_fill(window, hole):
+    """A stand-in fill: the mean of the known pixels, recording what it was asked."""
+    mean_fill.calls.append(window.shape)
+    out = window.copy()
+    out[hole] = window[~hole].mean(axis=0)
+    yield from ()
+    return out
+
+
+def test_full_resolution_path_keeps_size_and_fills_thin_lines_at_full_resolution():
+    image = textured_image(900, 1400, seed=3)
+    mask = np.zeros(image.shape[:2], np.float32)
+    mask[400:404, 100:1300] = 1.0  # a power line: 4 px thick, 1200 px long
+    mean_fill.calls = []
+    out = run_work(fill_full_resolution(image, mask, mean_fill, working=256, grain=False))
+    assert out.shape == image.shape
+    assert np.array_equal(out[mask == 0], image[mask == 0])
+    assert not np.allclose(out[mask > 0], image[mask > 0])
+    # thin: windows of the working size at full resolution along the line, not one shrunk crop
+    assert len(mean_fill.calls) >= 5 and all(max(s[:2]) <= 256 for s in mean_fill.calls)
+
+
+def test_large_holes_are_filled_at_reduced_resolution_with_context():
+    image = textured_image(1200, 1600, seed=4)
+    mask = np.zeros(image.shape[:2], np.float32)
+    mask[300:900, 500:1100] = 1.0
+    mean_fill.calls = []
+    out = run_work(fill_full_resolution(image, mask, mean_fill, working=256, grain=False))
+    assert out.shape == image.shape and len(mean_fill.calls) == 1
+    h, w = mean_fill.calls[0][:2]
+    assert max(h, w) <= 256
+    (y0, y1, x0, x1), = plan_regions(mask > 0, 256)
+    assert y0 < 300 - 200 and y1 > 900 + 200  # the region holds surroundings around the hole
+
+
+def test_grain_is_matched_to_the_surroundings():
+    rng = np.random.default_rng(0)
+    image = np.clip(0.5 + rng.normal(0, 0.04, (200, 200, 3)), 0, 1).astype(np.float32)
+    hole = np.zeros((200, 200), bool)
+    hole[60:140, 60:140] = True
+    smooth = image.copy()
+    smooth[hole] = 0.5
+    grainy = match_grain(image, smooth, hole, rng)
+    hp = grainy - np.stack([np.asarray(__import__("cv2").GaussianBlur(grainy[:, :, c], (0, 0), 1.5))
+                            for c in range(3)], axis=2)
+    hp_ref = image - np.stack([np.asarray(__import__("cv2").GaussianBlur(image[:, :, c], (0, 0), 1.5))
+                               for c in range(3)], axis=2)
+    inner = np.zeros_like(hole)
+    inner[70:130, 70:130] = True
+    ratio = hp[inner].std() / hp_ref[~hole].std()
+    assert 0.8 < ratio < 1.25
+    assert np.array_equal(grainy[~hole], smooth[~hole])
+
+
+def run_cnn(image, mask, **params):
+    return run_work(apply_operation(ops.get("inpaint", "cnn"), image, mask, params, device="cpu"))
+
+
+def test_neural_fill_keeps_unmasked_pixels_and_blends_soft_masks(tiny_inpaint_model):
+    image = textured_image(96, 128, seed=1)
+    mask = np.zeros((96, 128), np.float32)
+    mask[30:60, 40:90] = 1.0
+    mask[30:60, 90:100] = 0.5  # a feathered edge
+    out = run_cnn(image, mask, grain=False)
+    assert out.shape == image.shape
+    assert np.array_equal(out[mask == 0], image[mask == 0])
+    assert not np.allclose(out[mask == 1], image[mask == 1], atol=1e-3)
+    # where the mask is 0.5 the result lies halfway between the photo and the full fill
+    full = run_cnn(image, (mask > 0).astype(np.float32), grain=False)
+    half = mask == 0.5
+    np.testing.assert_allclose(out[half], 0.5 * image[half] + 0.5 * full[half], atol=1e-4)
+
+
+def test_seeds_give_different_fills_and_the_same_seed_repeats(tiny_inpaint_model):
+    image = textured_image(64, 64, seed=2)
+    mask = np.zeros((64, 64), np.float32)
+    mask[16:48, 16:48] = 1.0
+    a = run_cnn(image, mask, seed=1)
+    b = run_cnn(image, mask, seed=1)
+    c = run_cnn(image, mask, seed=2)
+    assert np.array_equal(a, b)
+    assert np.abs(a - c)[mask > 0].mean() > 1e-3
+
+
+def test_neural_fill_works_on_greyscale_and_odd_sizes(tiny_inpaint_model):
+    image = textured_image(71, 53, seed=5, channels=1)
+    mask = np.zeros((71, 53), np.float32)
+    mask[10:30, 5:20] = 1.0
+    out = run_cnn(image, mask)
+    assert out.shape == image.shape and np.isfinite(out).all()
