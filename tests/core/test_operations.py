@@ -110,6 +110,17 @@ def test_inpaint_changes_only_the_masked_region(method):
     assert abs(out[35:45, 45:55, 1].mean() - img[:20, :, 1].mean()) < 0.3
 
 
+@pytest.mark.parametrize("method", ["telea", "ns"])
+def test_inpaint_continues_a_smooth_picture_into_the_hole(method):
+    yy, xx = np.mgrid[0:96, 0:128].astype(np.float32)
+    image = np.stack([0.2 + 0.6 * xx / 127, 0.3 + 0.4 * yy / 95, 0.5 + 0.0 * xx], axis=2)
+    mask = np.zeros((96, 128), np.float32)
+    mask[30:60, 40:80] = 1.0
+    out = run_work(apply_operation(registry.get(f"inpaint/{method}"), image, mask))
+    # a gradient is continued, not filled with values from outside the picture's range
+    assert np.abs(out - image)[mask > 0].mean() < 0.03
+
+
 def test_inpaint_needs_a_mask():
     with pytest.raises(ParameterError, match="paint a mask"):
         run_work(apply_operation(registry.get("inpaint/telea"), textured_image(), np.zeros((96, 128), np.float32)))

@@ -120,9 +120,10 @@ def _inpaint(flag: int):
         out = inp.image.copy()
         channels = crop.shape[2]
         for c in range(channels):
-            # float32 single-channel keeps 16-bit precision; OpenCV's 3-channel path is 8-bit only
-            filled = cv2.inpaint(np.ascontiguousarray(crop[:, :, c]), holes, radius, flag)
-            out[y0:y1, x0:x1, c] = filled
+            # float32 single-channel keeps 16-bit precision; OpenCV's 3-channel path is 8-bit only.
+            # Telea's float path assumes the 0-255 range (on 0-1 values it overshoots wildly).
+            filled = cv2.inpaint(np.ascontiguousarray(crop[:, :, c] * 255.0), holes, radius, flag)
+            out[y0:y1, x0:x1, c] = filled / 255.0
             yield Progress((c + 1) / channels, f"channel {c + 1}/{channels}")
         return out
 
