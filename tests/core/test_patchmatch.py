@@ -1,0 +1,105 @@
+"""Patch-based hole filling (PatchMatch + EM voting): what a user of "heal selection" sees."""
+
+import numpy as np
+import pytest
+
+from desktop_app.core.inpainting.patchmatch import patch_fill
+from desktop_app.core.tasks import CancelToken, Cancelled, run_work
+from tests.conftest import textured_image
+
+RED, BLUE = np.array([0.9, 0.1, 0.1], np.float32), np.array([0.1, 0.15, 0.85], np.float32)
+
+
+def fill(image, hole, **kwargs):
+    return run_work(patch_fill(image, hole, **kwargs))
+
+
+def disc(h, w, cy, cx, radius):
+    yy, xx = np.mgrid[0:h, 0:w]
+    return (yy - cy) ** 2 + (xx - cx) ** 2 < radius ** 2
+
+
+def stripes(n, channels=3):
+    """Diagonal stripes, period 8 px, in two colours."""
+    yy, xx = np.mgrid[0:n, 0:n]
+    on = ((xx + yy) % 8 < 4).astype(np.float32)[:, :, None]
+    return (RED[:channels] * on + BLUE[:channels] * (1 - on)).astype(np.float32)
+
+
+def checkerboard(n, channels=3):
+    """8 px period (4 px squares), grey levels 0.1 and 0.9."""
+    yy, xx = np.mgrid[0:n, 0:n]
+    on = ((yy // 4 + xx // 4) % 2).astype(np.float32)
+    return np.repeat((0.1 + 0.8 * on)[:, :, None], channels, axis=2).astype(np.float32)
+
+
+def test_pixels_outside_the_hole_are_unchanged():
+    image = textured_image(96, 128, seed=3)
+    hole = disc(96, 128, 50, 70, 18) | disc(96, 128, 20, 20, 8)
+    out = fill(image, hole)
+    assert out.shape == image.shape and out.dtype == np.float32
+    assert np.array_equal(out[~hole], image[~hole])
+    assert not np.allclose(out[hole], 0) and 0 <= out.min() and out.max() <= 1
+
+
+@pytest.mark.parametrize("texture", [stripes, checkerboard])
+@pytest.mark.parametrize("channels", [3, 1])
+def test_a_hole_in_a_periodic_texture_is_filled_with_the_texture_in_phase(texture, channels):
+    truth = texture(128, channels)
+    hole = disc(128, 128, 60, 66, 20)
+    out = fill(truth, hole)
+    error = np.abs(out - truth)[hole].mean()
+    flat_fill = np.abs(truth[~hole].mean(axis=0) - truth)[hole].mean()
+    assert error < 0.1 * flat_fill, (error, flat_fill)
+
+
+def test_same_seed_gives_the_same_fill_and_another_seed_a_different_one():
+    image = textured_image(96, 96, seed=5)
+    hole = disc(96, 96, 48, 48, 20)
+    first = fill(image, hole, seed=7)
+    assert np.array_equal(first, fill(image, hole, seed=7))
+    assert not np.array_equal(first, fill(image, hole, seed=8))
+
+
+def test_a_hole_across_a_colour_edge_is_filled_with_the_two_colours_not_a_grey_smear():
+    image = np.empty((96, 96, 3), np.float32)
+    image[:, :48], image[:, 48:] = RED, BLUE
+    hole = disc(96, 96, 48, 48, 22)
+    out = fill(image, hole)
+    filled = out[hole]
+    to_red = np.linalg.norm(filled - RED, axis=1)
+    to_blue = np.linalg.norm(filled - BLUE, axis=1)
+    assert np.mean(np.minimum(to_red, to_blue) < 0.05) > 0.95
+    # and the edge goes on straight through the hole: red on the left, blue on the right
+    xx = np.mgrid[0:96, 0:96][1][hole]
+    assert np.mean(to_red[xx < 44] < 0.05) > 0.95 and np.mean(to_blue[xx >= 52] < 0.05) > 0.95
+
+
+def test_progress_is_reported_and_cancel_stops_the_fill():
+    image = textured_image(96, 96, seed=1)
+    hole = disc(96, 96, 40, 50, 16)
+    fractions = []
+    fill_with_events = run_work(patch_fill(image, hole), lambda e: fractions.append(e.fraction))
+    assert fill_with_events.shape == image.shape
+    assert len(fractions) > 10 and fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+
+    token = CancelToken()
+    seen = []
+
+    def on_progress(event):
+        seen.append(event)
+        if len(seen) == 3:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        run_work(patch_fill(image, hole), on_progress, token)
+    assert len(seen) == 3
+
+
+def test_an_empty_hole_returns_the_image_and_a_hole_with_nothing_to_copy_is_refused():
+    image = textured_image(64, 64)
+    assert np.array_equal(fill(image, np.zeros((64, 64), bool)), image)
+    hole = np.ones((64, 64), bool)
+    hole[:3, :3] = False  # too few known pixels for a single 7 x 7 patch
+    with pytest.raises(ValueError, match="patch of known pixels"):
+        fill(image, hole)
