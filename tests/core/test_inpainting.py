@@ -84,6 +84,18 @@ def test_grain_is_matched_to_the_surroundings():
     assert np.array_equal(grainy[~hole], smooth[~hole])
 
 
+def test_edges_and_shading_around_a_hole_are_not_taken_for_grain():
+    yy, xx = np.mgrid[0:200, 0:200].astype(np.float32)
+    stripes = ((xx // 6) % 2).astype(np.float32)  # sharp edges every 6 px, no noise
+    image = np.stack([0.2 + 0.6 * stripes, 0.3 + 0.002 * yy, 0.5 + 0.0 * xx], axis=2)
+    hole = np.zeros((200, 200), bool)
+    hole[60:140, 60:140] = True
+    flat = image.copy()
+    flat[hole] = 0.5
+    out = match_grain(image, flat, hole, np.random.default_rng(0))
+    assert np.abs(out - flat)[hole].std() < 0.01
+
+
 def run_cnn(image, mask, **params):
     return run_work(apply_operation(ops.get("inpaint", "cnn"), image, mask, params, device="cpu"))
 

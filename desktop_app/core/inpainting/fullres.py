@@ -8,8 +8,8 @@ For each group of nearby hole pixels this module
    a large blob at reduced resolution with enough surroundings to continue;
 2. cuts the scaled region into overlapping windows (one for most holes) and fills them,
    each window seeing the previous windows' fills as known pixels;
-3. brings the fill back to full size and re-adds grain matched to a ring of pixels around
-   the hole, so the fill is not smoother than the rest of the photo.
+3. brings the fill back to full size and re-adds grain: white noise at the noise level of a
+   ring of pixels around the hole, so the fill is not smoother than the rest of the photo.
 
 The caller blends the result through the soft mask (operations.apply does), so pixels where
 the mask is zero never change and the brush's feather gives a soft transition.
@@ -112,27 +112,41 @@ def fill_region(image: np.ndarray, hole: np.ndarray, fill: FillFn, working: int)
     return out
 
 
-def _highpass(img: np.ndarray) -> np.ndarray:
-    return img - cv2.GaussianBlur(img, (0, 0), 1.5).reshape(img.shape)
+def _residual(img: np.ndarray) -> np.ndarray:
+    """What a 3x3 median takes away: mostly noise; edges and smooth shading stay out of it."""
+    return img - cv2.medianBlur(np.ascontiguousarray(img, dtype=np.float32), 3).reshape(img.shape)
+
+
+def _robust_std(values: np.ndarray) -> np.ndarray:
+    """Per-channel standard deviation from the median absolute deviation (N x C values), so
+    the few large residuals at edges do not count."""
+    return 1.4826 * np.median(np.abs(values - np.median(values, axis=0)), axis=0)
+
+
+def _noise_gain() -> float:
+    """The robust std of the residual of unit white noise: divides measured residuals back
+    to a noise level."""
+    noise = np.random.default_rng(7).standard_normal((256, 256, 1)).astype(np.float32)
+    return float(_robust_std(_residual(noise).reshape(-1, 1))[0])
+
+
+_GAIN = _noise_gain()
 
 
 def match_grain(original: np.ndarray, filled: np.ndarray, hole: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Add white-ish noise to the hole so that its fine detail (high-pass energy, per
-    channel) matches a ring of known pixels around it."""
+    """Add white noise to the hole so its noise level (per channel, measured robustly from
+    median-filter residuals) matches a ring of known pixels around it. Edges and shading
+    around the hole are not taken for grain."""
     ring = (cv2.dilate(hole.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0) & ~hole
-    if ring.sum() < 16 or hole.sum() < 4:
+    if ring.sum() < 64 or hole.sum() < 4:
         return filled
-    want = _highpass(original)[ring].std(axis=0)
-    have = _highpass(filled)[hole].std(axis=0)
+    want = _robust_std(_residual(original)[ring]) / _GAIN
+    have = _robust_std(_residual(filled)[hole]) / _GAIN
     add = np.sqrt(np.maximum(want**2 - have**2, 0.0)).astype(np.float32)
     if not np.any(add > 1e-4):
         return filled
-    noise = rng.standard_normal(filled.shape).astype(np.float32)
-    # slight spatial correlation, like sensor grain after demosaicing; keep unit variance
-    noise = cv2.GaussianBlur(noise, (0, 0), 0.6).reshape(filled.shape)
-    noise /= max(float(_highpass(noise).std()), 1e-6)
     out = filled.copy()
-    out[hole] += noise[hole] * add
+    out[hole] += rng.standard_normal((int(hole.sum()), filled.shape[2])).astype(np.float32) * add
     return out
 
 

@@ -3,9 +3,20 @@
 The optimisation follows Wexler, Shechtman & Irani (2007, "Space-time completion of video"),
 the nearest-neighbour search Barnes et al. (2009, "PatchMatch"):
 
-* A pyramid is built down to a short side of 32-64 px. At the coarsest level the hole starts as
-  a smooth colour diffused in from its border, and every patch overlapping the hole gets a
-  random source patch.
+* A pyramid is built down to a short side of 32-64 px. A coarse level counts a pixel as hole
+  when any pixel under it is, so the hole grows and, with the patch size fixed, the known
+  patches vanish fastest where the hole is made of many thick strokes. The solve starts at the
+  coarsest level whose whole known patches still cover most of the known pixels
+  (MIN_SOURCE_COVER): a level with a few dozen, all from one corner of the picture, decides a
+  structure that the finer levels only refine, and filled a half-covered picture with that
+  corner's texture. There the hole starts as a smooth colour diffused in from its border, and
+  every patch overlapping the hole gets a random source patch.
+* Patches are compared on the colours plus two texture channels (Newson et al. 2014, "Video
+  inpainting of complex scenes"): the mean absolute horizontal and vertical derivative over a
+  window as wide as the coarsest level's pixels. They carry the full-size texture down the
+  pyramid, where plain colours are smoothed out, so a smooth estimate of the hole is not simply
+  matched to the smoothest sources (which filled busy regions - glass, foliage - with smooth
+  cells).
 * At each level, EM iterations alternate a nearest-neighbour field (NNF) search - every patch
   overlapping the hole looks for the most similar patch lying wholly in the known pixels - and
   a vote: each hole pixel becomes the weighted mean of what the overlapping patches' matches
@@ -37,9 +48,11 @@ import torch.nn.functional as F
 from desktop_app.core.tasks import Progress, Work
 
 MIN_COARSE_SIDE = 32   # halve the window while its short side stays at least this
-FEATURE_DIMS = 24      # PCA components patches are compared on
+FEATURE_DIMS = 16      # PCA components patches are compared on
 PCA_SAMPLES = 4096     # known patches drawn per level to find them
 MIN_SOURCES = 16       # a level with fewer whole known patches is skipped
+MIN_SOURCE_COVER = 0.85  # nor a coarse level where they cover less of the known pixels
+TEXTURE_WEIGHT = 4.0   # scale of the texture channels (mean |derivative|) against the colours
 JUMPS = (8, 4, 2, 1)   # propagation distances within one PatchMatch iteration
 LOCAL_SEARCH = 32      # random-search radius (px) at the levels after the coarsest
 BOUNDARY_GAMMA = 1.3   # a patch's vote weight falls by this factor per pixel deeper in the hole
@@ -59,7 +72,7 @@ _DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1))
 class _Level:
     """One pyramid level: the image (the hole holding the current estimate) and its patches."""
 
-    image: torch.Tensor        # (C, H, W)
+    image: torch.Tensor        # (C + 2, H, W): the colours, then the two texture channels
     hole: torch.Tensor         # (H, W) bool
     valid: torch.Tensor        # (H*W,) bool: centres of patches lying wholly in known pixels
     sources: torch.Tensor      # (S,) flat indices of those centres
@@ -129,11 +142,13 @@ def _fill(image: torch.Tensor, hole: torch.Tensor, seed: int, patch: int) -> Wor
     yield Progress(0.0, "preparing the patch fill")
     gen = torch.Generator(device=image.device)
     gen.manual_seed(int(seed))
-    levels = [_make_level(img, h, patch // 2) for img, h in _pyramid(image, hole, patch)]
-    while levels and levels[0].sources.numel() < MIN_SOURCES:
-        levels.pop(0)  # a coarse level that leaves too few whole known patches
-    if not levels:
+    holes = _usable_holes(_hole_pyramid(hole, patch), patch // 2)
+    if not holes:
         raise ValueError(f"the hole leaves no {patch} x {patch} patch of known pixels to copy from")
+    channels = image.shape[0]
+    texture = _texture_channels(image, hole, 2 ** max(len(holes) - 1, 1) + 1)
+    images = _image_pyramid(torch.cat([image, TEXTURE_WEIGHT * texture]), holes)
+    levels = [_make_level(img, h, patch // 2) for img, h in zip(images, holes)]
 
     plans = [_plan(number, len(levels)) for number in range(len(levels))]
     total = sum(level.ty.numel() * plan.cost for level, plan in zip(levels, plans))
@@ -152,7 +167,7 @@ def _fill(image: torch.Tensor, hole: torch.Tensor, seed: int, patch: int) -> Wor
             done += level.ty.numel() * step_cost
             yield Progress(min(done / total, 1.0), message)
         previous = level
-    return previous.image
+    return previous.image[:channels]
 
 
 @dataclass(frozen=True)
@@ -231,30 +246,83 @@ def _checked(image: np.ndarray, hole: np.ndarray, patch: int) -> tuple[np.ndarra
 # ---------------------------------------------------------------- pyramid and levels
 
 
-def _pyramid(image: torch.Tensor, hole: torch.Tensor, patch: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(image, hole) pairs, coarsest first. A coarse pixel is in the hole when any pixel under
-    it is, so its known pixels are exact averages of known ones."""
+def _hole_pyramid(hole: torch.Tensor, patch: int) -> list[torch.Tensor]:
+    """The hole at each level, coarsest first, each level half the size of the next. A coarse
+    pixel is in the hole when any pixel under it is, so its known pixels are exact averages of
+    known ones."""
     floor = max(MIN_COARSE_SIDE, 3 * patch)
-    levels = [(image, hole)]
-    while min(levels[-1][1].shape) // 2 >= floor:
-        img, h = levels[-1]
+    holes = [hole]
+    while min(holes[-1].shape) // 2 >= floor:
+        h = holes[-1]
         size = ((h.shape[0] + 1) // 2, (h.shape[1] + 1) // 2)
-        known = (~h).to(img.dtype)[None, None]
-        coverage = F.interpolate(known, size=size, mode="area")[0, 0]
-        small = F.interpolate((img * known[0])[None], size=size, mode="area")[0]
-        small_hole = coverage < 1.0 - 1e-4
-        levels.append((small * (~small_hole), small_hole))
-    return levels[::-1]
+        coverage = F.interpolate((~h).float()[None, None], size=size, mode="area")[0, 0]
+        holes.append(coverage < 1.0 - 1e-4)
+    return holes[::-1]
 
 
-def _make_level(image: torch.Tensor, hole: torch.Tensor, radius: int) -> _Level:
+def _usable_holes(holes: list[torch.Tensor], radius: int) -> list[torch.Tensor]:
+    """The levels to solve, coarsest first: from the coarsest one whose whole known patches
+    (at least MIN_SOURCES of them) still cover MIN_SOURCE_COVER of the known pixels, down to
+    full size. Empty when even the full-size level has fewer than MIN_SOURCES."""
+    known = ~holes[-1]
+    for start, hole in enumerate(holes):
+        valid, _ = _valid_centres(hole, radius)
+        if int(valid.sum()) < MIN_SOURCES:
+            continue
+        if start == len(holes) - 1:
+            return holes[start:]
+        footprint = F.max_pool2d(valid[None, None].float(), 2 * radius + 1, stride=1, padding=radius)
+        covered = F.interpolate(footprint, size=tuple(known.shape), mode="nearest")[0, 0] > 0
+        if int((covered & known).sum()) >= MIN_SOURCE_COVER * int(known.sum()):
+            return holes[start:]
+    return []
+
+
+def _image_pyramid(image: torch.Tensor, holes: list[torch.Tensor]) -> list[torch.Tensor]:
+    """`image` at the sizes of `holes` (coarsest first, the last one full size), each level the
+    area average of the known pixels under it; zero in the hole."""
+    images = [image]
+    for h in holes[-2::-1]:
+        fine_known = (~holes[len(holes) - len(images)]).to(image.dtype)
+        small = F.interpolate((images[-1] * fine_known)[None], size=tuple(h.shape), mode="area")[0]
+        images.append(small * (~h))
+    return images[::-1]
+
+
+def _texture_channels(image: torch.Tensor, hole: torch.Tensor, window: int) -> torch.Tensor:
+    """(2, H, W): the mean absolute vertical and horizontal derivative of the grey image over a
+    window x window box (odd), taken over pairs of known pixels only; zero where the box holds
+    none. Averaged down the pyramid, they tell a coarse level how busy the full-size pixels
+    under each of its pixels are."""
+    grey = image.mean(0)
+    known = ~hole
+    features = []
+    for dim, pad in ((0, (0, 0, 0, 1)), (1, (0, 1))):
+        n = grey.shape[dim] - 1
+        both = (known.narrow(dim, 1, n) & known.narrow(dim, 0, n)).to(grey.dtype)
+        step = (grey.narrow(dim, 1, n) - grey.narrow(dim, 0, n)).abs() * both
+        total = F.avg_pool2d(F.pad(step, pad)[None, None], window, stride=1, padding=window // 2)
+        count = F.avg_pool2d(F.pad(both, pad)[None, None], window, stride=1, padding=window // 2)
+        features.append((total / count.clamp(min=1e-12))[0, 0])
+    return torch.stack(features)
+
+
+def _valid_centres(hole: torch.Tensor, radius: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(H, W) bool: centres of patches lying wholly in known pixels; and the centres of patches
+    inside the image that overlap the hole."""
     height, width = hole.shape
     size = 2 * radius + 1
     near_hole = F.max_pool2d(hole[None, None].float(), size, stride=1, padding=radius)[0, 0] > 0
     inside = torch.zeros_like(hole)
     inside[radius:height - radius, radius:width - radius] = True
-    valid = (~near_hole & inside).flatten()
-    ty, tx = torch.nonzero(near_hole & inside, as_tuple=True)
+    return ~near_hole & inside, near_hole & inside
+
+
+def _make_level(image: torch.Tensor, hole: torch.Tensor, radius: int) -> _Level:
+    height, width = hole.shape
+    valid, targets = _valid_centres(hole, radius)
+    valid = valid.flatten()
+    ty, tx = torch.nonzero(targets, as_tuple=True)
     index = torch.full((height, width), -1, dtype=torch.long, device=hole.device)
     index[ty, tx] = torch.arange(ty.numel(), device=hole.device)
     depth = cv2.distanceTransform(hole.cpu().numpy().astype(np.uint8), cv2.DIST_L2, 3)
