@@ -4,6 +4,8 @@
     desktop-app denoise IN -o OUT --method nlmeans --sigma 25
     desktop-app inpaint IN --mask MASK.png -o OUT --method telea
     desktop-app train --task denoise --data DIR --name my-model --minutes 10
+    desktop-app train --task generate-gan --data DIR --name my-gan --patch 64 --option resize=0.5
+    desktop-app generate [--model NAME] -n 16 --seed 0 -o DIR [--class bark]
     desktop-app select IN --box X,Y,W,H -o MASK.png [--grow N] [--feather R]
     desktop-app select IN --wand X,Y --tolerance 32 [--global] -o MASK.png
 
@@ -13,7 +15,9 @@ Exit code 0 on success; otherwise one line on stderr and a non-zero code.
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
@@ -129,15 +133,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     from desktop_app.core.training.config import TrainConfig
     from desktop_app.core.training.trainer import Trainer
 
-    config = TrainConfig(task=args.task, name=args.name, data=args.data, arch=args.arch or TrainConfig.arch,
+    from desktop_app.core.training.tasks import TASKS
+
+    if args.task not in TASKS:
+        raise ValueError(f"unknown training task {args.task!r} (known: {', '.join(TASKS)})")
+    arch = args.arch or getattr(TASKS[args.task], "default_arch", TrainConfig.arch)
+    # a run started in the background (nohup ... &) ignores SIGINT: make Ctrl-C and `kill`
+    # both stop it between steps, with a checkpoint
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    config = TrainConfig(task=args.task, name=args.name, data=args.data, arch=arch,
+                         hparams=dict(args.hparam or []), task_options=dict(args.option or []),
                          base=args.base, steps=args.steps, minutes=args.minutes, batch=args.batch,
-                         patch=args.patch, lr=args.lr, seed=args.seed, device=args.device or "auto",
-                         threads=args.threads, val_every=args.val_every)
+                         patch=args.patch or getattr(TASKS[args.task], "default_patch", TrainConfig.patch),
+                         lr=args.lr, seed=args.seed, device=args.device or "auto",
+                         threads=args.threads, val_every=args.val_every,
+                         val_fraction=args.val_fraction if args.val_fraction is not None else TrainConfig.val_fraction)
     run_dir = Path(args.run_dir) if args.run_dir else cache_dir() / "runs" / args.name
     command = "desktop-app " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     trainer = Trainer(config, run_dir, command=command)
     if args.resume and trainer.resume():
-        print(f"resumed {run_dir} at step {trainer.step} (best {trainer.best['val_psnr']:.2f} dB)", file=sys.stderr)
+        print(f"resumed {run_dir} at step {trainer.step} (best {trainer.score_text(trainer.best)})", file=sys.stderr)
 
     def report(p: Progress) -> None:
         if p.data.get("validation") or (p.data.get("step", 0) % 200 == 0 and p.data):
@@ -147,12 +163,63 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr, flush=True)
 
     result = run_work(trainer.run(), report)
-    print(f"finished at step {result['step']}; best validation {result['best']['val_psnr']:.2f} dB "
+    print(f"finished at step {result['step']}; best validation {trainer.score_text(result['best'])} "
           f"at step {result['best'].get('step')}", file=sys.stderr)
     if args.out:
         m = trainer.export(Path(args.out), title=args.title)
         print(f"wrote {args.out} ({m.sha256[:12]})", file=sys.stderr)
     return 0
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    """KEY=VALUE, the value read as JSON when it is JSON (numbers, true/false, lists) and as
+    text otherwise."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from desktop_app.core import generation
+    from desktop_app.core.imaging.io import save_image
+    from desktop_app.core.models.catalog import find, models_for
+    from desktop_app.core.models.device import pick_device
+    from desktop_app.core.models.weights import load_model
+
+    name = args.model or _default_generator(models_for("generate"), generation.DEFAULT_GENERATOR)
+    entry = find(name)
+    if entry.manifest.task != "generate":
+        raise ValueError(f"model {name!r} is a {entry.manifest.task} model, not a generator")
+    if not 1 <= args.count <= 10_000:
+        raise ValueError("-n must be between 1 and 10000")
+    model, _ = load_model(entry.path)
+    model = model.to(pick_device(args.device))
+    index = generation.class_index(model, args.class_) if args.class_ is not None else None
+    images = _drive(generation.sample_work(model, args.count, args.seed, index, args.truncation),
+                    "generate", args.quiet)
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    stem = name + (f"-{args.class_}" if args.class_ is not None else "") + f"-seed{args.seed}"
+    for i, image in enumerate(images):
+        save_image(out / f"{stem}-{i:03d}.png", image)
+    print(f"wrote {len(images)} images to {out}", file=sys.stderr)
+    return 0
+
+
+def _default_generator(entries, preferred: str) -> str:
+    """The shipped default generator, else the first installed one."""
+    names = [e.manifest.id for e in entries]
+    if preferred in names:
+        return preferred
+    if not names:
+        raise ValueError("no generator installed; train one with `desktop-app train --task generate-gan ...`")
+    return names[0]
 
 
 def _numbers(text: str, count: int, what: str) -> tuple[int, ...]:
@@ -256,25 +323,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_select)
 
     p = sub.add_parser("train", help="train or fine-tune a model on folders of images")
-    p.add_argument("--task", default="denoise")
+    p.add_argument("--task", default="denoise",
+                   help="denoise, denoise-real, denoise-pairs, inpaint, generate-gan or generate-vae")
     p.add_argument("--data", action="append", required=True, help="folder of images (repeatable)")
     p.add_argument("--name", required=True, help="name of the resulting model")
     p.add_argument("--title", default=None)
-    p.add_argument("--arch", default=None, help="architecture id when training from scratch")
+    p.add_argument("--arch", default=None, help="architecture id when training from scratch (default: the task's)")
+    p.add_argument("--hparam", action="append", type=_key_value, metavar="KEY=VALUE",
+                   help="architecture hyper-parameter, e.g. size=128 or latent_dim=64 (repeatable)")
+    p.add_argument("--option", action="append", type=_key_value, metavar="KEY=VALUE",
+                   help="task option, e.g. resize=0.5 or kl_weight=0.02 (repeatable)")
     p.add_argument("--base", default=None, help="model to fine-tune from")
     p.add_argument("--steps", type=int, default=100_000)
     p.add_argument("--minutes", type=float, default=None, help="stop after this many minutes")
     p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--patch", type=int, default=96)
+    p.add_argument("--patch", type=int, default=None, help="crop size in pixels (default 96; 64 for generators)")
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val-every", type=int, default=1000)
+    p.add_argument("--val-fraction", type=float, default=None,
+                   help="share of the images (of the scenes, for paired data) held back for validation")
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--run-dir", default=None, help="checkpoint folder (default: the cache folder)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--out", default=None, help="write the best weights here (.safetensors + .json)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("generate", help="make new images with a generator model")
+    p.add_argument("--model", default=None, help="generator model name (default: the shipped generator)")
+    p.add_argument("-n", "--count", type=int, default=16, help="how many images (default 16)")
+    p.add_argument("--seed", type=int, default=0, help="the same seed gives the same images (default 0)")
+    p.add_argument("-o", "--output", required=True, help="folder to write the PNG files into")
+    p.add_argument("--class", dest="class_", default=None, metavar="NAME",
+                   help="for a class-conditional model: the class (the training sub-folder name)")
+    p.add_argument("--truncation", type=float, default=1.0,
+                   help="latent scale: below 1 gives more typical, less varied images (default 1)")
+    p.add_argument("--device", default=None, help="auto, cpu, cuda or mps")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_generate)
     return parser
 
 

@@ -10,12 +10,12 @@ from typing import Any
 
 @dataclass
 class TrainConfig:
-    task: str = "denoise"  # a key of training.tasks.TASKS: "denoise", "denoise-real", "inpaint"
+    task: str = "denoise"  # a key of training.tasks.TASKS: "denoise", "inpaint", "generate-gan", ...
     name: str = "cnn"  # model id of the result
     data: list[str] = field(default_factory=list)
     arch: str = "unet-denoise"
     hparams: dict[str, Any] = field(default_factory=dict)
-    task_options: dict[str, Any] = field(default_factory=dict)  # e.g. inpaint: adv_weight, coverage
+    task_options: dict[str, Any] = field(default_factory=dict)  # e.g. inpaint: adv_weight; gan: resize, ema
     base: str | None = None  # model id to fine-tune from (None: from scratch)
     steps: int = 100_000  # length of the learning-rate schedule and the stopping point
     minutes: float | None = None  # wall-clock budget of this invocation

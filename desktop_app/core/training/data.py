@@ -4,6 +4,7 @@ skipped, a deterministic validation split, random augmented patches."""
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,10 @@ class ImageSet:
     train_paths: list[Path] = field(default_factory=list)
     val_paths: list[Path] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (path, why)
+    # class-conditional data: the class names, and each image's class index
+    classes: list[str] = field(default_factory=list)
+    train_labels: list[int] = field(default_factory=list)
+    val_labels: list[int] = field(default_factory=list)
 
 
 def find_images(folders: list[str | Path]) -> list[Path]:
@@ -41,9 +46,10 @@ def _read_rgb(path: Path) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
-def is_validation(path: Path, fraction: float) -> bool:
+def is_validation(path: Path | str, fraction: float) -> bool:
     """A stable split: the same file is on the same side whatever else is in the folder."""
-    digest = hashlib.sha1(path.name.encode()).digest()
+    name = path.name if isinstance(path, Path) else path
+    digest = hashlib.sha1(name.encode()).digest()
     return int.from_bytes(digest[:4], "big") / 2**32 < fraction
 
 
@@ -82,24 +88,112 @@ def load_image_set(folders: list[str | Path], val_fraction: float = 0.1, min_val
     return out
 
 
+def scene_key(path: Path) -> str:
+    """The scene a shot belongs to: the file name without a trailing shot number
+    ("Canon5D2_chair_11.jpg" -> "Canon5D2_chair"), so a split keeps scenes apart."""
+    return re.sub(r"_\d+$", "", path.stem)
+
+
+def load_pairs(folders: list[str | Path], val_fraction: float = 0.5) -> ImageSet:
+    """Real (noisy, clean) pairs: each folder holds `noisy/` and `clean/` with the same file
+    names. Each pair is one H x W x 6 array (noisy RGB, then clean RGB), so random crops and
+    flips stay aligned. The split goes by scene, not by shot."""
+    out = ImageSet([], [])
+    for folder in folders:
+        folder = Path(folder)
+        noisy_dir, clean_dir = folder / "noisy", folder / "clean"
+        if not noisy_dir.is_dir() or not clean_dir.is_dir():
+            raise FileNotFoundError(f"{folder}: paired data needs the sub-folders noisy/ and clean/")
+        for noisy_path in find_images([noisy_dir]):
+            clean_path = clean_dir / noisy_path.relative_to(noisy_dir)
+            try:
+                noisy, clean = _read_rgb(noisy_path), _read_rgb(clean_path)
+            except (OSError, UnidentifiedImageError, ValueError) as e:
+                out.skipped.append((noisy_path, str(e).splitlines()[0] if str(e) else type(e).__name__))
+                continue
+            if noisy.shape != clean.shape:
+                out.skipped.append((noisy_path, f"size {noisy.shape[:2]} differs from the clean {clean.shape[:2]}"))
+                continue
+            pair = np.concatenate([noisy, clean], axis=2)
+            if is_validation(scene_key(noisy_path), val_fraction):
+                out.val.append(pair)
+                out.val_paths.append(noisy_path)
+            else:
+                out.train.append(pair)
+                out.train_paths.append(noisy_path)
+    if not out.train or not out.val:
+        raise ValueError("paired data needs pairs of at least two scenes (one to train on, one to validate)")
+    return out
+
+
+def random_crop(img: np.ndarray, size: int, rng: np.random.Generator, turn: bool = True) -> np.ndarray:
+    """One random `size` crop (reflect-padded when the image is smaller) with a random flip
+    and, when `turn`, a random 90-degree turn; H x W x C as the image."""
+    h, w = img.shape[:2]
+    if h < size or w < size:
+        pad = ((0, max(0, size - h)), (0, max(0, size - w)), (0, 0))
+        img = np.pad(img, pad, mode="reflect")
+        h, w = img.shape[:2]
+    y, x = rng.integers(h - size + 1), rng.integers(w - size + 1)
+    crop = img[y:y + size, x:x + size]
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    if turn:
+        crop = np.rot90(crop, rng.integers(4))
+    return crop
+
+
 def random_patches(images: list[np.ndarray], count: int, size: int, rng: np.random.Generator) -> np.ndarray:
     """`count` random crops of `size` pixels with random flips and 90-degree turns,
-    float32 N x 3 x size x size in [0, 1]."""
-    batch = np.empty((count, 3, size, size), np.float32)
+    float32 N x C x size x size in [0, 1] (C as the images have)."""
+    batch = np.empty((count, images[0].shape[2], size, size), np.float32)
     for n in range(count):
         img = images[rng.integers(len(images))]
-        h, w = img.shape[:2]
-        if h < size or w < size:
-            pad = ((0, max(0, size - h)), (0, max(0, size - w)), (0, 0))
-            img = np.pad(img, pad, mode="reflect")
-            h, w = img.shape[:2]
-        y, x = rng.integers(h - size + 1), rng.integers(w - size + 1)
-        crop = img[y:y + size, x:x + size]
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        crop = np.rot90(crop, rng.integers(4))
-        batch[n] = crop.transpose(2, 0, 1) / 255.0
+        batch[n] = random_crop(img, size, rng).transpose(2, 0, 1) / 255.0
     return batch
+
+
+def class_folders(folders: list[str | Path]) -> list[str]:
+    """Class names of a class-conditional data set: the names of the immediate sub-folders
+    of the data folders that hold images (anywhere below them), sorted; [] when none do."""
+    names = set()
+    for folder in map(Path, folders):
+        if folder.is_dir():
+            for sub in folder.iterdir():
+                if sub.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in sub.rglob("*")):
+                    names.add(sub.name)
+    return sorted(names)
+
+
+def load_labelled_image_set(folders: list[str | Path], classes: list[str], val_fraction: float = 0.1,
+                            min_val: int = 4, min_size: int = 32) -> ImageSet:
+    """Images with class labels: the class of an image is the sub-folder it lies in (one of
+    `classes`, see `class_folders`); each class is split into train and validation on its
+    own, so every class has validation images. With no classes, one unlabelled set (labels
+    all 0). Images directly in a data folder that has class sub-folders are skipped."""
+    if not classes:
+        out = load_image_set(folders, val_fraction, min_val, min_size)
+        out.train_labels, out.val_labels = [0] * len(out.train), [0] * len(out.val)
+        return out
+    out = ImageSet([], [], classes=list(classes))
+    for folder in map(Path, folders):
+        for p in find_images([folder]):
+            if p.parent == folder:
+                out.skipped.append((p, "not in a class sub-folder"))
+    for index, name in enumerate(classes):
+        places = [Path(f) / name for f in folders if (Path(f) / name).is_dir()]
+        try:
+            part = load_image_set(places, val_fraction, min(min_val, 2), min_size)
+        except ValueError:
+            raise ValueError(f"class {name!r} has no readable images") from None
+        out.train += part.train
+        out.val += part.val
+        out.train_paths += part.train_paths
+        out.val_paths += part.val_paths
+        out.skipped += part.skipped
+        out.train_labels += [index] * len(part.train)
+        out.val_labels += [index] * len(part.val)
+    return out
 
 
 def center_crop(img: np.ndarray, size: int) -> np.ndarray:

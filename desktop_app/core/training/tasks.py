@@ -1,6 +1,7 @@
 """What each training task does with a batch of clean patches: how it degrades them, what
 loss it optimises, and how it measures validation PSNR. The trainer owns everything else
-(data, schedule, checkpoints, export)."""
+(data, schedule, checkpoints, export). The generators' tasks (GAN, VAE) are in
+`generative.py`."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import torch.nn.functional as F
 
 from desktop_app.core.training import degrade
 from desktop_app.core.training.config import TrainConfig
-from desktop_app.core.training.data import center_crop
+from desktop_app.core.training.data import ImageSet, center_crop, load_pairs
+from desktop_app.core.training.generative import GanTask, VaeTask
 from desktop_app.core.training.masks import mask_batch, random_mask
 
 
@@ -82,6 +84,34 @@ class RealDenoiseTask(DenoiseTask):
         return pairs
 
 
+@dataclass
+class PairedRealDenoiseTask(RealDenoiseTask):
+    """Fine-tuning the blind model on real camera noise: folders of (noisy, clean) pairs
+    (`noisy/` and `clean/`, same names). Half of each batch is real pairs; the other half
+    gets synthetic camera noise on the clean crops, so the model keeps its general skill.
+    Validation: the held-out scenes' real pairs; the manifest lists the files trained on."""
+
+    records_files = True
+
+    def load(self) -> ImageSet:
+        return load_pairs(self.config.data, self.config.val_fraction)
+
+    def loss(self, model: nn.Module, batch: torch.Tensor, gen: torch.Generator, device) -> tuple[torch.Tensor, dict]:
+        noisy, clean = batch[:, :3], batch[:, 3:]
+        half = batch.shape[0] // 2
+        synthetic, _, _ = degrade.realistic(clean[half:], gen)
+        noisy = torch.cat([noisy[:half], synthetic])
+        out = model(noisy.to(device), None)
+        return torch.mean(torch.abs(out - clean.to(device))), {}
+
+    def validation_pairs(self, images: list[np.ndarray]) -> list[tuple]:
+        pairs = []
+        for img in images:
+            both = _crop_tensor(img, self.config.val_crop)
+            pairs.append(("real", both[:, :3], both[:, 3:], None))
+        return pairs
+
+
 class PatchDiscriminator(nn.Module):
     """A small spectrally normalised PatchGAN: one real/fake score per ~30-pixel patch."""
 
@@ -114,7 +144,7 @@ class InpaintTask:
     def __post_init__(self) -> None:
         hp = self.config.task_options
         self.adv_weight = float(hp.get("adv_weight", 0.02))
-        self.ms_weight = float(hp.get("ms_weight", 0.01))
+        self.ms_weight = float(hp.get("ms_weight", 0.003))
         self.coverage = tuple(hp.get("coverage", (0.05, 0.5)))
         if self.adv_weight > 0:
             torch.manual_seed(self.config.seed + 1)
@@ -183,4 +213,5 @@ class InpaintTask:
         return psnr(out, clean, mask)
 
 
-TASKS = {"denoise": DenoiseTask, "denoise-real": RealDenoiseTask, "inpaint": InpaintTask}
+TASKS = {"denoise": DenoiseTask, "denoise-real": RealDenoiseTask, "denoise-pairs": PairedRealDenoiseTask,
+         "inpaint": InpaintTask, "generate-gan": GanTask, "generate-vae": VaeTask}

@@ -1,6 +1,15 @@
 """The trainer lifecycle: build or load the model, feed patches, optimise, validate, keep the
 best, checkpoint, resume, export. `Trainer.run()` is a work generator, so the CLI shows a
-progress bar, the training dialog draws curves, and either can cancel between steps."""
+progress bar, the training dialog draws curves, and either can cancel between steps.
+
+A task (training/tasks.py) supplies the loss, the validation and, optionally, hooks the
+trainer calls when present: `load()` (its own data), `attach(model)` (once the model is
+built: make copies of it, check it fits), `to(device)`, `adam_betas`, `batch(data, count,
+size, rng)` (its own batches instead of plain patches), `begin_step(step, lr)` and
+`after_step(model)` (around each optimiser step), `inference_model(model)` (the network
+to validate and export, e.g. a moving average), and `metric` / `metric_unit` (the name of
+what `evaluate` returns, higher is better; "psnr" in dB unless it says otherwise).
+"""
 
 from __future__ import annotations
 
@@ -37,12 +46,17 @@ class Trainer:
         self.device = pick_device(config.device)
         self.base_manifest: Manifest | None = None
         self.model = self._build_model()
+        if hasattr(self.task, "attach"):
+            self.task.attach(self.model)
         if hasattr(self.task, "to"):
             self.task.to(self.device)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(0.9, 0.99))
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=config.lr,
+                                    betas=getattr(self.task, "adam_betas", (0.9, 0.99)))
+        self.metric = "val_" + getattr(self.task, "metric", "psnr")  # the key of the score kept best
+        self.metric_unit = getattr(self.task, "metric_unit", "dB")
         self.step = 0
         self.seconds = 0.0  # training time over all invocations
-        self.best: dict[str, Any] = {"val_psnr": -1.0}
+        self.best: dict[str, Any] = {}
         self.history: list[dict[str, Any]] = []
         self.data: ImageSet | None = None
 
@@ -91,12 +105,12 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         c.save(self.run_dir / "config.json")
         yield Progress(None, "loading images")
-        self.data = load_image_set(c.data, c.val_fraction, c.val_min)
+        self.data = self.task.load() if hasattr(self.task, "load") else load_image_set(c.data, c.val_fraction, c.val_min)
         pairs = self.task.validation_pairs(self.data.val)
         rng = np.random.default_rng(c.seed + self.step)
         gen = torch.Generator().manual_seed(c.seed * 7919 + self.step)
-        if self.step == 0 and self.best["val_psnr"] < 0:
-            self.best = {"val_psnr": -1.0, **self.validate(pairs), "step": 0}
+        if self.step == 0 and "step" not in self.best:
+            self.best = {**self.validate(pairs), "step": 0}
             self.start_metrics = dict(self.best)
         start = time.perf_counter()
         last_ckpt = start
@@ -109,11 +123,18 @@ class Trainer:
                     break
                 for g in self.opt.param_groups:
                     g["lr"] = self.lr_at(self.step)
-                clean = torch.from_numpy(random_patches(self.data.train, c.batch, c.patch, rng))
+                if hasattr(self.task, "begin_step"):
+                    self.task.begin_step(self.step, self.lr_at(self.step))
+                if hasattr(self.task, "batch"):
+                    clean = self.task.batch(self.data, c.batch, c.patch, rng)
+                else:
+                    clean = torch.from_numpy(random_patches(self.data.train, c.batch, c.patch, rng))
                 loss, logs = self.task.loss(self.model, clean, gen, self.device)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 self.opt.step()
+                if hasattr(self.task, "after_step"):
+                    self.task.after_step(self.model)
                 self.step += 1
                 now = time.perf_counter()
                 # every step is a progress event and a cancel point
@@ -127,9 +148,9 @@ class Trainer:
                 if self.step % c.val_every == 0 or self.step == c.steps:
                     metrics = self.validate(pairs)
                     self.history.append({"step": self.step, **metrics})
-                    yield Progress(self.step / c.steps, f"validation: {metrics['val_psnr']:.2f} dB",
+                    yield Progress(self.step / c.steps, f"validation: {self.score_text(metrics)}",
                                    {"step": self.step, **metrics, "validation": True})
-                    if metrics["val_psnr"] > self.best["val_psnr"]:
+                    if metrics[self.metric] > self.best[self.metric]:
                         self.best = {**metrics, "step": self.step}
                         self._save_best()
                 if now - last_ckpt > c.checkpoint_minutes * 60:
@@ -141,15 +162,25 @@ class Trainer:
             self.checkpoint()
         return {"step": self.step, "best": self.best, "seconds": self.seconds}
 
+    def score_text(self, metrics: dict[str, Any]) -> str:
+        return f"{metrics[self.metric]:.2f} {self.metric_unit}"
+
+    def inference_model(self) -> nn.Module:
+        """The network that is validated and exported (the task may keep a better copy)."""
+        if hasattr(self.task, "inference_model"):
+            return self.task.inference_model(self.model)
+        return self.model
+
     @torch.inference_mode()
     def validate(self, pairs) -> dict[str, float]:
         self.model.eval()
+        model = self.inference_model()
         per: dict[str, list[float]] = {}
         for pair in pairs:
-            per.setdefault(pair[0], []).append(self.task.evaluate(self.model, pair, self.device))
+            per.setdefault(pair[0], []).append(self.task.evaluate(model, pair, self.device))
         self.model.train()
-        metrics = {f"val_psnr_{k}": float(np.mean(v)) for k, v in per.items()}
-        metrics["val_psnr"] = float(np.mean(list(metrics.values())))
+        metrics = {f"{self.metric}_{k}": float(np.mean(v)) for k, v in per.items()}
+        metrics[self.metric] = float(np.mean(list(metrics.values())))
         return metrics
 
     # -- files ----------------------------------------------------------------------------
@@ -158,7 +189,7 @@ class Trainer:
                         {"step": self.step, "seconds": self.seconds, "best": self.best, "history": self.history})
 
     def _save_best(self) -> None:
-        save_model(self.model, self.best_path, self._manifest())
+        save_model(self.inference_model(), self.best_path, self._manifest())
 
     def _manifest(self) -> Manifest:
         c = self.config
@@ -169,6 +200,9 @@ class Trainer:
                       "seconds": round(self.seconds), "base": c.base,
                       "images": len(self.data.train) if self.data else None,
                       "validation_images": len(self.data.val) if self.data else None,
+                      # which files it learnt from, when a benchmark set was among them
+                      **({"train_files": [p.name for p in self.data.train_paths]}
+                         if self.data and getattr(self.task, "records_files", False) else {}),
                       "config": {k: v for k, v in vars(c).items() if k not in ("data",)}},
             metrics={k: round(v, 3) if isinstance(v, float) else v for k, v in self.best.items()},
         )

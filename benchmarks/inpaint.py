@@ -1,0 +1,665 @@
+#!/usr/bin/env python
+"""Inpainting quality and speed: the tables of the "## Inpainting" section of docs/benchmarks.md.
+
+    nice -n 10 python benchmarks/inpaint.py --out docs/benchmarks.md --grid docs/inpaint_grid.jpg
+
+Test cases: every image of CBSD68 (``--data``; the first ``--images N`` for a quick run) with
+one hole per size band, three bands of hole area (share of the image's pixels):
+
+    small   2-10 %     medium   10-30 %     large   30-50 %
+
+The mask of image i (its position in the sorted folder) in band b is
+``random_mask(h, w, np.random.default_rng(MASK_SEED + 1000 * b + i), coverage=(lo, hi))`` from
+desktop_app.core.training.masks (strokes, boxes or object-like blobs; 1 = hole), so a short run
+sees the same masks as the full one. Every method gets the image with the hole painted mid grey
+(the hole's true pixels are never passed in) and the mask.
+
+Methods (``--only`` / ``--skip`` take these keys):
+
+telea     the app's inpaint/telea operation      ns     the app's inpaint/ns operation
+patch     the app's inpaint/patch operation      cnn    the app's inpaint/cnn operation, seed 0
+shiftmap  OpenCV's ``cv2.xphoto.inpaint(..., INPAINT_SHIFTMAP)`` on the 8-bit image
+fsr-fast  OpenCV's ``cv2.xphoto.inpaint(..., INPAINT_FSR_FAST)``, left out when one image takes
+          longer than ``--fsr-limit`` seconds
+
+The app's operations run through the registry exactly as the app runs them:
+``run_work(apply_operation(registry.get("inpaint", method), image, mask=mask, params=...))``
+(an operation with a "seed" parameter gets seed 0, the others their defaults); one that is not
+registered, or fails on a small test image, is left out with a note. The OpenCV baselines are
+blended into the image through the mask as the app blends its operations' results. (In
+cv2.xphoto.inpaint the mask marks the *known* pixels with non-zero values, the opposite of
+cv2.inpaint: checked by experiment, a mask of the hole leaves the hole untouched.)
+
+Scores, on the result clipped to [0, 1] against the original, inside the hole only:
+PSNR from the mean squared error over the hole's pixels (all channels); SSIM as the mean over
+the hole's pixels of the SSIM map of ``structural_similarity(original, result, channel_axis=2,
+data_range=1.0, full=True)`` (7x7 windows, so the SSIM of a pixel near the hole's edge also
+sees known pixels around it). Both are averaged over the images of a band. Seconds: wall time
+of one call per image, mean over the images of a band, after a first call on a small image
+(which loads a model, compiles kernels, ...).
+
+Also: a 24-megapixel photo (``--big``, a CBSD68 image upscaled with cubic interpolation plus
+mild noise) with a 2 % hole, filled by cnn, patch and telea, each in a fresh process running
+this script: wall time and the peak memory the operation adds; and with ``--grid`` a picture
+of four cases (input with the hole in magenta | each method | original).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# benchmarks/select.py would shadow the standard library's `select` (imported by subprocess):
+# look in this folder last, so the standard library wins and `_common` is still found.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if sys.path and os.path.abspath(sys.path[0]) == _HERE:
+    sys.path.append(sys.path.pop(0))
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Callable  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from skimage.metrics import structural_similarity  # noqa: E402
+
+from _common import Throttle, command_line, log, markdown_table, replace_section  # noqa: E402
+from desktop_app.core.imaging.convert import blend, to_float, to_uint8  # noqa: E402
+from desktop_app.core.imaging.io import load_image  # noqa: E402
+from desktop_app.core.models.device import pick_device  # noqa: E402
+from desktop_app.core.operations import registry  # noqa: E402
+from desktop_app.core.operations.apply import apply_operation  # noqa: E402
+from desktop_app.core.tasks import run_work  # noqa: E402
+from desktop_app.core.training.masks import random_mask  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+APP_METHODS = ("telea", "ns", "patch", "cnn")  # the app's inpaint operations, in table order
+OPENCV_METHODS = ("shiftmap", "fsr-fast")
+METHOD_KEYS = APP_METHODS + OPENCV_METHODS  # what --only and --skip take
+BIG_METHODS = ("telea", "patch", "cnn")
+# The app's shipped inpainting model (resources/models/inpaint.*), for the "Models:" line.
+INPAINT_MODEL_ID = "inpaint"
+
+# (name, coverage range): the hole's share of the image's pixels.
+BANDS = (("small", (0.02, 0.10)), ("medium", (0.10, 0.30)), ("large", (0.30, 0.50)))
+MASK_SEED = 20240  # mask of image i in band b: default_rng(MASK_SEED + 1000 * b + i)
+HOLE_GREY = 0.5  # what the hole's pixels are set to in every method's input
+
+BIG_SEED = 7
+BIG_COVERAGE = (0.019, 0.021)
+BIG_KINDS = ("strokes", "blob")
+BIG_MASK_DRAW = 1500  # the big photo's mask is drawn at this width and upscaled (sharp edge kept)
+BIG_NOISE = 2.0  # σ on the 0-255 scale of the noise added to the upscaled photo
+
+GRID_BANDS = (2, 1, 0, 2)  # the band of each row of the picture
+GRID_BYTES = 1_500_000  # the picture is scaled down until its JPEG fits
+GRID_QUALITY = 88
+HOLE_COLOUR = (1.0, 0.0, 1.0)  # magenta: the hole in the picture's input column
+
+
+# --- methods --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Method:
+    label: str
+    key: str  # one of METHOD_KEYS
+    run: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (image H x W x 3, mask H x W) -> result
+    limit_s: float | None = None  # left out when the first image takes longer than this
+
+
+def app_method(method: str, device: str | None) -> Method:
+    """The app's inpaint operation `method`, run the way the app runs it (seed 0 if it has one)."""
+    op = registry.get("inpaint", method)
+    params = {"seed": 0} if any(p.name == "seed" for p in op.params) else {}
+
+    def run(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return run_work(apply_operation(registry.get("inpaint", method), image, mask=mask,
+                                        params=params, device=device))
+
+    shown = ", seed 0" if params else ""
+    return Method(f"{op.title} (app: {method}{shown})", method, run)
+
+
+def xphoto_method(key: str, label: str, algorithm: int, limit_s: float | None = None) -> Method:
+    """cv2.xphoto.inpaint on the 8-bit BGR image, blended into the image through the mask."""
+    def run(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        src = cv2.cvtColor(to_uint8(image), cv2.COLOR_RGB2BGR)
+        known = np.where(mask > 0, 0, 255).astype(np.uint8)  # xphoto: non-zero = valid pixel
+        dst = np.zeros_like(src)
+        cv2.xphoto.inpaint(src, known, dst, algorithm)
+        return blend(image, to_float(cv2.cvtColor(dst, cv2.COLOR_BGR2RGB)), mask)
+    return Method(label, key, run, limit_s)
+
+
+def build_method(key: str, args: argparse.Namespace) -> Method:
+    if key == "shiftmap":
+        return xphoto_method(key, "OpenCV xphoto shift-map", cv2.xphoto.INPAINT_SHIFTMAP)
+    if key == "fsr-fast":
+        return xphoto_method(key, "OpenCV xphoto FSR fast", cv2.xphoto.INPAINT_FSR_FAST, args.fsr_limit)
+    return app_method(key, args.device)
+
+
+def warm_up_case(size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """A small textured image with a hole in the middle: every method's first call."""
+    rng = np.random.default_rng(0)
+    image = cv2.GaussianBlur(rng.random((size, size, 3), dtype=np.float32), (0, 0), 2.0)
+    mask = np.zeros((size, size), np.float32)
+    mask[size // 3:2 * size // 3, size // 3:2 * size // 3] = 1.0
+    return holed(image, mask), mask
+
+
+class Availability:
+    """The methods that can run, and why the others are left out (one note each)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.methods: dict[str, Method] = {}
+        self.reasons: dict[str, str] = {}
+
+    def method(self, key: str) -> Method | None:
+        """The method of `key` when it can run (checked once: built and run on a small image)."""
+        if key in self.methods:
+            return self.methods[key]
+        if key in self.reasons:
+            return None
+        args = self.args
+        if key in args.skip:
+            return self.drop(key, key, "skipped (--skip)")
+        if args.only and key not in args.only:
+            return self.drop(key, key, "not in --only")
+        try:
+            method = build_method(key, args)
+        except registry.UnknownOperation as error:
+            return self.drop(key, key, f"not registered ({error})")
+        try:
+            start = time.perf_counter()
+            method.run(*warm_up_case())
+            log(f"{method.label}: first call on a small image {time.perf_counter() - start:.1f} s")
+        except Exception as error:  # noqa: BLE001 - a missing model, an unfinished method, ...
+            return self.drop(key, method.label, f"fails on a small test image: {type(error).__name__}: {error}")
+        self.methods[key] = method
+        return method
+
+    def drop(self, key: str, label: str, why: str) -> None:
+        """Leave `key` out with a note (also after it ran, as FSR fast past its time limit)."""
+        self.methods.pop(key, None)
+        self.reasons[key] = f"Not measured: {label}: {why}."
+        log(self.reasons[key])
+        return None
+
+    def notes(self, keys: tuple[str, ...]) -> list[str]:
+        """The notes of the left-out methods among `keys`, except those the user left out."""
+        return [self.reasons[k] for k in keys
+                if k in self.reasons and k not in self.args.skip and (not self.args.only or k in self.args.only)]
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+def image_files(folder: Path, limit: int | None) -> list[Path]:
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise SystemExit(f"no images in {folder}")
+    return files[:limit]
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    pixels = load_image(path)[0][:, :, :3]
+    return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
+
+
+def case_mask(shape: tuple[int, ...], index: int, band: int) -> np.ndarray:
+    lo, hi = BANDS[band][1]
+    return random_mask(shape[0], shape[1], np.random.default_rng(MASK_SEED + 1000 * band + index),
+                       coverage=(lo, hi))
+
+
+def holed(image: np.ndarray, mask: np.ndarray, colour=(HOLE_GREY,) * 3) -> np.ndarray:
+    """The image with the hole's pixels replaced by `colour`: what the methods are given."""
+    out = image.copy()
+    out[mask > 0.5] = np.asarray(colour, np.float32)
+    return out
+
+
+def band_label(band: int) -> str:
+    lo, hi = BANDS[band][1]
+    return f"{lo * 100:g}-{hi * 100:g} %"
+
+
+# --- measuring ------------------------------------------------------------------------------
+
+
+def hole_scores(clean: np.ndarray, result: np.ndarray, hole: np.ndarray) -> tuple[float, float]:
+    """(PSNR, SSIM) inside the hole (a bool H x W): PSNR from the MSE over the hole's pixels,
+    SSIM as the mean of skimage's SSIM map over them."""
+    mse = float(np.mean((result[hole] - clean[hole]) ** 2))
+    psnr = 10.0 * math.log10(1.0 / max(mse, 1e-12))
+    _, ssim_map = structural_similarity(clean, result, channel_axis=2, data_range=1.0, full=True)
+    return psnr, float(ssim_map[hole].mean())
+
+
+@dataclass
+class Tally:
+    psnr: list[float] = field(default_factory=list)
+    ssim: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+
+def grid_cases(files: list[Path]) -> list[tuple[int, int]]:
+    """(image index, band) of the picture's rows: landscape images spread over the selection
+    (any image when there are too few), bands GRID_BANDS."""
+    sizes = [image_size(p) for p in files]
+    landscape = [i for i, (w, h) in enumerate(sizes) if w > h]
+    pool = landscape if len(landscape) >= len(GRID_BANDS) else list(range(len(files)))
+    picks = [pool[int(round(x))] for x in np.linspace(0, len(pool) - 1, len(GRID_BANDS))]
+    return list(zip(picks, GRID_BANDS))
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the file's header."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.size
+
+
+def measure(args: argparse.Namespace, avail: Availability):
+    """Every method on every case: per (method, band) tallies, the hole coverages per band,
+    and the results of the picture's cases."""
+    files = image_files(args.data, args.images)
+    methods = [m for m in (avail.method(k) for k in METHOD_KEYS) if m is not None]
+    tallies = {(m.key, b): Tally() for m in methods for b in range(len(BANDS))}
+    coverage: dict[int, list[float]] = {b: [] for b in range(len(BANDS))}
+    wanted = set(grid_cases(files)) if args.grid else set()
+    pictures: dict[tuple[int, int], dict[str, np.ndarray]] = {}
+    total = len(files) * len(BANDS)
+    throttle = Throttle()
+    start = time.perf_counter()
+    k = 0
+    for index, path in enumerate(files):
+        clean = load_rgb(path)
+        for band in range(len(BANDS)):
+            k += 1
+            mask = case_mask(clean.shape, index, band)
+            hole = mask > 0.5
+            coverage[band].append(float(hole.mean()))
+            given = holed(clean, mask)
+            if (index, band) in wanted:
+                pictures[(index, band)] = {"input": holed(clean, mask, HOLE_COLOUR), "original": clean,
+                                           "coverage": float(hole.mean())}
+            for method in list(methods):
+                t0 = time.perf_counter()
+                result = method.run(given.copy(), mask)
+                seconds = time.perf_counter() - t0
+                if k == 1 and method.limit_s is not None and seconds > method.limit_s:
+                    avail.drop(method.key, method.label, f"{seconds:.0f} s on one image (limit "
+                               f"{method.limit_s:g} s per image, --fsr-limit)")
+                    methods.remove(method)
+                    for b in range(len(BANDS)):
+                        tallies.pop((method.key, b), None)
+                    continue
+                result = np.clip(result, 0.0, 1.0).astype(np.float32)
+                psnr, ssim = hole_scores(clean, result, hole)
+                tally = tallies[(method.key, band)]
+                tally.psnr.append(psnr)
+                tally.ssim.append(ssim)
+                tally.seconds.append(seconds)
+                if (index, band) in pictures:
+                    pictures[(index, band)][method.key] = result
+            if throttle.due(k == total):
+                log(f"case {k}/{total} ({path.stem}, {BANDS[band][0]}), {time.perf_counter() - start:.0f} s: "
+                    + ", ".join(f"{m.key} {np.mean(tallies[(m.key, band)].psnr):.2f} dB "
+                                f"{np.mean(tallies[(m.key, band)].seconds):.2f} s" for m in methods))
+    return files, methods, tallies, coverage, pictures
+
+
+def section_cbsd68(args: argparse.Namespace, avail: Availability) -> tuple[str, list, dict]:
+    files, methods, tallies, coverage, pictures = measure(args, avail)
+    header = ["method"]
+    for b in range(len(BANDS)):
+        header += [f"{band_label(b)} PSNR", "SSIM", "s"]
+    rows = []
+    for m in methods:
+        row = [m.label]
+        for b in range(len(BANDS)):
+            t = tallies[(m.key, b)]
+            row += [f"{np.mean(t.psnr):.2f}", f"{np.mean(t.ssim):.4f}", f"{np.mean(t.seconds):.2f}"]
+        rows.append(row)
+    covered = ", ".join(f"{BANDS[b][0]} {band_label(b)}: {100 * np.mean(coverage[b]):.1f} % "
+                        f"({100 * min(coverage[b]):.1f}-{100 * max(coverage[b]):.1f})" for b in range(len(BANDS)))
+    sizes = sorted({image_size(p) for p in files}, reverse=True)
+    lines = [
+        f"### CBSD68, one hole per image in each of three size bands ({len(files)} images)", "",
+        markdown_table(header, rows), "",
+        "PSNR (dB) and SSIM inside the hole, mean over the images of a band; s: seconds per image "
+        f"({' or '.join(f'{w}x{h}' for w, h in sizes)}), mean over the band. Hole area, mean (min-max) share of the "
+        f"image: {covered}.",
+        "",
+        "Masks: image i of the sorted folder, band b: `random_mask(h, w, np.random.default_rng("
+        f"{MASK_SEED} + 1000 * b + i), coverage=(lo, hi))` (desktop_app.core.training.masks: strokes, "
+        "boxes or blobs). Every method gets the image with the hole painted mid grey. PSNR inside the "
+        "hole: 10 log10(1 / MSE), the MSE over the hole's pixels (all three channels) of the result "
+        "clipped to [0, 1] against the original. SSIM inside the hole: the SSIM map of "
+        "`structural_similarity(original, result, channel_axis=2, data_range=1.0, full=True)` (7x7 "
+        "windows, so near the hole's edge it also sees known pixels) averaged over the hole's pixels. "
+        "The app's methods run as the app runs them (`apply_operation` with the registry's operation, "
+        "defaults, seed 0 where there is a seed); the OpenCV xphoto baselines run on the 8-bit image "
+        "(their mask marks the known pixels) and are blended in through the mask. Seconds: wall time "
+        "of one call after a first call on a small image (model loading, compilation).",
+    ]
+    notes = avail.notes(METHOD_KEYS)
+    return "\n".join(lines + ([""] + notes if notes else [])), methods, pictures
+
+
+# --- the big photo --------------------------------------------------------------------------
+
+
+def big_case(data: Path, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """A landscape CBSD68 image upscaled to width x height with mild noise, and a 2 % mask drawn
+    at BIG_MASK_DRAW px wide and upscaled; the hole is painted grey as in the tables."""
+    files = image_files(data, None)
+    path = next((p for p in files if image_size(p)[0] > image_size(p)[1]), files[0])
+    image = cv2.resize(load_rgb(path), (width, height), interpolation=cv2.INTER_CUBIC)
+    rng = np.random.default_rng(BIG_SEED)
+    for y in range(0, height, 256):  # in bands: a photo-sized noise array would inflate the baseline
+        band = image[y:y + 256]
+        band += np.float32(BIG_NOISE / 255.0) * rng.standard_normal(band.shape, dtype=np.float32)
+    np.clip(image, 0.0, 1.0, out=image)
+    small_w = min(width, BIG_MASK_DRAW)
+    small_h = max(1, round(height * small_w / width))
+    small = big_mask(small_h, small_w)
+    mask = (cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR) > 0.5).astype(np.float32)
+    image[mask > 0.5] = HOLE_GREY
+    return image, mask
+
+
+def big_mask(height: int, width: int) -> np.ndarray:
+    """Strokes and blobs covering BIG_COVERAGE of the picture: the mask of the first seed from
+    BIG_SEED on that reaches the range (random_mask finishes a mask that falls short with a box
+    that overshoots such a narrow range)."""
+    lo, hi = BIG_COVERAGE
+    for seed in range(BIG_SEED, BIG_SEED + 100):
+        mask = random_mask(height, width, np.random.default_rng(seed), coverage=BIG_COVERAGE, kinds=BIG_KINDS)
+        if lo <= mask.mean() <= hi:
+            return mask
+    return mask
+
+
+def _status_kib(field_name: str) -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak() -> bool:
+    """Linux: set the process's peak resident memory (VmHWM) back to its current size."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _ru_maxrss_kib() -> int | None:
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // 1024 if sys.platform == "darwin" else peak  # bytes on macOS, KiB elsewhere
+
+
+def big_child(args: argparse.Namespace) -> int:
+    """In a fresh process: build the big case, run one method (or none, for the baseline), print
+    the time, the process's resident memory and the peak the method added as one JSON line."""
+    width, height = args.big
+    image, mask = big_case(args.data, width, height)
+    out = {"coverage": float(mask.mean()), "seconds": None, "added_gib": None, "how": None}
+    if args.big_child != "none":
+        method = build_method(args.big_child, args)
+        method.run(*warm_up_case())  # as in the app, a model is loaded before the user's run
+        if _reset_peak() and _status_kib("VmRSS") is not None:
+            before, how = _status_kib("VmRSS"), "VmHWM"
+        else:
+            before, how = _ru_maxrss_kib(), "ru_maxrss"
+        t0 = time.perf_counter()
+        method.run(image, mask)
+        out["seconds"] = time.perf_counter() - t0
+        after = _status_kib("VmHWM") if how == "VmHWM" else _ru_maxrss_kib()
+        if before is not None and after is not None:
+            out["added_gib"] = (after - before) / 2**20
+        out["how"] = how
+    peak = max(v for v in (_ru_maxrss_kib(), _status_kib("VmHWM"), 0) if v is not None)
+    out["process_peak_gib"] = peak / 2**20 if peak else None
+    print(json.dumps(out))
+    return 0
+
+
+def section_big(args: argparse.Namespace, avail: Availability) -> str:
+    width, height = args.big
+    mp = width * height / 1e6
+    keys = [k for k in BIG_METHODS if avail.method(k) is not None]
+    rows, notes, coverage, how = [], [], None, None
+    for key in ["none"] + keys:
+        label = "photo and mask only (baseline)" if key == "none" else avail.methods[key].label
+        log(f"{width}x{height} {label}: running in a fresh process")
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--big-child", key, "--data", str(args.data),
+               "--big", f"{width}x{height}"] + (["--device", args.device] if args.device else [])
+        start = time.perf_counter()
+        done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+        if done.returncode != 0:
+            notes.append(f"Not measured: {label}: the process failed (exit status {done.returncode}).")
+            continue
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        log(f"{width}x{height} {label}: {time.perf_counter() - start:.0f} s in all")
+        coverage, how = result["coverage"], result["how"] or how
+        secs, added, peak = result["seconds"], result["added_gib"], result["process_peak_gib"]
+        rows.append([label, "—" if secs is None else f"{secs:.1f}",
+                     "—" if added is None else f"{added:.2f}",
+                     "n/a" if peak is None else f"{peak:.2f}"])
+    peak_note = ("the process's peak resident memory (Linux VmHWM, reset just before the call) minus its "
+                 "resident memory then" if how != "ru_maxrss" else
+                 "the rise of the process's peak resident memory (getrusage) during the call, a lower bound")
+    lines = [
+        f"### A {mp:.3g}-megapixel photo ({width}x{height}), a {100 * (coverage or 0):.1f} % hole", "",
+        markdown_table(["method", "seconds", "memory added (GiB)", "process peak (GiB)"], rows), "",
+        f"A CBSD68 image upscaled to {width}x{height} (cubic) with σ {BIG_NOISE:g}/255 noise; the mask "
+        f"is `random_mask` of strokes and blobs with coverage {BIG_COVERAGE[0]:g}-{BIG_COVERAGE[1]:g}, "
+        f"drawn {BIG_MASK_DRAW} px wide (the first seed from {BIG_SEED} on that lands in that range) and "
+        "upscaled. Each row runs in a fresh process: seconds of the operation "
+        f"alone (after a first call on a small image, which loads the model); memory added: {peak_note}; "
+        "process peak: the whole process (Python, torch, the photo, mask and result included).",
+    ]
+    notes += avail.notes(BIG_METHODS)
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+# --- the picture ----------------------------------------------------------------------------
+
+
+def fit_tile(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """8-bit RGB, scaled to fit width x height and centred on white."""
+    h, w = image.shape[:2]
+    scale = min(width / w, height / h)
+    if scale != 1.0:
+        image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    tile = np.full((height, width, 3), 255, np.uint8)
+    h, w = image.shape[:2]
+    y0, x0 = (height - h) // 2, (width - w) // 2
+    tile[y0:y0 + h, x0:x0 + w] = to_uint8(image)
+    return tile
+
+
+def put_label(tile: np.ndarray, text: str) -> None:
+    font, scale, thickness = cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1
+    (w, h), base = cv2.getTextSize(text, font, scale, thickness)
+    cv2.rectangle(tile, (0, 0), (w + 8, h + base + 8), (0, 0, 0), -1)
+    cv2.putText(tile, text, (4, h + 4), font, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+
+
+def write_grid(path: Path, files: list[Path], methods: list[Method], pictures: dict) -> str:
+    cases = [c for c in grid_cases(files) if c in pictures]
+    columns = [("input", "input (hole in magenta)")] + [(m.key, m.label) for m in methods] + \
+              [("original", "original")]
+    tile_w = max(pictures[c]["original"].shape[1] for c in cases)
+    tile_h = max(pictures[c]["original"].shape[0] for c in cases)
+    gap, head = 4, 40
+    font, scale, thickness = cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1
+    grid = np.full((head + len(cases) * (tile_h + gap), len(columns) * (tile_w + gap) - gap, 3), 255, np.uint8)
+    for c, (_, title) in enumerate(columns):
+        # a long title goes on two lines, split at its first " ("
+        parts = title.split(" (", 1)
+        parts = [parts[0], "(" + parts[1]] if len(parts) == 2 else parts
+        for line_no, text in enumerate(parts):
+            cv2.putText(grid, text, (c * (tile_w + gap) + 4, 16 + 17 * line_no), font, scale, (0, 0, 0),
+                        thickness, cv2.LINE_AA)
+    for r, case in enumerate(cases):
+        index, band = case
+        y = head + r * (tile_h + gap)
+        for c, (key, _) in enumerate(columns):
+            tile = fit_tile(pictures[case][key], tile_w, tile_h)
+            if key == "input":
+                put_label(tile, f"{files[index].stem}, {BANDS[band][0]}: "
+                                f"{100 * pictures[case]['coverage']:.0f} % hole")
+            grid[y:y + tile_h, c * (tile_w + gap):c * (tile_w + gap) + tile_w] = tile
+    bgr = cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)
+    while True:
+        ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, GRID_QUALITY])
+        if not ok:
+            raise SystemExit(f"could not encode the picture {path}")
+        if data.size <= GRID_BYTES:
+            break
+        factor = math.sqrt(GRID_BYTES / data.size) * 0.95
+        bgr = cv2.resize(bgr, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.tobytes())
+    log(f"picture written to {path} ({bgr.shape[1]}x{bgr.shape[0]}, {data.size / 1e6:.2f} MB)")
+    return "Rows: " + "; ".join(f"{files[i].stem} with a {BANDS[b][0]} hole" for i, b in cases) + \
+        ". Columns: input (hole in magenta; the methods got it grey) | " + \
+        " | ".join(m.label for m in methods) + " | original."
+
+
+# --- driver ---------------------------------------------------------------------------------
+
+
+def machine_line(device: str | None) -> str:
+    load_avg = f"; load average {os.getloadavg()[0]:.1f} at the start" if hasattr(os, "getloadavg") else ""
+    return (f"Machine: {os.cpu_count()} CPU cores, torch {torch.__version__} with "
+            f"{torch.get_num_threads()} threads, OpenCV {cv2.__version__} with {cv2.getNumThreads()} "
+            f"threads, networks on {pick_device(device)}{load_avg}. Timings are wall clock of one "
+            "call, in a process that may share its cores with other work.")
+
+
+def models_line(avail: Availability) -> str:
+    if "cnn" not in avail.methods:
+        return ""
+    try:
+        from desktop_app.core.models.catalog import find as find_model
+
+        entry = find_model(INPAINT_MODEL_ID)
+        m = entry.manifest
+        try:
+            where = entry.path.relative_to(REPO).as_posix()
+        except ValueError:
+            where = str(entry.path)
+        return f"Model: {INPAINT_MODEL_ID} = {where} ({m.architecture}, sha256 {m.sha256[:12]})."
+    except Exception:  # noqa: BLE001 - only a description; the measurement does not need it
+        return ""
+
+
+def parse_keys(text: str) -> list[str]:
+    keys = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = set(keys) - set(METHOD_KEYS)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown method(s) {', '.join(sorted(unknown))}; "
+                                         f"choose from {','.join(METHOD_KEYS)}")
+    return keys
+
+
+def parse_size(text: str) -> tuple[int, int] | None:
+    if text.strip() in ("", "0", "none"):
+        return None
+    w, h = text.lower().split("x")
+    return int(w), int(h)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "bench" / "CBSD68",
+                    help="folder of test images (default: ../shared/data/bench/CBSD68 from the repository root)")
+    ap.add_argument("--images", type=int, default=None, help="use only the first N images")
+    ap.add_argument("--only", type=parse_keys, default=[],
+                    help=f"comma-separated methods to run (default all): {','.join(METHOD_KEYS)}")
+    ap.add_argument("--skip", type=parse_keys, default=[], help="comma-separated methods to leave out (same keys)")
+    ap.add_argument("--fsr-limit", type=float, default=30.0,
+                    help="leave FSR fast out when one image takes longer than this many seconds (default 30)")
+    ap.add_argument("--big", type=parse_size, default=(6000, 4000),
+                    help="WxH of the timed big photo (default 6000x4000; '' to skip)")
+    ap.add_argument("--device", default=None, help="device for the networks (default: the app's choice)")
+    ap.add_argument("--grid", type=Path, default=None, help="JPEG file for the picture of four cases")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="markdown file whose '## Inpainting' section is replaced by the tables")
+    ap.add_argument("--big-child", default=None, help=argparse.SUPPRESS)
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.big_child:
+        return big_child(args)
+    start = time.perf_counter()
+    avail = Availability(args)
+    for key in METHOD_KEYS:  # check them all first, so the notes and the model line are known
+        avail.method(key)
+    header = "\n".join(line for line in [
+        "Made with:", "", "```", command_line("benchmarks/inpaint.py"), "```", "",
+        machine_line(args.device), "", models_line(avail),
+    ]).rstrip("\n")
+    print("## Inpainting\n\n" + header + "\n", flush=True)
+    log("section cbsd68")
+    text, methods, pictures = section_cbsd68(args, avail)
+    print(text + "\n", flush=True)
+    parts = [text]
+    if args.big:
+        log("section big")
+        text = section_big(args, avail)
+        print(text + "\n", flush=True)
+        parts.append(text)
+    if args.grid:
+        if not pictures:
+            log("picture: no cases to show")
+        else:
+            caption = write_grid(args.grid, image_files(args.data, args.images), methods, pictures)
+            lines = ["### Examples", "", caption]
+            if args.out:
+                rel = os.path.relpath(args.grid.resolve(), args.out.resolve().parent)
+                lines += ["", f"![Inpainting examples]({Path(rel).as_posix()})"]
+            text = "\n".join(lines)
+            print(text + "\n", flush=True)
+            parts.append(text)
+    footer = f"The whole run took {(time.perf_counter() - start) / 60:.0f} min."
+    print(footer)
+    if args.out:
+        replace_section(args.out, "## Inpainting", "\n\n".join([header] + parts + [footer]))
+        log(f"tables written to the '## Inpainting' section of {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

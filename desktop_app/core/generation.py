@@ -1,0 +1,313 @@
+"""Making images with a generator model (GAN or VAE), and measuring how close they are to
+real ones, all without Qt and without pretrained networks.
+
+Images follow the core's convention: float32 N x H x W x 3 in [0, 1]. The model contract
+is the one in `models/archs/generators.py`: `sample(z, labels)`, `latent_dim`, `size`,
+`num_classes` and `classes`.
+
+Seeds: sample i of seed s depends on (s, i) only, so the first 4 of 16 samples are the 4
+samples of a run asking for 4, and a sample can be made again from its seed and number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from desktop_app.core.tasks import Progress, Work, run_work
+
+DEFAULT_GENERATOR = "texture-gan"  # the shipped generator used when none is named
+LABEL_STREAM = 1_000_003  # offsets the seed of the class draws from the latent draws
+
+
+def is_generator(model: nn.Module) -> bool:
+    return callable(getattr(model, "sample", None)) and hasattr(model, "latent_dim")
+
+
+def class_index(model: nn.Module, name: str) -> int:
+    """The index of a class of a class-conditional model, by its name (the sub-folder the
+    model was trained from); the error lists the known names."""
+    classes = list(getattr(model, "classes", []) or [])
+    if not getattr(model, "num_classes", 0):
+        raise ValueError("this model has no classes (it was trained on a folder without class sub-folders)")
+    if name in classes:
+        return classes.index(name)
+    raise ValueError(f"unknown class {name!r} (known: {', '.join(classes) or 'unnamed'})")
+
+
+def latents(model: nn.Module, n: int, seed: int, start: int = 0, truncation: float = 1.0) -> torch.Tensor:
+    """n x latent_dim standard-normal latents for samples start..start+n-1 of `seed`,
+    scaled by `truncation` (< 1: less variety, more typical samples)."""
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.empty(start + n, model.latent_dim)
+    for i in range(start + n):  # one draw per sample: sample i never depends on n
+        z[i] = torch.randn(model.latent_dim, generator=gen)
+    return z[start:] * truncation
+
+
+def labels_for(model: nn.Module, n: int, seed: int, class_index: int | None = None,
+               start: int = 0) -> torch.Tensor | None:
+    """Class indices for the samples: the given class, or for a class-conditional model
+    without one, a class drawn per sample from the seed; None for unconditional models."""
+    classes = getattr(model, "num_classes", 0)
+    if not classes:
+        if class_index is not None:
+            raise ValueError("this model has no classes (it was trained on a folder without class sub-folders)")
+        return None
+    if class_index is not None:
+        if not 0 <= class_index < classes:
+            raise ValueError(f"class index {class_index} out of range (the model has {classes} classes)")
+        return torch.full((n,), class_index, dtype=torch.long)
+    gen = torch.Generator().manual_seed(seed + LABEL_STREAM)
+    return torch.randint(classes, (start + n,), generator=gen)[start:]
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _to_images(x: torch.Tensor) -> np.ndarray:
+    return x.clamp(0, 1).permute(0, 2, 3, 1).float().cpu().numpy()
+
+
+@torch.inference_mode()
+def _decode(model: nn.Module, z: torch.Tensor, labels: torch.Tensor | None) -> np.ndarray:
+    device = _device_of(model)
+    out = model.sample(z.to(device), None if labels is None else labels.to(device))
+    return _to_images(out)
+
+
+def sample_work(model: nn.Module, n: int, seed: int = 0, class_index: int | None = None,
+                truncation: float = 1.0, chunk: int = 16) -> Work[np.ndarray]:
+    """`n` samples as N x S x S x 3 float32, `chunk` at a time (a progress event and a
+    cancel point after each)."""
+    if n < 1:
+        raise ValueError("ask for at least one sample")
+    if not is_generator(model):
+        raise ValueError("this model is not a generator")
+    model.eval()
+    parts = []
+    for start in range(0, n, chunk):
+        count = min(chunk, n - start)
+        z = latents(model, count, seed, start, truncation)
+        parts.append(_decode(model, z, labels_for(model, count, seed, class_index, start)))
+        yield Progress((start + count) / n, f"{start + count} of {n} samples")
+    return np.concatenate(parts)
+
+
+def sample(model: nn.Module, n: int, seed: int = 0, class_index: int | None = None,
+           truncation: float = 1.0) -> np.ndarray:
+    """`n` new images, N x S x S x 3 float32 in [0, 1]; the same seed gives the same images."""
+    return run_work(sample_work(model, n, seed, class_index, truncation))
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """Spherical interpolation: in-between Gaussian latents keep a typical length, so the
+    in-between images are as sharp as the ends (a straight line passes near the origin)."""
+    cos = torch.clamp(torch.dot(a, b) / (a.norm() * b.norm() + 1e-12), -1.0, 1.0)
+    angle = torch.arccos(cos)
+    if angle < 1e-4:
+        return (1 - t) * a + t * b
+    return (torch.sin((1 - t) * angle) * a + torch.sin(t * angle) * b) / torch.sin(angle)
+
+
+def interpolate(model: nn.Module, seed_a: int, seed_b: int, steps: int = 8,
+                class_index: int | None = None, truncation: float = 1.0) -> np.ndarray:
+    """`steps` images morphing from sample 0 of `seed_a` to sample 0 of `seed_b` (the ends
+    are exactly those samples), N x S x S x 3. A class-conditional model keeps the class
+    of the first end unless one is given."""
+    if steps < 2:
+        raise ValueError("an interpolation needs at least 2 steps")
+    za, zb = latents(model, 1, seed_a, 0, truncation)[0], latents(model, 1, seed_b, 0, truncation)[0]
+    z = torch.stack([slerp(za, zb, i / (steps - 1)) for i in range(steps)])
+    label = labels_for(model, 1, seed_a, class_index)
+    labels = None if label is None else label.expand(steps)
+    model.eval()
+    return _decode(model, z, labels)
+
+
+@torch.inference_mode()
+def reconstruct(model: nn.Module, images: np.ndarray, class_index: int | None = None) -> np.ndarray:
+    """A VAE's encode-then-decode of N x S x S x 3 images (S = the model's size)."""
+    if not callable(getattr(model, "encode", None)):
+        raise ValueError("only a VAE can encode images; this generator cannot")
+    if images.ndim != 4 or images.shape[1:3] != (model.size, model.size):
+        raise ValueError(f"images must be N x {model.size} x {model.size} x 3 for this model")
+    model.eval()
+    device = _device_of(model)
+    x = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float().to(device)
+    labels = labels_for(model, len(images), 0, class_index)
+    labels = None if labels is None else labels.to(device)
+    mu, _ = model.encode(x, labels)
+    return _to_images(model.decode(mu, labels))
+
+
+# -- sliced Wasserstein distance (Karras et al., 2018, "Progressive growing of GANs") ------
+
+
+@dataclass(frozen=True)
+class SwdResult:
+    """SWD x 1000 per Laplacian-pyramid level, finest first (the paper's convention), with
+    the resolution of each level; `mean` is their average."""
+
+    levels: tuple[float, ...]
+    resolutions: tuple[int, ...]
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.levels))
+
+
+_BINOMIAL = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16
+
+
+def _blur(x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+    """The 5-tap binomial filter of the paper's pyramid, separably, mirrored at the edges."""
+    n, c, h, w = x.shape
+    k = _BINOMIAL.to(x) * gain**0.5
+    flat = F.pad(x.reshape(n * c, 1, h, w), (2, 2, 2, 2), mode="reflect")
+    flat = F.conv2d(F.conv2d(flat, k.view(1, 1, 5, 1)), k.view(1, 1, 1, 5))
+    return flat.reshape(n, c, h, w)
+
+
+def _pyramid_down(x: torch.Tensor) -> torch.Tensor:
+    return _blur(x)[:, :, ::2, ::2]
+
+
+def _pyramid_up(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    up = torch.zeros(x.shape[0], x.shape[1], *shape, dtype=x.dtype)
+    up[:, :, ::2, ::2] = x
+    return _blur(up, gain=4.0)  # each kept pixel stands for four
+
+
+def laplacian_pyramid(images: torch.Tensor, min_resolution: int = 16) -> list[torch.Tensor]:
+    """Band-pass levels of N x C x H x W images, finest first, down to the first level
+    whose shorter side is at most `min_resolution`, which stays low-pass."""
+    levels = []
+    g = images
+    while min(g.shape[-2:]) > min_resolution:
+        down = _pyramid_down(g)
+        levels.append(g - _pyramid_up(down, tuple(g.shape[-2:])))
+        g = down
+    levels.append(g)
+    return levels
+
+
+def _descriptors(level: torch.Tensor, per_image: int, patch: int, gen: torch.Generator) -> torch.Tensor:
+    """`per_image` random `patch` x `patch` neighbourhoods of each image: M x C x patch x patch."""
+    n, c, h, w = level.shape
+    ys = torch.randint(h - patch + 1, (n, per_image), generator=gen)
+    xs = torch.randint(w - patch + 1, (n, per_image), generator=gen)
+    offsets = torch.arange(patch)
+    rows = (ys[..., None] + offsets)[..., :, None]  # n x k x patch x 1
+    cols = (xs[..., None] + offsets)[..., None, :]  # n x k x 1 x patch
+    img = torch.arange(n)[:, None, None, None]
+    picked = level.permute(0, 2, 3, 1)[img, rows, cols]  # n x k x patch x patch x C
+    return picked.reshape(n * per_image, patch, patch, c).permute(0, 3, 1, 2)
+
+
+def _normalised(desc: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    mean = ref.mean(dim=(0, 2, 3), keepdim=True)
+    std = ref.std(dim=(0, 2, 3), keepdim=True) + 1e-8
+    return ((desc - mean) / std).flatten(1)
+
+
+def _quantiles(sorted_rows: np.ndarray, count: int) -> np.ndarray:
+    """`count` evenly spaced quantiles of each sorted row of a D x M array."""
+    m = sorted_rows.shape[1]
+    if m == count:
+        return sorted_rows
+    idx = np.clip(np.round((np.arange(count) + 0.5) * m / count - 0.5), 0, m - 1).astype(np.int64)
+    return sorted_rows[:, idx]
+
+
+def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, directions: int, gen: torch.Generator,
+                       per_batch: int = 128) -> float:
+    """Mean over random unit directions of the 1-D Wasserstein-1 distance between the
+    projections of point sets a (M x D) and b (K x D); unequal sizes are compared by
+    quantiles."""
+    count = min(a.shape[0], b.shape[0])
+    dists = []
+    for start in range(0, directions, per_batch):
+        dirs = torch.randn(a.shape[1], min(per_batch, directions - start), generator=gen)
+        dirs /= dirs.norm(dim=0, keepdim=True)
+        # numpy sorts rows several times faster than torch.sort on the CPU
+        pa = _quantiles(np.sort((dirs.T @ a.T).numpy(), axis=1), count)
+        pb = _quantiles(np.sort((dirs.T @ b.T).numpy(), axis=1), count)
+        dists.append(float(np.mean(np.abs(pa - pb))))
+    return float(np.mean(dists))
+
+
+def _as_tensor(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    if isinstance(images, torch.Tensor):
+        return images.detach().float().cpu()  # already N x C x H x W
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 4:
+        raise ValueError("expected a stack of images, N x H x W x C")
+    return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
+
+
+@torch.inference_mode()
+def swd(real: np.ndarray, fake: np.ndarray, *, descriptors_per_image: int = 128, patch: int = 7,
+        directions: int = 512, min_resolution: int = 16, seed: int = 0, normalise: str = "each") -> SwdResult:
+    """Multi-scale sliced Wasserstein distance between two sets of images of one size
+    (N x H x W x 3 float arrays, or N x 3 x H x W tensors), as in Karras et al. 2018: per
+    Laplacian-pyramid level, `descriptors_per_image` random 7 x 7 neighbourhoods (all
+    channels) per image, each channel normalised to zero mean and unit variance, and the
+    sliced Wasserstein distance over `directions` random directions. Lower is closer;
+    x 1000 as in the paper. The neighbourhoods and directions come from `seed`, so a set
+    compared with itself gives 0.
+
+    `normalise`: "each" normalises each set with its own statistics (the paper; blind to a
+    global colour cast or contrast change), "real" normalises both with the real set's
+    statistics (sees those too)."""
+    if normalise not in ("each", "real"):
+        raise ValueError("normalise must be 'each' or 'real'")
+    a, b = _as_tensor(real), _as_tensor(fake)
+    if a.shape[1:] != b.shape[1:]:
+        raise ValueError(f"both sets need images of one size; got {tuple(a.shape[2:])} and {tuple(b.shape[2:])}")
+    if min(a.shape[-2:]) < patch:
+        raise ValueError(f"images must be at least {patch} pixels")
+    levels, resolutions = [], []
+    for i, (la, lb) in enumerate(zip(laplacian_pyramid(a, min_resolution), laplacian_pyramid(b, min_resolution))):
+        da = _descriptors(la, descriptors_per_image, patch, torch.Generator().manual_seed(seed * 1009 + i))
+        db = _descriptors(lb, descriptors_per_image, patch, torch.Generator().manual_seed(seed * 1009 + i))
+        na = _normalised(da, da)
+        nb = _normalised(db, db if normalise == "each" else da)
+        gen = torch.Generator().manual_seed(seed * 7919 + i)
+        levels.append(1e3 * sliced_wasserstein(na, nb, directions, gen))
+        resolutions.append(int(min(la.shape[-2:])))
+    return SwdResult(tuple(levels), tuple(resolutions))
+
+
+def blurred_crops(images: list[np.ndarray], n: int, size: int, seed: int = 0, blur: float = 2.0) -> np.ndarray:
+    """A trivial 'generator' for reference: random crops of real uint8 images (H x W x 3),
+    Gaussian-blurred with sigma `blur` pixels. N x size x size x 3 float32."""
+    import cv2
+
+    from desktop_app.core.training.data import random_crop
+
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, size, size, 3), np.float32)
+    for k in range(n):
+        crop = random_crop(images[rng.integers(len(images))], size, rng, turn=False).astype(np.float32) / 255.0
+        out[k] = cv2.GaussianBlur(crop, (0, 0), blur, borderType=cv2.BORDER_REFLECT)
+    return out
+
+
+def parameters_of(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def describe(model: nn.Module) -> str:
+    kind = "VAE" if callable(getattr(model, "encode", None)) else "GAN"
+    classes = f", classes {', '.join(model.classes)}" if getattr(model, "classes", None) else ""
+    return f"{kind} {model.size} px, latent {model.latent_dim}, {parameters_of(model) / 1e6:.1f} M parameters{classes}"
+
+
+__all__ = ["DEFAULT_GENERATOR", "SwdResult", "blurred_crops", "class_index", "describe", "interpolate",
+           "is_generator", "laplacian_pyramid", "latents", "reconstruct", "sample", "sample_work", "swd"]
