@@ -116,15 +116,17 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
 
 
 def interpolate(model: nn.Module, seed_a: int, seed_b: int, steps: int = 8,
-                class_index: int | None = None, truncation: float = 1.0) -> np.ndarray:
-    """`steps` images morphing from sample 0 of `seed_a` to sample 0 of `seed_b` (the ends
-    are exactly those samples), N x S x S x 3. A class-conditional model keeps the class
-    of the first end unless one is given."""
+                class_index: int | None = None, truncation: float = 1.0,
+                index_a: int = 0, index_b: int = 0) -> np.ndarray:
+    """`steps` images morphing from sample `index_a` of `seed_a` to sample `index_b` of
+    `seed_b` (the ends are exactly those samples), N x S x S x 3. A class-conditional model
+    keeps the class of the first end unless one is given."""
     if steps < 2:
         raise ValueError("an interpolation needs at least 2 steps")
-    za, zb = latents(model, 1, seed_a, 0, truncation)[0], latents(model, 1, seed_b, 0, truncation)[0]
+    za = latents(model, 1, seed_a, index_a, truncation)[0]
+    zb = latents(model, 1, seed_b, index_b, truncation)[0]
     z = torch.stack([slerp(za, zb, i / (steps - 1)) for i in range(steps)])
-    label = labels_for(model, 1, seed_a, class_index)
+    label = labels_for(model, 1, seed_a, class_index, start=index_a)
     labels = None if label is None else label.expand(steps)
     model.eval()
     return _decode(model, z, labels)

@@ -20,13 +20,16 @@ from desktop_app.core.document import Document
 from desktop_app.core.document.recovery import RecoveredSession, RecoveryStore, Snapshot
 from desktop_app.core.brush import BrushSettings, stamp_segment
 from desktop_app.core.selection import box_select_work, combine, grow, magic_wand_work
-from desktop_app.core.imaging.io import OPEN_FILTER, SAVE_FILTER, SUPPORTED_EXTENSIONS, load_mask, save_image, save_mask
+from desktop_app.core.imaging.convert import paste_in_mask
+from desktop_app.core.imaging.io import (OPEN_FILTER, SAVE_FILTER, SUPPORTED_EXTENSIONS, ImageMeta, load_mask,
+                                         save_image, save_mask)
 from desktop_app.core.operations import Operation, apply_operation
 from desktop_app.core.paths import app_data_dir
 from desktop_app.core.tasks import Progress, subrange
 from desktop_app.gui.canvas import ImageCanvas
 from desktop_app.gui.icons import icon
 from desktop_app.gui.qimage import array_to_qimage
+from desktop_app.gui.panels.generate import GeneratePanel
 from desktop_app.gui.panels.history import HistoryPanel
 from desktop_app.gui.panels.mask import MaskPanel
 from desktop_app.gui.panels.operations import OperationPanel
@@ -101,15 +104,21 @@ class MainWindow(QMainWindow):
         self.mask_panel.set_overlay(self.canvas.overlay_colour, self.canvas.overlay_opacity)
         self.mask_panel.tolerance.setValue(self.settings.get("wand/tolerance", int))
         self.history_panel = HistoryPanel()
+        self.generate_panel = GeneratePanel(self.start_job, lambda: self.ops_panel.device())
         self.docks: dict[str, QDockWidget] = {}
         for name, title, widget in (("operations", "Operations", self.ops_panel),
                                     ("mask", "Mask / Brush", self.mask_panel),
-                                    ("history", "History", self.history_panel)):
+                                    ("history", "History", self.history_panel),
+                                    ("generate", "Generate", self.generate_panel)):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock_{name}")
             dock.setWidget(widget)
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
             self.docks[name] = dock
+        # a tab behind the operations; it lists the models (and so imports torch) when it comes into view
+        self.tabifyDockWidget(self.docks["operations"], self.docks["generate"])
+        self.docks["operations"].raise_()
+        self.docks["generate"].visibilityChanged.connect(self._generate_panel_shown)
 
         self.zoom_label = QLabel("")
         self.pos_label = QLabel("")
@@ -200,6 +209,8 @@ class MainWindow(QMainWindow):
         self.act_shrink = A("S&hrink Mask", lambda: self.grow_mask(-1), "Ctrl+Shift+[")
         self.act_run = A("&Run Operation", self.ops_panel._run, "Ctrl+R", "fa5s.play")
         self.act_cancel = A("&Cancel Operation", self.cancel_job, "Esc", "fa5s.stop")
+        self.act_generate = A("&Generate Images...", self.show_generate_panel, "Ctrl+G", "fa5s.magic",
+                              "New pictures from a generator model: the Generate panel")
 
         bar = self.menuBar()
         m = bar.addMenu("&File")
@@ -238,6 +249,8 @@ class MainWindow(QMainWindow):
         m = bar.addMenu("&Operations")
         m.addAction(self.act_run)
         m.addAction(self.act_cancel)
+        m.addSeparator()
+        m.addAction(self.act_generate)
         self._rebuild_recent()
 
         tb = self.addToolBar("Main")
@@ -255,6 +268,8 @@ class MainWindow(QMainWindow):
         self.ops_panel.cancelRequested.connect(self.cancel_job)
         self.ops_panel.variations.chosen.connect(self.choose_variation)
         self.history_panel.positionRequested.connect(self.go_to_history)
+        self.generate_panel.openRequested.connect(self.open_generated)
+        self.generate_panel.pasteRequested.connect(self.paste_generated)
         self.mask_panel.brushChanged.connect(self._brush_changed)
         self.mask_panel.overlayChanged.connect(self._overlay_changed)
         self.mask_panel.clearRequested.connect(self.clear_mask)
@@ -649,6 +664,60 @@ class MainWindow(QMainWindow):
             v.applied = doc.image
             self.ops_panel.variations.set_current(v.index)
         return job
+
+    # -- generated pictures -------------------------------------------------------------
+    def show_generate_panel(self) -> None:
+        dock = self.docks["generate"]
+        dock.show()
+        dock.raise_()
+        self.generate_panel.refresh_models()  # also when it was in view already
+
+    def _generate_panel_shown(self, shown: bool) -> None:
+        if shown:
+            self.generate_panel.refresh_models()
+
+    def open_generated(self, picture: np.ndarray, what: str = "a generated picture") -> Document | None:
+        """The picture as a new document: untitled and unsaved, so closing asks to save it."""
+        if self.busy:
+            self.statusBar().showMessage("Busy: wait for the running operation or cancel it", 4000)
+            return None
+        if not self.confirm_discard():
+            return None
+        h, w = picture.shape[:2]
+        doc = Document(np.ascontiguousarray(picture, np.float32), ImageMeta(format="PNG", width=w, height=h))
+        doc.saved_id = -1  # never saved
+        self._set_document(doc, None)
+        self.statusBar().showMessage(f"New document from {what}: save it to keep it", 6000)
+        return doc
+
+    def paste_generated(self, picture: np.ndarray, what: str = "a generated picture") -> WorkerThread | None:
+        """Stretch the picture over the mask's bounding box and blend it in with the soft mask,
+        as one undo step."""
+        doc = self.doc
+        if doc is None:
+            self.statusBar().showMessage("Open a photo first: the picture is pasted into its masked region", 6000)
+            return None
+        if not doc.has_mask:
+            self.statusBar().showMessage("The mask is empty: paint where the picture should go, then paste", 6000)
+            return None
+        title = "Paste generated"
+        image, mask = doc.image, doc.mask.copy()
+
+        def work():
+            yield Progress(None, f"Pasting {what}")
+            new = paste_in_mask(image, mask, picture)
+            return doc.prepare_image(new, title), array_to_qimage(new)
+
+        def done(prepared) -> None:
+            pending, display = prepared
+            if self.doc is not doc or doc.image is not image:
+                self.show_error(title, "The image changed while the picture was pasted; nothing was changed.")
+                return
+            self.canvas.prepare_display(pending.new, display)
+            doc.commit_image(pending)
+            self.statusBar().showMessage(f"Pasted {what} into the mask", 4000)
+
+        return self.start_job(title, work, done)
 
     # -- smart selection ------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:

@@ -199,6 +199,10 @@ def test_same_seed_same_samples():
     np.testing.assert_allclose(path[0], a[0], atol=1e-5)
     np.testing.assert_allclose(path[-1], generation.sample(model, 1, seed=4, class_index=int(
         generation.labels_for(model, 1, 3)[0]))[0], atol=1e-5)
+    # between two samples of one run (what the Generate panel offers)
+    run = generation.sample(model, 6, seed=3, class_index=1)
+    path = generation.interpolate(model, 3, 3, steps=4, class_index=1, index_a=2, index_b=5)
+    np.testing.assert_allclose(path[[0, -1]], run[[2, 5]], atol=1e-5)
 
 
 # -- measurement ------------------------------------------------------------------------

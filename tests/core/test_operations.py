@@ -163,3 +163,23 @@ def test_a_new_descriptor_is_all_it_takes():
         assert np.all(out == 1.0)
     finally:
         registry.unregister(op.key)
+
+
+def test_paste_in_mask_fills_the_mask_box_and_blends_soft_edges():
+    from desktop_app.core.imaging.convert import paste_in_mask
+
+    img = textured_image(40, 50, channels=4)  # alpha is kept
+    picture = np.zeros((16, 16, 3), np.float32)
+    picture[..., 1] = 1.0  # pure green
+    mask = np.zeros((40, 50), np.float32)
+    mask[10:20, 5:30] = 1.0
+    mask[10:20, 30:34] = 0.5
+    out = paste_in_mask(img, mask, picture)
+    assert out.shape == img.shape and np.array_equal(out[mask == 0], img[mask == 0])
+    np.testing.assert_allclose(out[mask == 1][:, :3], np.broadcast_to([0, 1, 0], (250, 3)), atol=1e-6)
+    np.testing.assert_allclose(out[mask == 0.5][:, :3], 0.5 * img[mask == 0.5][:, :3] + [0, 0.5, 0], atol=1e-6)
+    np.testing.assert_array_equal(out[..., 3], img[..., 3])
+    grey = paste_in_mask(img[..., :1], mask, picture)  # greyscale photos get the luminance
+    assert grey.shape == (40, 50, 1) and grey[15, 10, 0] == pytest.approx(0.587, abs=1e-3)
+    with pytest.raises(ValueError, match="mask is empty"):
+        paste_in_mask(img, np.zeros_like(mask), picture)

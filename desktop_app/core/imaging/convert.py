@@ -67,3 +67,26 @@ def blend(original: np.ndarray, result: np.ndarray, mask: np.ndarray | None) -> 
         return result
     m = mask[:, :, None].astype(np.float32, copy=False)
     return (original * (1.0 - m) + result * m).astype(np.float32, copy=False)
+
+
+def paste_in_mask(image: np.ndarray, mask: np.ndarray, picture: np.ndarray) -> np.ndarray:
+    """A new image: `picture` (any size, RGB) stretched over the bounding box of the mask
+    and blended in with the soft mask; pixels outside the mask are untouched and alpha is
+    kept. Greyscale images get the picture's luminance."""
+    from desktop_app.core.imaging.tiles import mask_bbox
+
+    box = mask_bbox(mask > 0)
+    if box is None:
+        raise ValueError("the mask is empty: paint where the picture should go")
+    y0, y1, x0, x1 = box
+    h, w = y1 - y0, x1 - x0
+    shrink = h < picture.shape[0] or w < picture.shape[1]
+    fitted = cv2.resize(np.ascontiguousarray(as_rgb(picture), np.float32), (w, h),
+                        interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC).reshape(h, w, 3)
+    colour, _ = split_alpha(image)
+    if colour.shape[2] == 1:
+        fitted = cv2.cvtColor(fitted, cv2.COLOR_RGB2GRAY).reshape(h, w, 1)
+    out = image.copy()
+    region = blend(colour[y0:y1, x0:x1], np.clip(fitted, 0.0, 1.0), mask[y0:y1, x0:x1])
+    out[y0:y1, x0:x1, :colour.shape[2]] = region
+    return out
