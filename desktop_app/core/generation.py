@@ -18,9 +18,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from desktop_app.core.models.catalog import DEFAULT_GENERATOR  # noqa: F401  (re-exported)
 from desktop_app.core.tasks import Progress, Work, run_work
 
-DEFAULT_GENERATOR = "texture-gan"  # the shipped generator used when none is named
 LABEL_STREAM = 1_000_003  # offsets the seed of the class draws from the latent draws
 
 

@@ -226,12 +226,15 @@ def test_generation_can_be_cancelled(qtbot, window, tiny_gans, monkeypatch):
     assert panel.grid.count() == 0 and not panel.busy_box.isVisible() and panel.generate_button.isEnabled()
 
 
-def test_the_window_starts_without_torch(tmp_path):
+def test_the_window_starts_and_lists_generators_without_torch(tmp_path):
+    """Torch takes over a second to import: neither start-up nor showing the Generate tab
+    (which lists the installed generators) may wait for it on the GUI thread."""
     code = ("import sys\n"
             "from PySide6.QtWidgets import QApplication\n"
             "app = QApplication([])\n"
             "from desktop_app.gui.main_window import MainWindow\n"
             "w = MainWindow(); w.show(); app.processEvents()\n"
+            "w.generate_panel.refresh_models(); app.processEvents()\n"
             "print('torch' in sys.modules)\n")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", DESKTOP_APP_DATA_DIR=str(tmp_path / "data"),
                XDG_CONFIG_HOME=str(tmp_path / "config"))

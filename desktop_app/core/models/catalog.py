@@ -6,8 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from desktop_app.core.models.weights import Manifest, ModelFileError, read_manifest
+from desktop_app.core.models.manifest import Manifest, ModelFileError, read_manifest
 from desktop_app.core.paths import app_data_dir, resources_dir
+
+
+DEFAULT_GENERATOR = "texture-gan"  # the shipped generator used when none is named
 
 
 @dataclass(frozen=True)

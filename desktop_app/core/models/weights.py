@@ -6,62 +6,17 @@ registry and filled with tensors: nothing is unpickled. Its sha256 is checked on
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn as nn
 from safetensors.torch import load_file, save_file
 
 from desktop_app.core.models import registry
-
-MANIFEST_VERSION = 1
-
-
-class ModelFileError(Exception):
-    """A weights file or manifest that cannot be used; the message says why."""
-
-
-@dataclass
-class Manifest:
-    id: str  # unique name, e.g. "cnn" or "my-camera"
-    title: str
-    architecture: str
-    task: str
-    hparams: dict[str, Any] = field(default_factory=dict)
-    description: str = ""
-    training: dict[str, Any] = field(default_factory=dict)  # data, command, steps, time, base
-    metrics: dict[str, Any] = field(default_factory=dict)
-    sha256: str = ""
-    weights: str = ""  # file name of the safetensors beside the manifest
-    version: int = MANIFEST_VERSION
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str = "manifest") -> "Manifest":
-        missing = [k for k in ("id", "architecture", "task") if k not in data]
-        if missing:
-            raise ModelFileError(f"{where}: missing field(s) {', '.join(missing)}")
-        known = {f for f in cls.__dataclass_fields__}
-        values = {k: v for k, v in data.items() if k in known}
-        values.setdefault("title", data["id"])
-        return cls(**values)
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def manifest_path(weights_path: Path) -> Path:
-    return weights_path.with_suffix(".json")
+from desktop_app.core.models.manifest import (MANIFEST_VERSION, Manifest, ModelFileError,  # noqa: F401
+                                              manifest_path, read_manifest, sha256_of, write_manifest)
 
 
 def save_model(model: nn.Module, weights_path: str | Path, manifest: Manifest) -> Manifest:
@@ -82,26 +37,6 @@ def save_model(model: nn.Module, weights_path: str | Path, manifest: Manifest) -
     manifest.weights = weights_path.name
     write_manifest(manifest, manifest_path(weights_path))
     return manifest
-
-
-def write_manifest(manifest: Manifest, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(asdict(manifest), f, indent=2)
-        f.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
-def read_manifest(path: str | Path) -> Manifest:
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ModelFileError(f"{path.name}: cannot read the manifest ({e})") from None
-    if not isinstance(data, dict):
-        raise ModelFileError(f"{path.name}: the manifest is not a JSON object")
-    return Manifest.from_dict(data, path.name)
 
 
 def load_model(manifest_file: str | Path, *, verify: bool = True) -> tuple[nn.Module, Manifest]:

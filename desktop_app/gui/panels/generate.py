@@ -189,8 +189,7 @@ class GeneratePanel(QWidget):
     def refresh_models(self) -> None:
         """List the installed generators again (a newly trained one appears), keeping the
         choice. The main window calls it whenever the panel's tab comes into view."""
-        from desktop_app.core.generation import DEFAULT_GENERATOR  # imports torch: not at start-up
-        from desktop_app.core.models.catalog import models_for
+        from desktop_app.core.models.catalog import DEFAULT_GENERATOR, models_for  # no torch: reads JSON only
 
         wanted = self.model_box.currentData() or DEFAULT_GENERATOR
         entries = models_for("generate")
