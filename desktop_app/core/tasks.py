@@ -86,3 +86,20 @@ class Stopwatch:
     @property
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
+
+
+def pausable(work: Work[T], running: threading.Event, poll: float = 0.1) -> Work[T]:
+    """Hold `work` between its events while `running` is clear. It keeps yielding (a
+    "paused" event every `poll` seconds) so that whoever drives it can still cancel."""
+    try:
+        while True:
+            while not running.is_set():
+                yield Progress(None, "paused", {"paused": True})
+                running.wait(poll)
+            try:
+                event = next(work)
+            except StopIteration as stop:
+                return stop.value
+            yield event
+    finally:
+        work.close()  # a cancelled wrapper ends the inner work too (its `finally` runs)

@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.doc: Document | None = None
         self.job: WorkerThread | None = None
+        self.training_dialog = None  # made on first use (Models > Train / Fine-tune)
         self._variations: Variations | None = None
         self._overwrite_ok: set[Path] = set()
         self.recovery = RecoveryStore(app_data_dir() / "recovery")
@@ -209,6 +210,8 @@ class MainWindow(QMainWindow):
         self.act_shrink = A("S&hrink Mask", lambda: self.grow_mask(-1), "Ctrl+Shift+[")
         self.act_run = A("&Run Operation", self.ops_panel._run, "Ctrl+R", "fa5s.play")
         self.act_cancel = A("&Cancel Operation", self.cancel_job, "Esc", "fa5s.stop")
+        self.act_train = A("&Train / Fine-tune...", self.open_training_dialog, None, "fa5s.graduation-cap",
+                           "Teach a denoiser on your own photos; the result joins the Operations panel")
         self.act_generate = A("&Generate Images...", self.show_generate_panel, "Ctrl+G", "fa5s.magic",
                               "New pictures from a generator model: the Generate panel")
 
@@ -251,6 +254,8 @@ class MainWindow(QMainWindow):
         m.addAction(self.act_cancel)
         m.addSeparator()
         m.addAction(self.act_generate)
+        m = bar.addMenu("&Models")
+        m.addAction(self.act_train)
         self._rebuild_recent()
 
         tb = self.addToolBar("Main")
@@ -302,6 +307,9 @@ class MainWindow(QMainWindow):
     def ask_open_path(self) -> str:
         path, _ = QFileDialog.getOpenFileName(self, "Open photo", self.settings.get("last_dir", str), OPEN_FILTER)
         return path
+
+    def ask_folder_path(self) -> str:
+        return QFileDialog.getExistingDirectory(self, "Folder of photos", self.settings.get("last_dir", str))
 
     def ask_save_path(self, suggestion: str, filt: str = SAVE_FILTER) -> str:
         path, chosen = QFileDialog.getSaveFileName(self, "Save as", suggestion, filt)
@@ -812,6 +820,16 @@ class MainWindow(QMainWindow):
 
         return self.start_job(title, work, done)
 
+    def open_training_dialog(self):
+        """Models > Train / Fine-tune: one dialog per window, kept while its run lives."""
+        from desktop_app.gui.dialogs.training import TrainingDialog
+
+        if self.training_dialog is None:
+            self.training_dialog = TrainingDialog(self)
+        self.training_dialog.show()
+        self.training_dialog.raise_()
+        return self.training_dialog
+
     def preferences(self) -> None:
         from desktop_app.gui.dialogs.preferences import PreferencesDialog
 
@@ -950,6 +968,9 @@ class MainWindow(QMainWindow):
         if not self.confirm_discard():
             event.ignore()
             return
+        if self.training_dialog is not None:
+            self.training_dialog.stop_all()  # the run checkpoints; it can be continued later
+            self.training_dialog.close()
         if self._autosave_thread is not None:
             self._autosave_thread.join(10)
         self.recovery.discard_own()

@@ -29,6 +29,8 @@ def _finish_jobs(window: MainWindow) -> None:
     window.dialogs.answers[UNSAVED] = "Discard"
     if window.job is not None:
         window.job.stop(30000)
+    if window.training_dialog is not None:
+        window.training_dialog.stop_all()
     QApplication.processEvents()
 
 

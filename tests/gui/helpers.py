@@ -36,6 +36,7 @@ class Dialogs:
     int_answer: int | None = 92
     save_paths: list[str] = field(default_factory=list)  # answered in order; "" = cancelled
     open_path: str = ""
+    folder_paths: list[str] = field(default_factory=list)  # answered in order; "" = cancelled
 
     def install(self, window: MainWindow) -> None:
         window.show_error = self.show_error
@@ -43,6 +44,7 @@ class Dialogs:
         window.ask_int = self.ask_int
         window.ask_save_path = self.ask_save_path
         window.ask_open_path = lambda: self.open_path
+        window.ask_folder_path = self.ask_folder_path
 
     def show_error(self, title: str, message: str) -> None:
         self.errors.append((title, message))
@@ -59,6 +61,10 @@ class Dialogs:
     def ask_save_path(self, suggestion: str, filt: str = "") -> str:
         assert self.save_paths, f"unexpected save dialog (suggested {suggestion})"
         return self.save_paths.pop(0)
+
+    def ask_folder_path(self) -> str:
+        assert self.folder_paths, "unexpected folder dialog"
+        return self.folder_paths.pop(0)
 
     def asked(self, title: str) -> int:
         return sum(1 for t, _, _ in self.questions if t == title)

@@ -25,9 +25,20 @@ def unregister(key: str) -> None:
     _OPERATIONS.pop(key, None)
 
 
+_library_listed = False
+
+
 def _ensure_builtins() -> None:
-    # Importing the modules registers their descriptors (once).
+    # Importing the modules registers their descriptors (once); the user's own models are
+    # listed the first time anyone asks (library.sync_library_operations refreshes them).
+    global _library_listed
     from desktop_app.core.operations import builtin  # noqa: F401
+
+    if not _library_listed:
+        _library_listed = True
+        from desktop_app.core.operations.library import sync_library_operations
+
+        sync_library_operations()
 
 
 def all_operations() -> list[Operation]:

@@ -1,0 +1,57 @@
+"""The user's own denoisers as operations: one `denoise/<model id>` per library model.
+
+The library is a folder of manifests (models/catalog.py); reading them needs no torch, so
+this runs at start-up. `sync_library_operations()` is called again after a model is kept
+(or removed), and brings the registry in line with the folder.
+"""
+
+from __future__ import annotations
+
+from desktop_app.core.models.catalog import ModelEntry, all_models
+from desktop_app.core.operations import registry
+from desktop_app.core.operations.base import AUTO, Operation, Param
+from desktop_app.core.operations.neural import _STRENGTH, denoise_with
+
+# manifest task -> whether the network takes a noise-level map (and so a "sigma" parameter)
+DENOISE_TASKS = {"denoise": True, "denoise-real": False}
+
+_SIGMA = Param("sigma", float, AUTO, "Noise level",
+               "Noise standard deviation on the 0-255 scale, or auto to estimate it per channel.",
+               minimum=0.0, maximum=100.0, step=1.0, allow_auto=True)
+
+_registered: set[str] = set()  # keys this module added, so a later sync can take them away
+
+
+def operation_for(entry: ModelEntry) -> Operation:
+    m = entry.manifest
+    metric = m.metrics.get("val_psnr")
+    return Operation(
+        task="denoise", method=m.id, title=m.title or m.id, category="Your models",
+        description=(m.description or f"Your denoiser {m.id!r}, trained in the training dialog.")
+                    + (f" Validation: {metric:.2f} dB." if isinstance(metric, (int, float)) else ""),
+        run=denoise_with(m.id),
+        params=((_SIGMA, _STRENGTH) if DENOISE_TASKS[m.task] else (_STRENGTH,)),
+        uses_device=True,
+        extra={"library_model": m.id},
+    )
+
+
+def sync_library_operations() -> list[str]:
+    """Register an operation per denoiser in the user's library and drop those whose model
+    has gone; returns the keys now registered. A library model whose id clashes with a
+    built-in operation is left out (the built-in one wins)."""
+    builtin = {op.key for op in registry.all_operations()} - _registered
+    wanted: dict[str, ModelEntry] = {}
+    for entry in all_models():
+        if entry.shipped or entry.manifest.task not in DENOISE_TASKS:
+            continue
+        key = f"denoise/{entry.manifest.id}"
+        if key not in builtin:
+            wanted[key] = entry
+    for key in list(_registered):
+        registry.unregister(key)
+        _registered.discard(key)
+    for key, entry in wanted.items():
+        registry.register(operation_for(entry))
+        _registered.add(key)
+    return sorted(_registered)

@@ -1,0 +1,146 @@
+"""Models > Train / Fine-tune: preview a folder, train a tiny denoiser with live curves,
+pause, cancel, continue, keep it, and use it from the Operations panel."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from desktop_app.core.models.catalog import library_dir
+from desktop_app.core.operations import registry
+from desktop_app.core.operations.library import sync_library_operations
+from desktop_app.gui.dialogs.training import SCRATCH
+from tests.conftest import textured_image
+from tests.gui.helpers import panel_keys, run_from_panel
+
+TINY = {"widths": [8, 16], "blocks": [1, 1]}
+# a tiny network, one thread, short validation: seconds, not minutes
+OVERRIDES = {"hparams": TINY, "threads": 1, "val_crop": 64, "val_min": 2, "warmup": 0}
+
+
+@pytest.fixture
+def folder(tmp_path):
+    d = tmp_path / "photos"
+    (d / "sub").mkdir(parents=True)
+    for i in range(12):
+        img = (textured_image(80, 96, seed=i) * 255).astype(np.uint8)
+        Image.fromarray(img).save(d / ("sub" if i % 2 else "") / f"img{i:02d}.png")
+    (d / "broken.jpg").write_bytes(b"not a jpeg")
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _forget_library_operations():
+    yield
+    sync_library_operations()  # the next test's library is empty: its operations go
+
+
+def click(qtbot, button):
+    assert button.isEnabled(), button.text()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def open_dialog(qtbot, window, folder):
+    window.act_train.trigger()
+    dialog = window.training_dialog
+    assert dialog is not None and dialog.isVisible()
+    dialog.config_overrides = dict(OVERRIDES)
+    dialog.task.setCurrentIndex(dialog.task.findData("denoise"))
+    dialog.start.setCurrentIndex(dialog.start.findData(SCRATCH))
+    window.dialogs.folder_paths = [str(folder)]
+    click(qtbot, dialog.add_folder)
+    qtbot.waitUntil(lambda: dialog.preview is not None, timeout=20000)
+    return dialog
+
+
+def test_models_menu_has_the_training_action(window):
+    menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
+    assert window.act_train in menus["Models"].actions()
+
+
+def test_preview_counts_images_and_lists_skipped_files(qtbot, window, folder):
+    dialog = open_dialog(qtbot, window, folder)
+    assert dialog.preview["train"] + dialog.preview["val"] == 12
+    assert "12 images" in dialog.data_summary.text()
+    assert f"{dialog.preview['val']} held back for validation" in dialog.data_summary.text()
+    assert dialog.skipped.isVisibleTo(dialog) and "broken.jpg" in dialog.skipped.item(0).text()
+    assert sum(1 for lbl in dialog.thumb_labels if not lbl.pixmap().isNull()) == 6
+    assert dialog.start_button.isEnabled()
+
+
+def test_train_pause_cancel_continue_keep_and_use(qtbot, opened, folder):
+    import torch
+
+    torch.set_num_threads(1)
+    window = opened
+    dialog = open_dialog(qtbot, window, folder)
+    dialog.budget_kind.setCurrentIndex(dialog.budget_kind.findData("steps"))
+    dialog.budget.setValue(100_000)  # far more than the test waits for: it is cancelled
+    dialog.batch.setValue(2)
+    dialog.patch.setValue(32)
+    dialog.val_every.setValue(2)
+
+    click(qtbot, dialog.start_button)
+    qtbot.waitUntil(lambda: len(dialog.loss_plot.points) >= 4 and len(dialog.metric_plot.points) >= 3,
+                    timeout=60000)
+    assert "steps/s" in dialog.status.text() and "left" in dialog.status.text()
+    assert not dialog.task.isEnabled()  # the set-up is fixed while it runs
+
+    click(qtbot, dialog.pause_button)
+    qtbot.waitUntil(lambda: dialog.status.text().startswith("Paused"), timeout=20000)
+    held = dialog.trainer.step
+    qtbot.wait(400)
+    assert dialog.trainer.step == held and dialog.running
+    assert dialog.pause_button.text() == "Resume"
+    click(qtbot, dialog.pause_button)
+    qtbot.waitUntil(lambda: dialog.trainer.step > held, timeout=20000)
+
+    click(qtbot, dialog.cancel_button)
+    qtbot.waitUntil(lambda: not dialog.running, timeout=30000)
+    stopped = dialog.trainer.step
+    assert "cancelled" in dialog.status.text()
+    assert (dialog.run_dir / "last.safetensors").exists() and (dialog.run_dir / "best.safetensors").exists()
+    assert dialog.start_button.text() == "Continue"
+
+    points = len(dialog.loss_plot.points)
+    dialog.budget.setValue(stopped + 4)
+    click(qtbot, dialog.start_button)
+    qtbot.waitUntil(lambda: not dialog.running and dialog.trainer.step == stopped + 4, timeout=60000)
+    assert len(dialog.loss_plot.points) == points + 4  # the curve goes on from where it stopped
+    assert "finished" in dialog.status.text(), dialog.status.text()
+
+    rows = dialog.report_rows()
+    assert [r[0] for r in rows] == ["Untrained network", "Trained (best)"]
+    assert float(rows[1][1].split()[0]) > float(rows[0][1].split()[0])
+
+    dialog.name.setText("my-tiny")
+    click(qtbot, dialog.keep_button)
+    assert (library_dir() / "my-tiny.safetensors").exists() and (library_dir() / "my-tiny.json").exists()
+    assert "denoise/my-tiny" in panel_keys(window.ops_panel)
+    assert registry.get("denoise/my-tiny").category == "Your models"
+
+    before = window.doc.image.copy()
+    run_from_panel(qtbot, window, "denoise/my-tiny", timeout=60)
+    assert not window.dialogs.errors, window.dialogs.error_text
+    assert not np.allclose(window.doc.image, before)
+
+
+def test_bad_name_is_refused_and_discard_forgets_the_run(qtbot, window, folder):
+    dialog = open_dialog(qtbot, window, folder)
+    dialog.budget_kind.setCurrentIndex(dialog.budget_kind.findData("steps"))
+    dialog.budget.setValue(4)
+    dialog.batch.setValue(2)
+    dialog.patch.setValue(32)
+    dialog.val_every.setValue(2)
+    click(qtbot, dialog.start_button)
+    qtbot.waitUntil(lambda: dialog.trainer is not None and not dialog.running, timeout=60000)
+    assert dialog.keep_button.isEnabled()
+    dialog.name.setText("no/slashes")
+    click(qtbot, dialog.keep_button)
+    assert window.dialogs.errors and "not a usable name" in window.dialogs.errors[-1][1]
+    assert not list(library_dir().glob("*.json"))
+
+    run_dir = dialog.run_dir
+    click(qtbot, dialog.discard_button)
+    assert not run_dir.exists() and dialog.trainer is None
+    assert dialog.start_button.text() == "Start" and not dialog.keep_button.isEnabled()
