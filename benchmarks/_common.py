@@ -80,3 +80,42 @@ def replace_section(path: str | os.PathLike, heading: str, body: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def write_jpeg_under(path, rgb, max_bytes: int, quality: int) -> tuple[int, int, int]:
+    """Write an 8-bit RGB picture as JPEG, scaled down until the file fits in `max_bytes`.
+    Returns (width, height, bytes)."""
+    import math
+
+    import cv2
+
+    path = Path(path)
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    while True:
+        ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise SystemExit(f"could not encode the picture {path}")
+        if data.size <= max_bytes:
+            break
+        factor = math.sqrt(max_bytes / data.size) * 0.95
+        bgr = cv2.resize(bgr, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.tobytes())
+    log(f"picture written to {path} ({bgr.shape[1]}x{bgr.shape[0]}, {data.size / 1e6:.2f} MB)")
+    return bgr.shape[1], bgr.shape[0], int(data.size)
+
+
+def run_fresh_process(cmd: list[str], label: str, notes: list[str]) -> dict | None:
+    """Run a benchmark child (`cmd`) in a fresh process, so its peak memory is its own; the
+    child prints one JSON line last. On failure a note is added and None returned."""
+    import json
+    import subprocess
+
+    log(f"{label}: running in a fresh process")
+    start = time.perf_counter()
+    done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        notes.append(f"Not measured: {label}: the process failed (exit status {done.returncode}).")
+        return None
+    log(f"{label}: {time.perf_counter() - start:.0f} s in all")
+    return json.loads(done.stdout.strip().splitlines()[-1])

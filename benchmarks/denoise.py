@@ -44,7 +44,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -56,7 +55,7 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from _common import Throttle, command_line, log, markdown_table, replace_section
+from _common import Throttle, command_line, log, markdown_table, replace_section, run_fresh_process
 from desktop_app.core.imaging.convert import to_float, to_uint8
 from desktop_app.core.imaging.io import load_image, save_image
 from desktop_app.core.imaging.noise import estimate_sigma
@@ -519,16 +518,11 @@ def section_big(ctx: Context) -> str:
             methods.append(method)
     rows = []
     for key, label in [("none", "photo only (baseline)")] + [(m.key, m.label) for m in methods]:
-        log(f"{width}x{height} {label}: running in a fresh process")
         cmd = [sys.executable, str(Path(__file__).resolve()), "--big-child", key, "--data", str(args.data),
                "--big-size", f"{width}x{height}"] + (["--device", args.device] if args.device else [])
-        start = time.perf_counter()
-        done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-        if done.returncode != 0:
-            notes.append(f"Not measured: {label}: the process failed (exit status {done.returncode}).")
+        result = run_fresh_process(cmd, f"{width}x{height} {label}", notes)
+        if result is None:
             continue
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-        log(f"{width}x{height} {label}: {time.perf_counter() - start:.0f} s")
         secs, peak = result["seconds"], result["peak_gib"]
         rows.append([label, "—" if secs is None else f"{secs:.1f}",
                      "—" if secs is None else fmt_speed(secs / mp),

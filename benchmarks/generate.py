@@ -66,7 +66,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-from _common import command_line, log, markdown_table, replace_section  # noqa: E402
+from _common import command_line, log, markdown_table, replace_section, write_jpeg_under  # noqa: E402
 from desktop_app.core import generation  # noqa: E402
 from desktop_app.core.models import registry  # noqa: E402
 from desktop_app.core.models.catalog import find as find_model, models_for  # noqa: E402
@@ -433,18 +433,7 @@ def write_grid(path: Path, gens: list[Generator], pictures: dict, args: argparse
             r, c = divmod(i, GRID_COLUMNS)
             grid[y + r * (tile + gap):y + r * (tile + gap) + tile, c * (tile + gap):c * (tile + gap) + tile] = t
         y += math.ceil(len(tiles) / GRID_COLUMNS) * (tile + gap)
-    bgr = cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)
-    while True:
-        ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, GRID_QUALITY])
-        if not ok:
-            raise SystemExit(f"could not encode the picture {path}")
-        if data.size <= GRID_BYTES:
-            break
-        factor = math.sqrt(GRID_BYTES / data.size) * 0.95
-        bgr = cv2.resize(bgr, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data.tobytes())
-    log(f"picture written to {path} ({bgr.shape[1]}x{bgr.shape[0]}, {data.size / 1e6:.2f} MB)")
+    write_jpeg_under(path, grid, GRID_BYTES, GRID_QUALITY)
     shown = ", ".join(g.id for g in gens if g.id in pictures)
     return (f"Samples 0-{GRID_COLUMNS * GRID_ROWS - 1} of seed {args.seed} of {shown} ({GRID_ROWS} rows of "
             f"{GRID_COLUMNS} each), then the first {GRID_COLUMNS} real held-back crops of the SWD set; every "

@@ -58,7 +58,6 @@ if sys.path and os.path.abspath(sys.path[0]) == _HERE:
 import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
-import subprocess  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -69,7 +68,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from skimage.metrics import structural_similarity  # noqa: E402
 
-from _common import Throttle, command_line, log, markdown_table, replace_section  # noqa: E402
+from _common import (Throttle, command_line, log, markdown_table, replace_section,  # noqa: E402
+                     run_fresh_process, write_jpeg_under)
 from desktop_app.core.imaging.convert import blend, to_float, to_uint8  # noqa: E402
 from desktop_app.core.imaging.io import load_image  # noqa: E402
 from desktop_app.core.models.device import pick_device  # noqa: E402
@@ -457,16 +457,11 @@ def section_big(args: argparse.Namespace, avail: Availability) -> str:
     rows, notes, coverage, how = [], [], None, None
     for key in ["none"] + keys:
         label = "photo and mask only (baseline)" if key == "none" else avail.methods[key].label
-        log(f"{width}x{height} {label}: running in a fresh process")
         cmd = [sys.executable, str(Path(__file__).resolve()), "--big-child", key, "--data", str(args.data),
                "--big", f"{width}x{height}"] + (["--device", args.device] if args.device else [])
-        start = time.perf_counter()
-        done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-        if done.returncode != 0:
-            notes.append(f"Not measured: {label}: the process failed (exit status {done.returncode}).")
+        result = run_fresh_process(cmd, f"{width}x{height} {label}", notes)
+        if result is None:
             continue
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-        log(f"{width}x{height} {label}: {time.perf_counter() - start:.0f} s in all")
         coverage, how = result["coverage"], result["how"] or how
         secs, added, peak = result["seconds"], result["added_gib"], result["process_peak_gib"]
         rows.append([label, "—" if secs is None else f"{secs:.1f}",
@@ -537,18 +532,7 @@ def write_grid(path: Path, files: list[Path], methods: list[Method], pictures: d
                 put_label(tile, f"{files[index].stem}, {BANDS[band][0]}: "
                                 f"{100 * pictures[case]['coverage']:.0f} % hole")
             grid[y:y + tile_h, c * (tile_w + gap):c * (tile_w + gap) + tile_w] = tile
-    bgr = cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)
-    while True:
-        ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, GRID_QUALITY])
-        if not ok:
-            raise SystemExit(f"could not encode the picture {path}")
-        if data.size <= GRID_BYTES:
-            break
-        factor = math.sqrt(GRID_BYTES / data.size) * 0.95
-        bgr = cv2.resize(bgr, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data.tobytes())
-    log(f"picture written to {path} ({bgr.shape[1]}x{bgr.shape[0]}, {data.size / 1e6:.2f} MB)")
+    write_jpeg_under(path, grid, GRID_BYTES, GRID_QUALITY)
     return "Rows: " + "; ".join(f"{files[i].stem} with a {BANDS[b][0]} hole" for i, b in cases) + \
         ". Columns: input (hole in magenta; the methods got it grey) | " + \
         " | ".join(m.label for m in methods) + " | original."

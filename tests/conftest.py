@@ -38,6 +38,20 @@ def textured_image(h: int = 96, w: int = 128, seed: int = 0, channels: int = 3) 
     return np.clip(base, 0, 1).astype(np.float32)
 
 
+def photo_folder(root: Path) -> Path:
+    """A folder of 12 small PNGs (half in a sub-folder) and one unreadable file: training
+    data for the trainer and the training dialog."""
+    from PIL import Image
+
+    d = root / "photos"
+    (d / "sub").mkdir(parents=True)
+    for i in range(12):
+        img = (textured_image(80, 96, seed=i) * 255).astype(np.uint8)
+        Image.fromarray(img).save(d / ("sub" if i % 2 else "") / f"img{i:02d}.png")
+    (d / "broken.jpg").write_bytes(b"not a jpeg")
+    return d
+
+
 @pytest.fixture
 def photo_path(tmp_path: Path) -> Path:
     """A small RGB PNG written by the project's own writer."""

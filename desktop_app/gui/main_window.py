@@ -13,7 +13,7 @@ import numpy as np
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMenu,
-                               QMessageBox, QWidget)
+                               QMessageBox)
 
 from desktop_app import APP_NAME
 from desktop_app.core.document import Document

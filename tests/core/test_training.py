@@ -2,10 +2,8 @@
 
 import json
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from desktop_app.core.models.weights import load_model
 from desktop_app.core.tasks import CancelToken, Cancelled, run_work
@@ -13,20 +11,14 @@ from desktop_app.core.training import degrade
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.data import load_image_set
 from desktop_app.core.training.trainer import Trainer
-from tests.conftest import textured_image
+from tests.conftest import photo_folder
 
 TINY = {"widths": [8, 16], "blocks": [1, 1]}
 
 
 @pytest.fixture
 def folder(tmp_path):
-    d = tmp_path / "photos"
-    (d / "sub").mkdir(parents=True)
-    for i in range(12):
-        img = (textured_image(80, 96, seed=i) * 255).astype(np.uint8)
-        Image.fromarray(img).save(d / ("sub" if i % 2 else "") / f"img{i:02d}.png")
-    (d / "broken.jpg").write_bytes(b"not a jpeg")
-    return d
+    return photo_folder(tmp_path)
 
 
 def config(folder, **kw):

@@ -3,14 +3,13 @@ pause, cancel, continue, keep it, and use it from the Operations panel."""
 
 import numpy as np
 import pytest
-from PIL import Image
 from PySide6.QtCore import Qt
 
 from desktop_app.core.models.catalog import library_dir
 from desktop_app.core.operations import registry
 from desktop_app.core.operations.library import sync_library_operations
 from desktop_app.gui.dialogs.training import SCRATCH
-from tests.conftest import textured_image
+from tests.conftest import photo_folder
 from tests.gui.helpers import panel_keys, run_from_panel
 
 TINY = {"widths": [8, 16], "blocks": [1, 1]}
@@ -20,13 +19,7 @@ OVERRIDES = {"hparams": TINY, "threads": 1, "val_crop": 64, "val_min": 2, "warmu
 
 @pytest.fixture
 def folder(tmp_path):
-    d = tmp_path / "photos"
-    (d / "sub").mkdir(parents=True)
-    for i in range(12):
-        img = (textured_image(80, 96, seed=i) * 255).astype(np.uint8)
-        Image.fromarray(img).save(d / ("sub" if i % 2 else "") / f"img{i:02d}.png")
-    (d / "broken.jpg").write_bytes(b"not a jpeg")
-    return d
+    return photo_folder(tmp_path)
 
 
 @pytest.fixture(autouse=True)

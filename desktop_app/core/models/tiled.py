@@ -74,7 +74,7 @@ def _step(length: int, tile: int, multiple: int) -> int:
     return max(multiple, math.ceil(length / n / multiple) * multiple)
 
 
-def _autocast(device: torch.device, precision: str):
+def autocast(device: torch.device, precision: str):
     if device.type == "cuda" and precision in ("fp16", "bf16"):
         return torch.autocast("cuda", dtype=torch.float16 if precision == "fp16" else torch.bfloat16)
     return contextlib.nullcontext()
@@ -91,7 +91,7 @@ def _run_tensor(fn: TensorFn, patch: np.ndarray, device: torch.device, s: TileSe
         x = F.pad(x, (0, pw, 0, ph), mode=mode)
     if s.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    with _autocast(device, s.precision):
+    with autocast(device, s.precision):
         y = fn(x)
     y = y[:, :, :h, :w].float().clamp_(0.0, 1.0)
     return y[0].permute(1, 2, 0).cpu().numpy()

@@ -29,7 +29,7 @@ def _network_fill(inp: OperationInput, seed: int):
     import torch
 
     from desktop_app.core.models.manager import MANAGER
-    from desktop_app.core.models.tiled import _autocast
+    from desktop_app.core.models.tiled import autocast
 
     loaded = MANAGER.get(MODEL_ID, inp.device)
     model, device, multiple = loaded.module, loaded.device, loaded.arch.size_multiple
@@ -47,7 +47,7 @@ def _network_fill(inp: OperationInput, seed: int):
         # the padding is known surroundings (reflected), never hole
         x, z = _pad_to(x, multiple), _pad_to(z, multiple)
         m = _pad_to(m, multiple)
-        with torch.inference_mode(), _autocast(device, precision):
+        with torch.inference_mode(), autocast(device, precision):
             y = model(x.to(device), m.to(device), z.to(device))
         out = y[0, :, :h, :w].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
         yield Progress(1.0, "window filled")
