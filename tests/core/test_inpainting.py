@@ -4,7 +4,7 @@ seeded variations of the neural fill (on a tiny random network, so no training n
 import numpy as np
 import pytest
 
-from desktop_app.core.inpainting.fullres import fill_full_resolution, match_grain, plan_regions
+from desktop_app.core.inpainting.fullres import fill_full_resolution, match_grain, plan_regions, spread
 from desktop_app.core.operations import apply_operation
 from desktop_app.core.operations import registry as ops
 from desktop_app.core.tasks import run_work
@@ -63,6 +63,42 @@ def test_large_holes_are_filled_at_reduced_resolution_with_context():
     assert max(h, w) <= 256
     (y0, y1, x0, x1), = plan_regions(mask > 0, 256)
     assert y0 < 300 - 200 and y1 > 900 + 200  # the region holds surroundings around the hole
+
+
+def test_a_tinted_fill_is_brought_to_the_colour_of_its_surroundings():
+    image = textured_image(300, 400, seed=5)
+    mask = np.zeros(image.shape[:2], np.float32)
+    mask[100:190, 150:280] = 1.0
+    tint = np.array([0.15, -0.1, 0.05], np.float32)
+
+    def tinted_truth(window, hole):
+        """The right structure (the hole's true pixels are still in the test image) in the
+        wrong colour: what an undertrained network gives."""
+        out = window.copy()
+        out[hole] = np.clip(window[hole] + tint, 0, 1)
+        yield from ()
+        return out
+
+    hole = mask > 0
+    kept = run_work(fill_full_resolution(image, mask, tinted_truth, working=512, grain=False, seam=False))
+    fixed = run_work(fill_full_resolution(image, mask, tinted_truth, working=512, grain=False))
+    assert np.abs((kept - image)[hole].mean(axis=0)).max() > 0.04
+    assert np.abs((fixed - image)[hole].mean(axis=0)).max() < 0.015
+    assert np.array_equal(fixed[~hole], image[~hole])
+    # the structure inside the fill is kept, not smoothed away
+    assert np.corrcoef(fixed[hole][:, 1], image[hole][:, 1])[0, 1] > 0.9
+
+
+def test_spread_keeps_known_values_and_interpolates_between_them():
+    values = np.zeros((60, 80, 1), np.float32)
+    known = np.zeros((60, 80), bool)
+    known[:, :4], known[:, -4:] = True, True
+    values[:, :4], values[:, -4:] = 0.2, 0.8
+    out = spread(values, known)
+    assert np.array_equal(out[known], values[known])
+    middle = out[30, 4:-4, 0]
+    assert 0.2 <= middle.min() and middle.max() <= 0.8
+    assert middle[0] < 0.4 and middle[-1] > 0.6 and abs(float(out[30, 40, 0]) - 0.5) < 0.1
 
 
 def test_grain_is_matched_to_the_surroundings():

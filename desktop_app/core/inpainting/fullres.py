@@ -8,8 +8,12 @@ For each group of nearby hole pixels this module
    a large blob at reduced resolution with enough surroundings to continue;
 2. cuts the scaled region into overlapping windows (one for most holes) and fills them,
    each window seeing the previous windows' fills as known pixels;
-3. brings the fill back to full size and re-adds grain: white noise at the noise level of a
-   ring of pixels around the hole, so the fill is not smoother than the rest of the photo.
+3. brings the fill back to full size and corrects its colour at the seam: the step between
+   local means on either side of the hole's edge is interpolated smoothly across the hole and
+   taken away (a membrane, as in Poisson blending), so a fill that came out too dark or
+   tinted meets its surroundings without a visible edge;
+4. re-adds grain: white noise at the noise level of a ring of pixels around the hole, so the
+   fill is not smoother than the rest of the photo.
 
 The caller blends the result through the soft mask (operations.apply does), so pixels where
 the mask is zero never change and the brush's feather gives a soft transition.
@@ -112,6 +116,53 @@ def fill_region(image: np.ndarray, hole: np.ndarray, fill: FillFn, working: int)
     return out
 
 
+SEAM_BAND = 4  # hole pixels within this distance of known ones carry the measured colour step
+SEAM_SIGMA = 3.0  # scale (pixels) of the local means compared across the seam
+
+
+def _local_mean(img: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Gaussian-weighted mean of `img` over the pixels in `where` (normalised convolution)."""
+    w = where.astype(np.float32)
+    num = cv2.GaussianBlur(img * w[:, :, None], (0, 0), SEAM_SIGMA).reshape(img.shape)
+    den = cv2.GaussianBlur(w, (0, 0), SEAM_SIGMA)[:, :, None]
+    return num / np.maximum(den, 1e-6)
+
+
+def spread(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Fill the pixels where `known` is False with a smooth interpolation of the known ones
+    (push-pull: weighted means at halving resolutions, brought back up bilinearly). Known
+    pixels keep their values. `values` is H x W x C float32."""
+    if known.all() or not known.any():
+        return values if known.all() else np.zeros_like(values)
+    h, w = known.shape
+    if min(h, w) <= 2:
+        mean = values[known].mean(axis=0)
+        return np.where(known[:, :, None], values, mean).astype(np.float32)
+    weight = known.astype(np.float32)
+    half = (max(1, (w + 1) // 2), max(1, (h + 1) // 2))
+    small_w = cv2.resize(weight, half, interpolation=cv2.INTER_AREA)
+    small_v = cv2.resize(values * weight[:, :, None], half, interpolation=cv2.INTER_AREA).reshape(
+        half[1], half[0], -1) / np.maximum(small_w, 1e-6)[:, :, None]
+    coarse = spread(small_v.astype(np.float32), small_w > 1e-6)
+    up = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, -1)
+    return np.where(known[:, :, None], values, up).astype(np.float32)
+
+
+def match_seam(original: np.ndarray, filled: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Take away the colour step at the hole's edge: measure, just inside the edge, the local
+    mean of the known pixels minus that of the fill, spread that difference smoothly over the
+    hole and add it to the fill."""
+    if hole.all() or not hole.any():
+        return filled
+    inside = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
+    band = hole & (inside <= SEAM_BAND)
+    step = (_local_mean(original, ~hole) - _local_mean(filled, hole)).astype(np.float32)
+    field = spread(np.where(band[:, :, None], step, 0.0).astype(np.float32), band)
+    out = filled.copy()
+    out[hole] += field[hole]
+    return out
+
+
 def _residual(img: np.ndarray) -> np.ndarray:
     """What a 3x3 median takes away: mostly noise; edges and smooth shading stay out of it."""
     return img - cv2.medianBlur(np.ascontiguousarray(img, dtype=np.float32), 3).reshape(img.shape)
@@ -151,7 +202,7 @@ def match_grain(original: np.ndarray, filled: np.ndarray, hole: np.ndarray, rng:
 
 
 def fill_full_resolution(image: np.ndarray, mask: np.ndarray, fill: FillFn, working: int = 512,
-                         seed: int = 0, grain: bool = True) -> Work[np.ndarray]:
+                         seed: int = 0, grain: bool = True, seam: bool = True) -> Work[np.ndarray]:
     """Fill every pixel where `mask` > 0 (the soft mask's whole footprint; the caller blends
     with the soft values). Only regions around the hole are touched and copied."""
     hole = mask > 0
@@ -163,6 +214,8 @@ def fill_full_resolution(image: np.ndarray, mask: np.ndarray, fill: FillFn, work
         crop, crop_hole = image[y0:y1, x0:x1], hole[y0:y1, x0:x1]
         filled = yield from subrange(fill_region(crop, crop_hole, fill, working),
                                      i / len(regions), (i + 1) / len(regions))
+        if seam:
+            filled = match_seam(crop, filled, crop_hole)
         if grain:
             filled = match_grain(crop, filled, crop_hole, rng)
         out[y0:y1, x0:x1] = np.where(crop_hole[:, :, None], filled, crop)
