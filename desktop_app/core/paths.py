@@ -23,6 +23,11 @@ def resources_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "resources"
 
 
+def sample_photo() -> Path:
+    """The photo File > Open Sample Photo and the self-test open (drawn by packaging/make_assets.py)."""
+    return resources_dir() / "samples" / "sample.png"
+
+
 def app_data_dir() -> Path:
     """The platform's per-user application data folder (created on demand)."""
     env = os.environ.get("DESKTOP_APP_DATA_DIR")

@@ -24,7 +24,7 @@ from desktop_app.core.imaging.convert import paste_in_mask
 from desktop_app.core.imaging.io import (OPEN_FILTER, SAVE_FILTER, SUPPORTED_EXTENSIONS, ImageMeta, load_mask,
                                          save_image, save_mask)
 from desktop_app.core.operations import Operation, apply_operation
-from desktop_app.core.paths import app_data_dir
+from desktop_app.core.paths import app_data_dir, sample_photo
 from desktop_app.core.tasks import Progress, subrange
 from desktop_app.gui.canvas import ImageCanvas
 from desktop_app.gui.icons import icon
@@ -169,6 +169,8 @@ class MainWindow(QMainWindow):
     def _make_actions(self) -> None:
         A = self._action
         self.act_open = A("&Open...", self.open_dialog, QKeySequence.StandardKey.Open, "fa5s.folder-open")
+        self.act_open_sample = A("Open &Sample Photo", self.open_sample, None, None,
+                                 "A photo to try the tools on (opens as an untitled copy)")
         self.act_save = A("&Save", self.save, QKeySequence.StandardKey.Save, "fa5s.save")
         self.act_save_as = A("Save &As...", self.save_as, "Ctrl+Shift+S")
         self.act_load_mask = A("Load Mask...", self.load_mask_dialog)
@@ -220,6 +222,7 @@ class MainWindow(QMainWindow):
         m.addAction(self.act_open)
         self.recent_menu = QMenu("Open &Recent", self)
         m.addMenu(self.recent_menu)
+        m.addAction(self.act_open_sample)
         m.addSeparator()
         for a in (self.act_save, self.act_save_as):
             m.addAction(a)
@@ -373,6 +376,20 @@ class MainWindow(QMainWindow):
             return doc, array_to_qimage(doc.image)
 
         return self.start_job(f"Open {Path(path).name}", work, lambda r: self._set_document(r[0], path, r[1]))
+
+    def open_sample(self) -> WorkerThread | None:
+        """The bundled sample as an untitled document, so a save never writes into the app's
+        own files."""
+        if not self.confirm_discard():
+            return None
+
+        def work():
+            yield Progress(None, "Opening the sample photo")
+            doc = Document.open(sample_photo())
+            doc.path, doc.saved_id = None, -1
+            return doc, array_to_qimage(doc.image)
+
+        return self.start_job("Open sample photo", work, lambda r: self._set_document(r[0], None, r[1]))
 
     def _set_document(self, doc: Document, path: str | None, display=None) -> None:
         self.recovery.discard_own()

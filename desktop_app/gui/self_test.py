@@ -48,12 +48,6 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10 * np.log10(1.0 / max(mse, 1e-12))
 
 
-def sample_path() -> Path:
-    from desktop_app.core.paths import resources_dir
-
-    return resources_dir() / "samples" / "sample.png"
-
-
 class SelfTest:
     def __init__(self, window, workdir: Path, out: Callable[[str], None]) -> None:
         self.window = window
@@ -157,7 +151,9 @@ class SelfTest:
     def run_all(self) -> bool:
         from desktop_app.core.imaging.io import load_image, save_image
 
-        src = sample_path()
+        from desktop_app.core.paths import sample_photo
+
+        src = sample_photo()
         if not src.is_file():
             self.out(f"FAIL sample photo missing: {src}")
             return False

@@ -12,6 +12,7 @@ from PySide6.QtTest import QTest
 
 from desktop_app.core.imaging.convert import to_uint8
 from desktop_app.core.imaging.io import load_image
+from desktop_app.core.paths import sample_photo
 from tests.gui.helpers import OVERWRITE, UNSAVED, open_and_wait, run_from_panel, wait_idle
 
 
@@ -151,3 +152,15 @@ def test_brush_size_and_recent_files_survive_a_restart(qtbot, make_window, photo
     second.recent_menu.actions()[0].trigger()  # File > Open Recent > photo.png
     wait_idle(qtbot, second)
     assert second.doc is not None and second.doc.path.resolve() == photo_path.resolve()
+
+
+def test_the_sample_photo_opens_untitled_and_saving_asks_where(qtbot, window, tmp_path):
+    shipped = sample_photo().read_bytes()
+    window.act_open_sample.trigger()
+    wait_idle(qtbot, window)
+    assert window.doc is not None and window.doc.path is None and window.doc.width == 640
+    target = tmp_path / "my-sample.png"
+    window.dialogs.save_paths.append(str(target))
+    ctrl_s(qtbot, window)
+    assert target.is_file() and window.doc.path == target
+    assert sample_photo().read_bytes() == shipped
