@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self.doc: Document | None = None
         self.job: WorkerThread | None = None
         self.training_dialog = None  # made on first use (Models > Train / Fine-tune)
+        self.library_dialog = None  # likewise (Models > Manage Library)
         self._variations: Variations | None = None
         self._overwrite_ok: set[Path] = set()
         self.recovery = RecoveryStore(app_data_dir() / "recovery")
@@ -214,6 +215,8 @@ class MainWindow(QMainWindow):
         self.act_cancel = A("&Cancel Operation", self.cancel_job, "Esc", "fa5s.stop")
         self.act_train = A("&Train / Fine-tune...", self.open_training_dialog, None, "fa5s.graduation-cap",
                            "Teach a denoiser on your own photos; the result joins the Operations panel")
+        self.act_library = A("Manage &Library...", self.open_library_dialog, None, "fa5s.book",
+                             "Rename, delete, export and import model files")
         self.act_generate = A("&Generate Images...", self.show_generate_panel, "Ctrl+G", "fa5s.magic",
                               "New pictures from a generator model: the Generate panel")
 
@@ -259,6 +262,7 @@ class MainWindow(QMainWindow):
         m.addAction(self.act_generate)
         m = bar.addMenu("&Models")
         m.addAction(self.act_train)
+        m.addAction(self.act_library)
         self._rebuild_recent()
 
         tb = self.addToolBar("Main")
@@ -307,9 +311,13 @@ class MainWindow(QMainWindow):
         v, ok = QInputDialog.getInt(self, title, label, value, lo, hi)
         return v if ok else None
 
-    def ask_open_path(self) -> str:
-        path, _ = QFileDialog.getOpenFileName(self, "Open photo", self.settings.get("last_dir", str), OPEN_FILTER)
+    def ask_open_path(self, filt: str = OPEN_FILTER, title: str = "Open photo") -> str:
+        path, _ = QFileDialog.getOpenFileName(self, title, self.settings.get("last_dir", str), filt)
         return path
+
+    def ask_text(self, title: str, label: str, value: str = "") -> str | None:
+        text, ok = QInputDialog.getText(self, title, label, text=value)
+        return text if ok else None
 
     def ask_folder_path(self) -> str:
         return QFileDialog.getExistingDirectory(self, "Folder of photos", self.settings.get("last_dir", str))
@@ -846,6 +854,18 @@ class MainWindow(QMainWindow):
         self.training_dialog.show()
         self.training_dialog.raise_()
         return self.training_dialog
+
+    def open_library_dialog(self):
+        """Models > Manage Library: the models listed afresh each time it is opened."""
+        from desktop_app.gui.dialogs.library import LibraryDialog
+
+        if self.library_dialog is None:
+            self.library_dialog = LibraryDialog(self)
+        else:
+            self.library_dialog.refresh()
+        self.library_dialog.show()
+        self.library_dialog.raise_()
+        return self.library_dialog
 
     def preferences(self) -> None:
         from desktop_app.gui.dialogs.preferences import PreferencesDialog

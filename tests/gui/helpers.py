@@ -36,6 +36,7 @@ class Dialogs:
     int_answer: int | None = 92
     save_paths: list[str] = field(default_factory=list)  # answered in order; "" = cancelled
     open_path: str = ""
+    texts: list[str | None] = field(default_factory=list)  # answered in order; None = cancelled
     folder_paths: list[str] = field(default_factory=list)  # answered in order; "" = cancelled
 
     def install(self, window: MainWindow) -> None:
@@ -43,7 +44,8 @@ class Dialogs:
         window.ask = self.ask
         window.ask_int = self.ask_int
         window.ask_save_path = self.ask_save_path
-        window.ask_open_path = lambda: self.open_path
+        window.ask_open_path = lambda *filter_and_title: self.open_path
+        window.ask_text = self.ask_text
         window.ask_folder_path = self.ask_folder_path
 
     def show_error(self, title: str, message: str) -> None:
@@ -57,6 +59,10 @@ class Dialogs:
     def ask_int(self, title: str, label: str, value: int, lo: int, hi: int) -> int | None:
         self.int_requests.append((title, label))
         return self.int_answer
+
+    def ask_text(self, title: str, label: str, value: str = "") -> str | None:
+        assert self.texts, f"unexpected text question {title!r}"
+        return self.texts.pop(0)
 
     def ask_save_path(self, suggestion: str, filt: str = "") -> str:
         assert self.save_paths, f"unexpected save dialog (suggested {suggestion})"

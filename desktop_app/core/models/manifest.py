@@ -41,7 +41,17 @@ class Manifest:
         known = {f for f in cls.__dataclass_fields__}
         values = {k: v for k, v in data.items() if k in known}
         values.setdefault("title", data["id"])
+        for name, value in values.items():
+            kind = _FIELD_TYPES[name]
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise ModelFileError(f"{where}: field {name!r} should be {_KIND_NAMES[kind]}, "
+                                     f"not {type(value).__name__}")
         return cls(**values)
+
+
+_FIELD_TYPES = {"id": str, "title": str, "architecture": str, "task": str, "hparams": dict, "description": str,
+                "training": dict, "metrics": dict, "sha256": str, "weights": str, "version": int}
+_KIND_NAMES = {str: "text", dict: "an object", int: "a whole number"}
 
 
 def sha256_of(path: Path) -> str:
@@ -68,7 +78,9 @@ def write_manifest(manifest: Manifest, path: Path) -> None:
 def read_manifest(path: str | Path) -> Manifest:
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ModelFileError(f"{path.name}: not a manifest (binary data, not JSON text)") from None
     except (OSError, json.JSONDecodeError) as e:
         raise ModelFileError(f"{path.name}: cannot read the manifest ({e})") from None
     if not isinstance(data, dict):

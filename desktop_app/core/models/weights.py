@@ -52,15 +52,42 @@ def load_model(manifest_file: str | Path, *, verify: bool = True) -> tuple[nn.Mo
         arch = registry.get(manifest.architecture)
     except registry.UnknownArchitecture as e:
         raise ModelFileError(f"{manifest.id}: {e}") from None
-    model = arch.create(**manifest.hparams)
+    try:
+        model = arch.create(**manifest.hparams)
+    except (TypeError, ValueError) as e:
+        raise ModelFileError(f"{manifest.id}: hyper-parameters do not fit architecture {arch.id} ({e})") from None
     try:
         state = load_file(str(weights))
     except Exception as e:  # safetensors raises its own error types for damaged files
         raise ModelFileError(f"{manifest.id}: {weights.name} is not a valid safetensors file ({e})") from None
+    misfit = tensor_mismatch(model.state_dict(), state)
+    if misfit:
+        raise ModelFileError(f"{manifest.id}: weights do not fit architecture {arch.id}: {misfit}")
     try:
         model.load_state_dict(state, strict=True)
-    except RuntimeError as e:
+    except RuntimeError as e:  # e.g. a dtype that cannot be copied; the shapes were checked above
         first = str(e).splitlines()[0]
         raise ModelFileError(f"{manifest.id}: weights do not fit architecture {arch.id} ({first})") from None
     model.eval()
     return model, manifest
+
+
+def tensor_mismatch(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor], show: int = 3) -> str:
+    """What differs between the tensors an architecture needs and those a file holds, in
+    words ("" when they fit): missing names, unexpected names, wrong shapes, a few of each."""
+
+    def few(items: list[str]) -> str:
+        return ", ".join(items[:show]) + (f" and {len(items) - show} more" if len(items) > show else "")
+
+    missing = [k for k in expected if k not in found]
+    extra = [k for k in found if k not in expected]
+    shapes = [f"{k} is {tuple(found[k].shape)}, needs {tuple(v.shape)}"
+              for k, v in expected.items() if k in found and found[k].shape != v.shape]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} tensor(s) missing ({few(missing)})")
+    if extra:
+        parts.append(f"{len(extra)} unexpected tensor(s) ({few(extra)})")
+    if shapes:
+        parts.append(f"{len(shapes)} tensor(s) of the wrong shape ({few(shapes)})")
+    return "; ".join(parts)

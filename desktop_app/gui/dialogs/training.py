@@ -9,7 +9,6 @@ where the Operations panel lists them as a denoise method.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFormLayout, 
 
 from desktop_app.core.models.catalog import library_dir, models_for
 from desktop_app.core.models.device import DEVICE_CHOICES
+from desktop_app.core.models.library import NAME_RE
 from desktop_app.core.paths import app_data_dir
 from desktop_app.core.tasks import Progress, pausable
 from desktop_app.gui.qimage import array_to_qimage
@@ -33,7 +33,6 @@ from desktop_app.gui.workers import WorkerThread
 TASKS = {"denoise": ("Denoise (Gaussian noise, level as input)", "unet-denoise"),
          "denoise-real": ("Denoise real photos (blind)", "unet-denoise-blind")}
 SCRATCH = ""  # the start-point combo's data for "a new network"
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 THUMBS = 6
 
 

@@ -1,0 +1,188 @@
+"""Models > Manage Library...: the shipped models and the user's own, with rename, delete,
+export to one file and import of one (models/library.py does the work and the checking).
+
+Shipped models can only be exported. After every change the Operations panel and the
+Generate panel list what the library now holds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QLabel, QPushButton, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from desktop_app.core.models import library
+from desktop_app.core.models.catalog import ModelEntry, all_models
+from desktop_app.core.models.manifest import ModelFileError
+
+COLUMNS = ("Name", "Task", "Architecture", "Where", "Metrics")
+NAME_TAKEN = "Model name taken"
+DELETE = "Delete the model?"
+
+
+def metrics_summary(metrics: dict) -> str:
+    """A few numbers from the manifest, e.g. "val_psnr 31.20, steps 4000"."""
+    shown = [f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+             for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return ", ".join(shown[:3]) + (", ..." if len(shown) > 3 else "")
+
+
+class LibraryDialog(QDialog):
+    def __init__(self, window, parent: QWidget | None = None) -> None:
+        super().__init__(parent or window)
+        self.setWindowTitle("Model Library")
+        self.window_ = window  # the main window: its dialog hooks and panels
+        self.entries: list[ModelEntry] = []
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setVisible(False)
+        self.rename_button = QPushButton("Rename...")
+        self.delete_button = QPushButton("Delete")
+        self.export_button = QPushButton("Export...")
+        self.import_button = QPushButton("Import...")
+        self.import_button.setToolTip("Add a model file (.zip exported from a library, or a .json manifest "
+                                      "with its .safetensors beside it); it is checked before it is added")
+        close = QPushButton("Close")
+        buttons = QHBoxLayout()
+        for b in (self.rename_button, self.delete_button, self.export_button, self.import_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(close)
+        self.status = QLabel("Shipped models can be exported; your own can also be renamed and deleted.")
+        self.status.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addWidget(self.status)
+        layout.addLayout(buttons)
+        self.resize(720, 360)
+
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.rename_button.clicked.connect(self.rename)
+        self.delete_button.clicked.connect(self.delete)
+        self.export_button.clicked.connect(self.export)
+        self.import_button.clicked.connect(self.import_)
+        close.clicked.connect(self.close)
+        self.refresh()
+
+    # -- the list ---------------------------------------------------------------------------
+    def refresh(self, select: str | None = None) -> None:
+        self.entries = all_models()
+        self.table.setRowCount(len(self.entries))
+        for row, e in enumerate(self.entries):
+            m = e.manifest
+            cells = (m.id, m.task, m.architecture, "shipped" if e.shipped else "your library",
+                     metrics_summary(m.metrics))
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(m.description or m.title)
+                self.table.setItem(row, col, item)
+            if m.id == select:
+                self.table.selectRow(row)
+        self.table.resizeColumnsToContents()
+        self._update_buttons()
+
+    def names(self) -> list[str]:
+        return [e.manifest.id for e in self.entries]
+
+    @property
+    def selected(self) -> ModelEntry | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.entries[rows[0].row()] if rows else None
+
+    def _update_buttons(self) -> None:
+        entry = self.selected
+        own = entry is not None and not entry.shipped
+        self.rename_button.setEnabled(own)
+        self.delete_button.setEnabled(own)
+        self.export_button.setEnabled(entry is not None)
+
+    def _changed(self, select: str | None, message: str) -> None:
+        """The library changed: every list of models in the window follows."""
+        from desktop_app.core.operations.library import sync_library_operations
+
+        sync_library_operations()
+        self.window_.ops_panel.populate()
+        self.window_.generate_panel.refresh_models()
+        self.refresh(select)
+        self.status.setText(message)
+
+    def _failed(self, title: str, error: ModelFileError) -> None:
+        self.window_.show_error(title, str(error))
+
+    # -- the buttons ------------------------------------------------------------------------
+    def rename(self) -> None:
+        entry = self.selected
+        if entry is None or entry.shipped:
+            return
+        old = entry.manifest.id
+        new = self.window_.ask_text("Rename the model", "New name (letters, digits, '-', '_' or '.'):", old)
+        if not new or new.strip() == old:
+            return
+        try:
+            library.rename(old, new.strip())
+        except ModelFileError as e:
+            return self._failed("Rename the model", e)
+        self._changed(new.strip(), f"Renamed {old!r} to {new.strip()!r}.")
+
+    def delete(self) -> None:
+        entry = self.selected
+        if entry is None or entry.shipped:
+            return
+        name = entry.manifest.id
+        if self.window_.ask(DELETE, f"Delete {name!r} from your library? Its weights file is removed; "
+                            "export it first to keep a copy.", ["Delete", "Cancel"], 1) != 0:
+            return
+        try:
+            library.delete(name)
+        except (ModelFileError, OSError) as e:
+            return self._failed("Delete the model", e)
+        self._changed(None, f"Deleted {name!r}.")
+
+    def export(self) -> None:
+        entry = self.selected
+        if entry is None:
+            return
+        name = entry.manifest.id
+        start = Path(self.window_.settings.get("last_dir", str) or Path.home())
+        path = self.window_.ask_save_path(str(start / f"{name}.zip"), library.EXPORT_FILTER)
+        if not path:
+            return
+        try:
+            library.export(name, path)
+        except (ModelFileError, OSError) as e:
+            return self._failed("Export the model", e)
+        self.status.setText(f"Exported {name!r} to {path}.")
+
+    def import_(self) -> None:
+        path = self.window_.ask_open_path(library.IMPORT_FILTER, "Import a model")
+        if not path:
+            return
+        try:
+            entry = self._import(path)
+        except (ModelFileError, OSError) as e:
+            return self._failed("Import a model", e)
+        if entry is not None:
+            self._changed(entry.manifest.id, f"Imported {Path(path).name} as {entry.manifest.id!r}.")
+
+    def _import(self, path: str) -> ModelEntry | None:
+        """Import, asking what to do when the name is taken; None when the user cancels."""
+        try:
+            return library.import_model(path)
+        except library.NameTaken as taken:
+            other = library.free_name(taken.name)
+            choices = ([] if taken.shipped else ["Replace"]) + [f"Keep Both (as {other})", "Cancel"]
+            where = "a shipped model" if taken.shipped else "a model in your library"
+            text = (f"There is already {where} named {taken.name!r}. "
+                    + ("Keep both" if taken.shipped else "Replace it, or keep both")
+                    + f" (the new one named {other!r})?")
+            answer = self.window_.ask(NAME_TAKEN, text, choices, len(choices) - 1)
+            if answer < 0 or choices[answer] == "Cancel":
+                return None
+            if choices[answer] == "Replace":
+                return library.import_model(path, replacing=True)
+            return library.import_model(path, name=other)

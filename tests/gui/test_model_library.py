@@ -1,0 +1,134 @@
+"""Models > Manage Library: import a model file, see it in the Operations panel, run it,
+rename it, delete it after confirming; export a shipped one; refused files explained."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import Qt
+
+from desktop_app.core.models import registry
+from desktop_app.core.models.catalog import library_dir
+from desktop_app.core.models.weights import Manifest, save_model
+from desktop_app.core.operations.library import sync_library_operations
+from desktop_app.gui.dialogs.library import DELETE, NAME_TAKEN
+from tests.gui.helpers import panel_keys, run_from_panel
+
+TINY = {"widths": [8, 16], "blocks": [1, 1]}
+
+
+@pytest.fixture(autouse=True)
+def _forget_library_operations():
+    yield
+    sync_library_operations()  # the next test's library is empty: its operations go
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    """A tiny denoiser as another machine would have saved it: mine.json beside mine.safetensors."""
+    torch.manual_seed(0)
+    model = registry.get("unet-denoise").create(**TINY).eval()
+    save_model(model, tmp_path / "shared" / "mine.safetensors",
+               Manifest(id="mine", title="mine", architecture="unet-denoise", task="denoise", hparams=TINY,
+                        metrics={"val_psnr": 30.25}))
+    return tmp_path / "shared" / "mine.json"
+
+
+def click(qtbot, button):
+    assert button.isEnabled(), button.text()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def open_library(window):
+    window.act_library.trigger()
+    dialog = window.library_dialog
+    assert dialog is not None and dialog.isVisible()
+    return dialog
+
+
+def import_file(qtbot, window, dialog, path):
+    window.dialogs.open_path = str(path)
+    click(qtbot, dialog.import_button)
+
+
+def row_of(dialog, name):
+    return [dialog.table.item(r, 0).text() for r in range(dialog.table.rowCount())].index(name)
+
+
+def test_the_models_menu_opens_the_library_listing_shipped_models(window):
+    menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
+    assert window.act_library in menus["Models"].actions()
+    dialog = open_library(window)
+    row = row_of(dialog, "cnn")
+    assert [dialog.table.item(row, c).text() for c in range(1, 4)] == ["denoise", "unet-denoise", "shipped"]
+
+
+def test_import_run_rename_and_delete(qtbot, opened, model_file):
+    torch.set_num_threads(1)
+    window = opened
+    dialog = open_library(window)
+    import_file(qtbot, window, dialog, model_file)
+    assert window.dialogs.errors == []
+    row = row_of(dialog, "mine")
+    assert dialog.table.item(row, 3).text() == "your library" and "val_psnr 30.25" in dialog.table.item(row, 4).text()
+    assert "denoise/mine" in panel_keys(window.ops_panel)
+
+    before = window.doc.image.copy()
+    run_from_panel(qtbot, window, "denoise/mine", timeout=60, sigma=25.0)
+    assert window.dialogs.errors == [] and not np.allclose(window.doc.image, before)
+
+    dialog.table.selectRow(row_of(dialog, "mine"))
+    window.dialogs.texts = ["my-camera"]
+    click(qtbot, dialog.rename_button)
+    assert "my-camera" in dialog.names() and "mine" not in dialog.names()
+    keys = panel_keys(window.ops_panel)
+    assert "denoise/my-camera" in keys and "denoise/mine" not in keys
+    assert (library_dir() / "my-camera.safetensors").is_file()
+
+    dialog.table.selectRow(row_of(dialog, "my-camera"))
+    click(qtbot, dialog.delete_button)  # the question is dismissed: nothing happens
+    assert window.dialogs.asked(DELETE) == 1 and "my-camera" in dialog.names()
+    window.dialogs.answers[DELETE] = "Delete"
+    click(qtbot, dialog.delete_button)
+    assert "my-camera" not in dialog.names() and "denoise/my-camera" not in panel_keys(window.ops_panel)
+    assert not (library_dir() / "my-camera.safetensors").exists()
+
+
+def test_a_taken_name_is_asked_about(qtbot, window, model_file):
+    dialog = open_library(window)
+    import_file(qtbot, window, dialog, model_file)
+    import_file(qtbot, window, dialog, model_file)  # dismissed: nothing added
+    assert window.dialogs.asked(NAME_TAKEN) == 1 and dialog.names().count("mine") == 1
+    title, text, buttons = window.dialogs.questions[-1]
+    assert "already a model in your library named 'mine'" in text
+    assert buttons == ["Replace", "Keep Both (as mine-2)", "Cancel"]
+    window.dialogs.answers[NAME_TAKEN] = "Keep Both (as mine-2)"
+    import_file(qtbot, window, dialog, model_file)
+    assert {"mine", "mine-2"} <= set(dialog.names())
+    assert {"denoise/mine", "denoise/mine-2"} <= panel_keys(window.ops_panel)
+
+
+def test_a_refused_file_is_explained_and_nothing_changes(qtbot, window, model_file):
+    data = json.loads(model_file.read_text())
+    data["sha256"] = "0" * 64
+    model_file.write_text(json.dumps(data))
+    dialog = open_library(window)
+    names = dialog.names()
+    import_file(qtbot, window, dialog, model_file)
+    assert len(window.dialogs.errors) == 1
+    title, message = window.dialogs.errors[0]
+    assert title == "Import a model" and "does not match the checksum" in message
+    assert dialog.names() == names and list(library_dir().iterdir()) == []
+
+
+def test_shipped_models_can_only_be_exported(qtbot, window, tmp_path):
+    dialog = open_library(window)
+    dialog.table.selectRow(row_of(dialog, "cnn"))
+    assert not dialog.rename_button.isEnabled() and not dialog.delete_button.isEnabled()
+    window.dialogs.save_paths = [str(tmp_path / "cnn.zip")]
+    click(qtbot, dialog.export_button)
+    assert window.dialogs.errors == []
+    with zipfile.ZipFile(tmp_path / "cnn.zip") as z:
+        assert sorted(z.namelist()) == ["cnn.json", "cnn.safetensors"]
