@@ -7,7 +7,7 @@ import torch
 from desktop_app.core.models import registry
 from desktop_app.core.models.device import pick_device
 from desktop_app.core.models.tiled import MIN_TILE, OutOfMemory, TileSettings, run_tiled
-from desktop_app.core.models.weights import Manifest, ModelFileError, load_model, save_model
+from desktop_app.core.models.weights import STORE_DTYPE, Manifest, ModelFileError, load_model, save_model
 from desktop_app.core.tasks import CancelToken, Cancelled, run_work
 from tests.conftest import textured_image
 
@@ -32,6 +32,20 @@ def test_weights_round_trip_through_safetensors_and_manifest(tmp_path):
     with torch.no_grad():
         assert torch.equal(model(x, s), loaded(x, s))
     assert lm.metrics == {"psnr": 1.0}
+
+
+def test_models_stored_in_half_precision_are_half_the_size_and_give_the_same_pictures(tmp_path):
+    model = tiny_model()
+    manifest = Manifest(id="tiny", title="Tiny", architecture="unet-denoise", task="denoise", hparams=TINY)
+    save_model(model, tmp_path / "full.safetensors", manifest)
+    save_model(model, tmp_path / "half.safetensors", manifest, dtype=STORE_DTYPE)
+    full, half = (tmp_path / "full.safetensors").stat().st_size, (tmp_path / "half.safetensors").stat().st_size
+    assert half < 0.6 * full
+    loaded, _ = load_model(tmp_path / "half.json")
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())  # computed in fp32 as before
+    x, s = torch.rand(1, 3, 32, 32), torch.full((1, 3), 0.1)
+    with torch.no_grad():
+        assert (model(x, s) - loaded(x, s)).abs().max() < 0.5 / 255
 
 
 def test_damaged_or_mismatched_weights_are_rejected(tmp_path):

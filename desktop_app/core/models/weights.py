@@ -19,11 +19,20 @@ from desktop_app.core.models.manifest import (MANIFEST_VERSION, Manifest, ModelF
                                               manifest_path, read_manifest, sha256_of, write_manifest)
 
 
-def save_model(model: nn.Module, weights_path: str | Path, manifest: Manifest) -> Manifest:
-    """Write `<name>.safetensors` and `<name>.json` (each atomically)."""
+# Models handed to users (shipped, kept in the library, exported) store their weights in fp16:
+# half the download, and the outputs differ from fp32 storage by far less than a visible
+# amount (docs/models.md). They are loaded into fp32 modules and computed as before.
+# Training checkpoints keep fp32.
+STORE_DTYPE = torch.float16
+
+
+def save_model(model: nn.Module, weights_path: str | Path, manifest: Manifest,
+               dtype: torch.dtype = torch.float32) -> Manifest:
+    """Write `<name>.safetensors` (floating tensors as `dtype`) and `<name>.json`, each atomically."""
     weights_path = Path(weights_path)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
+             for k, v in model.state_dict().items()}
     fd, tmp = tempfile.mkstemp(dir=weights_path.parent, suffix=".tmp")
     os.close(fd)
     try:

@@ -26,7 +26,7 @@ import torch.nn as nn
 from desktop_app.core.models import registry
 from desktop_app.core.models.catalog import find
 from desktop_app.core.models.device import pick_device
-from desktop_app.core.models.weights import Manifest, load_model, save_model
+from desktop_app.core.models.weights import STORE_DTYPE, Manifest, load_model, save_model
 from desktop_app.core.tasks import Progress, Work
 from desktop_app.core.training.checkpoint import load_checkpoint, save_checkpoint
 from desktop_app.core.training.config import TrainConfig
@@ -215,4 +215,4 @@ class Trainer:
         manifest.description = description
         manifest.training["steps"] = self.best.get("step", self.step)
         manifest.metrics.update(extra_metrics or {})
-        return save_model(model, weights_path, manifest)
+        return save_model(model, weights_path, manifest, dtype=STORE_DTYPE)
