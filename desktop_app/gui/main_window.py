@@ -291,6 +291,7 @@ class MainWindow(QMainWindow):
         self.canvas.boxDrawn.connect(self.box_select)
         self.canvas.wandClicked.connect(self.magic_wand)
         self.canvas.hintDrawn.connect(self.refine_selection)
+        self.canvas.maskEditStarted.connect(lambda: self.set_overlay_visible(True))
 
     # -- messages (one place, so tests can answer them) -------------------------------------
     def show_error(self, title: str, message: str) -> None:
@@ -653,6 +654,11 @@ class MainWindow(QMainWindow):
             self.canvas.prepare_display(pending.new, display)
             if doc.commit_image(pending) is None:
                 self.statusBar().showMessage(f"{op.title}: nothing changed", 4000)
+            elif op.fills_mask and self.act_overlay.isChecked():
+                # the mask would cover the very pixels just filled: hide it (kept for another try)
+                self.set_overlay_visible(False)
+                self.statusBar().showMessage(f"{op.title} done; mask hidden to show the fill "
+                                             "(Ctrl+H shows it, painting brings it back)", 6000)
             else:
                 self.statusBar().showMessage(f"{op.title} done", 4000)
             if len(results) > 1:
@@ -918,6 +924,11 @@ class MainWindow(QMainWindow):
     def toggle_overlay(self) -> None:
         self.canvas.overlay_visible = self.act_overlay.isChecked()
         self.canvas.update()
+
+    def set_overlay_visible(self, visible: bool) -> None:
+        if self.act_overlay.isChecked() != visible:
+            self.act_overlay.setChecked(visible)
+            self.toggle_overlay()
 
     def _show_cursor(self, x: int, y: int) -> None:
         if self.doc is None or x < 0:

@@ -34,6 +34,31 @@ def panel_button(window, text: str) -> QPushButton:
 # --- the whole path a user takes ---------------------------------------------------------------
 
 
+def shown_colour(window, x: int, y: int) -> np.ndarray:
+    """The RGB (0-255) the canvas shows at image pixel (x, y)."""
+    p = screen_point(window.canvas, x + 0.5, y + 0.5)
+    c = window.canvas.grab().toImage().pixelColor(p)
+    return np.array([c.red(), c.green(), c.blue()], float)
+
+
+def test_a_fill_hides_the_mask_over_it_and_painting_shows_the_mask_again(qtbot, opened):
+    window = opened
+    set_brush(window, 12, 1.0)
+    paint_stroke(window, [(40, Y), (120, Y)])
+    image_colour = lambda: window.doc.image[Y, 80, :3] * 255  # noqa: E731
+    assert np.abs(shown_colour(window, 80, Y) - image_colour()).max() > 30, "the red overlay covers the stroke"
+
+    run_from_panel(qtbot, window, "inpaint/telea")
+    assert not window.act_overlay.isChecked()
+    assert window.doc.mask[Y, 80] > 0.99, "the mask is kept for another try"
+    assert np.abs(shown_colour(window, 80, Y) - image_colour()).max() < 12, "the fill itself is shown"
+    assert "mask hidden" in window.statusBar().currentMessage()
+
+    paint_stroke(window, [(40, Y + 20), (60, Y + 20)])
+    assert window.act_overlay.isChecked()
+    assert np.abs(shown_colour(window, 80, Y) - image_colour()).max() > 30
+
+
 def test_open_paint_inpaint_undo_redo_save_reopen(qtbot, opened, tmp_path):
     window = opened
     doc = window.doc

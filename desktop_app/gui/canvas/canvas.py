@@ -41,6 +41,7 @@ class ImageCanvas(QWidget):
     boxDrawn = Signal(int, int, int, int, str)  # x, y, w, h in image pixels, combine mode
     wandClicked = Signal(int, int, str)  # x, y, combine mode
     hintDrawn = Signal(str, object)  # "keep"/"remove", list of (x, y) image points
+    maskEditStarted = Signal()  # a brush stroke, box, wand click or hint begins
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -314,6 +315,7 @@ class ImageCanvas(QWidget):
             self._dragging_split = True
             return
         if event.button() == Qt.MouseButton.LeftButton and self.doc is not None and self.tool != "brush":
+            self.maskEditStarted.emit()
             p = self.to_image(pos)
             if self.tool == "box":
                 self._box_from = self._box_to = p
@@ -326,6 +328,7 @@ class ImageCanvas(QWidget):
                 self._hint = [(p.x(), p.y())]
             return
         if event.button() == Qt.MouseButton.LeftButton and self.doc is not None and self.painting_enabled:
+            self.maskEditStarted.emit()
             brush = BrushSettings(self.brush.size, self.brush.hardness,
                                   self.brush.erase != bool(event.modifiers() & Qt.KeyboardModifier.AltModifier),
                                   self.brush.opacity)
