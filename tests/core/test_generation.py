@@ -18,6 +18,7 @@ from desktop_app.core.models.weights import Manifest, load_model, save_model
 from desktop_app.core.tasks import run_work
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.data import class_folders, load_labelled_image_set
+from desktop_app.core.training.generative import GanTask, diff_augment
 from desktop_app.core.training.trainer import Trainer
 from tests.conftest import textured_image
 
@@ -145,12 +146,36 @@ def test_vae_reconstruction_loss_goes_down(plain_folder, tmp_path):
     assert np.mean((rebuilt - crops) ** 2) < np.mean((random - crops) ** 2)
 
 
-def test_gan_learns_what_the_data_looks_like(plain_folder, tmp_path):
-    trainer, logs = train(config(plain_folder, "generate-gan", steps=60, val_every=30), tmp_path / "run")
+@pytest.mark.parametrize("upsample, augment", [("transposed", ""), ("nearest", "color,translation,cutout")])
+def test_gan_learns_what_the_data_looks_like(plain_folder, tmp_path, upsample, augment):
+    cfg = config(plain_folder, "generate-gan", steps=60, val_every=30, hparams=dict(TINY, upsample=upsample),
+                 task_options={"val_samples": 32, "augment": augment})
+    trainer, logs = train(cfg, tmp_path / "run")
     assert mean_of(logs, "d_loss", "last") < mean_of(logs, "d_loss", "first")
     # what a user sees: the samples got closer to the real crops (higher is better)
     assert trainer.best["val_neg_swd"] > trainer.start_metrics["val_neg_swd"] + 20
     assert trainer.best["step"] > 0
+
+
+def test_augmentation_changes_each_image_differently_and_lets_gradients_through():
+    x = torch.full((4, 3, 32, 32), 0.5, requires_grad=True)
+    gen = torch.Generator().manual_seed(0)
+    cut = diff_augment(x, ("cutout",), gen)
+    blank = (cut == 0).all(dim=1).float().mean(dim=(1, 2))
+    # a square of half the side (a quarter of the image), partly outside when it lies at an edge
+    assert torch.all((blank > 0.05) & (blank < 0.3)) and blank.max() > 0.2
+    dot = torch.zeros(8, 3, 32, 32)
+    dot[:, :, 16, 16] = 1.0
+    moved = diff_augment(dot, ("translation",), gen)
+    where = [tuple(int(v) for v in torch.nonzero(m[0])[0]) for m in moved]
+    assert all(abs(y - 16) <= 4 and abs(x - 16) <= 4 for y, x in where)  # at most 1/8 of the size
+    assert len(set(where)) > 1 and moved.sum() == dot.sum()
+    coloured = diff_augment(x, ("color",), gen)
+    assert len({round(float(v), 4) for v in coloured.mean(dim=(1, 2, 3))}) == 4  # one draw per image
+    (coloured.sum() + cut.sum()).backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="augment takes"):
+        GanTask(config(Path("."), task_options={"augment": "rotate"}))
 
 
 @pytest.mark.parametrize("task, steps, lr", [("generate-gan", 300, 5e-4), ("generate-vae", 150, 2e-3)])

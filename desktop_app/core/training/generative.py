@@ -18,7 +18,10 @@ GAN options: `loss` ("hinge" or "ns", non-saturating), `ema` (0.999; 0 switches 
 moving average off), `d_lr` (2.0: the discriminator's learning rate relative to the
 generator's, the two-time-scale rule of Heusel et al. 2017), `d_width` (16: discriminator
 channels at full resolution), `aux` (0.2: weight of the class guess, with classes),
-`betas` ([0.0, 0.99]: Adam's, for both networks). VAE options: `kl_weight` (0.01, see
+`betas` ([0.0, 0.99]: Adam's, for both networks), `augment` ("": none; a comma-separated
+choice of "color", "translation", "cutout": differentiable augmentation of every image the
+discriminator sees, real and generated alike, Zhao et al. 2020, which keeps a discriminator
+trained on few images from memorising them). VAE options: `kl_weight` (0.01, see
 `VaeTask`), `kl_warmup` (1000 steps).
 
 Validation generates `val_samples` images per class from fixed seeds and measures their
@@ -93,6 +96,45 @@ def minibatch_spread(h: torch.Tensor, group: int = 4) -> torch.Tensor:
     spread = h.view(g, n // g, c, height, width).std(dim=0, unbiased=False).mean(dim=(1, 2, 3))  # n/g values
     plane = spread.repeat(g)[:, None, None, None].expand(n, 1, height, width)
     return torch.cat([h, plane], dim=1)
+
+
+AUGMENTS = ("color", "translation", "cutout")
+
+
+def diff_augment(x: torch.Tensor, policy: tuple[str, ...], gen: torch.Generator) -> torch.Tensor:
+    """Random, differentiable changes of a batch in [0, 1] (N x C x S x S), a draw per image:
+    brightness, saturation and contrast ("color"), a shift by up to 1/8 of the size with
+    zeros coming in ("translation"), a square of half the size blanked ("cutout")."""
+    n, _, h, w = x.shape
+
+    def u(*shape):
+        return torch.rand(*shape, generator=gen).to(x.device)
+
+    if "color" in policy:
+        x = x + (u(n, 1, 1, 1) - 0.5) * 0.5
+        mean = x.mean(dim=1, keepdim=True)
+        x = (x - mean) * (u(n, 1, 1, 1) * 2) + mean
+        mean = x.mean(dim=(1, 2, 3), keepdim=True)
+        x = (x - mean) * (u(n, 1, 1, 1) + 0.5) + mean
+    if "translation" in policy:
+        sy, sx = h // 8, w // 8
+        dy = (u(n) * (2 * sy + 1)).long() - sy
+        dx = (u(n) * (2 * sx + 1)).long() - sx
+        padded = F.pad(x, (sx, sx, sy, sy))
+        rows = (torch.arange(h, device=x.device)[None] + sy + dy.to(x.device)[:, None])  # N x H
+        cols = (torch.arange(w, device=x.device)[None] + sx + dx.to(x.device)[:, None])  # N x W
+        x = padded[torch.arange(n, device=x.device)[:, None, None, None],
+                   torch.arange(x.shape[1], device=x.device)[None, :, None, None],
+                   rows[:, None, :, None], cols[:, None, None, :]]
+    if "cutout" in policy:
+        ch, cw = h // 2, w // 2
+        cy = (u(n) * (h + 1 - ch % 2)).long().to(x.device)
+        cx = (u(n) * (w + 1 - cw % 2)).long().to(x.device)
+        ys = torch.arange(h, device=x.device)[None, :, None]
+        xs = torch.arange(w, device=x.device)[None, None, :]
+        inside = ((ys - cy[:, None, None]).abs() <= ch // 2) & ((xs - cx[:, None, None]).abs() <= cw // 2)
+        x = x * (~inside)[:, None].to(x.dtype)
+    return x
 
 
 @torch.no_grad()
@@ -257,6 +299,10 @@ class GanTask(GenerativeTask):
         self.d_lr = float(opts.get("d_lr", 2.0))
         self.adam_betas = tuple(opts.get("betas", self.adam_betas))
         self.aux = float(opts.get("aux", 0.2))  # weight of the class guess, with classes
+        self.augment = tuple(a.strip() for a in str(opts.get("augment", "")).split(",") if a.strip())
+        unknown = set(self.augment) - set(AUGMENTS)
+        if unknown:
+            raise ValueError(f"augment takes {', '.join(AUGMENTS)}, not {', '.join(sorted(unknown))}")
         torch.manual_seed(c.seed + 1)
         disc = Discriminator(c.patch, int(opts.get("d_width", 16)), int(c.hparams.get("max_width", 256)),
                              int(c.hparams.get("num_classes", 0)))
@@ -314,16 +360,19 @@ class GanTask(GenerativeTask):
         disc, dopt = self.modules["disc"], self.modules["disc_opt"]
         z = torch.randn(real.shape[0], model.latent_dim, generator=gen).to(device)
         fake = model(z, labels)
+        if self.augment:
+            real = diff_augment(real, self.augment, gen)
+        seen_fake = diff_augment(fake, self.augment, gen) if self.augment else fake
         # the discriminator's step, on the same fakes the generator then learns from
         disc.requires_grad_(True)
         h_real = disc.features(real)
-        real_score, fake_score = disc.judge(h_real, labels), disc(fake.detach(), labels)
+        real_score, fake_score = disc.judge(h_real, labels), disc(seen_fake.detach(), labels)
         d_loss = self._d_losses(real_score, fake_score) + self._class_loss(disc, h_real, labels)
         dopt.zero_grad(set_to_none=True)
         d_loss.backward()
         dopt.step()
         disc.requires_grad_(False)
-        h_fake = disc.features(fake)
+        h_fake = disc.features(seen_fake)
         g_loss = self._g_loss(disc.judge(h_fake, labels)) + self._class_loss(disc, h_fake, labels)
         return g_loss, {"d_loss": d_loss.item(), "d_real": real_score.mean().item(),
                         "d_fake": fake_score.mean().item()}

@@ -2,8 +2,9 @@
 
 Both share one decoder: a latent vector (plus a learnt class embedding when the model is
 class-conditional) becomes a 4 x 4 feature map through a linear layer, and each level
-doubles the resolution with a 4 x 4 transposed convolution and batch norm (Radford et al.,
-2016; class-conditional batch norm when there are classes), channels halving from
+doubles the resolution with a 4 x 4 transposed convolution (or, with `upsample="nearest"`,
+nearest-neighbour doubling and a 3 x 3 convolution) and batch norm (Radford et al., 2016;
+class-conditional batch norm when there are classes), channels halving from
 `max_width` down to `width` at full resolution; a 3 x 3 convolution makes the RGB image. Sizes are 4 * 2**k pixels (64 and 128 for real use; 16 or 32 for tests).
 
 Every generator offers the same sampling contract: `sample(z, labels) -> N x 3 x S x S` in
@@ -72,28 +73,41 @@ class ClassBatchNorm(nn.Module):
         return x * (1 + self.scale(labels)[:, :, None, None]) + self.shift(labels)[:, :, None, None]
 
 
-class UpBlock(nn.Module):
-    """Twice the resolution: a 4 x 4 transposed convolution, (class) batch norm, ReLU."""
+UPSAMPLING = ("transposed", "nearest")
 
-    def __init__(self, cin: int, cout: int, num_classes: int) -> None:
+
+class UpBlock(nn.Module):
+    """Twice the resolution, then (class) batch norm and ReLU. "transposed": a 4 x 4
+    transposed convolution (DCGAN); "nearest": nearest-neighbour doubling and a 3 x 3
+    convolution, which cannot make the checkerboard pattern of uneven kernel overlap
+    (Odena et al., 2016, "Deconvolution and checkerboard artifacts")."""
+
+    def __init__(self, cin: int, cout: int, num_classes: int, upsample: str = "transposed") -> None:
         super().__init__()
-        self.conv = nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1, bias=False)
+        if upsample not in UPSAMPLING:
+            raise ValueError(f"upsample must be one of {', '.join(UPSAMPLING)}, not {upsample!r}")
+        self.nearest = upsample == "nearest"
+        self.conv = (nn.Conv2d(cin, cout, 3, padding=1, bias=False) if self.nearest
+                     else nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1, bias=False))
         self.norm = ClassBatchNorm(cout, num_classes)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        if self.nearest:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
         return F.relu(self.norm(self.conv(x), labels))
 
 
 class ConvDecoder(nn.Module):
     """Latent (+ class) -> image in [0, 1], N x 3 x size x size."""
 
-    def __init__(self, size: int, latent_dim: int, widths: list[int], num_classes: int) -> None:
+    def __init__(self, size: int, latent_dim: int, widths: list[int], num_classes: int,
+                 upsample: str = "transposed") -> None:
         super().__init__()
         self.condition = ClassCondition(num_classes, latent_dim)
         self.project = nn.Linear(latent_dim + self.condition.dim, 16 * widths[0])
         self.top = ClassBatchNorm(widths[0], num_classes)
         self.width0 = widths[0]
-        self.up = nn.ModuleList(UpBlock(a, b, num_classes) for a, b in zip(widths, widths[1:]))
+        self.up = nn.ModuleList(UpBlock(a, b, num_classes, upsample) for a, b in zip(widths, widths[1:]))
         self.to_rgb = nn.Conv2d(widths[-1], 3, 3, padding=1)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -108,11 +122,11 @@ class GanGenerator(nn.Module):
     """`forward(z, labels)` = `sample(z, labels)`."""
 
     def __init__(self, size: int = 64, latent_dim: int = 128, width: int = 16, max_width: int = 256,
-                 num_classes: int = 0, classes: list[str] | None = None) -> None:
+                 num_classes: int = 0, classes: list[str] | None = None, upsample: str = "transposed") -> None:
         super().__init__()
         self.size, self.latent_dim = size, latent_dim
         self.num_classes, self.classes = _classes(num_classes, classes)
-        self.decoder = ConvDecoder(size, latent_dim, level_widths(size, width, max_width), num_classes)
+        self.decoder = ConvDecoder(size, latent_dim, level_widths(size, width, max_width), num_classes, upsample)
 
     def sample(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.decoder(z, labels)
@@ -145,13 +159,13 @@ class ConvVAE(nn.Module):
     task draws the reparameterised latent itself, with its own random generator."""
 
     def __init__(self, size: int = 64, latent_dim: int = 128, width: int = 16, max_width: int = 256,
-                 num_classes: int = 0, classes: list[str] | None = None) -> None:
+                 num_classes: int = 0, classes: list[str] | None = None, upsample: str = "transposed") -> None:
         super().__init__()
         self.size, self.latent_dim = size, latent_dim
         self.num_classes, self.classes = _classes(num_classes, classes)
         widths = level_widths(size, width, max_width)
         self.encoder = ConvEncoder(size, latent_dim, widths, num_classes)
-        self.decoder = ConvDecoder(size, latent_dim, widths, num_classes)
+        self.decoder = ConvDecoder(size, latent_dim, widths, num_classes, upsample)
 
     def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         return self.encoder(x, labels)
@@ -173,7 +187,9 @@ def _classes(num_classes: int, classes: list[str] | None) -> tuple[int, list[str
     return num_classes, classes
 
 
-_DEFAULTS = {"size": 64, "latent_dim": 128, "width": 16, "max_width": 256, "num_classes": 0, "classes": []}
+# "transposed" stays the default so that manifests written before "upsample" existed load
+_DEFAULTS = {"size": 64, "latent_dim": 128, "width": 16, "max_width": 256, "num_classes": 0, "classes": [],
+             "upsample": "transposed"}
 # a generator makes whole images: nothing to tile
 _WHOLE = TilePolicy(context=0, cpu_tile=128, gpu_tile=128)
 
