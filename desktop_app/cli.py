@@ -5,6 +5,7 @@
     desktop-app inpaint IN --mask MASK.png -o OUT --method telea
     desktop-app train --task denoise --data DIR --name my-model --minutes 10
     desktop-app train --task generate-gan --data DIR --name my-gan --patch 64 --option resize=0.5
+    desktop-app train --task denoise-real --self-supervised --data DIR --base cnn-real --name my-camera
     desktop-app generate [--model NAME] -n 16 --seed 0 -o DIR [--class bark]
     desktop-app select IN --box X,Y,W,H -o MASK.png [--grow N] [--feather R]
     desktop-app select IN --wand X,Y --tolerance 32 [--global] -o MASK.png
@@ -133,11 +134,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     from desktop_app.core.training.config import TrainConfig
     from desktop_app.core.training.trainer import Trainer
 
-    from desktop_app.core.training.tasks import TASKS
+    from desktop_app.core.training.tasks import SELF_SUPERVISED, TASKS
 
     if args.task not in TASKS:
         raise ValueError(f"unknown training task {args.task!r} (known: {', '.join(TASKS)})")
-    arch = args.arch or getattr(TASKS[args.task], "default_arch", TrainConfig.arch)
+    if args.self_supervised:
+        if args.task not in SELF_SUPERVISED:
+            raise ValueError(f"--self-supervised works with --task {' or '.join(SELF_SUPERVISED)}, not {args.task!r}")
+        args.task = SELF_SUPERVISED[args.task]
+    task = TASKS[args.task]  # its own defaults where it has some (the self-supervised fine-tune's are gentler)
+    arch = args.arch or getattr(task, "default_arch", TrainConfig.arch)
     # a run started in the background (nohup ... &) ignores SIGINT: make Ctrl-C and `kill`
     # both stop it between steps, with a checkpoint
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -145,9 +151,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(task=args.task, name=args.name, data=args.data, arch=arch,
                          hparams=dict(args.hparam or []), task_options=dict(args.option or []),
                          base=args.base, steps=args.steps, minutes=args.minutes, batch=args.batch,
-                         patch=args.patch or getattr(TASKS[args.task], "default_patch", TrainConfig.patch),
-                         lr=args.lr, seed=args.seed, device=args.device or "auto",
-                         threads=args.threads, val_every=args.val_every,
+                         patch=args.patch or getattr(task, "default_patch", TrainConfig.patch),
+                         lr=args.lr or getattr(task, "default_lr", TrainConfig.lr),
+                         seed=args.seed, device=args.device or "auto", threads=args.threads,
+                         val_every=args.val_every or getattr(task, "default_val_every", TrainConfig.val_every),
                          val_fraction=args.val_fraction if args.val_fraction is not None else TrainConfig.val_fraction)
     run_dir = Path(args.run_dir) if args.run_dir else cache_dir() / "runs" / args.name
     command = "desktop-app " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -165,6 +172,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = run_work(trainer.run(), report)
     print(f"finished at step {result['step']}; best validation {trainer.score_text(result['best'])} "
           f"at step {result['best'].get('step')}", file=sys.stderr)
+    start, best = trainer.start_metrics, result["best"]
+    if trainer.metric != "val_psnr" and "val_psnr" in start and "val_psnr" in best:
+        print(f"PSNR against the clean references of the held-out photos: {start['val_psnr']:.2f} dB before, "
+              f"{best['val_psnr']:.2f} dB after ({best['val_psnr'] - start['val_psnr']:+.2f} dB)", file=sys.stderr)
     if args.out:
         m = trainer.export(Path(args.out), title=args.title)
         print(f"wrote {args.out} ({m.sha256[:12]})", file=sys.stderr)
@@ -324,7 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train or fine-tune a model on folders of images")
     p.add_argument("--task", default="denoise",
-                   help="denoise, denoise-real, denoise-pairs, inpaint, generate-gan or generate-vae")
+                   help="denoise, denoise-real, denoise-pairs, denoise-self, inpaint, generate-gan or generate-vae")
+    p.add_argument("--self-supervised", action="store_true",
+                   help="with --task denoise-real: learn from the noisy photos alone, no clean versions "
+                        "(Neighbor2Neighbor; the same as --task denoise-self)")
     p.add_argument("--data", action="append", required=True, help="folder of images (repeatable)")
     p.add_argument("--name", required=True, help="name of the resulting model")
     p.add_argument("--title", default=None)
@@ -338,9 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, default=None, help="stop after this many minutes")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--patch", type=int, default=None, help="crop size in pixels (default 96; 64 for generators)")
-    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default 3e-4; 3e-5 self-supervised)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--val-every", type=int, default=1000)
+    p.add_argument("--val-every", type=int, default=None,
+                   help="validate every this many steps (default 1000; 100 self-supervised)")
     p.add_argument("--val-fraction", type=float, default=None,
                    help="share of the images (of the scenes, for paired data) held back for validation")
     p.add_argument("--device", default=None)

@@ -137,3 +137,26 @@ def test_bad_name_is_refused_and_discard_forgets_the_run(qtbot, window, folder):
     click(qtbot, dialog.discard_button)
     assert not run_dir.exists() and dialog.trainer is None
     assert dialog.start_button.text() == "Start" and not dialog.keep_button.isEnabled()
+
+
+def test_self_supervised_run_shows_its_loss_and_a_photo_before_and_after(qtbot, window, folder):
+    dialog = open_dialog(qtbot, window, folder)
+    assert not dialog.self_supervised.isEnabled()  # the Gaussian denoiser has no such mode
+    dialog.task.setCurrentIndex(dialog.task.findData("denoise-real"))
+    assert dialog.self_supervised.isEnabled()
+    dialog.self_supervised.setChecked(True)
+    qtbot.waitUntil(lambda: dialog.preview is not None, timeout=20000)  # read again, as that task reads
+    dialog.start.setCurrentIndex(dialog.start.findData(SCRATCH))
+    assert dialog.build_config().task == "denoise-self"
+    dialog.budget_kind.setCurrentIndex(dialog.budget_kind.findData("steps"))
+    dialog.budget.setValue(4)
+    dialog.batch.setValue(2)
+    dialog.patch.setValue(32)
+    dialog.val_every.setValue(2)
+    click(qtbot, dialog.start_button)
+    qtbot.waitUntil(lambda: dialog.trainer is not None and not dialog.running, timeout=60000)
+    assert "finished" in dialog.status.text(), dialog.status.text()
+    assert dialog.metric_plot.title == "validation self-supervised loss" and len(dialog.metric_plot.points) >= 2
+    assert all(lbl.isVisibleTo(dialog) and not lbl.pixmap().isNull() for lbl in dialog.sample_labels)
+    assert dialog.report.horizontalHeaderItem(1).text() == "Validation self-supervised loss"
+    assert all(r[1].endswith("(self-supervised loss)") for r in dialog.report_rows())

@@ -40,7 +40,7 @@ def find_images(folders: list[str | Path]) -> list[Path]:
     return sorted(set(found))
 
 
-def _read_rgb(path: Path) -> np.ndarray:
+def read_rgb(path: Path) -> np.ndarray:
     with Image.open(path) as im:
         im.load()
         return np.asarray(im.convert("RGB"))
@@ -60,7 +60,7 @@ def load_image_set(folders: list[str | Path], val_fraction: float = 0.1, min_val
     images: list[tuple[Path, np.ndarray]] = []
     for p in paths:
         try:
-            img = _read_rgb(p)
+            img = read_rgb(p)
         except (OSError, UnidentifiedImageError, ValueError) as e:
             out.skipped.append((p, str(e).splitlines()[0] if str(e) else type(e).__name__))
             continue
@@ -107,7 +107,7 @@ def load_pairs(folders: list[str | Path], val_fraction: float = 0.5) -> ImageSet
         for noisy_path in find_images([noisy_dir]):
             clean_path = clean_dir / noisy_path.relative_to(noisy_dir)
             try:
-                noisy, clean = _read_rgb(noisy_path), _read_rgb(clean_path)
+                noisy, clean = read_rgb(noisy_path), read_rgb(clean_path)
             except (OSError, UnidentifiedImageError, ValueError) as e:
                 out.skipped.append((noisy_path, str(e).splitlines()[0] if str(e) else type(e).__name__))
                 continue

@@ -1,7 +1,7 @@
 """What each training task does with a batch of clean patches: how it degrades them, what
 loss it optimises, and how it measures validation PSNR. The trainer owns everything else
 (data, schedule, checkpoints, export). The generators' tasks (GAN, VAE) are in
-`generative.py`."""
+`generative.py`, self-supervised denoising from noisy photos alone in `selfsup.py`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.data import ImageSet, center_crop, load_pairs
 from desktop_app.core.training.generative import GanTask, VaeTask
 from desktop_app.core.training.masks import mask_batch, random_mask
+from desktop_app.core.training.selfsup import SelfSupervisedDenoiseTask
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor | None = None) -> float:
@@ -214,4 +215,7 @@ class InpaintTask:
 
 
 TASKS = {"denoise": DenoiseTask, "denoise-real": RealDenoiseTask, "denoise-pairs": PairedRealDenoiseTask,
-         "inpaint": InpaintTask, "generate-gan": GanTask, "generate-vae": VaeTask}
+         "denoise-self": SelfSupervisedDenoiseTask, "inpaint": InpaintTask, "generate-gan": GanTask,
+         "generate-vae": VaeTask}
+# `--self-supervised` on a task: the task that learns the same thing from noisy photos alone
+SELF_SUPERVISED = {"denoise-real": "denoise-self", "denoise-self": "denoise-self"}

@@ -7,8 +7,11 @@ trainer calls when present: `load()` (its own data), `attach(model)` (once the m
 built: make copies of it, check it fits), `to(device)`, `adam_betas`, `batch(data, count,
 size, rng)` (its own batches instead of plain patches), `begin_step(step, lr)` and
 `after_step(model)` (around each optimiser step), `inference_model(model)` (the network
-to validate and export, e.g. a moving average), and `metric` / `metric_unit` (the name of
-what `evaluate` returns, higher is better; "psnr" in dB unless it says otherwise).
+to validate and export, e.g. a moving average), `metric` / `metric_unit` / `metric_format`
+(the name of what `evaluate` returns, higher is better unless `lower_is_better`; "psnr" in dB
+unless it says otherwise), `side_metrics(model, pairs, device)` (more validation numbers,
+reported but never used to pick the best) and `sample(model, pairs, device)` (a held-out
+image before and after, sent with each validation event for a dialog to show).
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ class Trainer:
                                     betas=getattr(self.task, "adam_betas", (0.9, 0.99)))
         self.metric = "val_" + getattr(self.task, "metric", "psnr")  # the key of the score kept best
         self.metric_unit = getattr(self.task, "metric_unit", "dB")
+        self.metric_format = getattr(self.task, "metric_format", ".2f")
+        self.lower_is_better = getattr(self.task, "lower_is_better", False)
+        self.start_metrics: dict[str, Any] = {}  # the validation before the first step
         self.step = 0
         self.seconds = 0.0  # training time over all invocations
         self.best: dict[str, Any] = {}
@@ -86,6 +92,7 @@ class Trainer:
         info = load_checkpoint(self.last_path, self.model, self.opt, self.task.modules)
         self.step, self.seconds = info["step"], info["seconds"]
         self.best, self.history = info["best"], info.get("history", [])
+        self.start_metrics = info.get("start", {})
         self._rng_state = info.get("rng")
         return True
 
@@ -148,8 +155,8 @@ class Trainer:
                     metrics = self.validate(pairs)
                     self.history.append({"step": self.step, **metrics})
                     yield Progress(self.step / c.steps, f"validation: {self.score_text(metrics)}",
-                                   {"step": self.step, **metrics, "validation": True})
-                    if metrics[self.metric] > self.best[self.metric]:
+                                   {"step": self.step, **metrics, "validation": True, **self._sample(pairs)})
+                    if self.is_better(metrics[self.metric], self.best[self.metric]):
                         self.best = {**metrics, "step": self.step}
                         self._save_best()
                 if now - last_ckpt > c.checkpoint_minutes * 60:
@@ -161,8 +168,11 @@ class Trainer:
             self.checkpoint()
         return {"step": self.step, "best": self.best, "seconds": self.seconds}
 
+    def is_better(self, score: float, than: float) -> bool:
+        return score < than if self.lower_is_better else score > than
+
     def score_text(self, metrics: dict[str, Any]) -> str:
-        return f"{metrics[self.metric]:.2f} {self.metric_unit}"
+        return f"{metrics[self.metric]:{self.metric_format}} {self.metric_unit}"
 
     def inference_model(self) -> nn.Module:
         """The network that is validated and exported (the task may keep a better copy)."""
@@ -177,15 +187,27 @@ class Trainer:
         per: dict[str, list[float]] = {}
         for pair in pairs:
             per.setdefault(pair[0], []).append(self.task.evaluate(model, pair, self.device))
-        self.model.train()
         metrics = {f"{self.metric}_{k}": float(np.mean(v)) for k, v in per.items()}
         metrics[self.metric] = float(np.mean(list(metrics.values())))
+        if hasattr(self.task, "side_metrics"):
+            metrics.update(self.task.side_metrics(model, pairs, self.device))
+        self.model.train()
         return metrics
+
+    @torch.inference_mode()
+    def _sample(self, pairs) -> dict[str, Any]:
+        if not hasattr(self.task, "sample") or not pairs:
+            return {}
+        self.model.eval()
+        before, after = self.task.sample(self.inference_model(), pairs, self.device)
+        self.model.train()
+        return {"sample": (before, after)}
 
     # -- files ----------------------------------------------------------------------------
     def checkpoint(self) -> None:
         save_checkpoint(self.last_path, self.model, self.opt, self.task.modules,
-                        {"step": self.step, "seconds": self.seconds, "best": self.best, "history": self.history})
+                        {"step": self.step, "seconds": self.seconds, "best": self.best, "history": self.history,
+                         "start": self.start_metrics})
 
     def _save_best(self) -> None:
         save_model(self.inference_model(), self.best_path, self._manifest())
@@ -203,7 +225,7 @@ class Trainer:
                       **({"train_files": [p.name for p in self.data.train_paths]}
                          if self.data and getattr(self.task, "records_files", False) else {}),
                       "config": {k: v for k, v in vars(c).items() if k not in ("data",)}},
-            metrics={k: round(v, 3) if isinstance(v, float) else v for k, v in self.best.items()},
+            metrics={k: _rounded(v) if isinstance(v, float) else v for k, v in self.best.items()},
         )
 
     def export(self, weights_path: Path, title: str | None = None, description: str = "",
@@ -216,3 +238,8 @@ class Trainer:
         manifest.training["steps"] = self.best.get("step", self.step)
         manifest.metrics.update(extra_metrics or {})
         return save_model(model, weights_path, manifest, dtype=STORE_DTYPE)
+
+
+def _rounded(value: float) -> float:
+    """Three decimals (a PSNR), or four significant digits for small numbers (a loss)."""
+    return round(value, 3) if abs(value) >= 1 else float(f"{value:.4g}")

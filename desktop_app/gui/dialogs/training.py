@@ -4,7 +4,9 @@ The dialog only observes the core's `Trainer` (training/trainer.py): the run is 
 generator in a worker thread, every step a progress event drawn as curves, every yield a
 point where Pause holds it and Cancel stops it (the trainer checkpoints either way, so a
 cancelled run can be resumed). Keep exports the best weights into the user's library,
-where the Operations panel lists them as a denoise method.
+where the Operations panel lists them as a denoise method. "Self-supervised" fine-tunes the
+real-photo denoiser on noisy photos alone (training/selfsup.py): its validation is a loss
+(lower is better) and a held-out photo is shown before and after at each validation.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap, QPolygonF
-from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QLineEdit, QListWidget, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
+                               QLabel, QLineEdit, QListWidget, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
 from desktop_app.core.models.catalog import library_dir, models_for
@@ -32,21 +34,25 @@ from desktop_app.gui.workers import WorkerThread
 # training task -> (label, the architecture a from-scratch run builds)
 TASKS = {"denoise": ("Denoise (Gaussian noise, level as input)", "unet-denoise"),
          "denoise-real": ("Denoise real photos (blind)", "unet-denoise-blind")}
+SELF_SUPERVISED = {"denoise-real": "denoise-self"}  # task -> its variant that needs no clean photos
 SCRATCH = ""  # the start-point combo's data for "a new network"
 THUMBS = 6
 
 
-def preview_work(folders: list[str], val_fraction: float, val_min: int):
-    """Read the folders as the trainer will: counts, skipped files, a few thumbnails."""
+def preview_work(config):
+    """Read the folders as the trainer will (the task's own reading when it has one):
+    counts, skipped files, a few thumbnails."""
     from PIL import Image
 
     from desktop_app.core.training.data import load_image_set
+    from desktop_app.core.training.tasks import TASKS as TRAINING_TASKS
 
     yield Progress(None, "reading the images")
-    data = load_image_set(folders, val_fraction, val_min)
+    task = TRAINING_TASKS[config.task](config)
+    data = task.load() if hasattr(task, "load") else load_image_set(config.data, config.val_fraction, config.val_min)
     thumbs = []
     for img in (data.train + data.val)[:THUMBS]:
-        im = Image.fromarray(img)
+        im = Image.fromarray(np.ascontiguousarray(img[..., :3]))  # RGB of (noisy, clean) pairs
         im.thumbnail((72, 72))
         thumbs.append(np.asarray(im, dtype=np.float32) / 255.0)
     return {"train": len(data.train), "val": len(data.val), "thumbs": thumbs,
@@ -120,6 +126,10 @@ class TrainingDialog(QDialog):
         self.task = QComboBox()
         for key, (label, _) in TASKS.items():
             self.task.addItem(label, key)
+        self.self_supervised = QCheckBox("Self-supervised (noisy photos only)")
+        self.self_supervised.setToolTip("Learn from noisy photos alone, no clean versions (Neighbor2Neighbor): "
+                                        "e.g. ten photos of one camera. A folder clean/ beside them, when there "
+                                        "is one, is only used to report PSNR.")
         self.start = QComboBox()
         self.start.setToolTip("The model to fine-tune, or a new network trained from scratch")
         self.folders = QListWidget()
@@ -135,6 +145,7 @@ class TrainingDialog(QDialog):
         frow.addLayout(fbuttons)
         setup = QFormLayout()
         setup.addRow("Task", self.task)
+        setup.addRow("", self.self_supervised)
         setup.addRow("Start from", self.start)
         setup.addRow("Photos", frow)
 
@@ -198,6 +209,13 @@ class TrainingDialog(QDialog):
         plots = QHBoxLayout()
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.metric_plot)
+        # a held-out photo before and after, at each validation (tasks that send one)
+        self.sample_labels = (QLabel(), QLabel())
+        for lbl, tip in zip(self.sample_labels, ("Validation photo, noisy", "Validation photo, denoised")):
+            lbl.setFixedSize(128, 128)
+            lbl.setToolTip(tip)
+            lbl.setVisible(False)
+            plots.addWidget(lbl)
         self.status = QLabel("")
         self.status.setObjectName("training_status")
         self.start_button = QPushButton("Start")
@@ -239,6 +257,10 @@ class TrainingDialog(QDialog):
         layout.addWidget(result_box)
 
         self.task.currentIndexChanged.connect(self._list_start_points)
+        self.task.currentIndexChanged.connect(self._update_buttons)
+        # the self-supervised task reads only noisy/ of a folder holding noisy/ and clean/
+        self.self_supervised.toggled.connect(self.refresh_preview)
+        self.task.currentIndexChanged.connect(lambda: self.self_supervised.isChecked() and self.refresh_preview())
         self.add_folder.clicked.connect(self.choose_folder)
         self.remove_folder.clicked.connect(self._remove_folder)
         self.start_button.clicked.connect(self.start_training)
@@ -261,12 +283,25 @@ class TrainingDialog(QDialog):
 
     # -- set-up ---------------------------------------------------------------------------
     @property
-    def task_key(self) -> str:
+    def model_task(self) -> str:
+        """What the model does (the start points and the architecture)."""
         return self.task.currentData()
+
+    @property
+    def task_key(self) -> str:
+        """How it is trained: the task, or its self-supervised variant when ticked."""
+        key = self.model_task
+        return SELF_SUPERVISED[key] if self.self_supervised.isChecked() and key in SELF_SUPERVISED else key
+
+    def _metric_title(self) -> str:
+        from desktop_app.core.training.tasks import TASKS as TRAINING_TASKS
+
+        task = TRAINING_TASKS[self.task_key]
+        return "validation " + (getattr(task, "metric_title", None) or f"PSNR ({getattr(task, 'metric_unit', 'dB')})")
 
     def _list_start_points(self) -> None:
         self.start.clear()
-        for entry in models_for(self.task_key):
+        for entry in models_for(self.model_task):
             m = entry.manifest
             where = "shipped" if entry.shipped else "your library"
             self.start.addItem(f"{m.title or m.id} ({where})", m.id)
@@ -307,7 +342,7 @@ class TrainingDialog(QDialog):
             self.preview_job.stop()
         self.data_summary.setText("Reading the images...")
         c = self.build_config(folders)
-        job = WorkerThread(lambda: preview_work(folders, c.val_fraction, c.val_min), "training data preview", self)
+        job = WorkerThread(lambda: preview_work(c), "training data preview", self)
         # a stale preview (the folders changed while it read) is dropped
         job.succeeded.connect(lambda info: job is self.preview_job and self._show_preview(info))
         job.failed.connect(lambda msg, tb: job is self.preview_job
@@ -339,7 +374,7 @@ class TrainingDialog(QDialog):
             else (TrainConfig.steps, float(self.budget.value()))
         config = TrainConfig(task=self.task_key, name=self.name.text().strip() or "my-denoiser",
                              data=folders if folders is not None else self.folder_list(),
-                             arch=TASKS[self.task_key][1], base=base, steps=steps, minutes=minutes,
+                             arch=TASKS[self.model_task][1], base=base, steps=steps, minutes=minutes,
                              batch=self.batch.value(), patch=self.patch.value(), lr=self.lr.value(),
                              warmup=0 if base else min(500, steps // 10), val_every=self.val_every.value(),
                              val_crop=min(256, self.patch.value() * 2), device=self.device.currentData())
@@ -371,6 +406,7 @@ class TrainingDialog(QDialog):
                 self.run_dir = self.run_dir.with_name(self.run_dir.name + "-1")
             self.loss_plot.clear()
             self.metric_plot.clear()
+            self.metric_plot.title = self._metric_title()
             self.start_metrics = None
         run_dir = self.run_dir
         self._running.set()
@@ -406,6 +442,8 @@ class TrainingDialog(QDialog):
             metric = self.trainer.metric if self.trainer else "val_psnr"
             if metric in d:
                 self.metric_plot.add(d["step"], d[metric])
+            if "sample" in d:
+                self._show_sample(*d["sample"])
             return
         if "loss" in d:
             if self.start_metrics is None and self.trainer is not None:
@@ -417,6 +455,13 @@ class TrainingDialog(QDialog):
                                 f"{_duration(d['seconds_left'])} left")
         elif p.message:
             self.status.setText(p.message)
+
+    def _show_sample(self, before: np.ndarray, after: np.ndarray) -> None:
+        for lbl, img in zip(self.sample_labels, (before, after)):
+            pix = QPixmap.fromImage(array_to_qimage(np.ascontiguousarray(img, dtype=np.float32)))
+            lbl.setPixmap(pix.scaled(lbl.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                     Qt.TransformationMode.SmoothTransformation))
+            lbl.setVisible(True)
 
     def _job_finished(self, job: WorkerThread) -> None:
         job.thread.wait(2000)
@@ -460,12 +505,17 @@ class TrainingDialog(QDialog):
         rows = []
         if self.start_metrics and metric in self.start_metrics:
             label = "Starting model" if t.config.base else "Untrained network"
-            rows.append((label, self.start_metrics[metric], 0))
+            rows.append((label, self.start_metrics, 0))
         if t.best and metric in t.best and t.best.get("step", 0) > 0:
-            rows.append(("Trained (best)", t.best[metric], t.best["step"]))
+            rows.append(("Trained (best)", t.best, t.best["step"]))
+        title = self._metric_title()
+        self.report.setHorizontalHeaderLabels(["Model", title[0].upper() + title[1:], "Step"])
         self.report.setRowCount(len(rows))
-        for r, (label, value, step) in enumerate(rows):
-            for c, text in enumerate((label, f"{value:.2f} {t.metric_unit}", str(step))):
+        for r, (label, metrics, step) in enumerate(rows):
+            score = t.score_text(metrics)
+            if metric != "val_psnr" and "val_psnr" in metrics:  # clean references were found
+                score += f", PSNR {metrics['val_psnr']:.2f} dB"
+            for c, text in enumerate((label, score, str(step))):
                 self.report.setItem(r, c, QTableWidgetItem(text))
         self._update_buttons()
 
@@ -541,6 +591,7 @@ class TrainingDialog(QDialog):
         self.cancel_button.setEnabled(running)
         for w in (self.task, self.start, self.add_folder, self.remove_folder):
             w.setEnabled(not running and self.trainer is None)
+        self.self_supervised.setEnabled(not running and self.trainer is None and self.model_task in SELF_SUPERVISED)
         self.keep_button.setEnabled(self.can_keep)
         self.discard_button.setEnabled(not running and self.trainer is not None)
 
