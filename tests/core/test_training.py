@@ -83,3 +83,30 @@ def test_degradations_have_the_noise_they_claim():
     assert none is None and real.shape == clean.shape
     assert 0 <= real.min() and real.max() <= 1  # clipped like a real file
     assert (real - real_target).abs().mean() > 0.001
+
+
+def test_unfinished_runs_are_listed_newest_first_and_settled_ones_are_not(tmp_path):
+    import os
+
+    from desktop_app.core.training.config import TrainConfig
+    from desktop_app.core.training.runs import mark_done, unfinished_runs
+
+    def run(name, step, steps, age):
+        folder = tmp_path / name
+        folder.mkdir()
+        TrainConfig(task="denoise", name=name, data=["photos"], steps=steps).save(folder / "config.json")
+        (folder / "last.json").write_text(json.dumps({"step": step, "seconds": 60.0, "best": {}, "history": []}))
+        (folder / "last.safetensors").write_bytes(b"")
+        os.utime(folder / "last.json", (1e9 + age, 1e9 + age))
+        return folder
+
+    run("old", 10, 100, age=1)
+    run("new", 20, 100, age=2)
+    run("finished", 100, 100, age=3)
+    mark_done(run("kept", 5, 100, age=4))
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{not json")
+    listed = unfinished_runs(tmp_path)
+    assert [r.config.name for r in listed] == ["new", "old"]
+    assert listed[0].step == 20 and "step 20 of 100" in listed[0].describe()
+    assert unfinished_runs(tmp_path / "missing") == []

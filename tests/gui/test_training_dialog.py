@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from desktop_app.core.models.catalog import library_dir
 from desktop_app.core.operations import registry
 from desktop_app.core.operations.library import sync_library_operations
-from desktop_app.gui.dialogs.training import SCRATCH
+from desktop_app.gui.dialogs.training import SCRATCH, TrainingDialog
 from tests.conftest import photo_folder
 from tests.gui.helpers import panel_keys, run_from_panel
 
@@ -160,3 +160,40 @@ def test_self_supervised_run_shows_its_loss_and_a_photo_before_and_after(qtbot, 
     assert all(lbl.isVisibleTo(dialog) and not lbl.pixmap().isNull() for lbl in dialog.sample_labels)
     assert dialog.report.horizontalHeaderItem(1).text() == "Validation self-supervised loss"
     assert all(r[1].endswith("(self-supervised loss)") for r in dialog.report_rows())
+
+
+def test_a_run_stopped_by_closing_is_offered_after_a_restart_and_resumes_from_its_step(qtbot, make_window, folder):
+    window = make_window()
+    dialog = open_dialog(qtbot, window, folder)
+    assert not dialog.resume_button.isVisibleTo(dialog), "nothing to resume yet"
+    dialog.budget_kind.setCurrentIndex(dialog.budget_kind.findData("steps"))
+    dialog.budget.setValue(100_000)
+    dialog.batch.setValue(2)
+    dialog.patch.setValue(32)
+    dialog.val_every.setValue(2)
+    dialog.name.setText("carried-on")
+    click(qtbot, dialog.start_button)
+    qtbot.waitUntil(lambda: dialog.trainer is not None and dialog.trainer.step >= 4, timeout=60000)
+    dialog.stop_all()  # what closing the window does: the run checkpoints and stops
+    stopped = dialog.trainer.step
+    dialog.close()
+
+    # a new session: another window, its own training dialog
+    later = make_window()
+    again = later.open_training_dialog()
+    assert again is not dialog and again.resume_button.isVisibleTo(again)
+    assert again.saved_runs.count() == 1 and "carried-on" in again.saved_runs.itemText(0)
+    assert f"step {stopped}" in again.saved_runs.itemText(0)
+    again.budget_kind.setCurrentIndex(again.budget_kind.findData("steps"))
+    click(qtbot, again.resume_button)
+    assert again.name.text() == "carried-on" and again.folder_list() == [str(folder)]
+    qtbot.waitUntil(lambda: again.trainer is not None and again.trainer.step > stopped, timeout=60000)
+    assert len(again.metric_plot.points) >= 2, "the validation curve so far is shown again"
+    click(qtbot, again.cancel_button)
+    qtbot.waitUntil(lambda: not again.running, timeout=30000)
+    assert again.run_dir == dialog.run_dir, "the same run went on, not a new one"
+    click(qtbot, again.keep_button)
+    assert (library_dir() / "carried-on.json").exists()
+    fresh = TrainingDialog(later)
+    assert fresh.saved_runs.count() == 0, "a kept run is not offered again"
+    fresh.deleteLater()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from desktop_app.core.models.device import DEVICE_CHOICES
 from desktop_app.core.models.library import NAME_RE
 from desktop_app.core.paths import app_data_dir
 from desktop_app.core.tasks import Progress, pausable
+from desktop_app.core.training.runs import SavedRun, mark_done, unfinished_runs
 from desktop_app.gui.qimage import array_to_qimage
 from desktop_app.gui.workers import WorkerThread
 
@@ -117,6 +119,7 @@ class TrainingDialog(QDialog):
         self.job: WorkerThread | None = None
         self.trainer = None
         self.run_dir: Path | None = None
+        self.saved_run: SavedRun | None = None  # an earlier session's run, being continued
         self.start_metrics: dict[str, float] | None = None
         self.preview: dict[str, Any] | None = None
         self._running = threading.Event()
@@ -143,7 +146,17 @@ class TrainingDialog(QDialog):
         frow = QHBoxLayout()
         frow.addWidget(self.folders, 1)
         frow.addLayout(fbuttons)
+        # -- runs an earlier session left unfinished ---------------------------------------
+        self.saved_runs = QComboBox()
+        self.saved_runs.setToolTip("A run stopped by closing the window, a crash or Cancel: it continues from its "
+                                   "last checkpoint with its own photos and settings")
+        self.resume_button = QPushButton("Resume")
+        resume_row = QHBoxLayout()
+        resume_row.addWidget(self.saved_runs, 1)
+        resume_row.addWidget(self.resume_button)
+        self.resume_label = QLabel("Unfinished run")
         setup = QFormLayout()
+        setup.addRow(self.resume_label, resume_row)
         setup.addRow("Task", self.task)
         setup.addRow("", self.self_supervised)
         setup.addRow("Start from", self.start)
@@ -268,7 +281,9 @@ class TrainingDialog(QDialog):
         self.cancel_button.clicked.connect(self.cancel)
         self.keep_button.clicked.connect(self.keep)
         self.discard_button.clicked.connect(self.discard)
+        self.resume_button.clicked.connect(self.resume_saved)
         self._set_defaults()
+        self._list_saved_runs()
         self._list_start_points()
         self._update_buttons()
 
@@ -280,6 +295,60 @@ class TrainingDialog(QDialog):
         self.batch.setValue(8)
         self.patch.setValue(c.patch)
         self.val_every.setValue(200)
+
+    # -- runs left from earlier --------------------------------------------------------------
+    @staticmethod
+    def runs_root() -> Path:
+        return app_data_dir() / "training"
+
+    def _list_saved_runs(self) -> None:
+        runs = [r for r in unfinished_runs(self.runs_root()) if r.folder != self.run_dir]
+        self.saved_runs.clear()
+        for run in runs:
+            self.saved_runs.addItem(run.describe(), run)
+        for w in (self.saved_runs, self.resume_button, self.resume_label):
+            w.setVisible(bool(runs))
+
+    def resume_saved(self) -> None:
+        """Show the chosen run's set-up and continue it from its checkpoint."""
+        run: SavedRun | None = self.saved_runs.currentData()
+        if run is None or self.running or self.trainer is not None:
+            return
+        c = run.config
+        model_task = next((k for k, v in SELF_SUPERVISED.items() if v == c.task), c.task)
+        if self.task.findData(model_task) < 0:
+            self.window_.show_error("Resume the run", f"The dialog does not train {c.task!r} models; continue "
+                                    f"this run from the command line with --resume --name {c.name}.")
+            return
+        self.task.setCurrentIndex(self.task.findData(model_task))
+        self.self_supervised.setChecked(model_task != c.task)
+        self.start.setCurrentIndex(max(0, self.start.findData(c.base or SCRATCH)))
+        self.folders.clear()
+        self.folders.addItems(list(c.data))
+        self.name.setText(c.name)
+        self.batch.setValue(c.batch)
+        self.patch.setValue(c.patch)
+        self.lr.setValue(c.lr)
+        self.val_every.setValue(c.val_every)
+        if c.minutes is not None:
+            self.budget_kind.setCurrentIndex(self.budget_kind.findData("minutes"))
+            self.budget.setValue(max(1, round(c.minutes)))
+        else:
+            self.budget_kind.setCurrentIndex(self.budget_kind.findData("steps"))
+            self.budget.setValue(c.steps)
+        self.loss_plot.clear()
+        self.metric_plot.clear()
+        self.metric_plot.title = self._metric_title()
+        from desktop_app.core.training.tasks import TASKS as TRAINING_TASKS
+
+        metric = "val_" + getattr(TRAINING_TASKS[c.task], "metric", "psnr")
+        for h in run.history:  # the curve so far; the loss curve restarts
+            if metric in h:
+                self.metric_plot.add(h["step"], h[metric])
+        self.saved_run, self.run_dir = run, run.folder
+        self.start_metrics = None
+        self.refresh_preview()
+        self.start_training()
 
     # -- set-up ---------------------------------------------------------------------------
     @property
@@ -396,11 +465,16 @@ class TrainingDialog(QDialog):
         """Start a new run, or resume the cancelled one from its last checkpoint."""
         if self.running or not self.folder_list():
             return
-        resuming = self.trainer is not None and self.run_dir is not None
+        resuming = self.run_dir is not None and (self.trainer is not None or self.saved_run is not None)
         config = self.build_config()
-        if resuming and config.minutes is None and self.trainer.step >= config.steps:
-            config.steps = self.trainer.step + self.budget.value()  # a finished run: that many more
-        else:
+        if self.saved_run is not None and self.trainer is None:
+            # the saved run's own settings (network size, options); the budget as now set
+            config = replace(self.saved_run.config, steps=config.steps if config.minutes is None
+                             else self.saved_run.config.steps, minutes=config.minutes, device=config.device)
+        done = self.trainer.step if self.trainer is not None else self.saved_run.step if self.saved_run else 0
+        if resuming and config.minutes is None and done >= config.steps:
+            config.steps = done + self.budget.value()  # a finished run: that many more
+        elif not resuming:
             self.run_dir = app_data_dir() / "training" / time.strftime("run-%Y%m%d-%H%M%S")
             while self.run_dir.exists():
                 self.run_dir = self.run_dir.with_name(self.run_dir.name + "-1")
@@ -561,6 +635,7 @@ class TrainingDialog(QDialog):
                  extra_metrics={"start_" + t.metric: round(start, 3)} if start is not None else None)
         sync_library_operations()
         self.window_.ops_panel.populate()
+        mark_done(self.run_dir)  # kept: no longer offered as an unfinished run
         self.status.setText(f"Kept as {name!r}: the Operations panel lists it under 'Your models'.")
         self._update_buttons()
         return path
@@ -573,11 +648,12 @@ class TrainingDialog(QDialog):
 
         if self.run_dir is not None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
-        self.trainer, self.run_dir, self.start_metrics = None, None, None
+        self.trainer, self.run_dir, self.start_metrics, self.saved_run = None, None, None, None
         self.report.setRowCount(0)
         self.loss_plot.clear()
         self.metric_plot.clear()
         self.status.setText("Discarded.")
+        self._list_saved_runs()
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -592,6 +668,8 @@ class TrainingDialog(QDialog):
         for w in (self.task, self.start, self.add_folder, self.remove_folder):
             w.setEnabled(not running and self.trainer is None)
         self.self_supervised.setEnabled(not running and self.trainer is None and self.model_task in SELF_SUPERVISED)
+        for w in (self.saved_runs, self.resume_button):
+            w.setEnabled(not running and self.trainer is None)
         self.keep_button.setEnabled(self.can_keep)
         self.discard_button.setEnabled(not running and self.trainer is not None)
 
