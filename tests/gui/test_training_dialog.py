@@ -197,3 +197,46 @@ def test_a_run_stopped_by_closing_is_offered_after_a_restart_and_resumes_from_it
     fresh = TrainingDialog(later)
     assert fresh.saved_runs.count() == 0, "a kept run is not offered again"
     fresh.deleteLater()
+
+
+TINY_BY_TASK = {
+    "inpaint": ({"widths": [8, 16], "middle": 1, "unshuffle": 2}, {}, "inpaint/my-inpainter"),
+    "generate-gan": ({"size": 32, "latent_dim": 16, "width": 8, "max_width": 32}, {"val_samples": 32}, None),
+}
+
+
+@pytest.mark.parametrize("task", ["inpaint", "generate-gan"])
+def test_inpainting_and_generators_train_in_the_dialog_and_are_kept_where_they_are_used(qtbot, opened, folder,
+                                                                                       task):
+    window = opened
+    window.act_train.trigger()
+    dialog = window.training_dialog
+    dialog.task.setCurrentIndex(dialog.task.findData(task))
+    hparams, options, op_key = TINY_BY_TASK[task]
+    dialog.config_overrides = dict(OVERRIDES, hparams=hparams, task_options=options)
+    dialog.start.setCurrentIndex(dialog.start.findData(SCRATCH))
+    assert dialog.name.text() == ("my-inpainter" if task == "inpaint" else "my-generator")
+    dialog.patch.setValue(32)
+    window.dialogs.folder_paths = [str(folder)]
+    click(qtbot, dialog.add_folder)
+    qtbot.waitUntil(lambda: dialog.preview is not None, timeout=20000)
+    dialog.budget_kind.setCurrentIndex(dialog.budget_kind.findData("steps"))
+    dialog.budget.setValue(4)
+    dialog.batch.setValue(4)
+    dialog.val_every.setValue(2)
+    click(qtbot, dialog.start_button)
+    qtbot.waitUntil(lambda: dialog.trainer is not None and not dialog.running, timeout=60000)
+    assert "finished" in dialog.status.text(), dialog.status.text()
+    assert len(dialog.metric_plot.points) >= 2
+    click(qtbot, dialog.keep_button)
+    assert not window.dialogs.errors, window.dialogs.error_text
+    if op_key:  # an inpainting network: a fill method in the Operations panel, with variations
+        assert op_key in panel_keys(window.ops_panel)
+        window.doc.set_mask(np.pad(np.ones((20, 20), np.float32), ((40, 60), (60, 80))), "hole")
+        before = window.doc.image.copy()
+        run_from_panel(qtbot, window, op_key, timeout=60)
+        assert not window.dialogs.errors, window.dialogs.error_text
+        assert not np.allclose(window.doc.image, before)
+    else:  # a generator: offered in the Generate panel
+        box = window.generate_panel.model_box
+        assert "my-generator" in [box.itemData(i) for i in range(box.count())]

@@ -24,14 +24,14 @@ def _pad_to(x, multiple: int):
     return F.pad(x, (0, pw, 0, ph), mode=mode)
 
 
-def _network_fill(inp: OperationInput, seed: int):
-    """The fill function over windows: the shipped network with seeded noise."""
+def _network_fill(inp: OperationInput, seed: int, model_id: str = MODEL_ID):
+    """The fill function over windows: the network `model_id` with seeded noise."""
     import torch
 
     from desktop_app.core.models.manager import MANAGER
     from desktop_app.core.models.tiled import autocast
 
-    loaded = MANAGER.get(MODEL_ID, inp.device)
+    loaded = MANAGER.get(model_id, inp.device)
     model, device, multiple = loaded.module, loaded.device, loaded.arch.size_multiple
     precision = "bf16" if device.type == "cuda" else "fp32"
     count = [0]
@@ -56,12 +56,21 @@ def _network_fill(inp: OperationInput, seed: int):
     return fill
 
 
-def inpaint_cnn(inp: OperationInput) -> Work[np.ndarray]:
-    assert inp.mask is not None
-    yield Progress(None, f"loading {MODEL_ID}")
-    fill = _network_fill(inp, int(inp.params["seed"]))
-    return (yield from fill_full_resolution(inp.image, inp.mask, fill, int(inp.params["working_size"]),
-                                            seed=int(inp.params["seed"]), grain=bool(inp.params["grain"])))
+def inpaint_with(model_id: str):
+    """The run function of a neural fill operation with the network `model_id` (the shipped
+    one, or one of the user's own from the training dialog)."""
+
+    def run(inp: OperationInput) -> Work[np.ndarray]:
+        assert inp.mask is not None
+        yield Progress(None, f"loading {model_id}")
+        fill = _network_fill(inp, int(inp.params["seed"]), model_id)
+        return (yield from fill_full_resolution(inp.image, inp.mask, fill, int(inp.params["working_size"]),
+                                                seed=int(inp.params["seed"]), grain=bool(inp.params["grain"])))
+
+    return run
+
+
+inpaint_cnn = inpaint_with(MODEL_ID)
 
 
 def inpaint_patch(inp: OperationInput) -> Work[np.ndarray]:
@@ -79,6 +88,7 @@ def inpaint_patch(inp: OperationInput) -> Work[np.ndarray]:
                                             seed=seed, grain=bool(inp.params["grain"])))
 
 
+NEURAL_FILL_EXTRA = {"variations": 3}  # seeds offered to pick from after a run
 _SEED = Param("seed", int, 0, "Seed", "Which of the possible fills: another seed gives another variation.",
               minimum=0, maximum=2**31 - 1, step=1)
 _GRAIN = Param("grain", bool, True, "Match grain",
@@ -92,12 +102,14 @@ def _working(default: int) -> Param:
                  minimum=128, maximum=2048, step=64)
 
 
+NEURAL_FILL_PARAMS = (_SEED, _working(512), _GRAIN)
+
 CNN = Operation(
     task="inpaint", method="cnn", title="Neural fill", category="Restoration",
     description="The project's Fourier-UNet inpainting network: continues structure and texture into "
                 "the hole; each seed gives a different variation.",
-    run=inpaint_cnn, params=(_SEED, _working(512), _GRAIN), fills_mask=True, uses_device=True,
-    extra={"variations": 3},
+    run=inpaint_cnn, params=NEURAL_FILL_PARAMS, fills_mask=True, uses_device=True,
+    extra=dict(NEURAL_FILL_EXTRA),
 )
 
 PATCH = Operation(

@@ -1,4 +1,5 @@
-"""The user's own denoisers as operations: one `denoise/<model id>` per library model.
+"""The user's own models as operations: `denoise/<model id>` for a denoiser and
+`inpaint/<model id>` for an inpainting network in the library.
 
 The library is a folder of manifests (models/catalog.py); reading them needs no torch, so
 this runs at start-up. `sync_library_operations()` is called again after a model is kept
@@ -10,6 +11,7 @@ from __future__ import annotations
 from desktop_app.core.models.catalog import ModelEntry, all_models
 from desktop_app.core.operations import registry
 from desktop_app.core.operations.base import AUTO, Operation, Param
+from desktop_app.core.operations.inpaint import NEURAL_FILL_EXTRA, NEURAL_FILL_PARAMS, inpaint_with
 from desktop_app.core.operations.neural import _STRENGTH, denoise_with
 
 # manifest task -> whether the network takes a noise-level map (and so a "sigma" parameter)
@@ -25,6 +27,15 @@ _registered: set[str] = set()  # keys this module added, so a later sync can tak
 def operation_for(entry: ModelEntry) -> Operation:
     m = entry.manifest
     metric = m.metrics.get("val_psnr")
+    if m.task == "inpaint":
+        return Operation(
+            task="inpaint", method=m.id, title=m.title or m.id, category="Your models",
+            description=(m.description or f"Your inpainting network {m.id!r}, trained in the training dialog.")
+                        + (f" Validation: {metric:.2f} dB inside the holes." if isinstance(metric, (int, float))
+                           else ""),
+            run=inpaint_with(m.id), params=NEURAL_FILL_PARAMS, fills_mask=True, uses_device=True,
+            extra={**NEURAL_FILL_EXTRA, "library_model": m.id},
+        )
     return Operation(
         task="denoise", method=m.id, title=m.title or m.id, category="Your models",
         description=(m.description or f"Your denoiser {m.id!r}, trained in the training dialog.")
@@ -37,15 +48,16 @@ def operation_for(entry: ModelEntry) -> Operation:
 
 
 def sync_library_operations() -> list[str]:
-    """Register an operation per denoiser in the user's library and drop those whose model
+    """Register an operation per denoiser or inpainting network in the user's library and drop those whose model
     has gone; returns the keys now registered. A library model whose id clashes with a
     built-in operation is left out (the built-in one wins)."""
     builtin = {op.key for op in registry.all_operations()} - _registered
     wanted: dict[str, ModelEntry] = {}
     for entry in all_models():
-        if entry.shipped or entry.manifest.task not in DENOISE_TASKS:
+        task = entry.manifest.task
+        if entry.shipped or (task not in DENOISE_TASKS and task != "inpaint"):
             continue
-        key = f"denoise/{entry.manifest.id}"
+        key = f"{'inpaint' if task == 'inpaint' else 'denoise'}/{entry.manifest.id}"
         if key not in builtin:
             wanted[key] = entry
     for key in list(_registered):

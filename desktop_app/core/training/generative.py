@@ -194,6 +194,7 @@ class GenerativeTask:
 
     metric = "neg_swd"
     metric_unit = "(negative SWD x1e3)"
+    metric_title = "negative SWD x1e3 (higher: closer to the photos)"
     default_arch = "gan"
     default_patch = 64
 

@@ -142,6 +142,8 @@ class InpaintTask:
     config: TrainConfig
     modules: dict[str, Any] = field(default_factory=dict)
 
+    metric_title = "PSNR inside the holes (dB)"
+
     def __post_init__(self) -> None:
         hp = self.config.task_options
         self.adv_weight = float(hp.get("adv_weight", 0.02))

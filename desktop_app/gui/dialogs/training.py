@@ -35,7 +35,16 @@ from desktop_app.gui.workers import WorkerThread
 
 # training task -> (label, the architecture a from-scratch run builds)
 TASKS = {"denoise": ("Denoise (Gaussian noise, level as input)", "unet-denoise"),
-         "denoise-real": ("Denoise real photos (blind)", "unet-denoise-blind")}
+         "denoise-real": ("Denoise real photos (blind)", "unet-denoise-blind"),
+         "inpaint": ("Remove objects (inpainting)", "inpaint-fourier"),
+         "generate-gan": ("Generate pictures: GAN", "gan"),
+         "generate-vae": ("Generate pictures: VAE", "vae")}
+# task -> (patch, batch, learning rate, validate every, default name): what suits it on a CPU
+TASK_DEFAULTS = {"denoise": (96, 8, 1e-4, 200, "my-denoiser"),
+                 "denoise-real": (96, 8, 1e-4, 200, "my-denoiser"),
+                 "inpaint": (128, 8, 1e-4, 200, "my-inpainter"),
+                 "generate-gan": (64, 32, 2e-4, 500, "my-generator"),
+                 "generate-vae": (64, 32, 5e-4, 500, "my-generator")}
 SELF_SUPERVISED = {"denoise-real": "denoise-self"}  # task -> its variant that needs no clean photos
 SCRATCH = ""  # the start-point combo's data for "a new network"
 THUMBS = 6
@@ -270,6 +279,7 @@ class TrainingDialog(QDialog):
         layout.addWidget(result_box)
 
         self.task.currentIndexChanged.connect(self._list_start_points)
+        self.task.currentIndexChanged.connect(self._task_defaults)
         self.task.currentIndexChanged.connect(self._update_buttons)
         # the self-supervised task reads only noisy/ of a folder holding noisy/ and clean/
         self.self_supervised.toggled.connect(self.refresh_preview)
@@ -288,13 +298,21 @@ class TrainingDialog(QDialog):
         self._update_buttons()
 
     def _set_defaults(self) -> None:
-        from desktop_app.core.training.config import TrainConfig
+        self._task_defaults()
 
-        c = TrainConfig()
-        self.lr.setValue(1e-4)  # gentler than from scratch: a fine-tune starts from good weights
-        self.batch.setValue(8)
-        self.patch.setValue(c.patch)
-        self.val_every.setValue(200)
+    def _task_defaults(self) -> None:
+        """Patch, batch, learning rate and validation interval for the chosen task (a
+        fine-tune is gentler than training from scratch), and a name if none was typed."""
+        patch, batch, lr, val_every, name = TASK_DEFAULTS.get(self.model_task, TASK_DEFAULTS["denoise"])
+        self.patch.setValue(patch)
+        self.batch.setValue(batch)
+        self.lr.setValue(lr)
+        self.val_every.setValue(val_every)
+        if self.name.text().strip() in {d[4] for d in TASK_DEFAULTS.values()} | {""}:
+            self.name.setText(name)
+        if not self.metric_plot.points:
+            self.metric_plot.title = self._metric_title()
+            self.metric_plot.update()
 
     # -- runs left from earlier --------------------------------------------------------------
     @staticmethod
@@ -447,6 +465,8 @@ class TrainingDialog(QDialog):
                              batch=self.batch.value(), patch=self.patch.value(), lr=self.lr.value(),
                              warmup=0 if base else min(500, steps // 10), val_every=self.val_every.value(),
                              val_crop=min(256, self.patch.value() * 2), device=self.device.currentData())
+        if self.model_task.startswith("generate"):
+            config.hparams = {"size": self.patch.value()}  # a generator makes pictures of the crop size
         for key, value in self.config_overrides.items():
             setattr(config, key, value)
         return config
@@ -635,8 +655,13 @@ class TrainingDialog(QDialog):
                  extra_metrics={"start_" + t.metric: round(start, 3)} if start is not None else None)
         sync_library_operations()
         self.window_.ops_panel.populate()
+        generate_panel = getattr(self.window_, "generate_panel", None)
+        if generate_panel is not None:
+            generate_panel.refresh_models()
         mark_done(self.run_dir)  # kept: no longer offered as an unfinished run
-        self.status.setText(f"Kept as {name!r}: the Operations panel lists it under 'Your models'.")
+        where = "the Generate panel lists it" if self.model_task.startswith("generate") \
+            else "the Operations panel lists it under 'Your models'"
+        self.status.setText(f"Kept as {name!r}: {where}.")
         self._update_buttons()
         return path
 
