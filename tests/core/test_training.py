@@ -58,6 +58,18 @@ def test_train_checkpoint_resume_and_export(folder, tmp_path):
     assert model(x, torch.full((1, 3), 0.1)).shape == x.shape
 
 
+def test_a_run_that_never_beats_its_start_still_exports_the_starting_weights(folder, tmp_path):
+    # stopped after one step, before any validation could replace the start as the best
+    token = CancelToken()
+    trainer = Trainer(config(folder, steps=1000, val_every=1000), tmp_path / "run")
+    with pytest.raises(Cancelled):
+        run_work(trainer.run(), lambda p: p.data.get("step", 0) >= 1 and token.cancel(), token)
+    assert trainer.best["step"] == 0
+    trainer.export(tmp_path / "out" / "tiny.safetensors")
+    model, m = load_model(tmp_path / "out" / "tiny.json")
+    assert m.training["steps"] == 0 and "val_psnr" in m.metrics
+
+
 def test_training_can_be_cancelled_between_steps(folder, tmp_path):
     token = CancelToken()
     seen = []

@@ -118,6 +118,9 @@ class Trainer:
         if self.step == 0 and "step" not in self.best:
             self.best = {**self.validate(pairs), "step": 0}
             self.start_metrics = dict(self.best)
+            # the starting weights are the best so far: a run whose steps never beat them
+            # (too short, or a fine-tune that only got worse) still exports a model
+            self._save_best()
         start = time.perf_counter()
         last_ckpt = start
         t0, s0 = time.perf_counter(), self.step
