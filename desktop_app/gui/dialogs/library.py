@@ -7,9 +7,11 @@ Generate panel list what the library now holds.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
-from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QLabel, QPushButton, QTableWidget,
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QAbstractItemView, QApplication, QDialog, QHBoxLayout, QLabel, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from desktop_app.core.models import library
@@ -19,6 +21,16 @@ from desktop_app.core.models.manifest import ModelFileError
 COLUMNS = ("Name", "Task", "Architecture", "Where", "Metrics")
 NAME_TAKEN = "Model name taken"
 DELETE = "Delete the model?"
+
+
+@contextmanager
+def busy_cursor():
+    """Checking or copying a model takes a second or two (loading torch the first time)."""
+    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        yield
+    finally:
+        QApplication.restoreOverrideCursor()
 
 
 def metrics_summary(metrics: dict) -> str:
@@ -153,7 +165,8 @@ class LibraryDialog(QDialog):
         if not path:
             return
         try:
-            library.export(name, path)
+            with busy_cursor():
+                library.export(name, path)
         except (ModelFileError, OSError) as e:
             return self._failed("Export the model", e)
         self.status.setText(f"Exported {name!r} to {path}.")
@@ -172,7 +185,8 @@ class LibraryDialog(QDialog):
     def _import(self, path: str) -> ModelEntry | None:
         """Import, asking what to do when the name is taken; None when the user cancels."""
         try:
-            return library.import_model(path)
+            with busy_cursor():
+                return library.import_model(path)
         except library.NameTaken as taken:
             other = library.free_name(taken.name)
             choices = ([] if taken.shipped else ["Replace"]) + [f"Keep Both (as {other})", "Cancel"]
@@ -183,6 +197,7 @@ class LibraryDialog(QDialog):
             answer = self.window_.ask(NAME_TAKEN, text, choices, len(choices) - 1)
             if answer < 0 or choices[answer] == "Cancel":
                 return None
-            if choices[answer] == "Replace":
-                return library.import_model(path, replacing=True)
-            return library.import_model(path, name=other)
+            with busy_cursor():
+                if choices[answer] == "Replace":
+                    return library.import_model(path, replacing=True)
+                return library.import_model(path, name=other)
