@@ -46,7 +46,8 @@ LOAD_REPORT_ENV = "DESKTOP_APP_LOAD_REPORT"
 
 
 def executable() -> Path:
-    return BUNDLE / (APP_NAME + (".exe" if sys.platform == "win32" else ""))
+    """The program that runs the checks: on Windows the console twin, which can report."""
+    return BUNDLE / (f"{APP_NAME}-cli.exe" if sys.platform == "win32" else APP_NAME)
 
 
 def mib(n: float) -> str:
