@@ -113,13 +113,24 @@ def rename(model_id: str, new_name: str) -> ModelEntry:
     lib = entry.path.parent
     manifest = _retitled(entry.manifest, new_name)
     new_path = lib / f"{new_name}.json"
-    try:
-        os.replace(weights_of(entry), lib / manifest.weights)
-    except FileNotFoundError:
-        raise ModelFileError(f"{model_id}: weights file {weights_of(entry).name} is missing") from None
+    old_weights, new_weights = weights_of(entry), lib / manifest.weights
+    if not old_weights.is_file():
+        raise ModelFileError(f"{model_id}: weights file {old_weights.name} is missing")
+    # the new pair is complete before the old one goes, so a crash in between leaves a model
+    # under one name or both, never none
+    case_only = new_weights.exists() and new_weights.samefile(old_weights)  # macOS / Windows
+    if case_only:
+        os.replace(old_weights, new_weights)
+    else:
+        try:
+            os.link(old_weights, new_weights)
+        except OSError:  # no hard links here (another file system, FAT)
+            shutil.copy2(old_weights, new_weights)
     write_manifest(manifest, new_path)
-    if not entry.path.samefile(new_path):  # same file when only the case changed on macOS/Windows
+    if not entry.path.samefile(new_path):
         entry.path.unlink()
+    if not case_only:
+        old_weights.unlink()
     return ModelEntry(manifest, new_path, False)
 
 
