@@ -208,3 +208,20 @@ def test_a_replaced_model_is_not_served_from_memory(tmp_path):
         assert torch.equal(output(MANAGER.get("mine", "cpu").module), output(newer))
     finally:
         MANAGER.release()
+
+
+def test_an_import_cleans_up_what_a_killed_import_left_behind(tmp_path):
+    import os
+    import time
+
+    lib = library_dir()
+    stale, fresh = lib / ".import-killed", lib / ".import-running"
+    for folder in (stale, fresh):
+        folder.mkdir()
+        (folder / "half.safetensors").write_bytes(b"x")
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    import_model(save_pair(tmp_path / "pair" / "mine.safetensors", tiny(seed=1)))
+    assert not stale.exists(), "left by an import killed long ago"
+    assert fresh.exists(), "possibly another import still running"
+    assert ids() == {"mine"}

@@ -241,6 +241,20 @@ def validate(manifest_file: Path) -> Manifest:
     return manifest
 
 
+STALE_STAGING_S = 3600  # a staging folder this old was left by an import that was killed
+
+
+def _remove_stale_staging(lib: Path) -> None:
+    import time
+
+    for folder in lib.glob(".import-*"):
+        try:
+            if time.time() - folder.stat().st_mtime > STALE_STAGING_S:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue
+
+
 def import_model(path: str | Path, *, replacing: bool = False, name: str | None = None) -> ModelEntry:
     """Copy a model file into the library after checking it; `name` imports it under another
     id, `replacing` lets it take the place of a library model of the same id. Raises
@@ -249,6 +263,7 @@ def import_model(path: str | Path, *, replacing: bool = False, name: str | None 
     if not path.is_file():
         raise ModelFileError(f"{path.name}: no such file")
     lib = library_dir()
+    _remove_stale_staging(lib)
     staging = Path(tempfile.mkdtemp(dir=lib, prefix=".import-"))  # same disk: os.replace is atomic
     try:
         if zipfile.is_zipfile(path):
