@@ -96,13 +96,15 @@ def test_cli_self_supervised_flag_trains_and_says_how_much_psnr_changed(tmp_path
     out = tmp_path / "out" / "my-camera.safetensors"
     r = cli("train", "--task", "denoise-real", "--self-supervised", "--data", camera, "--name", "my-camera",
             "--hparam", "widths=[8,16]", "--hparam", "blocks=[1,1]", "--steps", "6", "--batch", "2", "--patch", "32",
-            "--lr", "1e-3", "--val-every", "3", "--threads", "1", "--run-dir", tmp_path / "run", "--out", out)
+            "--lr", "1e-3", "--warmup", "0", "--val-every", "3", "--threads", "1", "--run-dir", tmp_path / "run",
+            "--out", out)
     assert r.returncode == 0, r.stderr
     assert "(self-supervised loss)" in r.stderr
     assert "PSNR against the clean references of the held-out photos" in r.stderr and "dB after" in r.stderr
     manifest = json.loads(out.with_suffix(".json").read_text())
     assert manifest["task"] == "denoise-real"  # listed with the real-photo denoisers
     assert manifest["training"]["config"]["task"] == "denoise-self"
+    assert manifest["training"]["config"]["warmup"] == 0
     assert "val_self_loss" in manifest["metrics"]
 
 
