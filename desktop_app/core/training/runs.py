@@ -25,8 +25,6 @@ class SavedRun:
     config: TrainConfig
     step: int
     seconds: float
-    best: dict
-    history: list[dict]
     saved_at: float  # when the checkpoint was written (seconds since the epoch)
 
     def describe(self) -> str:
@@ -43,8 +41,7 @@ def read_run(folder: Path) -> SavedRun | None:
         info = json.loads(last.read_text())
         if not (folder / "last.safetensors").is_file():
             return None
-        return SavedRun(folder, config, int(info["step"]), float(info.get("seconds", 0.0)), dict(info.get("best", {})),
-                        list(info.get("history", [])), last.stat().st_mtime)
+        return SavedRun(folder, config, int(info["step"]), float(info.get("seconds", 0.0)), last.stat().st_mtime)
     except (OSError, ValueError, KeyError, TypeError):
         return None  # a half-written or foreign folder is not offered
 

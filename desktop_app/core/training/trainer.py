@@ -57,6 +57,7 @@ class Trainer:
         self.metric = "val_" + getattr(self.task, "metric", "psnr")  # the key of the score kept best
         self.metric_unit = getattr(self.task, "metric_unit", "dB")
         self.metric_format = getattr(self.task, "metric_format", ".2f")
+        self.metric_title = getattr(self.task, "metric_title", None) or f"PSNR ({self.metric_unit})"
         self.lower_is_better = getattr(self.task, "lower_is_better", False)
         self.start_metrics: dict[str, Any] = {}  # the validation before the first step
         self.step = 0

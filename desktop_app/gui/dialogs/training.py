@@ -29,7 +29,7 @@ from desktop_app.core.models.device import DEVICE_CHOICES
 from desktop_app.core.models.library import NAME_RE
 from desktop_app.core.paths import app_data_dir
 from desktop_app.core.tasks import Progress, pausable
-from desktop_app.core.training.runs import SavedRun, mark_done, unfinished_runs
+from desktop_app.core.training.runs import SavedRun, mark_done, read_run, unfinished_runs
 from desktop_app.gui.qimage import array_to_qimage
 from desktop_app.gui.workers import WorkerThread
 
@@ -128,7 +128,7 @@ class TrainingDialog(QDialog):
         self.job: WorkerThread | None = None
         self.trainer = None
         self.run_dir: Path | None = None
-        self.saved_run: SavedRun | None = None  # an earlier session's run, being continued
+        self._shown_trainer = None  # the trainer whose metric the curve and report show
         self.start_metrics: dict[str, float] | None = None
         self.preview: dict[str, Any] | None = None
         self._running = threading.Event()
@@ -227,7 +227,7 @@ class TrainingDialog(QDialog):
 
         # -- the run --------------------------------------------------------------------------
         self.loss_plot = CurvePlot("training loss", "#d9822b")
-        self.metric_plot = CurvePlot("validation PSNR (dB)", "#2b83d9")
+        self.metric_plot = CurvePlot("validation score", "#2b83d9")  # titled by the run's metric
         plots = QHBoxLayout()
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.metric_plot)
@@ -310,9 +310,6 @@ class TrainingDialog(QDialog):
         self.val_every.setValue(val_every)
         if self.name.text().strip() in {d[4] for d in TASK_DEFAULTS.values()} | {""}:
             self.name.setText(name)
-        if not self.metric_plot.points:
-            self.metric_plot.title = self._metric_title()
-            self.metric_plot.update()
 
     # -- runs left from earlier --------------------------------------------------------------
     @staticmethod
@@ -355,15 +352,8 @@ class TrainingDialog(QDialog):
             self.budget_kind.setCurrentIndex(self.budget_kind.findData("steps"))
             self.budget.setValue(c.steps)
         self.loss_plot.clear()
-        self.metric_plot.clear()
-        self.metric_plot.title = self._metric_title()
-        from desktop_app.core.training.tasks import TASKS as TRAINING_TASKS
-
-        metric = "val_" + getattr(TRAINING_TASKS[c.task], "metric", "psnr")
-        for h in run.history:  # the curve so far; the loss curve restarts
-            if metric in h:
-                self.metric_plot.add(h["step"], h[metric])
-        self.saved_run, self.run_dir = run, run.folder
+        self.metric_plot.clear()  # refilled from the checkpoint's history when the run starts
+        self.run_dir = run.folder
         self.start_metrics = None
         self.refresh_preview()
         self.start_training()
@@ -379,12 +369,6 @@ class TrainingDialog(QDialog):
         """How it is trained: the task, or its self-supervised variant when ticked."""
         key = self.model_task
         return SELF_SUPERVISED[key] if self.self_supervised.isChecked() and key in SELF_SUPERVISED else key
-
-    def _metric_title(self) -> str:
-        from desktop_app.core.training.tasks import TASKS as TRAINING_TASKS
-
-        task = TRAINING_TASKS[self.task_key]
-        return "validation " + (getattr(task, "metric_title", None) or f"PSNR ({getattr(task, 'metric_unit', 'dB')})")
 
     def _list_start_points(self) -> None:
         self.start.clear()
@@ -485,22 +469,25 @@ class TrainingDialog(QDialog):
         """Start a new run, or resume the cancelled one from its last checkpoint."""
         if self.running or not self.folder_list():
             return
-        resuming = self.run_dir is not None and (self.trainer is not None or self.saved_run is not None)
+        # a cancelled run of this session or one restored from an earlier one: its checkpoint
+        saved = read_run(self.run_dir) if self.run_dir is not None else None
+        resuming = saved is not None
         config = self.build_config()
-        if self.saved_run is not None and self.trainer is None:
-            # the saved run's own settings (network size, options); the budget as now set
-            config = replace(self.saved_run.config, steps=config.steps if config.minutes is None
-                             else self.saved_run.config.steps, minutes=config.minutes, device=config.device)
-        done = self.trainer.step if self.trainer is not None else self.saved_run.step if self.saved_run else 0
-        if resuming and config.minutes is None and done >= config.steps:
-            config.steps = done + self.budget.value()  # a finished run: that many more
-        elif not resuming:
+        if resuming:
+            # the run's own network, options and photos; batch, patch, learning rate,
+            # validation, budget and device as the dialog now says
+            steps = config.steps if config.minutes is None else saved.config.steps
+            if config.minutes is None and saved.step >= steps:
+                steps = saved.step + self.budget.value()  # a finished run: that many more
+            config = replace(saved.config, steps=steps, minutes=config.minutes, device=config.device,
+                             batch=config.batch, patch=config.patch, lr=config.lr, val_every=config.val_every,
+                             val_crop=config.val_crop)
+        else:
             self.run_dir = app_data_dir() / "training" / time.strftime("run-%Y%m%d-%H%M%S")
             while self.run_dir.exists():
                 self.run_dir = self.run_dir.with_name(self.run_dir.name + "-1")
             self.loss_plot.clear()
             self.metric_plot.clear()
-            self.metric_plot.title = self._metric_title()
             self.start_metrics = None
         run_dir = self.run_dir
         self._running.set()
@@ -527,8 +514,22 @@ class TrainingDialog(QDialog):
         job.start()
         self._update_buttons()
 
+    def _show_trainer(self) -> None:
+        """Once the worker has built the trainer: title the curve with its metric and, for a
+        run restored from an earlier session, draw the validation curve so far."""
+        t = self.trainer
+        self._shown_trainer = t
+        self.metric_plot.title = "validation " + t.metric_title
+        if not self.metric_plot.points:
+            for h in t.history:
+                if t.metric in h:
+                    self.metric_plot.add(h["step"], h[t.metric])
+        self.metric_plot.update()
+
     def _on_progress(self, p: Progress) -> None:
         d = p.data
+        if self.trainer is not None and self.trainer is not self._shown_trainer:
+            self._show_trainer()
         if d.get("paused"):
             self.status.setText("Paused at step " + str(self.trainer.step if self.trainer else 0))
             return
@@ -602,7 +603,7 @@ class TrainingDialog(QDialog):
             rows.append((label, self.start_metrics, 0))
         if t.best and metric in t.best and t.best.get("step", 0) > 0:
             rows.append(("Trained (best)", t.best, t.best["step"]))
-        title = self._metric_title()
+        title = "validation " + t.metric_title
         self.report.setHorizontalHeaderLabels(["Model", title[0].upper() + title[1:], "Step"])
         self.report.setRowCount(len(rows))
         for r, (label, metrics, step) in enumerate(rows):
@@ -673,7 +674,7 @@ class TrainingDialog(QDialog):
 
         if self.run_dir is not None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
-        self.trainer, self.run_dir, self.start_metrics, self.saved_run = None, None, None, None
+        self.trainer, self.run_dir, self.start_metrics = None, None, None
         self.report.setRowCount(0)
         self.loss_plot.clear()
         self.metric_plot.clear()
