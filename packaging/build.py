@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from desktop_app import APP_NAME, __version__  # noqa: E402
+from desktop_app.gui.self_test import LOAD_REPORT_ENV  # noqa: E402 - imports no Qt
 
 DIST = ROOT / "dist"
 BUNDLE = DIST / APP_NAME
@@ -42,7 +43,6 @@ LINUX_FILES = ("install.sh", "uninstall.sh", "photoretouch.desktop")
 DESKTOP_ONLY = ("platforms/libqxcb", "platforms/libqwayland", "libQt6XcbQpa", "libQt6WaylandClient",
                 "libQt6WlShell", "platformthemes/", "platforminputcontexts/", "xcbglintegrations/",
                 "wayland-", "libQt6DBus", "libxcb", "libxkbcommon-x11", "libwayland")
-LOAD_REPORT_ENV = "DESKTOP_APP_LOAD_REPORT"
 
 
 def executable() -> Path:

@@ -25,6 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from desktop_app.gui.app import STARTUP_REPORT_ENV  # noqa: E402 - imports no Qt
+
 TIMEOUT_S = 60
 
 
@@ -36,22 +39,28 @@ def drop_page_cache() -> None:
         sys.exit(f"--cold needs root on Linux ({e})")
 
 
+def seconds_until_shown(report: Path, start: float, proc: subprocess.Popen | None = None) -> float:
+    """Wait for the app to write the time its window was shown into `report`; seconds from
+    `start` (time.time()). `proc`, when given, is watched for exiting first."""
+    while not report.exists() or not report.read_text().strip():
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with code {proc.returncode} before showing a window")
+        if time.time() - start > TIMEOUT_S:
+            raise RuntimeError(f"no window within {TIMEOUT_S} s")
+        time.sleep(0.01)
+    return float(report.read_text().split()[0]) - start
+
+
 def launch_once(command: list[str], env: dict[str, str], cold: bool = False) -> float:
     if cold:
         drop_page_cache()
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "shown.txt"
-        run_env = dict(env, DESKTOP_APP_STARTUP_REPORT=str(report), DESKTOP_APP_DATA_DIR=str(Path(tmp) / "data"))
+        run_env = dict(env, **{STARTUP_REPORT_ENV: str(report)}, DESKTOP_APP_DATA_DIR=str(Path(tmp) / "data"))
         start = time.time()
         proc = subprocess.Popen(command, env=run_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            while not report.exists() or not report.read_text().strip():
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{command[0]} exited with code {proc.returncode} before showing a window")
-                if time.time() - start > TIMEOUT_S:
-                    raise RuntimeError(f"no window within {TIMEOUT_S} s")
-                time.sleep(0.01)
-            return float(report.read_text().split()[0]) - start
+            return seconds_until_shown(report, start, proc)
         finally:
             proc.terminate()
             try:
