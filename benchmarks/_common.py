@@ -119,3 +119,23 @@ def run_fresh_process(cmd: list[str], label: str, notes: list[str]) -> dict | No
         return None
     log(f"{label}: {time.perf_counter() - start:.0f} s in all")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def picture_section(heading: str, caption: str, picture: str | os.PathLike,
+                    out: str | os.PathLike | None, alt: str) -> str:
+    """A "### heading" section: the caption, then the picture linked relative to the markdown
+    file `out` (no link when the tables only go to the terminal)."""
+    lines = [heading, "", caption]
+    if out:
+        rel = os.path.relpath(Path(picture).resolve(), Path(out).resolve().parent)
+        lines += ["", f"![{alt}]({Path(rel).as_posix()})"]
+    return "\n".join(lines)
+
+
+def finish_report(out: str | os.PathLike | None, heading: str, header: str, parts: list[str], footer: str) -> None:
+    """Print the footer and, with `out`, write header, parts and footer as that section of it."""
+    print(footer)
+    if out:
+        replace_section(out, heading, "\n\n".join([header] + parts + [footer]))
+        log(f"tables written to the '{heading}' section of {out}")
+

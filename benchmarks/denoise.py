@@ -55,7 +55,8 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from _common import Throttle, command_line, log, markdown_table, replace_section, run_fresh_process
+from _common import (Throttle, command_line, finish_report, log, markdown_table, picture_section,  # noqa: E402
+                     run_fresh_process)
 from desktop_app.core.imaging.convert import to_float, to_uint8
 from desktop_app.core.imaging.io import load_image, save_image
 from desktop_app.core.imaging.noise import estimate_sigma
@@ -596,18 +597,14 @@ def section_figure(ctx: Context) -> str:
     def origin(key: str) -> str:
         return "best on PolyU" if key in ctx.real_sigma else "fixed: the polyu section did not pick it"
 
-    lines = [
-        "### Real noise, RNI15 (no clean version)", "",
+    caption = (
         f"{FIGURE_CROP}x{FIGURE_CROP} centre crops of {', '.join(p.stem for p in paths)}: noisy | "
         + " | ".join(m.label + (" (n/a)" if ctx.avail.reason(m.key) else "") for m in methods[1:])
         + f". NL-Means σ {fmt_sigma(sigma['nlmeans'])} ({origin('nlmeans')}), BM3D σ_psd "
         f"{fmt_sigma(sigma['bm3d'])}/255 ({origin('bm3d')}); the CNNs set nothing. Each method ran "
-        "on the whole photo.",
-    ]
-    if args.out:
-        rel = os.path.relpath(Path(args.figure).resolve(), Path(args.out).resolve().parent)
-        lines += ["", f"![Denoising real noise: RNI15 crops]({Path(rel).as_posix()})"]
-    return "\n".join(lines)
+        "on the whole photo.")
+    return picture_section("### Real noise, RNI15 (no clean version)", caption, args.figure, args.out,
+                           "Denoising real noise: RNI15 crops")
 
 
 SECTION_FUNCTIONS = {
@@ -713,12 +710,8 @@ def main(argv: list[str] | None = None) -> int:
         text = SECTION_FUNCTIONS[name](ctx)
         print(text + "\n", flush=True)
         parts.append(text)
-    minutes = (time.perf_counter() - start) / 60
-    footer = f"The whole run took {minutes:.0f} min."
-    print(footer)
-    if args.out:
-        replace_section(args.out, "## Denoising", "\n\n".join([header] + parts + [footer]))
-        log(f"tables written to the '## Denoising' section of {args.out}")
+    finish_report(args.out, "## Denoising", header, parts,
+                  f"The whole run took {(time.perf_counter() - start) / 60:.0f} min.")
     return 0
 
 

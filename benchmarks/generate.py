@@ -66,7 +66,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-from _common import command_line, log, markdown_table, replace_section, write_jpeg_under  # noqa: E402
+from _common import (command_line, finish_report, log, markdown_table, picture_section,  # noqa: E402
+                     write_jpeg_under)
 from desktop_app.core import generation  # noqa: E402
 from desktop_app.core.models import registry  # noqa: E402
 from desktop_app.core.models.catalog import find as find_model, models_for  # noqa: E402
@@ -540,11 +541,7 @@ def main(argv: list[str] | None = None) -> int:
         log("picture: no generator to show")
     if args.grid and gens:
         caption = write_grid(args.grid, gens, pictures, args)
-        lines = ["### Samples", "", caption]
-        if args.out:
-            rel = os.path.relpath(args.grid.resolve(), args.out.resolve().parent)
-            lines += ["", f"![Generated samples and real crops]({Path(rel).as_posix()})"]
-        text = "\n".join(lines)
+        text = picture_section("### Samples", caption, args.grid, args.out, "Generated samples and real crops")
         print(text + "\n", flush=True)
         parts.append(text)
     if notes:
@@ -552,12 +549,9 @@ def main(argv: list[str] | None = None) -> int:
         print(text + "\n", flush=True)
         parts.append(text)
     per_row = "; ".join(f"{r.key} {r.seconds:.0f} s" for r in timings)
-    footer = (f"The whole run took {(time.perf_counter() - start) / 60:.0f} min (SWD rows, sampling included: "
-              f"{per_row}).")
-    print(footer)
-    if args.out:
-        replace_section(args.out, SECTION, "\n\n".join([header] + parts + [footer]))
-        log(f"tables written to the '{SECTION}' section of {args.out}")
+    finish_report(args.out, SECTION, header, parts,
+                  f"The whole run took {(time.perf_counter() - start) / 60:.0f} min (SWD rows, sampling included: "
+                  f"{per_row}).")
     return 0
 
 

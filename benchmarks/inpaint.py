@@ -68,7 +68,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from skimage.metrics import structural_similarity  # noqa: E402
 
-from _common import (Throttle, command_line, log, markdown_table, replace_section,  # noqa: E402
+from _common import (Throttle, command_line, finish_report, log, markdown_table, picture_section,  # noqa: E402
                      run_fresh_process, write_jpeg_under)
 from desktop_app.core.imaging.convert import blend, to_float, to_uint8  # noqa: E402
 from desktop_app.core.imaging.io import load_image  # noqa: E402
@@ -630,18 +630,11 @@ def main(argv: list[str] | None = None) -> int:
             log("picture: no cases to show")
         else:
             caption = write_grid(args.grid, image_files(args.data, args.images), methods, pictures)
-            lines = ["### Examples", "", caption]
-            if args.out:
-                rel = os.path.relpath(args.grid.resolve(), args.out.resolve().parent)
-                lines += ["", f"![Inpainting examples]({Path(rel).as_posix()})"]
-            text = "\n".join(lines)
+            text = picture_section("### Examples", caption, args.grid, args.out, "Inpainting examples")
             print(text + "\n", flush=True)
             parts.append(text)
-    footer = f"The whole run took {(time.perf_counter() - start) / 60:.0f} min."
-    print(footer)
-    if args.out:
-        replace_section(args.out, "## Inpainting", "\n\n".join([header] + parts + [footer]))
-        log(f"tables written to the '## Inpainting' section of {args.out}")
+    finish_report(args.out, "## Inpainting", header, parts,
+                  f"The whole run took {(time.perf_counter() - start) / 60:.0f} min.")
     return 0
 
 

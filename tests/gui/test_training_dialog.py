@@ -46,6 +46,15 @@ def open_dialog(qtbot, window, folder):
     return dialog
 
 
+def set_budget(dialog, steps: int, batch: int = 2, patch: int = 32, val_every: int = 2) -> None:
+    """A run of `steps` steps on small batches of small patches, validated often."""
+    dialog.budget_kind.setCurrentIndex(dialog.budget_kind.findData("steps"))
+    dialog.budget.setValue(steps)
+    dialog.batch.setValue(batch)
+    dialog.patch.setValue(patch)
+    dialog.val_every.setValue(val_every)
+
+
 def test_models_menu_has_the_training_action(window):
     menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
     assert window.act_train in menus["Models"].actions()
@@ -67,11 +76,7 @@ def test_train_pause_cancel_continue_keep_and_use(qtbot, opened, folder):
     torch.set_num_threads(1)
     window = opened
     dialog = open_dialog(qtbot, window, folder)
-    dialog.budget_kind.setCurrentIndex(dialog.budget_kind.findData("steps"))
-    dialog.budget.setValue(100_000)  # far more than the test waits for: it is cancelled
-    dialog.batch.setValue(2)
-    dialog.patch.setValue(32)
-    dialog.val_every.setValue(2)
+    set_budget(dialog, 100_000)  # far more than the test waits for: it is cancelled
 
     click(qtbot, dialog.start_button)
     qtbot.waitUntil(lambda: len(dialog.loss_plot.points) >= 4 and len(dialog.metric_plot.points) >= 3,
@@ -120,11 +125,7 @@ def test_train_pause_cancel_continue_keep_and_use(qtbot, opened, folder):
 
 def test_bad_name_is_refused_and_discard_forgets_the_run(qtbot, window, folder):
     dialog = open_dialog(qtbot, window, folder)
-    dialog.budget_kind.setCurrentIndex(dialog.budget_kind.findData("steps"))
-    dialog.budget.setValue(4)
-    dialog.batch.setValue(2)
-    dialog.patch.setValue(32)
-    dialog.val_every.setValue(2)
+    set_budget(dialog, 4)
     click(qtbot, dialog.start_button)
     qtbot.waitUntil(lambda: dialog.trainer is not None and not dialog.running, timeout=60000)
     assert dialog.keep_button.isEnabled()
@@ -148,11 +149,7 @@ def test_self_supervised_run_shows_its_loss_and_a_photo_before_and_after(qtbot, 
     qtbot.waitUntil(lambda: dialog.preview is not None, timeout=20000)  # read again, as that task reads
     dialog.start.setCurrentIndex(dialog.start.findData(SCRATCH))
     assert dialog.build_config().task == "denoise-self"
-    dialog.budget_kind.setCurrentIndex(dialog.budget_kind.findData("steps"))
-    dialog.budget.setValue(4)
-    dialog.batch.setValue(2)
-    dialog.patch.setValue(32)
-    dialog.val_every.setValue(2)
+    set_budget(dialog, 4)
     click(qtbot, dialog.start_button)
     qtbot.waitUntil(lambda: dialog.trainer is not None and not dialog.running, timeout=60000)
     assert "finished" in dialog.status.text(), dialog.status.text()
@@ -166,11 +163,7 @@ def test_a_run_stopped_by_closing_is_offered_after_a_restart_and_resumes_from_it
     window = make_window()
     dialog = open_dialog(qtbot, window, folder)
     assert not dialog.resume_button.isVisibleTo(dialog), "nothing to resume yet"
-    dialog.budget_kind.setCurrentIndex(dialog.budget_kind.findData("steps"))
-    dialog.budget.setValue(100_000)
-    dialog.batch.setValue(2)
-    dialog.patch.setValue(32)
-    dialog.val_every.setValue(2)
+    set_budget(dialog, 100_000)
     dialog.name.setText("carried-on")
     click(qtbot, dialog.start_button)
     qtbot.waitUntil(lambda: dialog.trainer is not None and dialog.trainer.step >= 4, timeout=60000)
@@ -184,7 +177,6 @@ def test_a_run_stopped_by_closing_is_offered_after_a_restart_and_resumes_from_it
     assert again is not dialog and again.resume_button.isVisibleTo(again)
     assert again.saved_runs.count() == 1 and "carried-on" in again.saved_runs.itemText(0)
     assert f"step {stopped}" in again.saved_runs.itemText(0)
-    again.budget_kind.setCurrentIndex(again.budget_kind.findData("steps"))
     click(qtbot, again.resume_button)
     assert again.name.text() == "carried-on" and again.folder_list() == [str(folder)]
     qtbot.waitUntil(lambda: again.trainer is not None and again.trainer.step > stopped, timeout=60000)
@@ -220,10 +212,7 @@ def test_inpainting_and_generators_train_in_the_dialog_and_are_kept_where_they_a
     window.dialogs.folder_paths = [str(folder)]
     click(qtbot, dialog.add_folder)
     qtbot.waitUntil(lambda: dialog.preview is not None, timeout=20000)
-    dialog.budget_kind.setCurrentIndex(dialog.budget_kind.findData("steps"))
-    dialog.budget.setValue(4)
-    dialog.batch.setValue(4)
-    dialog.val_every.setValue(2)
+    set_budget(dialog, 4, batch=4)
     click(qtbot, dialog.start_button)
     qtbot.waitUntil(lambda: dialog.trainer is not None and not dialog.running, timeout=60000)
     assert "finished" in dialog.status.text(), dialog.status.text()

@@ -21,6 +21,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 import zipfile
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -245,8 +246,6 @@ STALE_STAGING_S = 3600  # a staging folder this old was left by an import that w
 
 
 def _remove_stale_staging(lib: Path) -> None:
-    import time
-
     for folder in lib.glob(".import-*"):
         try:
             if time.time() - folder.stat().st_mtime > STALE_STAGING_S:
