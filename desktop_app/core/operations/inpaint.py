@@ -107,7 +107,7 @@ NEURAL_FILL_PARAMS = (_SEED, _working(512), _GRAIN)
 CNN = Operation(
     task="inpaint", method="cnn", title="Neural fill", category="Restoration",
     description="The project's Fourier-UNet inpainting network: continues structure and texture into "
-                "the hole; each seed gives a different variation.",
+                "the hole; another seed varies the fill's fine detail and grain.",
     run=inpaint_cnn, params=NEURAL_FILL_PARAMS, fills_mask=True, uses_device=True,
     extra=dict(NEURAL_FILL_EXTRA),
 )
