@@ -132,6 +132,22 @@ def test_edges_and_shading_around_a_hole_are_not_taken_for_grain():
     assert np.abs(out - flat)[hole].std() < 0.01
 
 
+def test_texture_around_a_hole_is_not_taken_for_grain_but_the_noise_on_it_is():
+    import cv2
+
+    rng = np.random.default_rng(3)
+    field = cv2.GaussianBlur(rng.normal(0, 1, (240, 240, 3)).astype(np.float32), (0, 0), 1.2)
+    texture = 0.5 + 0.12 * field / field.std()  # fine, strong texture: foliage, fabric
+    sigma = 0.02
+    image = (texture + rng.normal(0, sigma, texture.shape)).astype(np.float32)
+    hole = np.zeros((240, 240), bool)
+    hole[80:160, 80:160] = True
+    flat = image.copy()
+    flat[hole] = 0.5
+    added = (match_grain(image, flat, hole, np.random.default_rng(0)) - flat)[hole]
+    assert 0.8 * sigma < added.std() < 1.25 * sigma  # the texture itself is 6x stronger
+
+
 def run_cnn(image, mask, **params):
     return run_work(apply_operation(ops.get("inpaint", "cnn"), image, mask, params, device="cpu"))
 

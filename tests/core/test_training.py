@@ -122,3 +122,17 @@ def test_unfinished_runs_are_listed_newest_first_and_settled_ones_are_not(tmp_pa
     assert [r.config.name for r in listed] == ["new", "old"]
     assert listed[0].step == 20 and "step 20 of 100" in listed[0].describe()
     assert unfinished_runs(tmp_path / "missing") == []
+
+
+def test_the_inpainting_loss_structural_term_is_the_benchmarks_ssim():
+    import numpy as np
+    from skimage.metrics import structural_similarity
+
+    from desktop_app.core.training.tasks import ssim_map
+
+    rng = np.random.default_rng(0)
+    a = rng.random((40, 52, 3)).astype(np.float32)
+    b = np.clip(a + rng.normal(0, 0.1, a.shape), 0, 1).astype(np.float32)
+    _, expected = structural_similarity(a, b, channel_axis=2, data_range=1.0, full=True)
+    got = ssim_map(torch.from_numpy(a).permute(2, 0, 1)[None], torch.from_numpy(b).permute(2, 0, 1)[None])
+    assert np.allclose(got[0].permute(1, 2, 0).numpy(), expected[3:-3, 3:-3], atol=1e-4)

@@ -20,9 +20,12 @@ PATCH = 7
 MAX_PATCHES = 60_000
 
 
-def _patches(channel: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _patches(channel: np.ndarray, rng: np.random.Generator, exclude: np.ndarray | None = None) -> np.ndarray:
     windows = sliding_window_view(channel, (PATCH, PATCH))[::2, ::2]
     patches = windows.reshape(-1, PATCH * PATCH)
+    if exclude is not None:  # leave out every patch that touches an excluded pixel
+        touched = sliding_window_view(exclude, (PATCH, PATCH))[::2, ::2].any(axis=(2, 3))
+        patches = patches[~touched.reshape(-1)]
     if patches.shape[0] > MAX_PATCHES:
         patches = patches[rng.choice(patches.shape[0], MAX_PATCHES, replace=False)]
     return patches.astype(np.float64)
@@ -42,8 +45,10 @@ def _noise_energy_quantile(q: float = 0.99) -> float:
 _Q99 = _noise_energy_quantile()
 
 
-def _sigma_of_channel(channel: np.ndarray, rng: np.random.Generator) -> float:
-    patches = _patches(channel, rng)
+def _sigma_of_channel(channel: np.ndarray, rng: np.random.Generator, exclude: np.ndarray | None = None) -> float:
+    patches = _patches(channel, rng, exclude)
+    if patches.shape[0] < PATCH * PATCH:  # too few patches for a covariance
+        return 0.0
     sigma = _chen(patches)
     energy = _gradient_energy(patches)
     for _ in range(4):
@@ -71,12 +76,20 @@ def _chen(patches: np.ndarray) -> float:
     return float(np.sqrt(eig[-1]))
 
 
-def estimate_sigma(image: np.ndarray, max_side: int = 1024, seed: int = 0) -> np.ndarray:
+def estimate_sigma(image: np.ndarray, max_side: int = 1024, seed: int = 0, exclude: np.ndarray | None = None,
+                   centre: tuple[int, int] | None = None) -> np.ndarray:
     """Noise standard deviation per channel on the 0-255 scale (image float in [0, 1]).
-    Large photos are estimated on a centre crop of at most `max_side` pixels; noise is
-    a property of the sensor, not of the scene, so a crop is enough."""
+    Large photos are estimated on a crop of at most `max_side` pixels around `centre` (y, x;
+    the image's centre by default); noise is a property of the sensor, not of the scene, so
+    a crop is enough. Patches touching a pixel where `exclude` (bool H x W) is True are left
+    out (a hole, a painted area). Returns zeros when too little is left to judge."""
     h, w = image.shape[:2]
-    y0, x0 = max(0, (h - max_side) // 2), max(0, (w - max_side) // 2)
+    cy, cx = centre if centre is not None else (h // 2, w // 2)
+    y0 = min(max(0, cy - max_side // 2), max(0, h - max_side))
+    x0 = min(max(0, cx - max_side // 2), max(0, w - max_side))
     crop = image[y0:y0 + max_side, x0:x0 + max_side]
+    if min(crop.shape[:2]) < PATCH:
+        return np.zeros(crop.shape[2])
+    skip = None if exclude is None else exclude[y0:y0 + max_side, x0:x0 + max_side]
     rng = np.random.default_rng(seed)
-    return np.array([_sigma_of_channel(crop[:, :, c], rng) * 255.0 for c in range(crop.shape[2])])
+    return np.array([_sigma_of_channel(crop[:, :, c], rng, skip) * 255.0 for c in range(crop.shape[2])])

@@ -12,8 +12,8 @@ For each group of nearby hole pixels this module
    local means on either side of the hole's edge is interpolated smoothly across the hole and
    taken away (a membrane, as in Poisson blending), so a fill that came out too dark or
    tinted meets its surroundings without a visible edge;
-4. re-adds grain: white noise at the noise level of a ring of pixels around the hole, so the
-   fill is not smoother than the rest of the photo.
+4. re-adds grain: white noise at the noise level of the known pixels around the hole (the
+   estimator of "auto" denoising), so the fill is not smoother than the rest of the photo.
 
 The caller blends the result through the soft mask (operations.apply does), so pixels where
 the mask is zero never change and the brush's feather gives a soft transition.
@@ -27,6 +27,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from desktop_app.core.imaging.noise import estimate_sigma
 from desktop_app.core.tasks import Progress, Work, subrange
 
 # window (H x W x C float32, known pixels valid) + hole (bool H x W) -> filled window
@@ -34,6 +35,7 @@ FillFn = Callable[[np.ndarray, np.ndarray], Work[np.ndarray]]
 
 CONTEXT = 3.0  # window side >= CONTEXT x hole thickness (diameter) at the working scale
 MARGIN = 24  # known pixels kept around the hole at least, at the working scale
+GRAIN_WINDOW = 512  # side of the area around a hole whose noise level the fill's grain matches
 
 
 Box = tuple[int, int, int, int]  # y0, y1, x0, x1 in the full image
@@ -185,13 +187,16 @@ _GAIN = _noise_gain()
 
 
 def match_grain(original: np.ndarray, filled: np.ndarray, hole: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Add white noise to the hole so its noise level (per channel, measured robustly from
-    median-filter residuals) matches a ring of known pixels around it. Edges and shading
-    around the hole are not taken for grain."""
-    ring = (cv2.dilate(hole.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0) & ~hole
-    if ring.sum() < 64 or hole.sum() < 4:
+    """Add white noise to the hole so that its noise level (per channel) matches the photo's
+    around it. The photo's level comes from the noise estimator of "auto" denoising, on the
+    known pixels near the hole: it measures sensor noise in flat areas and does not take
+    texture (foliage, fabric) for grain. What the fill already has (robust std of its
+    median-filter residual) is taken off."""
+    if hole.sum() < 4 or hole.all():
         return filled
-    want = _robust_std(_residual(original)[ring]) / _GAIN
+    ys, xs = np.nonzero(hole)
+    centre = (int(ys.mean()), int(xs.mean()))
+    want = estimate_sigma(original, max_side=GRAIN_WINDOW, exclude=hole, centre=centre) / 255.0
     have = _robust_std(_residual(filled)[hole]) / _GAIN
     add = np.sqrt(np.maximum(want**2 - have**2, 0.0)).astype(np.float32)
     if not np.any(add > 1e-4):

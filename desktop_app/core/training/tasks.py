@@ -31,6 +31,20 @@ def psnr(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor | None = None) -
     return 10 * math.log10(1.0 / max(mse, 1e-12))
 
 
+def ssim_map(a: torch.Tensor, b: torch.Tensor, win: int = 7) -> torch.Tensor:
+    """The SSIM map of two N x C x H x W images in [0, 1], per channel, as scikit-image's
+    `structural_similarity` computes it by default (uniform win x win windows, sample
+    covariance, K1 0.01, K2 0.03); (win - 1) / 2 pixels smaller on every side."""
+    c1, c2 = 0.01**2, 0.03**2
+    mean = lambda x: F.avg_pool2d(x, win, stride=1)  # noqa: E731
+    mu_a, mu_b = mean(a), mean(b)
+    unbias = win * win / (win * win - 1)
+    var_a = (mean(a * a) - mu_a**2) * unbias
+    var_b = (mean(b * b) - mu_b**2) * unbias
+    cov = (mean(a * b) - mu_a * mu_b) * unbias
+    return ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+
+
 def _crop_tensor(img: np.ndarray, size: int) -> torch.Tensor:
     return torch.from_numpy(center_crop(img, size).transpose(2, 0, 1) / 255.0).float()[None]
 
@@ -134,7 +148,8 @@ class PatchDiscriminator(nn.Module):
 @dataclass
 class InpaintTask:
     """Holes of 5-50 % of the patch (strokes, boxes, blobs). The loss: L1 (hole weighted 6x
-    the rest), plus, when `adv_weight` > 0, a hinge loss from a patch discriminator that
+    the rest), plus, when `ssim_weight` > 0, 1 - SSIM over the hole's pixels (the structural
+term: it rewards continuing edges and contrast over a flat average), plus, when `adv_weight` > 0, a hinge loss from a patch discriminator that
     only judges the hole (sharper textures), and a mode-seeking term (Mao et al., 2019) on
     pairs of samples of the same crop with different noise, so that seeds give different
     fills."""
@@ -148,6 +163,7 @@ class InpaintTask:
         hp = self.config.task_options
         self.adv_weight = float(hp.get("adv_weight", 0.02))
         self.ms_weight = float(hp.get("ms_weight", 0.003))
+        self.ssim_weight = float(hp.get("ssim_weight", 0.0))
         self.coverage = tuple(hp.get("coverage", (0.05, 0.5)))
         if self.adv_weight > 0:
             torch.manual_seed(self.config.seed + 1)
@@ -173,6 +189,12 @@ class InpaintTask:
         rec = (6 * (l1 * mask).mean() + (l1 * (1 - mask)).mean())
         logs = {"l1_hole": ((l1 * mask).sum() / (3 * mask.sum() + 1e-8)).item()}
         total = rec
+        if self.ssim_weight > 0:
+            r = 3  # the map is 3 pixels smaller on every side (7 x 7 windows)
+            inner = mask[:, :, r:-r, r:-r]
+            ssim = (ssim_map(out, clean) * inner).sum() / (3 * inner.sum() + 1e-8)
+            total = total + self.ssim_weight * (1 - ssim)
+            logs["ssim_hole"] = ssim.item()
         if self.ms_weight > 0:
             diff = (torch.abs(out[:half] - out[half:]) * mask[:half]).sum() / (3 * mask[:half].sum() + 1e-8)
             zdiff = (torch.abs(noise[:half] - noise[half:]) * mask[:half]).sum() / (mask[:half].sum() + 1e-8)
