@@ -145,7 +145,9 @@ def test_self_supervised_run_shows_its_loss_and_a_photo_before_and_after(qtbot, 
     assert not dialog.self_supervised.isEnabled()  # the Gaussian denoiser has no such mode
     dialog.task.setCurrentIndex(dialog.task.findData("denoise-real"))
     assert dialog.self_supervised.isEnabled()
+    lr = dialog.lr.value()
     dialog.self_supervised.setChecked(True)
+    assert dialog.lr.value() == pytest.approx(3e-5) and lr > 3e-5  # the gentler fine-tune of the command line
     qtbot.waitUntil(lambda: dialog.preview is not None, timeout=20000)  # read again, as that task reads
     dialog.start.setCurrentIndex(dialog.start.findData(SCRATCH))
     assert dialog.build_config().task == "denoise-self"

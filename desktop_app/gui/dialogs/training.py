@@ -42,6 +42,8 @@ TASKS = {"denoise": ("Denoise (Gaussian noise, level as input)", "unet-denoise")
 # task -> (patch, batch, learning rate, validate every, default name): what suits it on a CPU
 TASK_DEFAULTS = {"denoise": (96, 8, 1e-4, 200, "my-denoiser"),
                  "denoise-real": (96, 8, 1e-4, 200, "my-denoiser"),
+                 # self-supervised: a gentle fine-tune, validated often (training/selfsup.py)
+                 "denoise-self": (128, 8, 3e-5, 100, "my-camera"),
                  "inpaint": (128, 8, 1e-4, 200, "my-inpainter"),
                  "generate-gan": (64, 32, 2e-4, 500, "my-generator"),
                  "generate-vae": (64, 32, 5e-4, 500, "my-generator")}
@@ -283,6 +285,7 @@ class TrainingDialog(QDialog):
         self.task.currentIndexChanged.connect(self._update_buttons)
         # the self-supervised task reads only noisy/ of a folder holding noisy/ and clean/
         self.self_supervised.toggled.connect(self.refresh_preview)
+        self.self_supervised.toggled.connect(self._task_defaults)
         self.task.currentIndexChanged.connect(lambda: self.self_supervised.isChecked() and self.refresh_preview())
         self.add_folder.clicked.connect(self.choose_folder)
         self.remove_folder.clicked.connect(self._remove_folder)
@@ -303,7 +306,7 @@ class TrainingDialog(QDialog):
     def _task_defaults(self) -> None:
         """Patch, batch, learning rate and validation interval for the chosen task (a
         fine-tune is gentler than training from scratch), and a name if none was typed."""
-        patch, batch, lr, val_every, name = TASK_DEFAULTS.get(self.model_task, TASK_DEFAULTS["denoise"])
+        patch, batch, lr, val_every, name = TASK_DEFAULTS.get(self.task_key, TASK_DEFAULTS["denoise"])
         self.patch.setValue(patch)
         self.batch.setValue(batch)
         self.lr.setValue(lr)
