@@ -150,7 +150,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     config = TrainConfig(task=args.task, name=args.name, data=args.data, arch=arch,
                          hparams=dict(args.hparam or []), task_options=dict(args.option or []),
-                         base=args.base, steps=args.steps, minutes=args.minutes, batch=args.batch,
+                         base=args.base, steps=args.steps or TrainConfig.steps, minutes=args.minutes,
+                         schedule_minutes=args.minutes if args.steps is None else None, batch=args.batch,
                          patch=args.patch or getattr(task, "default_patch", TrainConfig.patch),
                          lr=args.lr or getattr(task, "default_lr", TrainConfig.lr),
                          warmup=TrainConfig.warmup if args.warmup is None else args.warmup,
@@ -349,8 +350,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--option", action="append", type=_key_value, metavar="KEY=VALUE",
                    help="task option, e.g. resize=0.5 or kl_weight=0.02 (repeatable)")
     p.add_argument("--base", default=None, help="model to fine-tune from")
-    p.add_argument("--steps", type=int, default=100_000)
-    p.add_argument("--minutes", type=float, default=None, help="stop after this many minutes")
+    p.add_argument("--steps", type=int, default=None,
+                   help="length of the learning-rate schedule and where the run stops (default 100000)")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="stop after this many minutes; without --steps, the learning rate also decays over "
+                        "these minutes, so the run ends finished rather than cut off")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--patch", type=int, default=None, help="crop size in pixels (default 96; 64 for generators)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default 3e-4; 3e-5 self-supervised)")

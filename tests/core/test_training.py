@@ -85,6 +85,20 @@ def test_training_can_be_cancelled_between_steps(folder, tmp_path):
     assert trainer.step == 2
 
 
+def test_a_time_budget_brings_the_learning_rate_down_and_its_last_steps_are_validated(folder, tmp_path):
+    c = config(folder, steps=100_000, minutes=0.05, schedule_minutes=0.05, warmup=0, val_every=100_000,
+               lr=1e-3, lr_min=1e-6)
+    trainer = Trainer(c, tmp_path / "run")
+    assert trainer.lr_at(5, seconds=0.0) == pytest.approx(1e-3)
+    assert trainer.lr_at(5, seconds=1.5) == pytest.approx(0.5e-3, rel=0.01)  # half the budget
+    assert trainer.lr_at(5, seconds=3.0) == pytest.approx(1e-6)
+    rates = []
+    run_work(trainer.run(), lambda p: "lr" in p.data and rates.append(p.data["lr"]))
+    assert trainer.step > 3 and rates[-1] < 0.3 * rates[0]
+    # it ran out of time long before a validation was due: the end is validated all the same
+    assert trainer.history[-1]["step"] == trainer.step
+
+
 def test_degradations_have_the_noise_they_claim():
     gen = torch.Generator().manual_seed(0)
     clean = torch.rand(64, 3, 32, 32) * 0.6 + 0.2
@@ -95,6 +109,17 @@ def test_degradations_have_the_noise_they_claim():
     assert none is None and real.shape == clean.shape
     assert 0 <= real.min() and real.max() <= 1  # clipped like a real file
     assert (real - real_target).abs().mean() > 0.001
+
+
+def test_a_black_and_white_photo_gets_the_same_noise_in_every_channel():
+    # as the app denoises it: its one channel given to all three inputs
+    gen = torch.Generator().manual_seed(0)
+    grey = (torch.rand(8, 1, 32, 32) * 0.6 + 0.2).expand(-1, 3, -1, -1)
+    colour = torch.rand(8, 3, 32, 32) * 0.6 + 0.2
+    noisy, target, _ = degrade.gaussian(torch.cat([grey, colour]), 50.0, 0.0, gen)
+    noise = noisy - target
+    spread = (noise.amax(dim=1) - noise.amin(dim=1)).flatten(1).amax(dim=1)
+    assert torch.all(spread[:8] == 0) and torch.all(spread[8:] > 0)
 
 
 def test_unfinished_runs_are_listed_newest_first_and_settled_ones_are_not(tmp_path):

@@ -19,6 +19,10 @@ class TrainConfig:
     base: str | None = None  # model id to fine-tune from (None: from scratch)
     steps: int = 100_000  # length of the learning-rate schedule and the stopping point
     minutes: float | None = None  # wall-clock budget of this invocation
+    # a budget in time: the learning rate's cosine runs over this much training time (all
+    # invocations together) or over `steps`, whichever ends first, so a 10-minute fine-tune
+    # ends at a low learning rate instead of being cut off at its peak
+    schedule_minutes: float | None = None
     batch: int = 16
     patch: int = 96
     lr: float = 3e-4

@@ -5,13 +5,26 @@ from __future__ import annotations
 import torch
 
 
+GREY_TOLERANCE = 1.5 / 255  # channels this close everywhere: a black-and-white picture
+
+
+def is_grey(batch: torch.Tensor) -> torch.Tensor:
+    """Per sample of an N x C x H x W batch: are all its channels equal (to 8-bit rounding)?"""
+    if batch.shape[1] == 1:
+        return torch.ones(batch.shape[0], dtype=torch.bool)
+    spread = batch.amax(dim=1) - batch.amin(dim=1)
+    return spread.flatten(1).amax(dim=1) < GREY_TOLERANCE
+
+
 def gaussian(clean: torch.Tensor, sigma_max: float, grey_fraction: float,
              gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Additive white Gaussian noise, sigma uniform in [0, sigma_max] (0-255 scale) per sample.
     A fraction of samples become grey images with the same noise in every channel, so one
-    network serves colour and greyscale photos. Returns (noisy, clean, sigma N x C in [0, 1])."""
+    network serves colour and greyscale photos; a patch of a black-and-white photo is grey
+    already and always gets that noise, as the app gives a grey photo's one channel to all
+    three inputs. Returns (noisy, clean, sigma N x C in [0, 1])."""
     n, c = clean.shape[:2]
-    grey = torch.rand(n, generator=gen) < grey_fraction
+    grey = (torch.rand(n, generator=gen) < grey_fraction) | is_grey(clean)
     if grey.any():
         lum = clean[grey].mean(dim=1, keepdim=True).expand(-1, c, -1, -1)
         clean = clean.clone()

@@ -71,7 +71,10 @@ class DenoiseTask:
             clean = _crop_tensor(img, self.config.val_crop)
             for s in self.config.val_sigmas:
                 g = torch.Generator().manual_seed(1000 * i + int(s))
-                noisy = clean + torch.randn(clean.shape, generator=g) * (s / 255.0)
+                noise = torch.randn(clean.shape, generator=g)
+                if degrade.is_grey(clean)[0]:  # a black-and-white photo: one noise for all channels
+                    noise = noise[:, :1].expand_as(clean)
+                noisy = clean + noise * (s / 255.0)
                 pairs.append((f"s{int(s)}", noisy, clean, torch.full((1, 3), s / 255.0)))
         return pairs
 

@@ -97,11 +97,15 @@ class Trainer:
         self._rng_state = info.get("rng")
         return True
 
-    def lr_at(self, step: int) -> float:
+    def lr_at(self, step: int, seconds: float = 0.0) -> float:
+        """The learning rate at `step`, after `seconds` of training: a linear warm-up, then a
+        cosine down to lr_min over the steps (or the time budget, when there is one)."""
         c = self.config
         if step < c.warmup:
             return c.lr * (step + 1) / c.warmup
         t = min(1.0, (step - c.warmup) / max(1, c.steps - c.warmup))
+        if c.schedule_minutes:
+            t = max(t, min(1.0, seconds / (c.schedule_minutes * 60)))
         return c.lr_min + 0.5 * (c.lr - c.lr_min) * (1 + math.cos(math.pi * t))
 
     # -- the loop -------------------------------------------------------------------------
@@ -127,14 +131,16 @@ class Trainer:
         t0, s0 = time.perf_counter(), self.step
         self.model.train()
         # a checkpoint however the loop ends: finished, out of time, cancelled or Ctrl-C
+        validated = self.step
         try:
             while self.step < c.steps:
                 if c.minutes is not None and time.perf_counter() - start > c.minutes * 60:
                     break
+                lr = self.lr_at(self.step, self.seconds + time.perf_counter() - last_ckpt)
                 for g in self.opt.param_groups:
-                    g["lr"] = self.lr_at(self.step)
+                    g["lr"] = lr
                 if hasattr(self.task, "begin_step"):
-                    self.task.begin_step(self.step, self.lr_at(self.step))
+                    self.task.begin_step(self.step, lr)
                 if hasattr(self.task, "batch"):
                     clean = self.task.batch(self.data, c.batch, c.patch, rng)
                 else:
@@ -153,24 +159,31 @@ class Trainer:
                 if c.minutes is not None:
                     left = min(left, c.minutes * 60 - (now - start))
                 yield Progress(self.step / c.steps, f"step {self.step}: loss {loss.item():.4f}",
-                               {"step": self.step, "loss": loss.item(), **logs, "lr": self.lr_at(self.step),
+                               {"step": self.step, "loss": loss.item(), **logs, "lr": lr,
                                 "steps_per_s": rate, "seconds_left": left})
                 if self.step % c.val_every == 0 or self.step == c.steps:
-                    metrics = self.validate(pairs)
-                    self.history.append({"step": self.step, **metrics})
-                    yield Progress(self.step / c.steps, f"validation: {self.score_text(metrics)}",
-                                   {"step": self.step, **metrics, "validation": True, **self._sample(pairs)})
-                    if self.is_better(metrics[self.metric], self.best[self.metric]):
-                        self.best = {**metrics, "step": self.step}
-                        self._save_best()
+                    yield from self._validation(pairs)
+                    validated = self.step
                 if now - last_ckpt > c.checkpoint_minutes * 60:
                     self.seconds += now - last_ckpt
                     last_ckpt = now
                     self.checkpoint()
+            if self.step > validated:  # out of time between validations: judge the last steps too
+                yield from self._validation(pairs)
         finally:
             self.seconds += time.perf_counter() - last_ckpt
             self.checkpoint()
         return {"step": self.step, "best": self.best, "seconds": self.seconds}
+
+    def _validation(self, pairs) -> Work[None]:
+        c = self.config
+        metrics = self.validate(pairs)
+        self.history.append({"step": self.step, **metrics})
+        yield Progress(self.step / c.steps, f"validation: {self.score_text(metrics)}",
+                       {"step": self.step, **metrics, "validation": True, **self._sample(pairs)})
+        if self.is_better(metrics[self.metric], self.best[self.metric]):
+            self.best = {**metrics, "step": self.step}
+            self._save_best()
 
     def is_better(self, score: float, than: float) -> bool:
         return score < than if self.lower_is_better else score > than

@@ -449,6 +449,7 @@ class TrainingDialog(QDialog):
         config = TrainConfig(task=self.task_key, name=self.name.text().strip() or "my-denoiser",
                              data=folders if folders is not None else self.folder_list(),
                              arch=TASKS[self.model_task][1], base=base, steps=steps, minutes=minutes,
+                             schedule_minutes=minutes,  # the learning rate comes down within the budget
                              batch=self.batch.value(), patch=self.patch.value(), lr=self.lr.value(),
                              warmup=0 if base else min(500, steps // 10), val_every=self.val_every.value(),
                              val_crop=min(256, self.patch.value() * 2), device=self.device.currentData())
