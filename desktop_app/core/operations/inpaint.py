@@ -64,8 +64,11 @@ def inpaint_with(model_id: str):
         assert inp.mask is not None
         yield Progress(None, f"loading {model_id}")
         fill = _network_fill(inp, int(inp.params["seed"]), model_id)
+        # no seam correction: the network sees the hole's surroundings and meets them itself;
+        # on CBSD68 the correction cost its fills 0.07-0.14 dB inside the hole (it helps Patch fill)
         return (yield from fill_full_resolution(inp.image, inp.mask, fill, int(inp.params["working_size"]),
-                                                seed=int(inp.params["seed"]), grain=bool(inp.params["grain"])))
+                                                seed=int(inp.params["seed"]), grain=bool(inp.params["grain"]),
+                                                seam=False))
 
     return run
 
