@@ -154,7 +154,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                          schedule_minutes=args.minutes if args.steps is None else None, batch=args.batch,
                          patch=args.patch or getattr(task, "default_patch", TrainConfig.patch),
                          lr=args.lr or getattr(task, "default_lr", TrainConfig.lr),
-                         warmup=TrainConfig.warmup if args.warmup is None else args.warmup,
+                         warmup=(0 if args.base else TrainConfig.warmup) if args.warmup is None else args.warmup,
                          seed=args.seed, device=args.device or "auto", threads=args.threads,
                          val_every=args.val_every or getattr(task, "default_val_every", TrainConfig.val_every),
                          val_fraction=args.val_fraction if args.val_fraction is not None else TrainConfig.val_fraction)
@@ -359,8 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patch", type=int, default=None, help="crop size in pixels (default 96; 64 for generators)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default 3e-4; 3e-5 self-supervised)")
     p.add_argument("--warmup", type=int, default=None,
-                   help="steps over which the learning rate rises from 0 (default 500; the training dialog "
-                        "uses 0 for a fine-tune)")
+                   help="steps over which the learning rate rises from 0 (default 500 from scratch, 0 for a "
+                        "fine-tune of --base, as in the training dialog)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val-every", type=int, default=None,
                    help="validate every this many steps (default 1000; 100 self-supervised)")
