@@ -4,16 +4,24 @@ better on other photos of that kind? The figures of "Fine-tuning on your own pho
 docs/models.md (the training dialog runs the same trainer).
 
     python benchmarks/finetune.py --work /tmp/finetune --minutes 10
+    python benchmarks/finetune.py --work /tmp/finetune-indoor --minutes 10 --kind colour \
+        --data ../shared/data/bench/PolyU/clean --split-scenes
 
-The kind here is black-and-white photos:
-
-1. The first `--count` images of `--data` (default 30 of CBSD432), turned to greyscale, go
-   into WORK/train: what a user with a folder of their own black-and-white photos has.
-2. `desktop-app train --task denoise --base cnn --minutes M --lr 1e-4` fine-tunes the shipped
-   `cnn` on them (one thread; skipped with `--model`, which evaluates an existing result).
-3. Both models denoise Set12 (`--test`, 12 standard greyscale photos the training never saw)
-   with Gaussian noise of sigma 15, 25 and 50 (seeded; not clipped, as in published tables),
-   the noise level given; the table gives PSNR (dB) per sigma, averaged over the photos.
+1. The kind: by default black-and-white photos. The first `--count` images of `--data`
+   (default 30 of CBSD432), turned to greyscale, go into WORK/train: what a user with a folder
+   of their own black-and-white photos has; they are tested on Set12 (`--test`, 12 standard
+   greyscale photos the training never saw). With `--kind colour --split-scenes` the kind is
+   the folder `--data` itself (say PolyU's clean indoor shots): whole scenes (file name
+   without its shot number) go to training until `--count` photos, the other scenes are the
+   test photos.
+2. `desktop-app train --task denoise --base cnn --minutes M` with the training dialog's
+   settings for a denoiser (`--lr 3e-4 --batch 8 --patch 96 --val-every 200`) fine-tunes the
+   shipped `cnn` on them (one thread; skipped with `--model`, which evaluates an existing
+   result). With no `--steps` the learning rate decays over the minutes; no warm-up for a
+   fine-tune. Arguments after `--` go to the command (and override these).
+3. Both models denoise the test photos with Gaussian noise of sigma 15, 25 and 50 (seeded;
+   not clipped, as in published tables), the noise level given; the table gives PSNR (dB)
+   per sigma, averaged over the photos.
 """
 
 from __future__ import annotations
@@ -40,25 +48,44 @@ from PIL import Image  # noqa: E402
 from _common import command_line, log, markdown_table  # noqa: E402
 
 SIGMAS = (15, 25, 50)
+DIALOG_SETTINGS = ("--lr", "3e-4", "--batch", "8", "--patch", "96", "--val-every", "200")  # its denoise defaults
 
 
-def grey_photos(source: Path, count: int, target: Path) -> list[Path]:
-    files = sorted(p for p in source.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:count]
+def photos(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+
+
+def scene_split(folder: Path, count: int) -> tuple[list[Path], list[Path]]:
+    """(training photos, test photos): whole scenes to training until `count` photos."""
+    from desktop_app.core.training.data import scene_key
+
+    scenes: dict[str, list[Path]] = {}
+    for p in photos(folder):
+        scenes.setdefault(scene_key(p).rstrip("_"), []).append(p)
+    train: list[Path] = []
+    test: list[Path] = []
+    for key in sorted(scenes):
+        (train if len(train) < count else test).extend(scenes[key])
+    return train, test
+
+
+def copy_photos(files: list[Path], target: Path, mode: str) -> None:
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     for p in files:
-        Image.open(p).convert("L").save(target / (p.stem + ".png"))
-    return files
+        Image.open(p).convert(mode).save(target / (p.stem + ".png"))
 
 
 @torch.inference_mode()
-def denoise_grey(model: torch.nn.Module, noisy: np.ndarray, sigma: float) -> np.ndarray:
-    """A grey photo through the colour network: three equal channels in, their mean out."""
-    h, w = noisy.shape
+def denoise(model: torch.nn.Module, noisy: np.ndarray, sigma: float) -> np.ndarray:
+    """H x W (grey: the one channel to all three inputs, their mean out) or H x W x 3."""
+    grey = noisy.ndim == 2
+    x = noisy[:, :, None].repeat(3, axis=2) if grey else noisy
+    h, w = x.shape[:2]
     ph, pw = (-h) % 16, (-w) % 16
-    x = torch.from_numpy(np.pad(noisy, ((0, ph), (0, pw)), mode="reflect"))[None, None].repeat(1, 3, 1, 1)
-    out = model(x, torch.full((1, 3), sigma / 255.0))
-    return out[0, :, :h, :w].mean(0).numpy()
+    t = torch.from_numpy(np.pad(x, ((0, ph), (0, pw), (0, 0)), mode="reflect").transpose(2, 0, 1).copy())[None]
+    out = model(t, torch.full((1, 3), sigma / 255.0))[0, :, :h, :w].numpy().transpose(1, 2, 0)
+    return out.mean(axis=2) if grey else out
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -72,6 +99,9 @@ def main() -> None:
     ap.add_argument("--test", type=Path, default=Path("../shared/data/bench/Set12"))
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--minutes", type=float, default=10)
+    ap.add_argument("--kind", choices=("grey", "colour"), default="grey")
+    ap.add_argument("--split-scenes", action="store_true",
+                    help="train on whole scenes of --data up to --count photos, test on its other scenes")
     ap.add_argument("--model", type=Path, default=None, help="evaluate this fine-tuned model (.json) instead")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("train_args", nargs="*", help="more `desktop-app train` arguments, after --")
@@ -81,16 +111,21 @@ def main() -> None:
     from desktop_app.core.models.catalog import find
     from desktop_app.core.models.weights import load_model
 
+    mode = "L" if args.kind == "grey" else "RGB"
+    if args.split_scenes:
+        train, tests = scene_split(args.data, args.count)
+    else:
+        train, tests = photos(args.data)[:args.count], [p for p in photos(args.test) if p.suffix.lower() == ".png"]
     model_path, seconds = args.model, None
     if model_path is None:
-        photos = grey_photos(args.data, args.count, args.work / "train")
-        out = args.work / "grey-finetune.safetensors"
+        copy_photos(train, args.work / "train", mode)
+        out = args.work / "finetune.safetensors"
         cmd = [sys.executable, "-m", "desktop_app", "train", "--task", "denoise", "--data", str(args.work / "train"),
-               "--base", "cnn", "--minutes", str(args.minutes), "--lr", "1e-4", "--name", "grey-finetune",
+               "--base", "cnn", "--minutes", str(args.minutes), *DIALOG_SETTINGS, "--name", "finetune",
                "--threads", str(args.threads), "--run-dir", str(args.work / "run"), "--out", str(out),
                *args.train_args]
         shutil.rmtree(args.work / "run", ignore_errors=True)
-        log(f"{len(photos)} photos from {args.data}, in grey; training: " + " ".join(cmd[1:]))
+        log(f"{len(train)} photos from {args.data} ({args.kind}); training: " + " ".join(cmd[1:]))
         start = time.perf_counter()
         subprocess.run(cmd, check=True)
         seconds = time.perf_counter() - start
@@ -98,17 +133,16 @@ def main() -> None:
 
     base, _ = load_model(find("cnn").path)
     tuned, manifest = load_model(model_path)
-    tests = sorted(p for p in args.test.iterdir() if p.suffix.lower() == ".png")
     rows, gains = [], []
     for sigma in SIGMAS:
         rng = np.random.default_rng(sigma)
         before, after, noisy_scores = [], [], []
         for p in tests:
-            clean = np.asarray(Image.open(p).convert("L"), np.float32) / 255
+            clean = np.asarray(Image.open(p).convert(mode), np.float32) / 255
             noisy = (clean + rng.normal(0, sigma / 255, clean.shape)).astype(np.float32)
             noisy_scores.append(psnr(noisy, clean))
-            before.append(psnr(denoise_grey(base, noisy, sigma), clean))
-            after.append(psnr(denoise_grey(tuned, noisy, sigma), clean))
+            before.append(psnr(denoise(base, noisy, sigma), clean))
+            after.append(psnr(denoise(tuned, noisy, sigma), clean))
         gain = float(np.mean(after) - np.mean(before))
         gains.append(gain)
         worst = min(a - b for a, b in zip(after, before))
@@ -117,9 +151,10 @@ def main() -> None:
         log(f"sigma {sigma}: {np.mean(before):.2f} -> {np.mean(after):.2f}")
     t = manifest.training
     print(f"`{command_line('benchmarks/finetune.py')}`\n")
-    print(f"Fine-tuned on {args.count} greyscale photos ({t.get('steps')} steps"
-          + (f", {seconds:.0f} s of wall time" if seconds else "") + "); tested on "
-          f"{len(tests)} photos of {args.test.name}, PSNR (dB), mean over the photos:\n")
+    where = f"the other scenes of {args.data.name}" if args.split_scenes else args.test.name
+    print(f"Fine-tuned on {len(train)} {'greyscale' if args.kind == 'grey' else 'colour'} photos of {args.data.name} "
+          f"({t.get('steps')} steps" + (f", {seconds:.0f} s of wall time" if seconds else "") + "); tested on "
+          f"{len(tests)} photos of {where}, PSNR (dB), mean over the photos:\n")
     print(markdown_table(["sigma", "noisy", "shipped cnn", "fine-tuned", "gain", "worst photo"], rows))
     print(f"\nMean gain over the three noise levels: {np.mean(gains):+.2f} dB.")
 
