@@ -38,6 +38,9 @@ sees known pixels around it). Both are averaged over the images of a band. Secon
 of one call per image, mean over the images of a band, after a first call on a small image
 (which loads a model, compiles kernels, ...).
 
+``--held-out DIR`` measures the same on another folder of photos that no network trained on
+(masks and scores as above).
+
 Also: a 24-megapixel photo (``--big``, a CBSD68 image upscaled with cubic interpolation plus
 mild noise) with a 2 % hole, filled by cnn, patch and telea, each in a fresh process running
 this script: wall time and the peak memory the operation adds; and with ``--grid`` a picture
@@ -272,14 +275,14 @@ def image_size(path: Path) -> tuple[int, int]:
         return image.size
 
 
-def measure(args: argparse.Namespace, avail: Availability):
-    """Every method on every case: per (method, band) tallies, the hole coverages per band,
-    and the results of the picture's cases."""
-    files = image_files(args.data, args.images)
+def measure(args: argparse.Namespace, avail: Availability, data: Path, count: int | None, grid: bool):
+    """Every method on every case of the images of `data`: per (method, band) tallies, the
+    hole coverages per band, and the results of the picture's cases."""
+    files = image_files(data, count)
     methods = [m for m in (avail.method(k) for k in METHOD_KEYS) if m is not None]
     tallies = {(m.key, b): Tally() for m in methods for b in range(len(BANDS))}
     coverage: dict[int, list[float]] = {b: [] for b in range(len(BANDS))}
-    wanted = set(grid_cases(files)) if args.grid else set()
+    wanted = set(grid_cases(files)) if grid else set()
     pictures: dict[tuple[int, int], dict[str, np.ndarray]] = {}
     total = len(files) * len(BANDS)
     throttle = Throttle()
@@ -322,8 +325,9 @@ def measure(args: argparse.Namespace, avail: Availability):
     return files, methods, tallies, coverage, pictures
 
 
-def section_cbsd68(args: argparse.Namespace, avail: Availability) -> tuple[str, list, dict]:
-    files, methods, tallies, coverage, pictures = measure(args, avail)
+def section_scores(args: argparse.Namespace, avail: Availability, data: Path, count: int | None,
+                   grid: bool = False, title: str = "", explain: bool = True) -> tuple[str, list, dict]:
+    files, methods, tallies, coverage, pictures = measure(args, avail, data, count, grid)
     header = ["method"]
     for b in range(len(BANDS)):
         header += [f"{band_label(b)} PSNR", "SSIM", "s"]
@@ -338,11 +342,14 @@ def section_cbsd68(args: argparse.Namespace, avail: Availability) -> tuple[str, 
                         f"({100 * min(coverage[b]):.1f}-{100 * max(coverage[b]):.1f})" for b in range(len(BANDS)))
     sizes = sorted({image_size(p) for p in files}, reverse=True)
     lines = [
-        f"### CBSD68, one hole per image in each of three size bands ({len(files)} images)", "",
+        f"### {data.parent.name}/{data.name}{title}, one hole per image in each of three size bands "
+        f"({len(files)} images)", "",
         markdown_table(header, rows), "",
         "PSNR (dB) and SSIM inside the hole, mean over the images of a band; s: seconds per image "
         f"({' or '.join(f'{w}x{h}' for w, h in sizes)}), mean over the band. Hole area, mean (min-max) share of the "
         f"image: {covered}.",
+    ]
+    lines += [] if not explain else [
         "",
         "Masks: image i of the sorted folder, band b: `random_mask(h, w, np.random.default_rng("
         f"{MASK_SEED} + 1000 * b + i), coverage=(lo, hi))` (desktop_app.core.training.masks: strokes, "
@@ -588,6 +595,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "bench" / "CBSD68",
                     help="folder of test images (default: ../shared/data/bench/CBSD68 from the repository root)")
     ap.add_argument("--images", type=int, default=None, help="use only the first N images")
+    ap.add_argument("--held-out", type=Path, action="append", default=[],
+                    help="another folder of photos no network trained on, measured the same way (repeatable)")
+    ap.add_argument("--held-out-images", type=int, default=None, help="use only the first N of each --held-out")
     ap.add_argument("--only", type=parse_keys, default=[],
                     help=f"comma-separated methods to run (default all): {','.join(METHOD_KEYS)}")
     ap.add_argument("--skip", type=parse_keys, default=[], help="comma-separated methods to leave out (same keys)")
@@ -616,10 +626,16 @@ def main(argv: list[str] | None = None) -> int:
         machine_line(args.device), "", models_line(avail),
     ]).rstrip("\n")
     print("## Inpainting\n\n" + header + "\n", flush=True)
-    log("section cbsd68")
-    text, methods, pictures = section_cbsd68(args, avail)
+    log(f"section {args.data.name}")
+    text, methods, pictures = section_scores(args, avail, args.data, args.images, grid=bool(args.grid))
     print(text + "\n", flush=True)
     parts = [text]
+    for folder in args.held_out:
+        log(f"section {folder.name}")
+        text, _, _ = section_scores(args, avail, folder, args.held_out_images, title=" (never seen in training)",
+                                    explain=False)
+        print(text + "\n", flush=True)
+        parts.append(text)
     if args.big:
         log("section big")
         text = section_big(args, avail)
