@@ -1019,6 +1019,8 @@ class MainWindow(QMainWindow):
         if self.training_dialog is not None:
             self.training_dialog.stop_all()  # the run checkpoints; it can be continued later
             self.training_dialog.close()
+        if self.library_dialog is not None:
+            self.library_dialog.wait_for_job()  # an import half-copied must finish, not be cut off
         if self._autosave_thread is not None:
             self._autosave_thread.join(10)
         self.recovery.discard_own()

@@ -31,6 +31,8 @@ def _finish_jobs(window: MainWindow) -> None:
         window.job.stop(30000)
     if window.training_dialog is not None:
         window.training_dialog.stop_all()
+    if window.library_dialog is not None:
+        window.library_dialog.wait_for_job()
     QApplication.processEvents()
 
 

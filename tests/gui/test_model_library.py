@@ -1,15 +1,17 @@
 """Models > Manage Library: import a model file, see it in the Operations panel, run it,
-rename it, delete it after confirming; export a shipped one; refused files explained."""
+rename it, delete it after confirming; export a shipped one; refused files explained; the
+window stays live while a model is imported."""
 
 import json
+import threading
 import zipfile
 
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 
-from desktop_app.core.models import registry
+from desktop_app.core.models import library, registry
 from desktop_app.core.models.catalog import library_dir
 from desktop_app.core.models.weights import Manifest, save_model
 from desktop_app.core.operations.library import sync_library_operations
@@ -48,9 +50,15 @@ def open_library(window):
     return dialog
 
 
+def wait_for_job(qtbot, dialog):
+    """Import and export run in a worker: the buttons come back when it has ended."""
+    qtbot.waitUntil(dialog.import_button.isEnabled, timeout=30000)
+
+
 def import_file(qtbot, window, dialog, path):
     window.dialogs.open_path = str(path)
     click(qtbot, dialog.import_button)
+    wait_for_job(qtbot, dialog)
 
 
 def row_of(dialog, name):
@@ -129,6 +137,45 @@ def test_shipped_models_can_only_be_exported(qtbot, window, tmp_path):
     assert not dialog.rename_button.isEnabled() and not dialog.delete_button.isEnabled()
     window.dialogs.save_paths = [str(tmp_path / "cnn.zip")]
     click(qtbot, dialog.export_button)
+    wait_for_job(qtbot, dialog)
     assert window.dialogs.errors == []
+    assert dialog.status.text() == f"Exported 'cnn' to {tmp_path / 'cnn.zip'}."
     with zipfile.ZipFile(tmp_path / "cnn.zip") as z:
         assert sorted(z.namelist()) == ["cnn.json", "cnn.safetensors"]
+
+
+def test_the_window_stays_live_while_a_model_is_imported(qtbot, window, model_file, monkeypatch):
+    started, release = threading.Event(), threading.Event()
+    import_threads = []
+    real_import = library.import_model
+
+    def slow_import(path, **kwargs):
+        import_threads.append(threading.current_thread())
+        started.set()
+        assert release.wait(10), "the import was never released: the GUI thread was blocked"
+        return real_import(path, **kwargs)
+
+    monkeypatch.setattr(library, "import_model", slow_import)
+    dialog = open_library(window)
+    dialog.table.selectRow(row_of(dialog, "cnn"))
+    window.dialogs.open_path = str(model_file)
+    click(qtbot, dialog.import_button)
+    assert started.wait(10)
+    assert import_threads[0] is not threading.main_thread()
+    buttons = (dialog.rename_button, dialog.delete_button, dialog.export_button, dialog.import_button)
+    assert not any(b.isEnabled() for b in buttons)
+    assert dialog.status.text() == "Importing mine.json..."
+
+    ticks = []
+    QTimer.singleShot(0, lambda: ticks.append("tick"))
+    qtbot.waitUntil(lambda: ticks == ["tick"], timeout=5000)  # events run while the import waits
+    assert not dialog.import_button.isEnabled() and "mine" not in dialog.names()
+
+    dialog.close()  # the import goes on; what it adds still reaches the panels
+    assert not dialog.isVisible()
+    release.set()
+    qtbot.waitUntil(lambda: "denoise/mine" in panel_keys(window.ops_panel), timeout=30000)
+    wait_for_job(qtbot, dialog)
+    assert window.dialogs.errors == [] and "mine" in dialog.names()
+    assert dialog.status.text() == "Imported mine.json as 'mine'."
+    assert dialog.selected.manifest.id == "mine" and dialog.rename_button.isEnabled()

@@ -3,34 +3,41 @@ export to one file and import of one (models/library.py does the work and the ch
 
 Shipped models can only be exported. After every change the Operations panel and the
 Generate panel list what the library now holds.
+
+Import and export run in a worker (checking a model loads torch the first time, copying one
+takes a while), with the buttons disabled until they end; the window stays live meanwhile.
+Closing the dialog does not stop them: the dialog is only hidden, and what they change is
+still shown in the panels when they end.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Callable
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QDialog, QHBoxLayout, QLabel, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from desktop_app.core.models import library
 from desktop_app.core.models.catalog import ModelEntry, all_models
 from desktop_app.core.models.manifest import ModelFileError
+from desktop_app.core.tasks import Progress, Work
+from desktop_app.gui.workers import WorkerThread
 
 COLUMNS = ("Name", "Task", "Architecture", "Where", "Metrics")
 NAME_TAKEN = "Model name taken"
 DELETE = "Delete the model?"
 
 
-@contextmanager
-def busy_cursor():
-    """Checking or copying a model takes a second or two (loading torch the first time)."""
-    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+def outcome_work(doing: str, action: Callable[[], Any]) -> Work[Any]:
+    """`action` as worker work whose refusals come back as its result, whole: a NameTaken is a
+    question for the user (asked on the GUI thread), and a ModelFileError or OSError is shown
+    with its full text (the worker's `failed` keeps only the first line of a message)."""
+    yield Progress(None, doing)
     try:
-        yield
-    finally:
-        QApplication.restoreOverrideCursor()
+        return action()
+    except (ModelFileError, OSError) as e:  # NameTaken is a ModelFileError
+        return e
 
 
 def metrics_summary(metrics: dict) -> str:
@@ -46,6 +53,7 @@ class LibraryDialog(QDialog):
         self.setWindowTitle("Model Library")
         self.window_ = window  # the main window: its dialog hooks and panels
         self.entries: list[ModelEntry] = []
+        self.job: WorkerThread | None = None  # the import or export running, if any
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -79,6 +87,7 @@ class LibraryDialog(QDialog):
         self.export_button.clicked.connect(self.export)
         self.import_button.clicked.connect(self.import_)
         close.clicked.connect(self.close)
+        QApplication.instance().aboutToQuit.connect(self.wait_for_job)
         self.refresh()
 
     # -- the list ---------------------------------------------------------------------------
@@ -106,12 +115,18 @@ class LibraryDialog(QDialog):
         rows = self.table.selectionModel().selectedRows()
         return self.entries[rows[0].row()] if rows else None
 
+    @property
+    def busy(self) -> bool:
+        return self.job is not None
+
     def _update_buttons(self) -> None:
         entry = self.selected
         own = entry is not None and not entry.shipped
-        self.rename_button.setEnabled(own)
-        self.delete_button.setEnabled(own)
-        self.export_button.setEnabled(entry is not None)
+        idle = not self.busy
+        self.rename_button.setEnabled(idle and own)
+        self.delete_button.setEnabled(idle and own)
+        self.export_button.setEnabled(idle and entry is not None)
+        self.import_button.setEnabled(idle)
 
     def _changed(self, select: str | None, message: str) -> None:
         """The library changed: every list of models in the window follows."""
@@ -123,7 +138,7 @@ class LibraryDialog(QDialog):
         self.refresh(select)
         self.status.setText(message)
 
-    def _failed(self, title: str, error: ModelFileError) -> None:
+    def _failed(self, title: str, error: Exception) -> None:
         self.window_.show_error(title, str(error))
 
     # -- the buttons ------------------------------------------------------------------------
@@ -157,47 +172,83 @@ class LibraryDialog(QDialog):
 
     def export(self) -> None:
         entry = self.selected
-        if entry is None:
+        if entry is None or self.busy:
             return
         name = entry.manifest.id
         start = Path(self.window_.settings.get("last_dir", str) or Path.home())
         path = self.window_.ask_save_path(str(start / f"{name}.zip"), library.EXPORT_FILTER)
         if not path:
             return
-        try:
-            with busy_cursor():
-                library.export(name, path)
-        except (ModelFileError, OSError) as e:
-            return self._failed("Export the model", e)
+        self._start("Export the model", f"Exporting {name!r} to {path}...",
+                    lambda: library.export(name, path), lambda result: self._exported(name, path, result))
+
+    def _exported(self, name: str, path: str, result: Path | Exception) -> None:
+        if isinstance(result, Exception):
+            self.status.setText(f"{name!r} was not exported.")
+            return self._failed("Export the model", result)
         self.status.setText(f"Exported {name!r} to {path}.")
 
     def import_(self) -> None:
-        path = self.window_.ask_open_path(library.IMPORT_FILTER, "Import a model")
-        if not path:
+        if self.busy:
             return
-        try:
-            entry = self._import(path)
-        except (ModelFileError, OSError) as e:
-            return self._failed("Import a model", e)
-        if entry is not None:
-            self._changed(entry.manifest.id, f"Imported {Path(path).name} as {entry.manifest.id!r}.")
+        path = self.window_.ask_open_path(library.IMPORT_FILTER, "Import a model")
+        if path:
+            self._import(path, lambda: library.import_model(path))
 
-    def _import(self, path: str) -> ModelEntry | None:
-        """Import, asking what to do when the name is taken; None when the user cancels."""
-        try:
-            with busy_cursor():
-                return library.import_model(path)
-        except library.NameTaken as taken:
-            other = library.free_name(taken.name)
-            choices = ([] if taken.shipped else ["Replace"]) + [f"Keep Both (as {other})", "Cancel"]
-            where = "a shipped model" if taken.shipped else "a model in your library"
-            text = (f"There is already {where} named {taken.name!r}. "
-                    + ("Keep both" if taken.shipped else "Replace it, or keep both")
-                    + f" (the new one named {other!r})?")
-            answer = self.window_.ask(NAME_TAKEN, text, choices, len(choices) - 1)
-            if answer < 0 or choices[answer] == "Cancel":
-                return None
-            with busy_cursor():
-                if choices[answer] == "Replace":
-                    return library.import_model(path, replacing=True)
-                return library.import_model(path, name=other)
+    def _import(self, path: str, action: Callable[[], ModelEntry]) -> None:
+        self._start("Import a model", f"Importing {Path(path).name}...", action,
+                    lambda result: self._imported(path, result))
+
+    def _imported(self, path: str, result: ModelEntry | Exception) -> None:
+        if isinstance(result, library.NameTaken):
+            return self._ask_name_taken(path, result)
+        if isinstance(result, Exception):
+            self.status.setText(f"{Path(path).name} was not imported.")
+            return self._failed("Import a model", result)
+        self._changed(result.manifest.id, f"Imported {Path(path).name} as {result.manifest.id!r}.")
+
+    def _ask_name_taken(self, path: str, taken: library.NameTaken) -> None:
+        """Replace the model of that name, keep both (the new one renamed) or cancel."""
+        other = library.free_name(taken.name)
+        choices = ([] if taken.shipped else ["Replace"]) + [f"Keep Both (as {other})", "Cancel"]
+        where = "a shipped model" if taken.shipped else "a model in your library"
+        text = (f"There is already {where} named {taken.name!r}. "
+                + ("Keep both" if taken.shipped else "Replace it, or keep both")
+                + f" (the new one named {other!r})?")
+        answer = self.window_.ask(NAME_TAKEN, text, choices, len(choices) - 1)
+        if answer < 0 or choices[answer] == "Cancel":
+            self.status.setText(f"{Path(path).name} was not imported.")
+            return
+        if choices[answer] == "Replace":
+            self._import(path, lambda: library.import_model(path, replacing=True))
+        else:
+            self._import(path, lambda: library.import_model(path, name=other))
+
+    # -- the worker -------------------------------------------------------------------------
+    def _start(self, title: str, doing: str, action: Callable[[], Any], on_outcome: Callable[[Any], None]) -> None:
+        """Run `action` in a worker; `on_outcome` gets its result or the error it raised."""
+        job = WorkerThread(lambda: outcome_work(doing, action), title, self)
+        job.succeeded.connect(on_outcome)
+        job.failed.connect(lambda message, tb: self._crashed(title, message))
+        job.finished.connect(lambda: self._job_finished(job))
+        self.job = job
+        self.status.setText(doing)
+        job.start()
+        self._update_buttons()
+
+    def _crashed(self, title: str, message: str) -> None:
+        """An error other than a refused file (a bug): the worker has logged its traceback."""
+        self.status.setText(f"{title} failed.")
+        self.window_.show_error(title, message)
+
+    def _job_finished(self, job: WorkerThread) -> None:
+        job.thread.wait(2000)
+        if self.job is job:  # not when a name-taken answer has started the next import
+            self.job = None
+        self._update_buttons()
+
+    def wait_for_job(self, timeout_ms: int = 30000) -> None:
+        """Before the application quits: a thread must not outlive it. The import or export
+        cannot be cancelled half-way, so it is left to end."""
+        if self.job is not None:
+            self.job.thread.wait(timeout_ms)
