@@ -151,11 +151,11 @@ class PatchDiscriminator(nn.Module):
 @dataclass
 class InpaintTask:
     """Holes of 5-50 % of the patch (strokes, boxes, blobs). The loss: L1 (hole weighted 6x
-    the rest), plus, when `ssim_weight` > 0, 1 - SSIM over the hole's pixels (the structural
-term: it rewards continuing edges and contrast over a flat average), plus, when `adv_weight` > 0, a hinge loss from a patch discriminator that
-    only judges the hole (sharper textures), and a mode-seeking term (Mao et al., 2019) on
-    pairs of samples of the same crop with different noise, so that seeds give different
-    fills."""
+    the rest), plus, when `ssim_weight` > 0, 1 - SSIM over the hole's pixels (it rewards
+    continuing edges and contrast over a flat average), plus, when `adv_weight` > 0, a hinge
+    loss from a patch discriminator that only judges the hole (sharper textures), and a
+    mode-seeking term (Mao et al., 2019) on pairs of samples of the same crop with different
+    noise, so that seeds give different fills."""
 
     config: TrainConfig
     modules: dict[str, Any] = field(default_factory=dict)

@@ -254,7 +254,7 @@ class TrainingDialog(QDialog):
 
         # -- the result -----------------------------------------------------------------------
         self.report = QTableWidget(0, 3)
-        self.report.setHorizontalHeaderLabels(["Model", "Validation PSNR", "Step"])
+        self.report.setHorizontalHeaderLabels(["Model", "Validation score", "Step"])  # titled by the run's metric
         self.report.setMaximumHeight(100)
         self.report.horizontalHeader().setStretchLastSection(True)
         self.name = QLineEdit("my-denoiser")
