@@ -161,3 +161,29 @@ def test_the_inpainting_loss_structural_term_is_the_benchmarks_ssim():
     _, expected = structural_similarity(a, b, channel_axis=2, data_range=1.0, full=True)
     got = ssim_map(torch.from_numpy(a).permute(2, 0, 1)[None], torch.from_numpy(b).permute(2, 0, 1)[None])
     assert np.allclose(got[0].permute(1, 2, 0).numpy(), expected[3:-3, 3:-3], atol=1e-4)
+
+
+def test_inpainting_zoom_enlarges_the_training_crops():
+    import numpy as np
+
+    from desktop_app.core.training.data import ImageSet
+    from desktop_app.core.training.tasks import InpaintTask
+
+    # single-pixel stripes: a crop at the photo's own scale alternates at every pixel
+    stripes = np.zeros((200, 300, 3), np.uint8)
+    stripes[:, ::2] = 255
+    photos = ImageSet([stripes], [])
+
+    def crops(**options):
+        task = InpaintTask(TrainConfig(task="inpaint", name="z", data=[], task_options={"adv_weight": 0, **options}))
+        batch = task.batch(photos, 6, 64, np.random.default_rng(0))
+        assert batch.shape == (6, 3, 64, 64) and 0 <= batch.min() and batch.max() <= 1
+        across = (batch[..., :-1, 1:] - batch[..., :-1, :-1]).abs()  # crops may be turned: either direction
+        down = (batch[..., 1:, :-1] - batch[..., :-1, :-1]).abs()
+        steps = torch.maximum(across, down)
+        return steps.mean().item()
+
+    assert crops() > 0.99  # no zoom: every step is a full black-white step
+    assert crops(zoom=[2, 3]) < 0.6  # enlarged: the stripes span several pixels
+    with pytest.raises(ValueError, match="zoom"):
+        InpaintTask(TrainConfig(task="inpaint", name="z", data=[], task_options={"adv_weight": 0, "zoom": [0.5, 2]}))

@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 import torch.nn as nn
@@ -16,7 +17,7 @@ import torch.nn.functional as F
 
 from desktop_app.core.training import degrade
 from desktop_app.core.training.config import TrainConfig
-from desktop_app.core.training.data import ImageSet, center_crop, load_pairs
+from desktop_app.core.training.data import ImageSet, center_crop, load_pairs, random_crop, random_patches
 from desktop_app.core.training.generative import GanTask, VaeTask
 from desktop_app.core.training.masks import mask_batch, random_mask
 from desktop_app.core.training.selfsup import SelfSupervisedDenoiseTask
@@ -155,7 +156,12 @@ class InpaintTask:
     continuing edges and contrast over a flat average), plus, when `adv_weight` > 0, a hinge
     loss from a patch discriminator that only judges the hole (sharper textures), and a
     mode-seeking term (Mao et al., 2019) on pairs of samples of the same crop with different
-    noise, so that seeds give different fills."""
+    noise, so that seeds give different fills.
+
+    `zoom` (lo, hi; default 1, 1): each crop is cut `zoom` times smaller and enlarged to the
+    patch size, zoom drawn uniformly from lo to hi. The training photos are small (481 x 321)
+    and dense with detail per pixel; enlarged, they look like the smoother pixels of a
+    camera's full-size photo, which is what the app fills."""
 
     config: TrainConfig
     modules: dict[str, Any] = field(default_factory=dict)
@@ -168,6 +174,10 @@ class InpaintTask:
         self.ms_weight = float(hp.get("ms_weight", 0.003))
         self.ssim_weight = float(hp.get("ssim_weight", 0.0))
         self.coverage = tuple(hp.get("coverage", (0.05, 0.5)))
+        zoom = hp.get("zoom", (1.0, 1.0))
+        self.zoom = (float(zoom), float(zoom)) if isinstance(zoom, (int, float)) else tuple(map(float, zoom))
+        if not 1 <= self.zoom[0] <= self.zoom[1]:
+            raise ValueError(f"zoom must be two numbers from 1 up, the first not above the second, not {zoom!r}")
         if self.adv_weight > 0:
             torch.manual_seed(self.config.seed + 1)
             disc = PatchDiscriminator()
@@ -178,6 +188,18 @@ class InpaintTask:
     def to(self, device) -> None:
         if "disc" in self.modules:
             self.modules["disc"].to(device)
+
+    def batch(self, data: ImageSet, count: int, size: int, rng: np.random.Generator) -> torch.Tensor:
+        """Random crops (flipped, turned) of the training photos, enlarged by `zoom`."""
+        if self.zoom == (1.0, 1.0):
+            return torch.from_numpy(random_patches(data.train, count, size, rng))
+        out = np.empty((count, 3, size, size), np.float32)
+        for n in range(count):
+            img = data.train[rng.integers(len(data.train))]
+            crop = random_crop(img, max(8, round(size / rng.uniform(*self.zoom))), rng)
+            big = cv2.resize(np.ascontiguousarray(crop), (size, size), interpolation=cv2.INTER_CUBIC)
+            out[n] = np.clip(big.astype(np.float32) / 255.0, 0, 1).transpose(2, 0, 1)
+        return torch.from_numpy(out)
 
     def loss(self, model: nn.Module, clean: torch.Tensor, gen: torch.Generator, device) -> tuple[torch.Tensor, dict]:
         n = clean.shape[0]

@@ -145,7 +145,9 @@ class TrainingDialog(QDialog):
         self.self_supervised = QCheckBox("Self-supervised (noisy photos only)")
         self.self_supervised.setToolTip("Learn from noisy photos alone, no clean versions (Neighbor2Neighbor): "
                                         "e.g. ten photos of one camera. A folder clean/ beside them, when there "
-                                        "is one, is only used to report PSNR.")
+                                        "is one, is only used to report PSNR. It needs noise that is independent "
+                                        "from pixel to pixel: on camera JPEGs, whose noise is grainy, it has "
+                                        "measured worse than the starting model, so compare before keeping.")
         self.start = QComboBox()
         self.start.setToolTip("The model to fine-tune, or a new network trained from scratch")
         self.folders = QListWidget()
