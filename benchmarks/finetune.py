@@ -15,7 +15,7 @@ docs/models.md (the training dialog runs the same trainer).
    without its shot number) go to training until `--count` photos, the other scenes are the
    test photos.
 2. `desktop-app train --task denoise --base cnn --minutes M` with the training dialog's
-   settings for a denoiser (`--lr 3e-4 --batch 8 --patch 96 --val-every 200`) fine-tunes the
+   settings for a denoiser (`--lr 1e-4 --batch 8 --patch 96 --val-every 200`) fine-tunes the
    shipped `cnn` on them (one thread; skipped with `--model`, which evaluates an existing
    result). With no `--steps` the learning rate decays over the minutes; no warm-up for a
    fine-tune. Arguments after `--` go to the command (and override these).
@@ -48,7 +48,7 @@ from PIL import Image  # noqa: E402
 from _common import command_line, log, markdown_table  # noqa: E402
 
 SIGMAS = (15, 25, 50)
-DIALOG_SETTINGS = ("--lr", "3e-4", "--batch", "8", "--patch", "96", "--val-every", "200")  # its denoise defaults
+DIALOG_SETTINGS = ("--lr", "1e-4", "--batch", "8", "--patch", "96", "--val-every", "200")  # its denoise defaults
 
 
 def photos(folder: Path) -> list[Path]:
