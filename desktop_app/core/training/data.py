@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
@@ -143,13 +144,22 @@ def random_crop(img: np.ndarray, size: int, rng: np.random.Generator, turn: bool
     return crop
 
 
-def random_patches(images: list[np.ndarray], count: int, size: int, rng: np.random.Generator) -> np.ndarray:
+def random_patches(images: list[np.ndarray], count: int, size: int, rng: np.random.Generator,
+                   zoom: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
     """`count` random crops of `size` pixels with random flips and 90-degree turns,
-    float32 N x C x size x size in [0, 1] (C as the images have)."""
+    float32 N x C x size x size in [0, 1] (C as the images have). With `zoom` (lo, hi) above
+    1, each crop is cut that many times smaller (drawn uniformly from lo to hi) and enlarged
+    to `size` (bicubic)."""
     batch = np.empty((count, images[0].shape[2], size, size), np.float32)
     for n in range(count):
         img = images[rng.integers(len(images))]
-        batch[n] = random_crop(img, size, rng).transpose(2, 0, 1) / 255.0
+        if zoom == (1.0, 1.0):
+            crop = random_crop(img, size, rng)
+        else:
+            small = random_crop(img, max(8, round(size / rng.uniform(*zoom))), rng)
+            crop = cv2.resize(np.ascontiguousarray(small), (size, size), interpolation=cv2.INTER_CUBIC)
+            crop = crop.reshape(size, size, -1)  # OpenCV drops a single channel's axis
+        batch[n] = crop.transpose(2, 0, 1) / 255.0
     return batch
 
 

@@ -9,7 +9,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 import torch.nn as nn
@@ -17,7 +16,7 @@ import torch.nn.functional as F
 
 from desktop_app.core.training import degrade
 from desktop_app.core.training.config import TrainConfig
-from desktop_app.core.training.data import ImageSet, center_crop, load_pairs, random_crop, random_patches
+from desktop_app.core.training.data import ImageSet, center_crop, load_pairs, random_patches
 from desktop_app.core.training.generative import GanTask, VaeTask
 from desktop_app.core.training.masks import mask_batch, random_mask
 from desktop_app.core.training.selfsup import SelfSupervisedDenoiseTask
@@ -190,16 +189,7 @@ class InpaintTask:
             self.modules["disc"].to(device)
 
     def batch(self, data: ImageSet, count: int, size: int, rng: np.random.Generator) -> torch.Tensor:
-        """Random crops (flipped, turned) of the training photos, enlarged by `zoom`."""
-        if self.zoom == (1.0, 1.0):
-            return torch.from_numpy(random_patches(data.train, count, size, rng))
-        out = np.empty((count, 3, size, size), np.float32)
-        for n in range(count):
-            img = data.train[rng.integers(len(data.train))]
-            crop = random_crop(img, max(8, round(size / rng.uniform(*self.zoom))), rng)
-            big = cv2.resize(np.ascontiguousarray(crop), (size, size), interpolation=cv2.INTER_CUBIC)
-            out[n] = np.clip(big.astype(np.float32) / 255.0, 0, 1).transpose(2, 0, 1)
-        return torch.from_numpy(out)
+        return torch.from_numpy(random_patches(data.train, count, size, rng, self.zoom))
 
     def loss(self, model: nn.Module, clean: torch.Tensor, gen: torch.Generator, device) -> tuple[torch.Tensor, dict]:
         n = clean.shape[0]
