@@ -48,6 +48,16 @@ def command_line(script: str) -> str:
     return " ".join(env + ["python", script] + [shlex.quote(a) for a in sys.argv[1:]])
 
 
+def refuse_partial_out(ap, out, heading: str, **narrowed: bool) -> None:
+    """`--out` replaces a whole section of the docs, so it takes a full run: stop (through
+    the parser `ap`) when any of the `narrowed` options (name -> used) left something out,
+    before the run rather than after it has overwritten the full run's rows."""
+    used = [f"--{name.replace('_', '-')}" for name, on in narrowed.items() if on]
+    if out and used:
+        ap.error(f"--out replaces the whole '{heading}' section of {out}, so it needs a full run: "
+                 f"leave out {', '.join(used)} (or copy the rows of a partial run by hand)")
+
+
 def replace_section(path: str | os.PathLike, heading: str, body: str) -> None:
     """Write `heading` + `body` into a markdown file in place of the section that has the same
     heading (up to the next heading of the same or a higher level), or at the end of the file;

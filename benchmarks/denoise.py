@@ -56,7 +56,7 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from _common import (Throttle, command_line, finish_report, log, markdown_table, picture_section,  # noqa: E402
-                     run_fresh_process)
+                     refuse_partial_out, run_fresh_process)
 from desktop_app.core.imaging.convert import to_float, to_uint8
 from desktop_app.core.imaging.io import load_image, save_image
 from desktop_app.core.imaging.noise import estimate_sigma
@@ -114,13 +114,18 @@ def nlmeans(sigma: float, device: str | None, label: str | None = None) -> Metho
     return app_method(label or "NL-Means (tuned, sigma known)", "nlmeans", device, sigma=sigma)
 
 
-def cnn(sigma: float | str, device: str | None, label: str | None = None) -> Method:
-    label = label or ("CNN (sigma auto)" if sigma == "auto" else "CNN (sigma known)")
-    return app_method(label, "cnn", device, sigma=sigma)
+ENSEMBLE_LABEL = ", best quality: 8 passes"
 
 
-def cnn_real(device: str | None) -> Method:
-    return app_method("CNN real (blind)", "cnn-real", device)
+def cnn(sigma: float | str, device: str | None, label: str | None = None, ensemble: bool = False) -> Method:
+    if label is None:
+        label = f"CNN (sigma {'auto' if sigma == 'auto' else 'known'}{ENSEMBLE_LABEL if ensemble else ''})"
+    return app_method(label, "cnn", device, sigma=sigma, ensemble=ensemble)
+
+
+def cnn_real(device: str | None, ensemble: bool = False) -> Method:
+    return app_method("CNN real (blind" + (ENSEMBLE_LABEL if ensemble else "") + ")", "cnn-real", device,
+                      ensemble=ensemble)
 
 
 def bm3d_method(sigma: float, label: str | None = None) -> Method:
@@ -318,6 +323,7 @@ def section_cbsd68(ctx: Context) -> str:
         lambda s: nlmeans(s, dev),
         lambda s: bm3d_method(s),
         lambda s: cnn(s, dev),
+        lambda s: cnn(s, dev, ensemble=True),
         lambda s: cnn("auto", dev),
         lambda s: cnn_real(dev),
     ]
@@ -363,6 +369,7 @@ def section_set12(ctx: Context) -> str:
         lambda s: nlmeans(s, dev),
         lambda s: bm3d_method(s),
         lambda s: cnn(s, dev),
+        lambda s: cnn(s, dev, ensemble=True),
     ]
     rows, notes = [], []
     for build in builders:
@@ -440,7 +447,7 @@ def section_polyu(ctx: Context) -> str:
                      fmt_psnr(s.psnr), fmt_ssim(s.ssim), fmt_speed(s.s_per_mp)])
         searched.append(f"{name} {unit} tried: " + ", ".join(f"{fmt_sigma(v)} → {tried[v].psnr:.2f} dB"
                                                       for v in sorted(tried)))
-    for method in (cnn("auto", dev), cnn_real(dev)):
+    for method in (cnn("auto", dev), cnn_real(dev), cnn_real(dev, ensemble=True)):
         note = left_out(method.label, method.key, ctx.avail)
         if note:
             notes.append(note)
@@ -684,6 +691,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         ap.error(f"unknown method(s) {', '.join(sorted(unknown))} in --skip; "
                  f"choose from {','.join(METHOD_KEYS)}")
+    refuse_partial_out(ap, args.out, "## Denoising", images=args.images is not None, skip=bool(args.skip),
+                       sections=set(args.sections) != set(SECTIONS))
     return args
 
 

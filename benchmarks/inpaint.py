@@ -72,7 +72,7 @@ import torch  # noqa: E402
 from skimage.metrics import structural_similarity  # noqa: E402
 
 from _common import (Throttle, command_line, finish_report, log, markdown_table, picture_section,  # noqa: E402
-                     run_fresh_process, write_jpeg_under)
+                     refuse_partial_out, run_fresh_process, write_jpeg_under)
 from desktop_app.core.imaging.convert import blend, to_float, to_uint8  # noqa: E402
 from desktop_app.core.imaging.io import load_image  # noqa: E402
 from desktop_app.core.models.device import pick_device  # noqa: E402
@@ -610,7 +610,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--out", type=Path, default=None,
                     help="markdown file whose '## Inpainting' section is replaced by the tables")
     ap.add_argument("--big-child", default=None, help=argparse.SUPPRESS)
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    refuse_partial_out(ap, args.out, "## Inpainting", images=args.images is not None,
+                       held_out_images=args.held_out_images is not None, only=bool(args.only), skip=bool(args.skip),
+                       big=not args.big)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

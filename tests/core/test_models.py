@@ -6,7 +6,7 @@ import torch
 
 from desktop_app.core.models import registry
 from desktop_app.core.models.device import pick_device
-from desktop_app.core.models.tiled import MIN_TILE, OutOfMemory, TileSettings, run_tiled
+from desktop_app.core.models.tiled import MIN_TILE, OutOfMemory, TileSettings, dihedral_ensemble, run_tiled
 from desktop_app.core.models.weights import STORE_DTYPE, Manifest, ModelFileError, load_model, save_model
 from desktop_app.core.tasks import CancelToken, Cancelled, run_work
 from tests.conftest import textured_image
@@ -88,6 +88,18 @@ def test_tiled_equals_untiled():
     ref = np.clip(img + 0.01, 0, 1)
     assert abs(_psnr(whole, ref) - _psnr(tiled, ref)) < 0.05
     assert np.abs(whole - tiled).max() < 1e-3
+
+
+def test_the_ensemble_turns_every_result_back_before_averaging():
+    dot = torch.zeros(1, 3, 7, 9)
+    dot[:, :, 3, 4] = 1.0
+    assert torch.equal(dihedral_ensemble(lambda x: x)(dot), dot)  # not square, so a wrong turn would show
+    # a network that moves everything one pixel right, in whatever orientation it is shown
+    # the picture: averaged, the dot spreads evenly to its four neighbours
+    spread = dihedral_ensemble(lambda x: torch.roll(x, 1, dims=3))(dot)[0, 0]
+    assert spread[3, 4] == 0 and spread.sum() == pytest.approx(1.0)
+    for y, x in ((2, 4), (4, 4), (3, 3), (3, 5)):
+        assert spread[y, x] == pytest.approx(0.25)
 
 
 def test_out_of_memory_retries_with_smaller_tiles():

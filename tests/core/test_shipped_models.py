@@ -53,6 +53,15 @@ def test_strength_blends_with_the_input():
     assert np.allclose(half, 0.5 * noisy + 0.5 * full, atol=1e-5)
 
 
+def test_best_quality_averages_eight_passes_into_a_cleaner_result():
+    clean = textured_image(96, 128, seed=5)
+    noisy = clean + np.random.default_rng(4).normal(0, 25 / 255, clean.shape).astype(np.float32)
+    op = registry.get("denoise/cnn")
+    single = run_work(apply_operation(op, noisy, params={"sigma": 25.0}, device="cpu"))
+    best = run_work(apply_operation(op, noisy, params={"sigma": 25.0, "ensemble": True}, device="cpu"))
+    assert psnr(best, clean) > psnr(single, clean) + 0.05
+
+
 def test_shipped_inpainting_continues_a_picture_better_than_navier_stokes():
     """On a smooth-plus-texture picture the neural fill is closer to the truth than the
     classic diffusion fill, and it leaves everything outside the hole alone."""

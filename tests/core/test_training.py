@@ -187,3 +187,25 @@ def test_inpainting_zoom_enlarges_the_training_crops():
     assert crops(zoom=[2, 3]) < 0.6  # enlarged: the stripes span several pixels
     with pytest.raises(ValueError, match="zoom"):
         InpaintTask(TrainConfig(task="inpaint", name="z", data=[], task_options={"adv_weight": 0, "zoom": [0.5, 2]}))
+
+
+def test_inpainting_without_pairs_learns_from_every_crop_of_the_batch():
+    from desktop_app.core.training.tasks import InpaintTask
+
+    seen = []
+
+    def model(image, mask, noise):  # records what the network is shown, fills the hole with grey
+        seen.append(image.clone())
+        return image * (1 - mask) + 0.5 * mask
+
+    crops = torch.arange(4, dtype=torch.float32).view(4, 1, 1, 1).expand(4, 3, 32, 32) / 4
+
+    def distinct(**options) -> int:  # how many different crops one training step shows the network
+        task = InpaintTask(TrainConfig(task="inpaint", name="p", data=[], task_options={"adv_weight": 0, **options}))
+        task.loss(model, crops, torch.Generator().manual_seed(0), "cpu")
+        return len(torch.unique(seen[-1][:, 0, 0, 0]))
+
+    assert distinct() == 2  # by default each crop twice, for the mode-seeking term
+    assert distinct(pairs=False, ms_weight=0) == 4
+    with pytest.raises(ValueError, match="pairs"):
+        InpaintTask(TrainConfig(task="inpaint", name="p", data=[], task_options={"pairs": False}))

@@ -10,16 +10,12 @@ from __future__ import annotations
 
 from desktop_app.core.models.catalog import ModelEntry, all_models
 from desktop_app.core.operations import registry
-from desktop_app.core.operations.base import AUTO, Operation, Param
+from desktop_app.core.operations.base import Operation
 from desktop_app.core.operations.inpaint import NEURAL_FILL_EXTRA, NEURAL_FILL_PARAMS, inpaint_with
-from desktop_app.core.operations.neural import _STRENGTH, denoise_with
+from desktop_app.core.operations.neural import denoise_with, denoiser_params
 
 # manifest task -> whether the network takes a noise-level map (and so a "sigma" parameter)
 DENOISE_TASKS = {"denoise": True, "denoise-real": False}
-
-_SIGMA = Param("sigma", float, AUTO, "Noise level",
-               "Noise standard deviation on the 0-255 scale, or auto to estimate it per channel.",
-               minimum=0.0, maximum=100.0, step=1.0, allow_auto=True)
 
 _registered: set[str] = set()  # keys this module added, so a later sync can take them away
 
@@ -41,7 +37,7 @@ def operation_for(entry: ModelEntry) -> Operation:
         description=(m.description or f"Your denoiser {m.id!r}, trained in the training dialog.")
                     + (f" Validation: {metric:.2f} dB." if isinstance(metric, (int, float)) else ""),
         run=denoise_with(m.id),
-        params=((_SIGMA, _STRENGTH) if DENOISE_TASKS[m.task] else (_STRENGTH,)),
+        params=denoiser_params(noise_map=DENOISE_TASKS[m.task]),
         uses_device=True,
         extra={"library_model": m.id},
     )

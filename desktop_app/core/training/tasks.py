@@ -160,7 +160,11 @@ class InpaintTask:
     `zoom` (lo, hi; default 1, 1): each crop is cut `zoom` times smaller and enlarged to the
     patch size, zoom drawn uniformly from lo to hi. The training photos are small (481 x 321)
     and dense with detail per pixel; enlarged, they look like the smoother pixels of a
-    camera's full-size photo, which is what the app fills."""
+    camera's full-size photo, which is what the app fills.
+
+    `pairs` (default true): the batch holds each crop twice, with the same mask and different
+    noise, which the mode-seeking term compares; off (for stages without that term), every
+    crop of the batch is a different one."""
 
     config: TrainConfig
     modules: dict[str, Any] = field(default_factory=dict)
@@ -173,6 +177,9 @@ class InpaintTask:
         self.ms_weight = float(hp.get("ms_weight", 0.003))
         self.ssim_weight = float(hp.get("ssim_weight", 0.0))
         self.coverage = tuple(hp.get("coverage", (0.05, 0.5)))
+        self.pairs = bool(hp.get("pairs", True))
+        if self.ms_weight > 0 and not self.pairs:
+            raise ValueError("the mode-seeking term (ms_weight) compares pairs: it needs pairs on")
         zoom = hp.get("zoom", (1.0, 1.0))
         self.zoom = (float(zoom), float(zoom)) if isinstance(zoom, (int, float)) else tuple(map(float, zoom))
         if not 1 <= self.zoom[0] <= self.zoom[1]:
@@ -192,12 +199,14 @@ class InpaintTask:
         return torch.from_numpy(random_patches(data.train, count, size, rng, self.zoom))
 
     def loss(self, model: nn.Module, clean: torch.Tensor, gen: torch.Generator, device) -> tuple[torch.Tensor, dict]:
-        n = clean.shape[0]
-        half = max(1, n // 2)
-        # each crop twice, with the same mask and different noise
-        clean = torch.cat([clean[:half], clean[:half]]).to(device)
-        mask = torch.from_numpy(mask_batch(half, clean.shape[-1], self._rng, self.coverage))
-        mask = torch.cat([mask, mask]).to(device)
+        if self.pairs:  # each crop twice, with the same mask and different noise
+            half = max(1, clean.shape[0] // 2)
+            clean = torch.cat([clean[:half], clean[:half]]).to(device)
+            mask = torch.from_numpy(mask_batch(half, clean.shape[-1], self._rng, self.coverage))
+            mask = torch.cat([mask, mask]).to(device)
+        else:
+            clean = clean.to(device)
+            mask = torch.from_numpy(mask_batch(clean.shape[0], clean.shape[-1], self._rng, self.coverage)).to(device)
         noise = torch.randn(mask.shape, generator=gen).to(device)
         out = model(clean, mask, noise)
         l1 = torch.abs(out - clean)
