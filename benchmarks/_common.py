@@ -49,9 +49,10 @@ def command_line(script: str) -> str:
 
 
 def refuse_partial_out(ap, out, heading: str, **narrowed: bool) -> None:
-    """`--out` replaces a whole section of the docs, so it takes a full run: stop (through
-    the parser `ap`) when any of the `narrowed` options (name -> used) left something out,
-    before the run rather than after it has overwritten the full run's rows."""
+    """`--out` replaces a whole section of the docs, so it takes a run of every method: stop
+    (through the parser `ap`) when any of the `narrowed` options (name -> used) left methods
+    or tables out, before the run rather than after it has overwritten the full run's rows.
+    (How many images a run takes is its own business: the section prints its command.)"""
     used = [f"--{name.replace('_', '-')}" for name, on in narrowed.items() if on]
     if out and used:
         ap.error(f"--out replaces the whole '{heading}' section of {out}, so it needs a full run: "

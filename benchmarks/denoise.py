@@ -691,8 +691,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         ap.error(f"unknown method(s) {', '.join(sorted(unknown))} in --skip; "
                  f"choose from {','.join(METHOD_KEYS)}")
-    refuse_partial_out(ap, args.out, "## Denoising", images=args.images is not None, skip=bool(args.skip),
-                       sections=set(args.sections) != set(SECTIONS))
+    refuse_partial_out(ap, args.out, "## Denoising", skip=bool(args.skip))
     return args
 
 

@@ -611,9 +611,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="markdown file whose '## Inpainting' section is replaced by the tables")
     ap.add_argument("--big-child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    refuse_partial_out(ap, args.out, "## Inpainting", images=args.images is not None,
-                       held_out_images=args.held_out_images is not None, only=bool(args.only), skip=bool(args.skip),
-                       big=not args.big)
+    refuse_partial_out(ap, args.out, "## Inpainting", only=bool(args.only), big=not args.big)
     return args
 
 
