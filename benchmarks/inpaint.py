@@ -18,6 +18,8 @@ Methods (``--only`` / ``--skip`` take these keys):
 
 telea     the app's inpaint/telea operation      ns     the app's inpaint/ns operation
 patch     the app's inpaint/patch operation      cnn    the app's inpaint/cnn operation, seed 0
+cnn-grain-off  the same with grain off: the network's fill without the noise that matches the
+          photo's grain (random, so it costs PSNR and SSIM on noisy photos; the others add none)
 shiftmap  OpenCV's ``cv2.xphoto.inpaint(..., INPAINT_SHIFTMAP)`` on the 8-bit image
 fsr-fast  OpenCV's ``cv2.xphoto.inpaint(..., INPAINT_FSR_FAST)``, left out when one image takes
           longer than ``--fsr-limit`` seconds
@@ -84,7 +86,7 @@ from desktop_app.core.training.masks import random_mask  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
-APP_METHODS = ("telea", "ns", "patch", "cnn")  # the app's inpaint operations, in table order
+APP_METHODS = ("telea", "ns", "patch", "cnn", "cnn-grain-off")  # the app's inpaint operations, in table order
 OPENCV_METHODS = ("shiftmap", "fsr-fast")
 METHOD_KEYS = APP_METHODS + OPENCV_METHODS  # what --only and --skip take
 BIG_METHODS = ("telea", "patch", "cnn")
@@ -119,17 +121,18 @@ class Method:
     limit_s: float | None = None  # left out when the first image takes longer than this
 
 
-def app_method(method: str, device: str | None) -> Method:
-    """The app's inpaint operation `method`, run the way the app runs it (seed 0 if it has one)."""
+def app_method(method: str, device: str | None, key: str | None = None, **settings) -> Method:
+    """The app's inpaint operation `method`, run the way the app runs it (seed 0 if it has one,
+    and any other parameter `settings`)."""
     op = registry.get("inpaint", method)
-    params = {"seed": 0} if any(p.name == "seed" for p in op.params) else {}
+    params = {**({"seed": 0} if any(p.name == "seed" for p in op.params) else {}), **settings}
 
     def run(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return run_work(apply_operation(registry.get("inpaint", method), image, mask=mask,
                                         params=params, device=device))
 
-    shown = ", seed 0" if params else ""
-    return Method(f"{op.title} (app: {method}{shown})", method, run)
+    shown = "".join(f", {k} {'off' if v is False else v}" for k, v in params.items())
+    return Method(f"{op.title} (app: {method}{shown})", key or method, run)
 
 
 def xphoto_method(key: str, label: str, algorithm: int, limit_s: float | None = None) -> Method:
@@ -148,6 +151,8 @@ def build_method(key: str, args: argparse.Namespace) -> Method:
         return xphoto_method(key, "OpenCV xphoto shift-map", cv2.xphoto.INPAINT_SHIFTMAP)
     if key == "fsr-fast":
         return xphoto_method(key, "OpenCV xphoto FSR fast", cv2.xphoto.INPAINT_FSR_FAST, args.fsr_limit)
+    if key == "cnn-grain-off":  # the network's fill alone, without the grain added to match the photo
+        return app_method("cnn", args.device, key, grain=False)
     return app_method(key, args.device)
 
 
