@@ -86,7 +86,7 @@ from desktop_app.core.training.masks import random_mask  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
-APP_METHODS = ("telea", "ns", "patch", "cnn", "cnn-grain-off")  # the app's inpaint operations, in table order
+APP_METHODS = ("telea", "ns", "patch", "cnn", "cnn-grain-off")  # the app's operations (the last: cnn, grain off), table order
 OPENCV_METHODS = ("shiftmap", "fsr-fast")
 METHOD_KEYS = APP_METHODS + OPENCV_METHODS  # what --only and --skip take
 BIG_METHODS = ("telea", "patch", "cnn")
