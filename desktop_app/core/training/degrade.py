@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -17,13 +19,21 @@ def is_grey(batch: torch.Tensor) -> torch.Tensor:
 
 
 def gaussian(clean: torch.Tensor, sigma_max: float, grey_fraction: float,
-             gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+             gen: torch.Generator, clip_fraction: float = 0.0,
+             colour_fraction: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Additive white Gaussian noise, sigma uniform in [0, sigma_max] (0-255 scale) per sample.
     A fraction of samples become grey images with the same noise in every channel, so one
     network serves colour and greyscale photos; a patch of a black-and-white photo is grey
     already and always gets that noise, as the app gives a grey photo's one channel to all
-    three inputs. Returns (noisy, clean, sigma N x C in [0, 1])."""
+    three inputs.
+
+    `colour_fraction` of the samples first get a colour augmentation (`vivid`), and
+    `clip_fraction` of the noisy samples are stored as a file stores them (`as_file`):
+    clipped to [0, 1] and quantised. The noise map stays the true sigma of the added noise.
+    Returns (noisy, clean, sigma N x C in [0, 1])."""
     n, c = clean.shape[:2]
+    if colour_fraction > 0 and c == 3:
+        clean = vivid(clean, torch.rand(n, generator=gen) < colour_fraction, gen)
     grey = (torch.rand(n, generator=gen) < grey_fraction) | is_grey(clean)
     if grey.any():
         lum = clean[grey].mean(dim=1, keepdim=True).expand(-1, c, -1, -1)
@@ -34,7 +44,48 @@ def gaussian(clean: torch.Tensor, sigma_max: float, grey_fraction: float,
     if grey.any():
         noise[grey] = noise[grey][:, :1].expand(-1, c, -1, -1)
     noisy = clean + noise * sigma[:, None, None, None]
+    if clip_fraction > 0:
+        noisy = as_file(noisy, torch.rand(n, generator=gen) < clip_fraction, gen)
     return noisy, clean, sigma[:, None].expand(-1, c).contiguous()
+
+
+def as_file(noisy: torch.Tensor, which: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """The samples `which` as a file holds them: clipped to [0, 1], then quantised to 8 bits
+    (half of them) or 16 bits. A real photo's noise is cut off near black and white, so its
+    mean there is not the clean value; a network that never saw that reads it wrongly."""
+    if not which.any():
+        return noisy
+    out = noisy.clone()
+    eight = torch.rand(int(which.sum()), generator=gen) < 0.5
+    levels = torch.where(eight, 255.0, 65535.0)[:, None, None, None]
+    out[which] = torch.round(noisy[which].clamp(0, 1) * levels) / levels
+    return out
+
+
+def vivid(clean: torch.Tensor, which: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Colour augmentation for the samples `which` of an N x 3 x H x W batch: a saturation
+    boost (1-2.5x about each pixel's grey), a hue turn about the grey axis (any angle) and
+    channel gains (0.7-1.3), clipped to [0, 1]. The training photos hold few saturated,
+    high-chroma colours; photos of flowers, fabric or paint (McMaster) are full of them."""
+    if not which.any():
+        return clean
+    k = int(which.sum())
+    x = clean[which]
+    u = torch.rand(k, 5, generator=gen)
+    angle = (u[:, 0] * 2 - 1) * math.pi
+    # rotation about the unit grey axis g (Rodrigues): R = cI + s[g]x + (1 - c) g g^T
+    g = torch.full((3,), 1 / math.sqrt(3))
+    cross = torch.tensor([[0.0, -g[2], g[1]], [g[2], 0.0, -g[0]], [-g[1], g[0], 0.0]])
+    cos, sin = torch.cos(angle)[:, None, None], torch.sin(angle)[:, None, None]
+    rot = cos * torch.eye(3) + sin * cross + (1 - cos) * torch.outer(g, g)
+    x = torch.einsum("nij,njhw->nihw", rot, x)
+    grey = x.mean(dim=1, keepdim=True)
+    sat = (1 + 1.5 * u[:, 1])[:, None, None, None]
+    x = grey + sat * (x - grey)
+    gains = (0.7 + 0.6 * u[:, 2:5])[:, :, None, None]
+    out = clean.clone()
+    out[which] = (x * gains).clamp(0, 1)
+    return out
 
 
 def _encode_jpeg(batch: torch.Tensor, qualities: list[int | None]) -> torch.Tensor:
@@ -60,7 +111,7 @@ def realistic(clean: torch.Tensor, gen: torch.Generator, jpeg_probability: float
       the gains drawn log-uniformly from clean to high-ISO levels;
     - channel correlation from a random colour-correction-like 3x3 mix of the noise, and a
       slight spatial correlation (demosaicing) from a small random blur;
-    - back through the sRGB-like tone curve, clipped like a real file;
+    - back through the sRGB-like tone curve, clipped and quantised to 8 bits like a real file;
     - JPEG compression at a random quality for most samples;
     - some samples get plain white Gaussian noise instead, so that case is not forgotten.
     Returns (noisy, clean, None): the model is blind."""
@@ -87,7 +138,7 @@ def realistic(clean: torch.Tensor, gen: torch.Generator, jpeg_probability: float
         noisy[plain] = (clean[plain] + sig * torch.randn(clean[plain].shape, generator=gen)).clamp(0, 1)
     qualities = [int(q) if r < jpeg_probability else None
                  for q, r in zip((55 + 40 * torch.rand(n, generator=gen)).tolist(), torch.rand(n, generator=gen).tolist())]
-    noisy = _encode_jpeg(noisy, qualities)
+    noisy = _encode_jpeg(torch.round(noisy.clamp(0, 1) * 255) / 255, qualities)  # an 8-bit file
     return noisy, clean, None
 
 

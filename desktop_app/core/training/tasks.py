@@ -56,8 +56,18 @@ class DenoiseTask:
     config: TrainConfig
     modules: dict[str, Any] = field(default_factory=dict)  # extra state to checkpoint
 
+    def __post_init__(self) -> None:
+        opts = self.config.task_options
+        # most samples as files hold them (clipped, quantised), some in vivid colours
+        self.clip_fraction = float(opts.get("clip", 0.8))
+        self.colour_fraction = float(opts.get("colour", 0.3))
+        for key, value in (("clip", self.clip_fraction), ("colour", self.colour_fraction)):
+            if not 0 <= value <= 1:
+                raise ValueError(f"{key} is a fraction of the samples, from 0 to 1, not {value}")
+
     def degrade(self, clean: torch.Tensor, gen: torch.Generator):
-        return degrade.gaussian(clean, self.config.sigma_max, self.config.grey_fraction, gen)
+        return degrade.gaussian(clean, self.config.sigma_max, self.config.grey_fraction, gen,
+                                self.clip_fraction, self.colour_fraction)
 
     def loss(self, model: nn.Module, clean: torch.Tensor, gen: torch.Generator, device) -> tuple[torch.Tensor, dict]:
         noisy, target, sigma = self.degrade(clean, gen)
@@ -75,7 +85,10 @@ class DenoiseTask:
                 if degrade.is_grey(clean)[0]:  # a black-and-white photo: one noise for all channels
                     noise = noise[:, :1].expand_as(clean)
                 noisy = clean + noise * (s / 255.0)
-                pairs.append((f"s{int(s)}", noisy, clean, torch.full((1, 3), s / 255.0)))
+                sigma = torch.full((1, 3), s / 255.0)
+                pairs.append((f"s{int(s)}", noisy, clean, sigma))
+                if self.clip_fraction > 0:  # the same noise as an 8-bit file holds it
+                    pairs.append((f"c{int(s)}", torch.round(noisy.clamp(0, 1) * 255) / 255, clean, sigma))
         return pairs
 
     def evaluate(self, model: nn.Module, pair: tuple, device) -> float:
