@@ -35,7 +35,6 @@ if sys.path and os.path.abspath(sys.path[0]) == _HERE:
     sys.path.append(sys.path.pop(0))
 
 import argparse  # noqa: E402
-import math  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
@@ -46,6 +45,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from _common import command_line, log, markdown_table  # noqa: E402
+from desktop_app.core.metrics import psnr  # noqa: E402
 
 SIGMAS = (15, 25, 50)
 DIALOG_SETTINGS = ("--lr", "1e-4", "--batch", "8", "--patch", "96", "--val-every", "200")  # its denoise defaults
@@ -87,9 +87,6 @@ def denoise(model: torch.nn.Module, noisy: np.ndarray, sigma: float) -> np.ndarr
     out = model(t, torch.full((1, 3), sigma / 255.0))[0, :, :h, :w].numpy().transpose(1, 2, 0)
     return out.mean(axis=2) if grey else out
 
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return 10 * math.log10(1.0 / float(np.mean((np.clip(a, 0, 1) - b) ** 2)))
 
 
 def main() -> None:

@@ -62,7 +62,6 @@ if sys.path and os.path.abspath(sys.path[0]) == _HERE:
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import math  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -75,6 +74,7 @@ from skimage.metrics import structural_similarity  # noqa: E402
 
 from _common import (Throttle, command_line, finish_report, log, markdown_table, picture_section,  # noqa: E402
                      refuse_partial_out, run_fresh_process, write_jpeg_under)
+from desktop_app.core import metrics  # noqa: E402
 from desktop_app.core.imaging.convert import blend, to_float, to_uint8  # noqa: E402
 from desktop_app.core.imaging.io import load_image  # noqa: E402
 from desktop_app.core.models.device import pick_device  # noqa: E402
@@ -249,10 +249,68 @@ def band_label(band: int) -> str:
 def hole_scores(clean: np.ndarray, result: np.ndarray, hole: np.ndarray) -> tuple[float, float]:
     """(PSNR, SSIM) inside the hole (a bool H x W): PSNR from the MSE over the hole's pixels,
     SSIM as the mean of skimage's SSIM map over them."""
-    mse = float(np.mean((result[hole] - clean[hole]) ** 2))
-    psnr = 10.0 * math.log10(1.0 / max(mse, 1e-12))
+    psnr = metrics.psnr(result[hole], clean[hole], clip=False)
     _, ssim_map = structural_similarity(clean, result, channel_axis=2, data_range=1.0, full=True)
     return psnr, float(ssim_map[hole].mean())
+
+
+SWD_PATCH = 7  # texture distance: side of the patches of the Laplacian compared
+SWD_SAMPLES = 4096  # patches drawn per image (centres inside the hole; all of them if fewer)
+SWD_DIRECTIONS = 128  # random projections of the sliced Wasserstein distance
+STRUCTURE_SCALE = 4  # structure PSNR: both images area-downscaled by this factor first
+
+
+def _grey255(image: np.ndarray) -> np.ndarray:
+    return (image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)) * 255.0
+
+
+def texture_distance(clean: np.ndarray, result: np.ndarray, hole: np.ndarray, seed: int = 0) -> float:
+    """Sliced Wasserstein distance between the 7x7 patches of the Laplacian (grey, 0-255 scale)
+    of the result and of the original, centred on the same random hole pixels: 0 when the fill
+    has the original's texture statistics (not necessarily its pixels). A smooth fill is far
+    (its Laplacian is near zero), and so is a fill with pasted edges where there were none."""
+    r = SWD_PATCH // 2
+    ys, xs = np.nonzero(hole[r:-r, r:-r])
+    if ys.size == 0:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(ys.size, min(SWD_SAMPLES, ys.size), replace=False)
+    ys, xs = ys[pick] + r, xs[pick] + r
+    d = np.arange(-r, r + 1)
+    yy, xx = ys[:, None, None] + d[None, :, None], xs[:, None, None] + d[None, None, :]
+
+    def patches(image: np.ndarray) -> np.ndarray:
+        lap = cv2.Laplacian(_grey255(image), cv2.CV_32F, ksize=1)
+        return lap[yy, xx].reshape(ys.size, -1)
+
+    a, b = patches(result), patches(clean)
+    directions = rng.standard_normal((a.shape[1], SWD_DIRECTIONS)).astype(np.float32)
+    directions /= np.linalg.norm(directions, axis=0, keepdims=True)
+    pa, pb = np.sort(a @ directions, axis=0), np.sort(b @ directions, axis=0)
+    return float(np.mean(np.abs(pa - pb)))
+
+
+def _sobel(image: np.ndarray) -> np.ndarray:
+    grey = _grey255(image)
+    return np.hypot(cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3))
+
+
+def detail_ratio(clean: np.ndarray, result: np.ndarray, hole: np.ndarray) -> float:
+    """Mean Sobel gradient magnitude inside the hole, result over original (1 = as detailed)."""
+    return float(_sobel(result)[hole].mean() / max(_sobel(clean)[hole].mean(), 1e-6))
+
+
+def structure_psnr(clean: np.ndarray, result: np.ndarray, hole: np.ndarray) -> float:
+    """PSNR inside the hole after both images are area-downscaled STRUCTURE_SCALE times: the
+    large-scale content (what is where), blind to the texture's exact pixels."""
+    h, w = hole.shape
+    size = (max(1, w // STRUCTURE_SCALE), max(1, h // STRUCTURE_SCALE))
+    small_hole = cv2.resize(hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) >= 0.5
+    if not small_hole.any():
+        small_hole = cv2.resize(hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+    a = cv2.resize(result, size, interpolation=cv2.INTER_AREA)
+    b = cv2.resize(clean, size, interpolation=cv2.INTER_AREA)
+    return metrics.psnr(a[small_hole], b[small_hole], clip=False)
 
 
 @dataclass

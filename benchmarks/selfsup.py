@@ -27,7 +27,6 @@ if sys.path and os.path.abspath(sys.path[0]) == _HERE:
     sys.path.append(sys.path.pop(0))
 
 import argparse  # noqa: E402
-import math  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
@@ -37,6 +36,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from _common import command_line, log, markdown_table  # noqa: E402
+from desktop_app.core.metrics import psnr  # noqa: E402
 from desktop_app.core.training.data import read_rgb, scene_key  # noqa: E402
 
 
@@ -58,9 +58,6 @@ def split(folder: Path, camera: str, count: int, seen: set[str]) -> tuple[list[P
         raise SystemExit(f"{camera}: no photos left to evaluate on")
     return train, test
 
-
-def psnr(out: np.ndarray, clean: np.ndarray) -> float:
-    return 10 * math.log10(1.0 / float(np.mean((np.clip(out, 0, 1) - clean) ** 2)))
 
 
 @torch.inference_mode()

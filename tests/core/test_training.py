@@ -153,7 +153,7 @@ def test_the_inpainting_loss_structural_term_is_the_benchmarks_ssim():
     import numpy as np
     from skimage.metrics import structural_similarity
 
-    from desktop_app.core.training.tasks import ssim_map
+    from desktop_app.core.metrics import ssim_map
 
     rng = np.random.default_rng(0)
     a = rng.random((40, 52, 3)).astype(np.float32)

@@ -25,7 +25,7 @@ trained on few images from memorising them). VAE options: `kl_weight` (0.01, see
 `VaeTask`), `kl_warmup` (1000 steps).
 
 Validation generates `val_samples` images per class from fixed seeds and measures their
-sliced Wasserstein distance to crops of the held-back images (`generation.swd`); the trainer
+sliced Wasserstein distance to crops of the held-back images (`metrics.swd`); the trainer
 keeps the checkpoint with the best "val_neg_swd" (higher is better, so the negated SWD).
 """
 
@@ -41,7 +41,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 
-from desktop_app.core import generation
+from desktop_app.core import generation, metrics
 from desktop_app.core.models.archs.generators import level_widths
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.data import (ImageSet, class_folders, load_labelled_image_set, random_crop)
@@ -277,7 +277,7 @@ class GenerativeTask:
         _, real, index = pair
         fake = generation.sample(model, len(real), seed=VAL_SEED, class_index=index)
         # both sets normalised by the real crops' statistics, so colour and contrast count too
-        return -generation.swd(real, fake, descriptors_per_image=64, directions=256, normalise="real").mean
+        return -metrics.swd(real, fake, descriptors_per_image=64, directions=256, normalise="real").mean
 
 
 @dataclass

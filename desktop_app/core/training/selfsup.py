@@ -37,6 +37,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from desktop_app.core.metrics import psnr
 from desktop_app.core.models import registry
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.data import ImageSet, center_crop, load_image_set, read_rgb
@@ -171,8 +172,6 @@ class SelfSupervisedDenoiseTask:
 
     def side_metrics(self, model: nn.Module, pairs: list[tuple], device) -> dict[str, float]:
         """PSNR against the clean references (and of the noisy input), when there are some."""
-        from desktop_app.core.training.tasks import psnr
-
         scored = [(noisy, clean, model(noisy.to(device), None).cpu()) for _, noisy, clean, _ in pairs
                   if clean is not None]
         if not scored:

@@ -5,7 +5,6 @@ loss it optimises, and how it measures validation PSNR. The trainer owns everyth
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,35 +13,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from desktop_app.core.metrics import psnr, ssim_map
 from desktop_app.core.training import degrade
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.data import ImageSet, center_crop, load_pairs, random_patches
 from desktop_app.core.training.generative import GanTask, VaeTask
 from desktop_app.core.training.masks import mask_batch, random_mask
 from desktop_app.core.training.selfsup import SelfSupervisedDenoiseTask
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor | None = None) -> float:
-    err = (a.clamp(0, 1) - b) ** 2
-    if weight is None:
-        mse = torch.mean(err).item()
-    else:
-        mse = (torch.sum(err * weight) / (torch.sum(weight.expand_as(err)) + 1e-8)).item()
-    return 10 * math.log10(1.0 / max(mse, 1e-12))
-
-
-def ssim_map(a: torch.Tensor, b: torch.Tensor, win: int = 7) -> torch.Tensor:
-    """The SSIM map of two N x C x H x W images in [0, 1], per channel, as scikit-image's
-    `structural_similarity` computes it by default (uniform win x win windows, sample
-    covariance, K1 0.01, K2 0.03); (win - 1) / 2 pixels smaller on every side."""
-    c1, c2 = 0.01**2, 0.03**2
-    mean = lambda x: F.avg_pool2d(x, win, stride=1)  # noqa: E731
-    mu_a, mu_b = mean(a), mean(b)
-    unbias = win * win / (win * win - 1)
-    var_a = (mean(a * a) - mu_a**2) * unbias
-    var_b = (mean(b * b) - mu_b**2) * unbias
-    cov = (mean(a * b) - mu_a * mu_b) * unbias
-    return ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
 
 
 def _crop_tensor(img: np.ndarray, size: int) -> torch.Tensor:
