@@ -21,7 +21,7 @@ training folder (``--data``):
   reference, N crops of one half of the held-back images against N crops of the other half
   (the images split alternately, per class), which compares two disjoint sets of pictures;
 - trivial baseline: the same training-split crops Gaussian-blurred with sigma ``--blur`` px
-  (OpenCV, reflected edges), the "blurred random crops" of ``generation.blurred_crops``.
+  (OpenCV, reflected edges), the "blurred random crops" of ``training.generative.blurred_crops``.
 
 Every row is compared with the same real set, with the same neighbourhood positions and
 directions (swd seed ``--seed``). The main figure normalises each set by its own per-channel
@@ -249,7 +249,7 @@ def build_references(gen: Generator, args: argparse.Namespace) -> tuple[Referenc
 
 
 def blurred(crops: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Each crop Gaussian-blurred with `sigma` pixels, as generation.blurred_crops blurs."""
+    """Each crop Gaussian-blurred with `sigma` pixels, as training.generative.blurred_crops blurs."""
     images = crops.permute(0, 2, 3, 1).numpy()
     out = np.stack([cv2.GaussianBlur(im, (0, 0), sigma, borderType=cv2.BORDER_REFLECT) for im in images])
     return torch.from_numpy(np.ascontiguousarray(out.transpose(0, 3, 1, 2)))

@@ -147,21 +147,6 @@ def reconstruct(model: nn.Module, images: np.ndarray, class_index: int | None = 
     return _to_images(model.decode(mu, labels))
 
 
-def blurred_crops(images: list[np.ndarray], n: int, size: int, seed: int = 0, blur: float = 2.0) -> np.ndarray:
-    """A trivial 'generator' for reference: random crops of real uint8 images (H x W x 3),
-    Gaussian-blurred with sigma `blur` pixels. N x size x size x 3 float32."""
-    import cv2
-
-    from desktop_app.core.training.data import random_crop
-
-    rng = np.random.default_rng(seed)
-    out = np.empty((n, size, size, 3), np.float32)
-    for k in range(n):
-        crop = random_crop(images[rng.integers(len(images))], size, rng, turn=False).astype(np.float32) / 255.0
-        out[k] = cv2.GaussianBlur(crop, (0, 0), blur, borderType=cv2.BORDER_REFLECT)
-    return out
-
-
 def parameters_of(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -172,5 +157,5 @@ def describe(model: nn.Module) -> str:
     return f"{kind} {model.size} px, latent {model.latent_dim}, {parameters_of(model) / 1e6:.1f} M parameters{classes}"
 
 
-__all__ = ["DEFAULT_GENERATOR", "SwdResult", "blurred_crops", "class_index", "describe", "interpolate",
+__all__ = ["DEFAULT_GENERATOR", "SwdResult", "class_index", "describe", "interpolate",
            "is_generator", "laplacian_pyramid", "latents", "reconstruct", "sample", "sample_work", "swd"]

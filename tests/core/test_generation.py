@@ -18,7 +18,7 @@ from desktop_app.core.models.weights import Manifest, load_model, save_model
 from desktop_app.core.tasks import run_work
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.data import class_folders, load_labelled_image_set
-from desktop_app.core.training.generative import GanTask, diff_augment
+from desktop_app.core.training.generative import GanTask, blurred_crops, diff_augment
 from desktop_app.core.training.trainer import Trainer
 from tests.conftest import textured_image
 
@@ -255,8 +255,8 @@ def test_swd_of_a_set_against_itself_is_zero_and_grows_with_a_shift():
 def test_blurred_crops_baseline_differs_in_fine_detail():
     real = (textures(24, 0) * 255).astype(np.uint8)
     reference = real.astype(np.float32) / 255
-    blurred = generation.swd(reference, generation.blurred_crops(list(real), 24, 64, seed=1))
-    sharp = generation.swd(reference, generation.blurred_crops(list(real), 24, 64, seed=1, blur=0.01))
+    blurred = generation.swd(reference, blurred_crops(list(real), 24, 64, seed=1))
+    sharp = generation.swd(reference, blurred_crops(list(real), 24, 64, seed=1, blur=0.01))
     assert blurred.levels[0] > 3 * sharp.levels[0]  # the finest level sees what blurring removed
 
 

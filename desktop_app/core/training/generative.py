@@ -35,6 +35,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 import torch.nn as nn
@@ -183,6 +184,17 @@ def _whole(img: np.ndarray, size: int) -> np.ndarray:
     s = min(h, w)
     y, x = (h - s) // 2, (w - s) // 2
     return np.asarray(Image.fromarray(img[y:y + s, x:x + s]).resize((size, size), Image.Resampling.LANCZOS))
+
+
+def blurred_crops(images: list[np.ndarray], n: int, size: int, seed: int = 0, blur: float = 2.0) -> np.ndarray:
+    """A trivial 'generator' for reference: random crops of real uint8 images (H x W x 3),
+    Gaussian-blurred with sigma `blur` pixels. N x size x size x 3 float32."""
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, size, size, 3), np.float32)
+    for k in range(n):
+        crop = random_crop(images[rng.integers(len(images))], size, rng, turn=False).astype(np.float32) / 255.0
+        out[k] = cv2.GaussianBlur(crop, (0, 0), blur, borderType=cv2.BORDER_REFLECT)
+    return out
 
 
 @dataclass
