@@ -10,7 +10,10 @@ PNG and WebP is carried byte for byte (only Orientation is set to 1) into JPEG, 
 A TIFF has no EXIF block, so going into or out of TIFF the EXIF is re-serialised by Pillow:
 first-IFD tags (Make, Model, DateTime, Artist, Copyright, resolution, ...) and the Exif, GPS
 and Interop sub-IFDs are kept; the thumbnail IFD is dropped, and maker notes that point
-outside themselves may break. XMP, IPTC and Photoshop blocks are not carried; BMP keeps nothing.
+outside themselves may break. XMP and IPTC are carried through Exiv2 (`metadata`): XMP into
+every format but BMP, IPTC into JPEG, PNG and TIFF; Photoshop blocks are not; BMP keeps nothing.
+HEIC/HEIF (8 or 10 bits) and camera RAW files are decoded in `formats`; AVIF is Pillow's (8 bits).
+A RAW is never written.
 """
 
 from __future__ import annotations
@@ -31,18 +34,25 @@ import numpy as np
 import tifffile
 from PIL import Image, ImageCms, TiffImagePlugin
 
+from desktop_app.core.imaging import formats, metadata
 from desktop_app.core.imaging.convert import split_alpha, to_bits, to_float, to_uint8
 
-SUPPORTED_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
-OPEN_FILTER = f"Images ({' '.join('*' + ext for ext in SUPPORTED_EXTENSIONS)});;All files (*)"
-SAVE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;TIFF (*.tif *.tiff);;WebP (*.webp);;BMP (*.bmp)"
+# What can be saved; RAW files open too (OPENABLE_EXTENSIONS) but are never written.
+SUPPORTED_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp",
+                        ".heic", ".heif", ".avif")
+OPENABLE_EXTENSIONS = SUPPORTED_EXTENSIONS + formats.RAW_EXTENSIONS
+OPEN_FILTER = (f"Images ({' '.join('*' + ext for ext in OPENABLE_EXTENSIONS)});;"
+               f"Camera RAW ({' '.join('*' + ext for ext in formats.RAW_EXTENSIONS)});;All files (*)")
+SAVE_FILTER = ("PNG (*.png);;JPEG (*.jpg *.jpeg);;TIFF (*.tif *.tiff);;WebP (*.webp);;BMP (*.bmp);;"
+               "HEIC (*.heic *.heif);;AVIF (*.avif)")
 DEFAULT_MAX_PIXELS = 250_000_000
 
 _FORMAT_BY_EXTENSION = {
     ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF",
-    ".webp": "WEBP", ".bmp": "BMP",
+    ".webp": "WEBP", ".bmp": "BMP", ".heic": "HEIF", ".heif": "HEIF", ".avif": "AVIF",
 }
-_PILLOW_FORMATS = ("PNG", "JPEG", "TIFF", "WEBP", "BMP")
+_PILLOW_FORMATS = ("PNG", "JPEG", "TIFF", "WEBP", "BMP", "AVIF")
+_XMP_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP")  # where Exiv2 writes XMP (IPTC: not WebP)
 _EXIF_HEADER = b"Exif\x00\x00"
 _ORIENTATION = 0x0112
 _EXIF_IFD, _GPS_IFD, _INTEROP_IFD = 0x8769, 0x8825, 0xA005
@@ -101,6 +111,9 @@ class ImageMeta:
     height: int = 0
     path: str | None = None
     notes: list[str] = field(default_factory=list)
+    xmp: bytes | None = None  # the XMP packet, carried as is (see core.imaging.metadata)
+    iptc: list[tuple[str, str]] = field(default_factory=list)  # (key, text) pairs, in order
+    camera: dict[str, str] = field(default_factory=dict)  # camera, lens, iso, exposure, ...
 
 
 def load_image(
@@ -108,6 +121,9 @@ def load_image(
 ) -> tuple[np.ndarray, ImageMeta]:
     """Pixels (float32 H x W x C in [0, 1], C = 1, 3 or 4), upright, and the file's metadata."""
     data = _read_checked(path)
+    kind = formats.sniff(data, path)
+    if kind is not None:  # HEIC and camera RAW
+        return _load_decoded(path, kind, data, max_pixels)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked just below
@@ -153,6 +169,30 @@ def load_image(
         format=fmt, bit_depth=bit_depth, source_mode=source_mode, exif=exif,
         icc_profile=_icc_matching(icc, pixels.shape[2]), width=pixels.shape[1],
         height=pixels.shape[0], path=os.fspath(path), notes=notes,
+        camera=metadata.camera_summary(exif),
+    )
+    if fmt != "BMP":
+        meta.xmp, meta.iptc = metadata.read_extra(data)
+    return pixels, meta
+
+
+def _load_decoded(path, kind: str, data: bytes, max_pixels: int) -> tuple[np.ndarray, ImageMeta]:
+    """A HEIC or camera RAW, decoded by `formats` (libheif, LibRaw)."""
+    try:
+        decoded = formats.decode(kind, data, max_pixels)
+    except formats.FormatError as exc:
+        raise ImageFileError(path, str(exc)) from exc
+    except MemoryError as exc:
+        raise ImageFileError(path, "not enough memory to open this image") from exc
+    except Exception as exc:  # libheif / LibRaw errors
+        raise ImageFileError(path, "the file is truncated or damaged") from exc
+    pixels = to_float(decoded.pixels)
+    exif = _upright_exif(decoded.exif) if decoded.exif else None  # decoders apply orientation
+    meta = ImageMeta(
+        format=decoded.format, bit_depth=decoded.bit_depth, source_mode=decoded.source_mode,
+        exif=exif, icc_profile=_icc_matching(decoded.icc, pixels.shape[2]),
+        width=pixels.shape[1], height=pixels.shape[0], path=os.fspath(path), notes=decoded.notes,
+        xmp=decoded.xmp, camera=metadata.camera_summary(exif),
     )
     return pixels, meta
 
@@ -180,7 +220,7 @@ def save_image(
     if bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16, not {bit_depth}")
     pixels = _checked_pixels(pixels)
-    if fmt not in ("PNG", "TIFF"):
+    if fmt not in ("PNG", "TIFF", "HEIF"):  # HEIF: 16 is written as 10 bits
         bit_depth = 8
     if fmt in ("JPEG", "BMP"):
         pixels, _ = split_alpha(pixels)
@@ -201,12 +241,18 @@ def save_image(
     try:
         buffer = to_bits(pixels, bit_depth)
         buffer = buffer[:, :, 0] if buffer.shape[2] == 1 else buffer
+        xmp = metadata.upright_xmp(meta.xmp) if meta is not None and fmt != "BMP" else None
         if fmt == "TIFF":
             data = _encode_tiff(buffer, icc, exif)
+        elif fmt == "HEIF":
+            data = formats.encode_heif(buffer, bit_depth, icc, exif, xmp, jpeg_quality)
         elif bit_depth == 16:
             data = _encode_png16(buffer, icc, exif)
         else:
-            data = _encode_with_pillow(fmt, buffer, icc, exif, jpeg_quality)
+            data = _encode_with_pillow(fmt, buffer, icc, exif, jpeg_quality,
+                                       xmp if fmt == "AVIF" else None)
+        if fmt in _XMP_FORMATS and meta is not None and (meta.xmp or meta.iptc):
+            data = metadata.embed(data, xmp, meta.iptc)
     except MemoryError as exc:
         raise ImageFileError(path, "not enough memory to save this image") from exc
     except Exception as exc:  # an encoder refusing its input; the chained cause is for the log
@@ -421,8 +467,11 @@ def _icc_matching(icc: bytes | None, channels: int) -> bytes | None:
     return icc if icc[16:20] == wanted else None
 
 
-def _encode_with_pillow(fmt: str, buffer: np.ndarray, icc, exif, quality: int) -> bytes:
-    options = {"JPEG": {"quality": quality}, "WEBP": {"quality": quality}}.get(fmt, {})
+def _encode_with_pillow(fmt: str, buffer: np.ndarray, icc, exif, quality: int, xmp=None) -> bytes:
+    options = {"JPEG": {"quality": quality}, "WEBP": {"quality": quality},
+               "AVIF": {"quality": quality}}.get(fmt, {})
+    if xmp:
+        options["xmp"] = xmp
     if icc:
         options["icc_profile"] = icc
     if exif:
