@@ -75,6 +75,8 @@ class BurstResult:
     transforms: dict[str, list[list[float]]]  # frame -> 2 x 3 affine, reference -> frame coordinates
     sigma_before: list[float]  # noise of the first frame, per channel, 0-255 scale
     sigma_after: list[float]  # noise of the mean
+    # frame -> correlation of its downscaled grey copy with the reference's after alignment
+    correlations: dict[str, float] = field(default_factory=dict)
     pairs: list[str] = field(default_factory=list)  # file names written
     camera: str | None = None
     iso: list[int] = field(default_factory=list)
@@ -180,7 +182,7 @@ def group_by_capture(frames: list[Path], gap_seconds: float = 30.0) -> list[list
     for info in infos:
         by_size.setdefault(info.size, []).append(info)
     groups: list[list[Path]] = []
-    for size, members in by_size.items():
+    for members in by_size.values():
         if all(m.time is None for m in members):
             groups.append([m.path for m in members])
             continue
@@ -326,6 +328,7 @@ def average_burst(burst: Burst, settings: AlignSettings = AlignSettings()
     mean = first.copy()
     kept = [burst.frames[0].name]
     transforms = {burst.frames[0].name: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]}
+    correlations = {burst.frames[0].name: 1.0}
     left_out: list[tuple[str, str]] = []
     sigma_before = estimate_sigma(first)
     del first
@@ -335,7 +338,7 @@ def average_burst(burst: Burst, settings: AlignSettings = AlignSettings()
     for k, path in enumerate(burst.frames[1:], start=2):
         try:
             frame = _load_rgb(path)
-            warp, cc = aligner.align(frame)
+            warp, correlation = aligner.align(frame)
         except AlignmentError as e:
             left_out.append((path.name, str(e)))
         except Exception as e:  # noqa: BLE001 - an unreadable frame is left out, not fatal
@@ -345,6 +348,7 @@ def average_burst(burst: Burst, settings: AlignSettings = AlignSettings()
             del frame
             kept.append(path.name)
             transforms[path.name] = warp.tolist()
+            correlations[path.name] = round(correlation, 4)
             # running mean, in place: mean += (aligned - mean) / count
             np.subtract(aligned, mean, out=aligned)
             aligned *= 1.0 / len(kept)
@@ -357,7 +361,8 @@ def average_burst(burst: Burst, settings: AlignSettings = AlignSettings()
                                                                   if left_out and left_out[-1][0] == path.name else ""),
                        {"burst": burst.name, "frame": k})
     result = BurstResult(burst.name, kept, left_out, transforms, sigma_before.round(3).tolist(),
-                         estimate_sigma(mean).round(3).tolist(), camera=info.camera, iso=sorted(isos),
+                         estimate_sigma(mean).round(3).tolist(), correlations=correlations, camera=info.camera,
+                         iso=sorted(isos),
                          seconds_align=time.perf_counter() - start)
     return mean, result
 

@@ -100,7 +100,7 @@ def test_mean_of_n_frames_reduces_noise_by_about_sqrt_n(tmp_path):
     # saved as 16-bit TIFF so that 8-bit rounding does not add its own noise floor
     folder = tmp_path / "burst"
     folder.mkdir()
-    from desktop_app.core.imaging.io import save_image, ImageMeta
+    from desktop_app.core.imaging.io import ImageMeta, save_image
 
     for i, f in enumerate(frames):
         save_image(folder / f"f{i:02d}.tif", np.clip(f, 0, 1), ImageMeta(format="TIFF", bit_depth=16))
@@ -180,7 +180,7 @@ def _fraction_for_one_of(scenes: list[str]) -> float:
 
 
 def test_calibration_is_cancellable_between_frames(tmp_path):
-    from desktop_app.core.tasks import CancelToken, Cancelled
+    from desktop_app.core.tasks import Cancelled, CancelToken
 
     rng = np.random.default_rng(5)
     world = scene(7)
