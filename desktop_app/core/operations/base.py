@@ -87,6 +87,9 @@ class Operation:
     # is always blended into the image through the mask.
     fills_mask: bool = False
     uses_device: bool = False
+    # The mask the operation fills and is blended through, made from the user's mask and the
+    # resolved parameters (object removal grows it over the object's edge); None: as painted.
+    prepare_mask: Callable[[np.ndarray, dict[str, Any]], np.ndarray] | None = None
     # Measured speed or other facts the panel shows beside the title.
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)

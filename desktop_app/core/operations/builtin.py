@@ -3,5 +3,6 @@
 from desktop_app.core.operations import classic, inpaint, neural
 from desktop_app.core.operations.registry import register
 
-for _op in (classic.NLMEANS, classic.TELEA, classic.NS, neural.CNN, neural.CNN_REAL, inpaint.CNN, inpaint.PATCH):
+# Registry order is the panel's order: object removal first, the app's headline job.
+for _op in (inpaint.REMOVE, classic.NLMEANS, classic.TELEA, classic.NS, neural.CNN, neural.CNN_REAL, inpaint.CNN, inpaint.PATCH):
     register(_op)

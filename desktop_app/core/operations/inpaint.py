@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from desktop_app.core.inpainting.fullres import fill_full_resolution
-from desktop_app.core.operations.base import Operation, OperationInput, Param
+from desktop_app.core.operations.base import AUTO, Operation, OperationInput, Param
 from desktop_app.core.tasks import Progress, Work
 
 MODEL_ID = "inpaint"  # resources/models/inpaint.safetensors
@@ -91,6 +91,28 @@ def inpaint_patch(inp: OperationInput) -> Work[np.ndarray]:
                                             seed=seed, grain=bool(inp.params["grain"])))
 
 
+def _expand(mask: np.ndarray, params: dict) -> np.ndarray:
+    from desktop_app.core.inpainting.remove import default_expand, grow_mask
+
+    pixels = default_expand(mask.shape) if params["expand"] == AUTO else int(params["expand"])
+    return grow_mask(mask, pixels)
+
+
+def remove_object(inp: OperationInput) -> Work[np.ndarray]:
+    """The network's fill as the coarse content, the photo's own patches as its texture
+    (inpainting.remove), seam and grain matched at full resolution."""
+    from desktop_app.core.inpainting.remove import guided_fill
+    from desktop_app.core.models.device import pick_device
+
+    assert inp.mask is not None
+    seed = int(inp.params["seed"])
+    yield Progress(None, f"loading {MODEL_ID}")
+    network = _network_fill(inp, seed)
+    fill = guided_fill(network, seed, device=str(pick_device(inp.device or "auto")))
+    return (yield from fill_full_resolution(inp.image, inp.mask, fill, int(inp.params["working_size"]),
+                                            seed=seed, grain=bool(inp.params["grain"])))
+
+
 NEURAL_FILL_EXTRA = {"variations": 3}  # seeds offered to pick from after a run
 _SEED = Param("seed", int, 0, "Seed", "Which of the possible fills: another seed gives another variation.",
               minimum=0, maximum=2**31 - 1, step=1)
@@ -123,4 +145,18 @@ PATCH = Operation(
                                                           "Side of the patches compared and copied.",
                                                           minimum=3, maximum=15, step=2), _GRAIN),
     fills_mask=True, uses_device=True,
+)
+
+EXPAND = Param("expand", int, AUTO, "Expand",
+               "Grow the hole by this many pixels before filling, over the object's edge, halo and soft "
+               "shadow; auto: 0.4 % of the photo's long side (2 px on a small photo, 24 on 24 MP).",
+               minimum=0, maximum=500, step=1, allow_auto=True)
+
+REMOVE = Operation(
+    task="inpaint", method="remove", title="Remove object", category="Restoration",
+    description="Fills the selection with the photo's own texture, laid out by the inpainting network: "
+                "the network decides what continues into the hole, patches copied from the photo give it "
+                "real detail. The hole is grown a little first (Expand) so no edge or halo is left.",
+    run=remove_object, params=(_SEED, EXPAND, _working(512), _GRAIN), fills_mask=True, uses_device=True,
+    prepare_mask=_expand, extra=dict(NEURAL_FILL_EXTRA),
 )
