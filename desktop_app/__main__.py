@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-CLI_COMMANDS = {"ops", "denoise", "inpaint", "train", "select", "generate", "-h", "--help"}
+CLI_COMMANDS = {"ops", "denoise", "inpaint", "train", "select", "generate", "batch", "-h", "--help"}
 
 
 def main(argv: list[str] | None = None) -> int:

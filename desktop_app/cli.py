@@ -9,6 +9,7 @@
     desktop-app generate [--model NAME] -n 16 --seed 0 -o DIR [--class bark]
     desktop-app select IN --box X,Y,W,H -o MASK.png [--grow N] [--feather R]
     desktop-app select IN --wand X,Y --tolerance 32 [--global] -o MASK.png
+    desktop-app batch IN_DIR -o OUT_DIR --op denoise --method cnn --sigma auto [--jobs N]
     desktop-app calibrate BURST_DIR [BURST_DIR ...] -o PAIRS_DIR
 
 Exit code 0 on success; otherwise one line on stderr and a non-zero code.
@@ -108,7 +109,7 @@ def _run_image_op(args: argparse.Namespace, task: str) -> int:
     from desktop_app.core.imaging.io import load_image, load_mask, save_image
     from desktop_app.core.operations import apply_operation, registry
 
-    op = registry.get(task, args.method) if args.method else registry.for_task(task)[0]
+    op = registry.get(task, args.method)
     params = _op_params(args, op)
     image, meta = load_image(args.input)
     mask = load_mask(args.mask, image.shape[:2]) if getattr(args, "mask", None) else None
@@ -319,6 +320,51 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    """One operation over files and folders; one line per file on stderr when it is not a
+    terminal (a log, a pipe), a bar plus a line per failure when it is."""
+    from desktop_app.core.batch import BatchSpec, run_batch
+    from desktop_app.core.operations import registry
+
+    op = registry.get(args.op, args.method)
+    if args.jobs < 1:
+        raise ValueError("--jobs must be at least 1")
+    spec = BatchSpec(inputs=tuple(Path(p) for p in args.inputs), output_dir=Path(args.output),
+                     operation=op.key, params=_op_params(args, op), format=args.format,
+                     bit_depth=args.bit_depth, name_pattern=args.name, recursive=not args.no_recursive,
+                     quality=args.quality, mask=Path(args.mask) if args.mask else None,
+                     device=args.device, jobs=args.jobs)
+    terminal = sys.stderr.isatty()
+
+    def report(p: Progress) -> None:
+        event = p.data.get("event")
+        if event in ("done", "skipped", "failed"):
+            o, where = p.data["outcome"], f"[{p.data['index'] + 1}/{p.data['count']}]"
+            line = {"done": f"{where} done {o.source} -> {o.output} ({o.seconds:.1f} s)",
+                    "skipped": f"{where} skipped {o.source} (done by an earlier run)",
+                    "failed": f"{where} failed {o.source}: {o.reason}"}[event]
+            if terminal and (event == "failed" or not args.quiet):
+                sys.stderr.write("\r\033[K" + line + "\n")
+            elif not terminal and not (args.quiet and event != "failed"):
+                sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+        elif terminal and not args.quiet and p.fraction is not None:
+            sys.stderr.write(f"\r\033[Kbatch {p.fraction * 100:5.1f}% {p.message[:60]}")
+            sys.stderr.flush()
+
+    result = run_work(run_batch(spec), report)
+    if terminal and not args.quiet:
+        sys.stderr.write("\r\033[K")
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"batch: {result.summary()}; results in {spec.output_dir}", file=sys.stderr)
+    if result.failed:
+        print(f"desktop-app: error: {len(result.failed)} of {len(result.outcomes)} files failed "
+              f"(listed above)", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
 class OneLineParser(argparse.ArgumentParser):
     """Usage errors as one line on stderr (the full usage is one `--help` away)."""
 
@@ -338,11 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_)
         p.add_argument("input", help="image file to read")
         p.add_argument("-o", "--output", required=True, help="image file to write (format from the extension)")
-        if name == "inpaint":  # the first registered inpainting operation: Remove object
-            p.add_argument("--method", default=None, help="operation method (see `desktop-app ops`; "
-                                                          "default: the first listed, remove)")
-        else:
-            p.add_argument("--method", required=True, help="operation method (see `desktop-app ops`)")
+        p.add_argument("--method", required=True, help="operation method (see `desktop-app ops`)")
         if name == "inpaint":
             p.add_argument("--mask", required=True, help="greyscale PNG, white = region to fill")
         else:
@@ -438,7 +480,38 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds between two frames that start a new burst (grouping by capture time)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_calibrate)
+    _add_batch_parser(sub)
     return parser
+
+
+def _add_batch_parser(sub) -> None:
+    from desktop_app.core.batch import DEFAULT_PATTERN, batch_operations
+
+    p = sub.add_parser("batch", help="run one operation over many photos (files or folders)")
+    p.add_argument("inputs", nargs="+", help="photos and folders (folders are searched recursively)")
+    p.add_argument("-o", "--output", required=True, help="folder to write the results into")
+    p.add_argument("--op", required=True, help="operation, e.g. denoise (see `desktop-app ops`)")
+    p.add_argument("--method", required=True, help="operation method, e.g. cnn")
+    p.add_argument("--format", default=None,
+                   help="png, jpg, tif, webp, bmp, heic or avif (default: each photo's own; RAW: tif)")
+    p.add_argument("--bit-depth", type=int, choices=(8, 16), default=None,
+                   help="8 or 16 (default: each photo's own; only PNG, TIFF and HEIC keep 16)")
+    p.add_argument("--name", default=DEFAULT_PATTERN,
+                   help="file name pattern with {stem} {task} {method} {index} (default %(default)s)")
+    p.add_argument("--mask", default=None, help="greyscale PNG applied to photos of its size")
+    p.add_argument("--no-recursive", action="store_true", help="do not look into sub-folders")
+    p.add_argument("--jobs", type=int, default=1, help="photos processed at the same time (default 1)")
+    p.add_argument("--device", default=None, help="auto, cpu, cuda or mps (models only)")
+    p.add_argument("--quality", type=int, default=92, help="JPEG/WebP/HEIC/AVIF quality (1-100)")
+    p.add_argument("-q", "--quiet", action="store_true", help="report failures only")
+    seen: set[str] = set()
+    for op in batch_operations():
+        for param in op.params:
+            if param.name not in seen:
+                seen.add(param.name)
+                p.add_argument("--" + param.name.replace("_", "-"), dest=f"param_{param.name}",
+                               default=None, help=f"{param.description} (default {param.default})")
+    p.set_defaults(func=cmd_batch)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -159,7 +159,7 @@ def run_batch(spec: BatchSpec) -> Work[BatchReport]:
     params = op.resolve_params(spec.params)  # a bad value stops the batch before any file
     if spec.bit_depth not in (None, 8, 16):
         raise BatchError(f"bit depth must be 8 or 16, not {spec.bit_depth}")
-    if spec.format is not None and spec.format.lower() not in SUPPORTED_EXTENSIONS:
+    if spec.format is not None and _output_extension(spec.format, Path()) not in SUPPORTED_EXTENSIONS:
         raise BatchError(f"cannot write {spec.format} files; use one of {', '.join(SUPPORTED_EXTENSIONS)}")
     photos = collect_photos(spec.inputs, spec.recursive)
     if not photos:

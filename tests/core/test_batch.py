@@ -187,3 +187,49 @@ def test_collect_photos_recursive_or_not(shoot):
     names = [rel.as_posix() for _, rel in collect_photos([shoot])]
     assert "day2/d.jpg" in names and "notes.txt" not in names
     assert "day2/d.jpg" not in [rel.as_posix() for _, rel in collect_photos([shoot], recursive=False)]
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+def test_cli_batch_lists_each_file_and_the_broken_ones(shoot, tmp_path, capsys):
+    from desktop_app.cli import main
+
+    out = tmp_path / "out"
+    code = main(["batch", str(shoot), "-o", str(out), "--op", "denoise", "--method", "nlmeans",
+                 "--sigma", "20", "--format", "png"])
+    lines = capsys.readouterr().err.splitlines()
+    assert code == 1  # some files failed; each is named with its reason
+    per_file = [line for line in lines if line.startswith("[")]
+    assert len(per_file) == 8
+    assert sum(" done " in line for line in per_file) == 5
+    assert any(line.endswith("failed " + str(shoot / "empty.png") + ": the file is empty") for line in per_file)
+    assert "batch: 5 done, 3 failed" in lines[-2]
+    assert len(list(out.rglob("*.png"))) == 5
+
+
+def test_cli_batch_survives_a_killed_process(shoot, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    for k in range(12):  # enough photos that the kill lands mid-way
+        save_image(shoot / f"more{k:02d}.png", noisy(100 + k, 96, 128))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "desktop_app", "batch", str(shoot), "-o", str(out), "--op", "denoise",
+               "--method", "nlmeans", "--sigma", "20"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    seen_done = []
+    for line in process.stderr:
+        if " done " in line:
+            seen_done.append(line.split(" done ")[1].split(" -> ")[0])
+            if len(seen_done) == 2:
+                process.send_signal(signal.SIGKILL)
+                break
+    process.wait(timeout=60)
+    process.stderr.close()
+    result = subprocess.run(command, stderr=subprocess.PIPE, text=True, timeout=300)
+    skipped = [line.split(" skipped ")[1].split(" (")[0] for line in result.stderr.splitlines() if " skipped " in line]
+    done = [line for line in result.stderr.splitlines() if line.startswith("[") and " done " in line]
+    assert set(seen_done) <= set(skipped)
+    assert len(skipped) + len(done) == 17 and result.returncode == 1
