@@ -109,7 +109,7 @@ def _run_image_op(args: argparse.Namespace, task: str) -> int:
     from desktop_app.core.imaging.io import load_image, load_mask, save_image
     from desktop_app.core.operations import apply_operation, registry
 
-    op = registry.get(task, args.method)
+    op = registry.get(task, args.method) if args.method else registry.for_task(task)[0]
     params = _op_params(args, op)
     image, meta = load_image(args.input)
     mask = load_mask(args.mask, image.shape[:2]) if getattr(args, "mask", None) else None
@@ -384,7 +384,11 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_)
         p.add_argument("input", help="image file to read")
         p.add_argument("-o", "--output", required=True, help="image file to write (format from the extension)")
-        p.add_argument("--method", required=True, help="operation method (see `desktop-app ops`)")
+        if name == "inpaint":  # the first registered inpainting operation: Remove object
+            p.add_argument("--method", default=None, help="operation method (see `desktop-app ops`; "
+                                                          "default: the first listed, remove)")
+        else:
+            p.add_argument("--method", required=True, help="operation method (see `desktop-app ops`)")
         if name == "inpaint":
             p.add_argument("--mask", required=True, help="greyscale PNG, white = region to fill")
         else:
