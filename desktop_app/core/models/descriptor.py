@@ -19,6 +19,10 @@ class TilePolicy:
     gpu_tile: int = 1024
 
 
+def _one(hparams: dict[str, Any]) -> int:
+    return 1
+
+
 @dataclass(frozen=True)
 class Architecture:
     id: str
@@ -28,10 +32,19 @@ class Architecture:
     in_channels: int = 3
     out_channels: int = 3
     takes_noise_map: bool = False
-    precisions: tuple[str, ...] = ("fp32", "fp16", "bf16")
-    size_multiple: int = 1
+    precisions: tuple[str, ...] = ("fp32", "fp16", "bf16")  # what a GPU may compute in
+    # bf16 on a CPU that has it (OpenVINO, models/runtime.py): only where measured to cost < 0.02 dB
+    cpu_bf16: bool = False
+    # the side multiple the network needs, from its hyper-parameters (a loaded network also
+    # reports its own as `size_multiple`; models/runner.py asks the network)
+    size_multiple_of: Callable[[dict[str, Any]], int] = _one
     tiling: TilePolicy = field(default_factory=TilePolicy)
     default_hparams: dict[str, Any] = field(default_factory=dict)
 
     def create(self, **hparams: Any) -> nn.Module:
         return self.build(**{**self.default_hparams, **hparams})
+
+    @property
+    def size_multiple(self) -> int:
+        """The multiple for the default hyper-parameters, for code that has no network yet."""
+        return self.size_multiple_of(dict(self.default_hparams))

@@ -1,5 +1,6 @@
-"""One model manager: loads a model on the chosen device, keeps it warm for the next run,
-and frees GPU memory when another model or device is asked for."""
+"""One model manager: loads a model on the chosen device, keeps it (and its runner, with the
+CPU runtime's compiled graph) warm for the next run, and frees memory when another model or
+device is asked for. Every load of a model by name goes through here."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from desktop_app.core.models import registry
 from desktop_app.core.models.catalog import find
 from desktop_app.core.models.descriptor import Architecture
 from desktop_app.core.models.device import pick_device
+from desktop_app.core.models.runner import ModelRunner
 from desktop_app.core.models.weights import Manifest, load_model
 
 
@@ -29,6 +31,7 @@ class ModelManager:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._current: LoadedModel | None = None
+        self._runner: ModelRunner | None = None
         self.device_preference: str = "auto"
 
     def get(self, model_id: str, device: str | None = None) -> LoadedModel:
@@ -47,11 +50,20 @@ class ModelManager:
             self._current = LoadedModel(module, manifest, arch, target)
             return self._current
 
+    def runner(self, model_id: str, device: str | None = None) -> ModelRunner:
+        """The runner of `model_id` on `device` (see models/runner.py): images in, images out."""
+        loaded = self.get(model_id, device)
+        with self._lock:
+            if self._runner is None or self._runner.loaded is not loaded:
+                self._runner = ModelRunner(loaded)
+            return self._runner
+
     def _release(self) -> None:
         if self._current is None:
             return
         device = self._current.device
         self._current = None
+        self._runner = None
         gc.collect()
         if device.type == "cuda":
             torch.cuda.empty_cache()

@@ -1,5 +1,5 @@
-"""Operations that run the project's trained networks (through the model manager and the
-tiled runner)."""
+"""Operations that run the project's trained networks: the model manager hands out the
+network's runner (models/runner.py), which takes and returns images; no tensors here."""
 
 from __future__ import annotations
 
@@ -12,53 +12,28 @@ from desktop_app.core.tasks import Progress, Work
 BYTES_PER_PIXEL = 600.0  # working memory of the UNet denoisers per input pixel, fp32, measured roughly
 
 
-def _precision(device) -> str:
-    import torch
-
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "fp32"
-
-
 def denoise_with(model_id: str):
     def run(inp: OperationInput) -> Work[np.ndarray]:
         # torch loads here, on first use, not when the registry is imported at start-up
-        import torch
-
         from desktop_app.core.models.manager import MANAGER
-        from desktop_app.core.models.tiled import TileSettings, choose_tile, dihedral_ensemble, run_tiled
 
         yield Progress(None, f"loading {model_id}")
-        loaded = MANAGER.get(model_id, inp.device)
-        model, arch, device = loaded.module, loaded.arch, loaded.device
+        runner = MANAGER.runner(model_id, inp.device)
         image = inp.image
-        grey = image.shape[2] == 1
-        rgb = np.repeat(image, 3, axis=2) if grey else image
-        fn_sigma = None
-        if arch.takes_noise_map:
+        sigma = None
+        if runner.arch.takes_noise_map:
             value = inp.params.get("sigma", AUTO)
             if value == AUTO:
                 yield Progress(None, "estimating the noise level")
                 est = estimate_sigma(image)
-                sig = np.repeat(est.mean(), 3) if grey else est
+                sigma = np.array([est.mean()]) if image.shape[2] == 1 else est
                 yield Progress(0.0, "estimated noise: " + ", ".join(f"{s:.1f}" for s in est),
                                {"sigma_estimate": est.tolist()})
             else:
-                sig = np.full(3, float(value))
-            fn_sigma = torch.tensor(sig / 255.0, dtype=torch.float32, device=device)[None]
-
-        def fn(x: torch.Tensor) -> torch.Tensor:
-            return model(x, fn_sigma.expand(x.shape[0], -1) if fn_sigma is not None else None)
-
-        start_tile = arch.tiling.gpu_tile if device.type == "cuda" else arch.tiling.cpu_tile
-        settings = TileSettings(tile=choose_tile(device, start_tile, BYTES_PER_PIXEL, arch.tiling.context),
-                                context=arch.tiling.context, size_multiple=arch.size_multiple,
-                                precision=_precision(device), channels_last=True)
-        if inp.params.get("ensemble", False):
-            fn = dihedral_ensemble(fn)
-        out = yield from run_tiled(fn, rgb, device, settings)
-        if grey:
-            out = out.mean(axis=2, keepdims=True)
+                sigma = np.full(image.shape[2], float(value))
+            sigma = sigma / 255.0
+        out = yield from runner.run_tiled(image, vector=sigma, ensemble=bool(inp.params.get("ensemble", False)),
+                                          bytes_per_pixel=BYTES_PER_PIXEL)
         strength = float(inp.params.get("strength", 1.0))
         return image + strength * (out - image)
 

@@ -97,13 +97,18 @@ class InpaintNet(nn.Module):
         return image * (1 - mask) + out * mask
 
 
+def _size_multiple(hp: dict) -> int:
+    return hp.get("unshuffle", 2) * 2 ** (len(hp.get("widths", (32, 64, 128, 192))) - 1)
+
+
 INPAINT = register(Architecture(
     id="inpaint-fourier",
     task="inpaint",
     title="Fourier UNet inpainting",
     build=InpaintNet,
     in_channels=5,
-    size_multiple=16,
+    size_multiple_of=_size_multiple,
+    precisions=("fp32", "bf16"),  # its FFTs run in fp32 anyway; fp16 was never tried
     # the whole working crop is one tile: the network needs all of it to fill the hole
     tiling=TilePolicy(context=0, cpu_tile=1024, gpu_tile=1024),
     default_hparams={"widths": [32, 64, 128, 192], "middle": 4, "unshuffle": 2},

@@ -91,7 +91,7 @@ GAUSSIAN = register(Architecture(
     title="UNet denoiser (noise-level map)",
     build=UNetDenoiser,
     takes_noise_map=True,
-    size_multiple=16,
+    size_multiple_of=_size_multiple,
     tiling=TilePolicy(context=64, cpu_tile=512, gpu_tile=1536),
     default_hparams={"channels": 3, "widths": [32, 64, 128, 256], "blocks": [1, 1, 2, 2], "noise_map": True, "unshuffle": 2},
 ))
@@ -102,7 +102,7 @@ BLIND = register(Architecture(
     title="UNet denoiser (blind, real noise)",
     build=UNetDenoiser,
     takes_noise_map=False,
-    size_multiple=16,
+    size_multiple_of=_size_multiple,
     tiling=TilePolicy(context=64, cpu_tile=512, gpu_tile=1536),
     default_hparams={"channels": 3, "widths": [32, 64, 128, 256], "blocks": [1, 1, 2, 2], "noise_map": False, "unshuffle": 2},
 ))

@@ -1,0 +1,116 @@
+"""The model runner (the one tensor boundary) and the CPU runtime behind it, on tiny random
+networks: no shipped weights, nothing downloaded."""
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from desktop_app.core.models import registry, runtime
+from desktop_app.core.models.manager import LoadedModel
+from desktop_app.core.models.runner import ModelRunner
+from desktop_app.core.models.weights import Manifest
+from desktop_app.core.tasks import run_work
+from tests.conftest import textured_image
+
+TINY = {"channels": 3, "widths": [4, 8], "blocks": [1, 1], "noise_map": True, "unshuffle": 2}
+TINY_INPAINT = {"widths": [8, 16], "middle": 2, "unshuffle": 2}
+SHA = "0123456789abcdef" * 4
+
+
+def loaded(arch_id="unet-denoise", hparams=TINY, seed=0, sha=SHA) -> LoadedModel:
+    torch.manual_seed(seed)
+    arch = registry.get(arch_id)
+    module = arch.create(**hparams).eval()
+    manifest = Manifest(id=f"tiny-{arch_id}", title="tiny", architecture=arch_id, task=arch.task,
+                        hparams=hparams, sha256=sha)
+    return LoadedModel(module, manifest, arch, torch.device("cpu"))
+
+
+def test_size_multiple_comes_from_the_loaded_network_not_the_descriptor():
+    runner = ModelRunner(loaded(), use_runtime=False)
+    assert runner.size_multiple == 4  # unshuffle 2 x one downsampling; the default hyper-parameters give 16
+    assert registry.get("unet-denoise").size_multiple == 16
+
+
+def test_grey_images_go_through_the_colour_network_and_come_back_grey():
+    runner = ModelRunner(loaded(), use_runtime=False)
+    grey = textured_image(37, 51, channels=1)  # sides not multiples of 4: padded and cropped
+    out = run_work(runner.run_tiled(grey, vector=[25 / 255]))
+    assert out.shape == grey.shape and out.dtype == np.float32
+    rgb = run_work(runner.run_tiled(np.repeat(grey, 3, axis=2), vector=[25 / 255] * 3))
+    np.testing.assert_allclose(out[:, :, 0], rgb.mean(axis=2), atol=1e-6)
+    assert 0.0 <= out.min() and out.max() <= 1.0
+
+
+def test_runtime_and_torch_agree_on_a_tiny_random_network():
+    pytest.importorskip("openvino")
+    image = textured_image(150, 170, seed=1)
+    fast = ModelRunner(loaded())
+    assert fast.backend == "openvino"
+    slow = ModelRunner(loaded(), use_runtime=False)
+    for ensemble in (False, True):
+        a = run_work(fast.run_tiled(image, vector=[0.1, 0.1, 0.1], ensemble=ensemble))
+        b = run_work(slow.run_tiled(image, vector=[0.1, 0.1, 0.1], ensemble=ensemble))
+        assert np.abs(a - b).max() < 1e-4
+    assert fast.backend == "openvino"  # it never fell back
+
+
+def test_runtime_runs_the_inpainting_network_with_its_fourier_blocks():
+    pytest.importorskip("openvino")
+    rng = np.random.default_rng(0)
+    image = textured_image(70, 90, seed=2)
+    hole = np.zeros((70, 90), np.float32)
+    hole[20:40, 30:60] = 1
+    noise = rng.standard_normal((70, 90)).astype(np.float32)
+    fast = ModelRunner(loaded("inpaint-fourier", TINY_INPAINT))
+    slow = ModelRunner(loaded("inpaint-fourier", TINY_INPAINT), use_runtime=False)
+    a, b = fast.run(image, planes=(hole, noise)), slow.run(image, planes=(hole, noise))
+    assert a.shape == image.shape and fast.backend == "openvino"
+    assert np.abs(a - b).max() < 1e-4
+
+
+def test_a_converted_graph_is_cached_by_its_weights_and_read_back(monkeypatch):
+    ov = pytest.importorskip("openvino")
+    image = textured_image(40, 40)
+    first = run_work(ModelRunner(loaded()).run_tiled(image, vector=[0.1] * 3))
+    assert len(list(runtime.graph_dir().glob("*.xml"))) == 1
+
+    def no_conversion(*args, **kwargs):
+        raise AssertionError("converted again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ov, "convert_model", no_conversion)
+        again = run_work(ModelRunner(loaded()).run_tiled(image, vector=[0.1] * 3))
+    np.testing.assert_array_equal(first, again)
+    # other weights (another sha256) are another graph
+    run_work(ModelRunner(loaded(seed=1, sha="f" * 64)).run_tiled(image, vector=[0.1] * 3))
+    assert len(list(runtime.graph_dir().glob("*.xml"))) == 2
+
+
+def test_a_missing_runtime_falls_back_to_torch_with_a_log_line(monkeypatch, caplog):
+    monkeypatch.setattr(runtime, "installed", lambda: False)
+    image = textured_image(40, 48)
+    with caplog.at_level(logging.WARNING, logger="desktop_app.core.models.runner"):
+        runner = ModelRunner(loaded())
+    assert runner.backend == "torch"
+    assert "OpenVINO is not installed" in caplog.text and "running on torch" in caplog.text
+    expected = run_work(ModelRunner(loaded(), use_runtime=False).run_tiled(image, vector=[0.1] * 3))
+    np.testing.assert_array_equal(run_work(runner.run_tiled(image, vector=[0.1] * 3)), expected)
+
+
+def test_a_runtime_that_fails_while_running_falls_back_to_torch(monkeypatch, caplog):
+    pytest.importorskip("openvino")
+    runner = ModelRunner(loaded())
+
+    def broken(*inputs):
+        raise RuntimeError("simulated runtime failure")
+
+    monkeypatch.setattr(runner.compiled, "compile", broken)
+    image = textured_image(40, 48)
+    with caplog.at_level(logging.WARNING, logger="desktop_app.core.models.runner"):
+        out = run_work(runner.run_tiled(image, vector=[0.1] * 3))
+    assert runner.backend == "torch" and "simulated runtime failure" in caplog.text
+    expected = run_work(ModelRunner(loaded(), use_runtime=False).run_tiled(image, vector=[0.1] * 3))
+    np.testing.assert_allclose(out, expected, atol=1e-5)  # memory layout may differ: the last bits may too
