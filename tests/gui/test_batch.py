@@ -1,0 +1,114 @@
+"""File > Batch...: a batch of a few photos from the dialog, cancelled half-way and resumed,
+with a broken photo listed and the window usable throughout."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from PySide6.QtCore import Qt
+
+from desktop_app.core.batch import JOURNAL_NAME
+from desktop_app.core.imaging.io import load_image, save_image
+from desktop_app.core.operations import Operation, Param
+from desktop_app.core.tasks import Progress
+from desktop_app.gui.dialogs.batch import BatchDialog
+from tests.conftest import textured_image
+from tests.gui.helpers import open_and_wait, register_for_test
+
+
+def _slow_brighten(inp):
+    for step in range(8):  # about 0.4 s a photo, in steps the batch can be cancelled between
+        time.sleep(0.05)
+        yield Progress(step / 8, "brightening")
+    return (inp.image * 0.5 + inp.params["amount"]).clip(0, 1)
+
+
+SLOW = Operation(task="test", method="slow-brighten", title="Slow brighten", category="Testing",
+                 description="Brightens in slow steps (a test operation).", run=_slow_brighten,
+                 params=(Param("amount", float, 0.25, "Amount", "added after halving", 0.0, 0.5),))
+
+
+@pytest.fixture
+def slow_op(request):
+    return register_for_test(SLOW, request)
+
+
+@pytest.fixture
+def shoot(tmp_path):
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    for k in range(5):
+        save_image(folder / f"p{k}.png", textured_image(48, 64, seed=k))
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    return folder
+
+
+@pytest.fixture
+def dialog(window, qtbot):
+    made = []
+
+    def make():
+        d = BatchDialog(window)
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        d.stop()
+
+
+def _done_in_journal(out) -> int:
+    try:
+        return len(json.loads((out / JOURNAL_NAME).read_text())["done"])
+    except (OSError, ValueError):
+        return 0
+
+
+def test_batch_from_the_dialog_cancel_and_resume(qtbot, window, dialog, slow_op, shoot, tmp_path, photo_path):
+    d = dialog()
+    d.show()
+    qtbot.waitExposed(d)
+    out = tmp_path / "out"
+    d.add_inputs([shoot])
+    d.output.setText(str(out))
+    d.select_operation(slow_op.key)
+    d.params.widgets["amount"].setValue(0.3)
+    d.format.setCurrentIndex(d.format.findData(".png"))
+    qtbot.mouseClick(d.start_button, Qt.MouseButton.LeftButton)
+    assert d.is_running() and not d.start_button.isEnabled()
+
+    # the window stays usable while the batch runs: open a photo in it
+    open_and_wait(qtbot, window, photo_path)
+    assert window.doc is not None
+
+    qtbot.waitUntil(lambda: _done_in_journal(out) >= 1, timeout=20000)
+    with qtbot.waitSignal(d.job.cancelled, timeout=10000):
+        qtbot.mouseClick(d.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not d.is_running(), timeout=10000)
+    first = _done_in_journal(out)
+    assert 1 <= first < 5 and "Cancelled" in d.status.text()
+    assert d.start_button.isEnabled() and not d.cancel_button.isEnabled()
+    assert 0 < d.overall_bar.value() < 100
+
+    with qtbot.waitSignal(d.start().succeeded, timeout=30000):
+        pass
+    report = d.report
+    assert len(report.skipped) == first and len(report.done) == 5 - first
+    assert [o.source.name for o in report.failed] == ["broken.jpg"]
+    assert d.failures.isVisible() and d.failures.count() == 1
+    assert "broken.jpg" in d.failures.item(0).text()
+    assert d.overall_bar.value() == 100 and "Finished" in d.status.text()
+    result, _ = load_image(out / "p0-slow-brighten.png")
+    source, _ = load_image(shoot / "p0.png")
+    assert abs(float((result - (source * 0.5 + 0.3)).mean())) < 0.01  # its parameters were used
+
+
+def test_dialog_lists_only_operations_without_a_mask_and_says_what_is_missing(qtbot, dialog):
+    d = dialog()
+    keys = [d.operation.itemData(i) for i in range(d.operation.count())]
+    assert "denoise/cnn" in keys and not any(k.startswith("inpaint/") for k in keys)
+    d.select_operation("denoise/cnn")
+    assert "sigma" in d.params.widgets
+    assert d.start() is None and "add photos" in d.status.text()
