@@ -9,7 +9,8 @@ from PySide6.QtCore import QSettings
 from desktop_app import APP_NAME, ORG_NAME
 
 DEFAULTS: dict[str, Any] = {
-    "brush/size": 40.0,
+    "brush/size": 40.0,  # before a photo is open
+    "brush/fraction": 0.04,  # the brush's diameter on a photo: this much of its shorter side
     "brush/hardness": 0.8,
     "overlay/colour": "#ff283c",
     "overlay/opacity": 0.5,

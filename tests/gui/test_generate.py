@@ -165,6 +165,7 @@ def test_paste_into_mask_changes_only_the_masked_area_and_undoes(qtbot, opened, 
     assert doc.history.titles()[len(doc.history.done) - 1] == "Paste generated"
 
     window.undo()
+    wait_idle(qtbot, window)  # an image step is undone in the worker
     np.testing.assert_array_equal(doc.image, before)
 
 

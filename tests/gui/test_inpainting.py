@@ -39,8 +39,11 @@ def test_neural_fill_offers_three_variations_to_pick_from_and_undo(qtbot, opened
     assert len(doc.history.done) == steps + 1, "picking a variation replaces the fill, it does not stack"
 
     QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    wait_idle(qtbot, window)
     np.testing.assert_array_equal(doc.image, before)
     np.testing.assert_array_equal(doc.mask, mask)
+    assert not strip.isVisible(), "the thumbnails leave with the fill they belong to"
+    assert window.act_overlay.isChecked(), "undoing a fill shows the mask again"
 
 
 def test_variations_are_dropped_once_the_image_changes(qtbot, opened, tiny_inpaint_model, invert_op):
@@ -56,3 +59,52 @@ def test_variations_are_dropped_once_the_image_changes(qtbot, opened, tiny_inpai
     window.choose_variation(1)
     wait_idle(qtbot, window)
     assert window.doc.image is inverted
+
+
+def test_box_select_an_object_remove_it_pick_a_variation_and_undo(qtbot, window, tmp_path):
+    """The headline job with the shipped network: the panel offers Remove object first, the red
+    disc goes and the ground's texture takes its place, the variations differ, Ctrl+Z brings it
+    back."""
+    from desktop_app.core.imaging.io import save_image
+    from tests.conftest import textured_image
+    from tests.gui.helpers import open_and_wait
+    from tests.gui.test_selection import box_drag
+
+    ground = textured_image(240, 320, seed=4) * 0.3 + 0.35
+    img = ground.copy()
+    yy, xx = np.mgrid[0:240, 0:320]
+    disc = (xx - 170) ** 2 + (yy - 120) ** 2 < 50 ** 2
+    img[disc] = [0.9, 0.2, 0.15]
+    save_image(tmp_path / "disc.png", img)
+    open_and_wait(qtbot, window, tmp_path / "disc.png")
+    doc = window.doc
+    before = doc.image
+    window.set_tool("box")
+    box_drag(qtbot, window, 110, 60, 230, 180)
+    mask = doc.mask.copy()
+    assert (mask > 0.5)[disc].mean() > 0.95
+    steps = len(doc.history.done)
+
+    panel = window.ops_panel
+    assert panel.operation is not None and panel.operation.key == "inpaint/remove"  # offered first
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window, 120)
+    assert not window.dialogs.errors, window.dialogs.error_text
+    first = doc.image
+    redness = first[..., 0] - first[..., 1]
+    assert redness[disc].mean() < 0.2, "the red disc is gone"
+    assert np.abs(first - ground)[disc].mean() < 0.12, "the ground continues into the hole"
+    strip = panel.variations
+    assert strip.isVisible() and len(strip.buttons) == 3
+    assert len(doc.history.done) == steps + 1
+
+    qtbot.mouseClick(strip.buttons[1], Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    second = doc.image
+    assert strip.buttons[1].isChecked()
+    assert np.abs(second - first)[disc].mean() > 0.01, "another variation, another fill"
+    assert len(doc.history.done) == steps + 1
+
+    window.act_undo.trigger()  # Edit > Undo (Ctrl+Z)
+    np.testing.assert_array_equal(doc.image, before)
+    np.testing.assert_array_equal(doc.mask, mask)

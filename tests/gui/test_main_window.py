@@ -85,11 +85,13 @@ def test_open_paint_inpaint_undo_redo_save_reopen(qtbot, opened, tmp_path):
     assert history_rows(window)[-1] == "Telea"
 
     QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    wait_idle(qtbot, window)  # an image step is undone in the worker
     np.testing.assert_array_equal(doc.image, before)
     np.testing.assert_array_equal(doc.mask, mask)  # undo took back the inpainting only
     assert window.act_redo.isEnabled()
     assert history_rows(window)[-1] == "Telea", "the undone step stays listed, to redo"
     QTest.keyClick(window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    wait_idle(qtbot, window)
     # the history keeps 16 bits per channel: redo brings the float result back to that precision
     np.testing.assert_allclose(doc.image, after, atol=0.51 / 65535)
 
@@ -154,18 +156,21 @@ def test_eraser_removes_mask(opened):
     assert history_rows(opened) == ["Opened", "Paint mask", "Erase mask"]
 
 
-def test_clear_invert_feather_are_one_undo_step_each(opened):
+def test_clear_invert_feather_are_one_undo_step_each(qtbot, opened):
     set_brush(opened, 20, 1.0)
     paint_stroke(opened, [(40, Y), (120, Y)])
     painted = opened.doc.mask.copy()
 
     panel_button(opened, "Invert").click()
+    wait_idle(qtbot, opened)  # mask commands run in the worker
     np.testing.assert_allclose(opened.doc.mask, 1 - painted)
     panel_button(opened, "Feather").click()
+    wait_idle(qtbot, opened)
     feathered = opened.doc.mask
     edge = feathered[Y - 10:Y - 4, 80]
     assert ((edge > 0.05) & (edge < 0.95)).any(), "the edge became soft"
     panel_button(opened, "Clear").click()
+    wait_idle(qtbot, opened)
     assert opened.doc.mask.max() == 0
     assert history_rows(opened) == ["Opened", "Paint mask", "Invert mask", "Feather mask 8px", "Clear mask"]
     assert opened.history_panel.list.currentRow() == 4
@@ -176,11 +181,12 @@ def test_clear_invert_feather_are_one_undo_step_each(opened):
     np.testing.assert_allclose(opened.doc.mask, painted, atol=1e-4)  # masks are kept as uint16 in the history
 
 
-def test_clicking_a_history_row_goes_back_to_it(opened):
+def test_clicking_a_history_row_goes_back_to_it(qtbot, opened):
     set_brush(opened, 20, 1.0)
     paint_stroke(opened, [(40, Y), (120, Y)])
     painted = opened.doc.mask.copy()
     panel_button(opened, "Invert").click()
+    wait_idle(qtbot, opened)
     opened.history_panel.list.setCurrentRow(1)
     np.testing.assert_allclose(opened.doc.mask, painted, atol=1e-4)  # masks are kept as uint16 in the history
     opened.history_panel.list.setCurrentRow(0)

@@ -31,10 +31,38 @@ class StaleEdit(RuntimeError):
 
 @dataclass
 class PendingImage:
+    """New pixels prepared on a worker thread (`Document.prepare_image`), to commit on the
+    document's thread. `replaces`: the step it takes the place of (a variation picked
+    instead of the fill shown), else None."""
+
     base: np.ndarray
     new: np.ndarray
     step: Step | None
     box: Box | None
+    replaces: Step | None = None
+
+
+@dataclass
+class PendingMask:
+    """A new mask prepared on a worker thread (`Document.prepare_mask`)."""
+
+    revision: int
+    new: np.ndarray
+    step: Step | None
+    box: Box | None
+
+
+@dataclass
+class PendingSwap:
+    """An undo or redo prepared on a worker thread (`Document.prepare_undo/redo`): the
+    layers as they will be, and what the step will hold afterwards."""
+
+    revision: int
+    step: Step
+    undo: bool
+    image: np.ndarray | None
+    mask: np.ndarray | None
+    patches: list[Patch]
 
 
 def changed_box(old: np.ndarray, new: np.ndarray) -> Box | None:
@@ -112,6 +140,7 @@ class Document:
         self.history = History() if history_cap is None else History(history_cap)
         self.saved_id = 0  # history.top_id when last saved (0: the file as opened)
         self.lock = threading.Lock()  # held while the mask is painted (autosave copies it)
+        self.revision = 0  # counts every change of pixels or mask: prepared edits check it
         self._listeners: list[Listener] = []
 
     @classmethod
@@ -126,6 +155,8 @@ class Document:
         self._listeners.append(listener)
 
     def notify(self, what: str, box: Box | None = None) -> None:
+        if what in ("image", "mask"):
+            self.revision += 1
         for listener in list(self._listeners):
             listener(what, box)
 
@@ -163,15 +194,40 @@ class Document:
         step = Step(title, [Patch.of("image", base, box)]) if box is not None else None
         return PendingImage(base, new, step, box)
 
+    def prepare_amend(self, new: np.ndarray, title: str) -> PendingImage:
+        """Like `prepare_image`, but the result takes the place of the last step (a variation
+        picked instead of the fill shown): one history step either way, from the image as it
+        was before that step."""
+        if not self.history.done:
+            raise StaleEdit("there is no step to replace")
+        top, current = self.history.done[-1], self.image
+        before = current
+        for patch in top.patches:
+            if patch.layer == "image":
+                before = before.copy() if before is current else before
+                y0, y1, x0, x1 = patch.box
+                before[y0:y1, x0:x1] = patch.as_float()
+        if new.shape != current.shape:
+            raise ValueError(f"result shape {new.shape} does not match the image {current.shape}")
+        box = changed_box(before, new)
+        step = Step(title, [Patch.of("image", before, box)]) if box is not None else None
+        return PendingImage(current, new, step, changed_box(current, new), replaces=top)
+
     def commit_image(self, pending: PendingImage) -> Step | None:
         """The quick half, on the thread that owns the document."""
         if pending.base is not self.image:
             raise StaleEdit("the image changed while the result was being prepared")
-        if pending.step is None:
+        if pending.replaces is not None:
+            if not self.history.done or self.history.done[-1] is not pending.replaces:
+                raise StaleEdit("the history changed while the result was being prepared")
+            self.history.done.pop()
+        elif pending.step is None:
             return None
         self.image = pending.new
-        self.history.push(pending.step)
-        self.notify("image", pending.box)
+        if pending.step is not None:
+            self.history.push(pending.step)
+        if pending.box is not None:
+            self.notify("image", pending.box)
         self.notify("history", None)
         return pending.step
 
@@ -179,20 +235,33 @@ class Document:
         """Replace the pixels (an operation's result); stores only the changed region."""
         return self.commit_image(self.prepare_image(new, title))
 
-    def set_mask(self, new: np.ndarray, title: str) -> Step | None:
-        new = np.clip(new.astype(np.float32, copy=False), 0.0, 1.0)
-        if new.shape != self.mask.shape:
-            raise ValueError(f"mask shape {new.shape} does not match the image {self.mask.shape}")
-        box = mask_bbox(new != self.mask)
-        if box is None:
+    def prepare_mask(self, new: np.ndarray, title: str) -> PendingMask:
+        """The slow half of replacing the mask (clipping, finding the changed region, storing
+        it for undo); safe on a worker thread, as the mask is replaced, never edited, by
+        anything but a brush stroke, which `revision` catches."""
+        revision = self.revision
+        base = self.mask
+        new = np.clip(new.astype(np.float32, copy=False), 0.0, 1.0)  # a new array: the caller keeps its own
+        if new.shape != base.shape:
+            raise ValueError(f"mask shape {new.shape} does not match the image {base.shape}")
+        box = mask_bbox(new != base)
+        step = Step(title, [Patch.of("mask", base, box)]) if box is not None else None
+        return PendingMask(revision, new, step, box)
+
+    def commit_mask(self, pending: PendingMask) -> Step | None:
+        if pending.revision != self.revision:
+            raise StaleEdit("the mask changed while the new one was being prepared")
+        if pending.step is None:
             return None
-        step = Step(title, [Patch.of("mask", self.mask, box)])
         with self.lock:
-            self.mask = new.copy()
-        self.history.push(step)
-        self.notify("mask", box)
+            self.mask = pending.new
+        self.history.push(pending.step)
+        self.notify("mask", pending.box)
         self.notify("history", None)
-        return step
+        return pending.step
+
+    def set_mask(self, new: np.ndarray, title: str) -> Step | None:
+        return self.commit_mask(self.prepare_mask(new, title))
 
     def begin_stroke(self, brush: BrushSettings) -> MaskStroke:
         return MaskStroke(self, brush, "Erase mask" if brush.erase else "Paint mask")
@@ -212,42 +281,55 @@ class Document:
         return self.set_mask(cv2.GaussianBlur(self.mask, (k, k), sigma), f"Feather mask {radius:g}px")
 
     # -- undo / redo ----------------------------------------------------------------------
-    def _swap(self, step: Step) -> None:
-        new_image = None
-        for i, patch in enumerate(step.patches):
-            y0, y1, x0, x1 = patch.box
-            if patch.layer == "image":
-                if new_image is None:
-                    new_image = self.image.copy()
-                current = Patch.of("image", new_image, patch.box)
-                new_image[y0:y1, x0:x1] = patch.as_float()
-            else:
-                current = Patch.of("mask", self.mask, patch.box)
-                with self.lock:
-                    self.mask[y0:y1, x0:x1] = patch.as_float()
-            step.patches[i] = current
-        if new_image is not None:
-            self.image = new_image
+    def prepare_undo(self) -> PendingSwap | None:
+        """The undo of the last step, prepared without touching the document (the layers it
+        changes are copied): safe on a worker thread. None when there is nothing to undo."""
+        return self._prepare_swap(self.history.done[-1], True) if self.history.done else None
+
+    def prepare_redo(self) -> PendingSwap | None:
+        return self._prepare_swap(self.history.undone[-1], False) if self.history.undone else None
+
+    def _prepare_swap(self, step: Step, undo: bool) -> PendingSwap:
+        revision, layers = self.revision, {"image": self.image, "mask": self.mask}
+        copies: dict[str, np.ndarray] = {}
+        patches = []
         for patch in step.patches:
+            layer = copies.get(patch.layer)
+            if layer is None:
+                layer = copies[patch.layer] = layers[patch.layer].copy()
+            patches.append(Patch.of(patch.layer, layer, patch.box))
+            y0, y1, x0, x1 = patch.box
+            layer[y0:y1, x0:x1] = patch.as_float()
+        return PendingSwap(revision, step, undo, copies.get("image"), copies.get("mask"), patches)
+
+    def commit_swap(self, pending: PendingSwap) -> None:
+        source, target = ((self.history.done, self.history.undone) if pending.undo
+                          else (self.history.undone, self.history.done))
+        if pending.revision != self.revision or not source or source[-1] is not pending.step:
+            raise StaleEdit("the document changed while the undo was being prepared")
+        source.pop()
+        pending.step.patches[:] = pending.patches
+        if pending.image is not None:
+            self.image = pending.image
+        if pending.mask is not None:
+            with self.lock:
+                self.mask = pending.mask
+        target.append(pending.step)
+        for patch in pending.patches:
             self.notify(patch.layer, patch.box)
+        self.notify("history", None)  # after the step moved, so observers see the new lists
 
     def undo(self) -> bool:
-        if not self.history.done:
-            return False
-        step = self.history.done.pop()
-        self._swap(step)
-        self.history.undone.append(step)
-        self.notify("history", None)  # after the step moved, so observers see the new lists
-        return True
+        pending = self.prepare_undo()
+        if pending is not None:
+            self.commit_swap(pending)
+        return pending is not None
 
     def redo(self) -> bool:
-        if not self.history.undone:
-            return False
-        step = self.history.undone.pop()
-        self._swap(step)
-        self.history.done.append(step)
-        self.notify("history", None)
-        return True
+        pending = self.prepare_redo()
+        if pending is not None:
+            self.commit_swap(pending)
+        return pending is not None
 
     def go_to(self, position: int) -> None:
         """Undo or redo until `position` steps are done (the history panel's click)."""

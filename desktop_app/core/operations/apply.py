@@ -9,7 +9,7 @@ import numpy as np
 
 from desktop_app.core.imaging.convert import blend, join_alpha, split_alpha
 from desktop_app.core.operations.base import Operation, OperationInput, ParameterError
-from desktop_app.core.tasks import Progress, Work
+from desktop_app.core.tasks import Progress, Work, subrange
 
 
 def apply_operation(
@@ -44,3 +44,42 @@ def apply_operation(
         result = blend(colour, result, mask)
     yield Progress(1.0, "done")
     return join_alpha(result, alpha)
+
+
+def variation_seeds(op: Operation, params: dict[str, Any], count: int | None = None) -> list[int | None]:
+    """The seeds a run tries: `count` (or the operation's `variations`, default 1) seeds from
+    `params["seed"]` up, for a seeded operation; [None] (one plain run) otherwise."""
+    count = int(op.extra.get("variations", 1)) if count is None else int(count)
+    if count < 1:
+        raise ParameterError(f"variations must be at least 1, not {count}")
+    if not any(p.name == "seed" for p in op.params):
+        if count > 1:
+            raise ParameterError(f"{op.title} has no seed: it gives one result, not {count} variations")
+        return [None]
+    if count == 1:
+        return [None]
+    first = int(op.resolve_params(params)["seed"])
+    return [first + k for k in range(count)]
+
+
+def apply_variations(op: Operation, image: np.ndarray, mask: np.ndarray | None, params: dict[str, Any],
+                     seeds: list[int | None], **kw: Any) -> Work[list[np.ndarray]]:
+    """Run the operation once per seed (see `variation_seeds`); returns the results in seed
+    order. The window offers them to pick from; the command line writes one file each."""
+    results = []
+    for k, seed in enumerate(seeds):
+        p = params if seed is None else dict(params, seed=seed)
+        label = f" (variation {k + 1}/{len(seeds)})" if len(seeds) > 1 else ""
+        run = _labelled(apply_operation(op, image, mask, p, **kw), label)
+        results.append((yield from subrange(run, k / len(seeds), (k + 1) / len(seeds))))
+    return results
+
+
+def _labelled(work: Work[np.ndarray], suffix: str) -> Work[np.ndarray]:
+    """Pass progress through with `suffix` added to each message."""
+    try:
+        while True:
+            p = next(work)
+            yield Progress(p.fraction, p.message + suffix, p.data)
+    except StopIteration as stop:
+        return stop.value

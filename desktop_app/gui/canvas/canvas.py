@@ -69,6 +69,7 @@ class ImageCanvas(QWidget):
         self._mouse: QPointF | None = None
         self._fit_pending = True
         self._prepared = None
+        self._prepared_overlay = None
         self.tool = "brush"
         self._box_from: QPointF | None = None
         self._box_to: QPointF | None = None
@@ -87,6 +88,11 @@ class ImageCanvas(QWidget):
         """Hand over a display image built on a worker thread for the array `pixels`, which
         is about to become the document's image."""
         self._prepared = (pixels, display)
+
+    def prepare_overlay(self, mask, overlay: QImage) -> None:
+        """Hand over a mask overlay built on a worker thread for the array `mask`, which is
+        about to become the document's mask."""
+        self._prepared_overlay = (mask, overlay)
 
     def set_document(self, doc: Document | None, display: QImage | None = None) -> None:
         self.doc = doc
@@ -115,6 +121,11 @@ class ImageCanvas(QWidget):
                 self._pyramid = [base]  # smaller levels are rebuilt on demand
             self.update()
         elif what == "mask" and self._overlay is not None:
+            prepared, self._prepared_overlay = self._prepared_overlay, None
+            if prepared is not None and prepared[0] is self.doc.mask:
+                self._overlay = prepared[1]
+                self.update()
+                return
             if box is None:
                 box = (0, self.doc.height, 0, self.doc.width)
             paint_overlay(self._overlay, self.doc.mask, self.overlay_colour, self.overlay_opacity, box)

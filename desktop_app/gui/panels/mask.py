@@ -27,7 +27,8 @@ class MaskPanel(QWidget):
         self.size.setObjectName("brush_size")
         self.size.setRange(int(BrushSettings.MIN_SIZE), int(BrushSettings.MAX_SIZE))
         self.size.setSuffix(" px")
-        self.size.setToolTip("Brush diameter in image pixels ([ and ] change it)")
+        self.size.setToolTip("Brush diameter in pixels of this photo ([ and ] change it). The next photo gets a "
+                             "brush of the same size relative to its shorter side.")
         self.hardness = QSlider(Qt.Orientation.Horizontal)
         self.hardness.setObjectName("brush_hardness")
         self.hardness.setRange(0, 100)
@@ -73,7 +74,7 @@ class MaskPanel(QWidget):
         self.colour = QColor(255, 40, 60)
 
         form = QFormLayout()
-        form.addRow("Size", self.size)
+        form.addRow("Size (photo px)", self.size)
         form.addRow("Hardness", self.hardness)
         form.addRow("Mode", modes)
         grid = QGridLayout()

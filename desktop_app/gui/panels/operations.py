@@ -142,6 +142,18 @@ class VariationStrip(QWidget):
         self.hide()
 
 
+class DeviceBox(QComboBox):
+    """A combo box that fills its list just before it first opens."""
+
+    def __init__(self, fill, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._fill = fill
+
+    def showPopup(self) -> None:
+        self._fill()
+        super().showPopup()
+
+
 class OperationPanel(QWidget):
     runRequested = Signal(object, dict, bool)  # Operation, params, inside mask only
     cancelRequested = Signal()
@@ -159,11 +171,13 @@ class OperationPanel(QWidget):
         self.description.setWordWrap(True)
         self.description.setStyleSheet("color: palette(mid);")
         self.form = ParamForm()
-        self.device_box = QComboBox()
+        self.device_box = DeviceBox(self._list_devices)
         self.device_box.setObjectName("device")
         self.device_box.setToolTip("Where neural models run: automatic picks the GPU when there is one")
         self.device_box.addItem("Device: automatic", "auto")
-        self._devices_listed = False  # the GPUs are listed when a neural operation is first shown
+        # the GPUs are listed when the list is first opened: finding them imports torch,
+        # which the window must not wait for at start-up (a neural operation is shown first)
+        self._devices_listed = False
         self._wanted_device = "auto"
         self.device_box.currentIndexChanged.connect(lambda _: self.deviceChanged.emit(self.device()))
         self.inside_mask = QCheckBox("Inside mask only")
@@ -250,8 +264,6 @@ class OperationPanel(QWidget):
         self.title.setText(f"<b>{op.title}</b>")
         self.description.setText(op.description)
         self.form.set_params(op.params, self._values.get(key))
-        if op.uses_device:
-            self._list_devices()
         self.device_box.setVisible(op.uses_device)
         self.inside_mask.setEnabled(not op.fills_mask)
         self.inside_mask.setToolTip("Inpainting always fills the mask" if op.fills_mask else

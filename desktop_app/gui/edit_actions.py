@@ -1,0 +1,164 @@
+"""Edit and Mask menus: undo, redo and the history panel; clear, invert, feather, grow and
+shrink the mask; the brush's size and mode.
+
+Mask commands and undo steps that touch the image or a large region are prepared in the job
+runner's worker and committed in one swap, so a 24-megapixel photo never holds the window."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from desktop_app.core.selection import grow
+from desktop_app.core.tasks import Progress
+from desktop_app.gui.jobs import history_edit, mask_edit
+from desktop_app.gui.workers import WorkerThread
+
+SMALL_STEP = 1 << 20  # pixels: a mask step this small is undone at once, on this thread
+BRUSH_FRACTION = 0.04  # the brush's default diameter: this fraction of the photo's shorter side
+
+
+def feathered(mask: np.ndarray, radius: float) -> np.ndarray:
+    """The mask's edge softened by a Gaussian of about `radius` pixels."""
+    sigma = radius / 2.0
+    k = int(2 * round(3 * sigma) + 1)
+    return cv2.GaussianBlur(mask, (k, k), sigma)
+
+
+class EditActions:
+    def __init__(self, window) -> None:
+        self.w = window
+
+    # -- history ----------------------------------------------------------------------------
+    def undo(self) -> WorkerThread | None:
+        return self._step(undo=True)
+
+    def redo(self) -> WorkerThread | None:
+        return self._step(undo=False)
+
+    def _step(self, undo: bool) -> WorkerThread | None:
+        doc = self.w.doc
+        if doc is None or self.w.busy:
+            return None
+        self.w.canvas.cancel_stroke()
+        steps = doc.history.done if undo else doc.history.undone
+        if not steps:
+            return None
+        step = steps[-1]
+        area = sum(p.data.shape[0] * p.data.shape[1] for p in step.patches)
+        if all(p.layer == "mask" for p in step.patches) and area <= SMALL_STEP:
+            doc.undo() if undo else doc.redo()
+            self.after_history_step(step, undo)
+            return None
+        style = self.w.overlay_style()
+
+        def work():
+            yield Progress(None, f"{'Undo' if undo else 'Redo'}: {step.title}")
+            return history_edit(doc, undo, style)
+
+        return self.w.runner.edit(f"{'Undo' if undo else 'Redo'} {step.title}", work,
+                                  lambda prepared, _: self.after_history_step(step, undo),
+                                  stale="The photo changed while the step was being undone; nothing changed.")
+
+    def after_history_step(self, step, undo: bool) -> None:
+        """What the user should see after a step was undone or redone: the mask when a fill
+        was undone (it is what they will run again), no thumbnails of a fill that is gone."""
+        if undo and step.title == getattr(self.w.variations, "title", None):
+            self.w.clear_variations()
+        if undo and any(p.layer == "image" for p in step.patches):
+            self.w.set_overlay_visible(True)
+        if any(p.layer == "mask" for p in step.patches):
+            self.w.set_overlay_visible(True)
+        self.w.refresh_history()
+
+    def go_to_history(self, position: int) -> None:
+        """The history panel's click: undo or redo step by step (each in the worker when it
+        is large) until `position` steps are done."""
+        doc = self.w.doc
+        if doc is None or self.w.busy:
+            return
+        done = len(doc.history.done)
+        if done == position:
+            return
+        job = self.undo() if done > position else self.redo()
+        if job is not None:
+            job.finished.connect(lambda: self.go_to_history(position) if self.w.doc is doc else None)
+        elif len(doc.history.done) != done:
+            self.go_to_history(position)
+
+    # -- mask commands ----------------------------------------------------------------------
+    def mask_command(self, title: str, make_new: Callable[[np.ndarray], np.ndarray]) -> WorkerThread | None:
+        """Replace the mask by `make_new(mask)`, computed in the worker; one undo step."""
+        doc = self.w.doc
+        if doc is None:
+            return None
+        mask, style = doc.mask.copy(), self.w.overlay_style()
+
+        def work():
+            yield Progress(None, title)
+            return mask_edit(doc, make_new(mask), title, style)
+
+        def done(prepared, step) -> None:
+            self.w.set_overlay_visible(True)  # a mask edit shows the mask
+            if step is None:
+                self.w.statusBar().showMessage(f"{title}: the mask did not change", 4000)
+
+        return self.w.runner.edit(title, work, done, stale="The mask was painted while this ran; nothing changed.")
+
+    def clear_mask(self) -> WorkerThread | None:
+        return self.mask_command("Clear mask", np.zeros_like)
+
+    def invert_mask(self) -> WorkerThread | None:
+        return self.mask_command("Invert mask", lambda m: 1.0 - m)
+
+    def feather_mask(self, radius: int) -> WorkerThread | None:
+        if radius <= 0:
+            return None
+        return self.mask_command(f"Feather mask {radius:g}px", lambda m: feathered(m, radius))
+
+    def feather_dialog(self) -> None:
+        r = self.w.ask_int("Feather mask", "Soften the mask edge by (pixels):",
+                           self.w.mask_panel.feather_px.value(), 1, 200)
+        if r:
+            self.feather_mask(r)
+
+    def grow_mask(self, sign: int) -> WorkerThread | None:
+        return self.grow_mask_by(sign * self.w.mask_panel.grow_px.value())
+
+    def grow_mask_by(self, pixels: int) -> WorkerThread | None:
+        if pixels == 0:
+            return None
+        title = f"Grow mask {pixels}px" if pixels > 0 else f"Shrink mask {-pixels}px"
+        return self.mask_command(title, lambda m: grow(m, pixels))
+
+    # -- brush ------------------------------------------------------------------------------
+    def scale_brush(self, factor: float) -> None:
+        brush = self.w.canvas.brush
+        brush.size = brush.clamped().size * factor
+        brush.size = brush.clamped().size
+        self.w.mask_panel.sync_from_brush()
+        self.brush_changed()
+
+    def toggle_erase(self) -> None:
+        self.w.canvas.brush.erase = not self.w.canvas.brush.erase
+        self.w.mask_panel.sync_from_brush()
+
+    def brush_changed(self) -> None:
+        """The brush's size is kept as a fraction of the photo's shorter side, so the next
+        photo gets a brush of the same look whatever its size."""
+        brush, doc = self.w.canvas.brush, self.w.doc
+        self.w.settings.set("brush/size", brush.size)
+        if doc is not None:
+            self.w.settings.set("brush/fraction", brush.size / min(doc.height, doc.width))
+        self.w.settings.set("brush/hardness", brush.hardness)
+        self.w.canvas.update()
+
+    def fit_brush_to(self, doc) -> None:
+        """A new photo: the brush's diameter is the remembered fraction of its shorter side."""
+        fraction = self.w.settings.get("brush/fraction", float) or BRUSH_FRACTION
+        brush = self.w.canvas.brush
+        brush.size = fraction * min(doc.height, doc.width)
+        brush.size = brush.clamped().size
+        self.w.mask_panel.sync_from_brush()
