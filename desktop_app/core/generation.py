@@ -7,6 +7,11 @@ is the one in `models/archs/generators.py`: `sample(z, labels)`, `latent_dim`, `
 
 Seeds: sample i of seed s depends on (s, i) only, so the first 4 of 16 samples are the 4
 samples of a run asking for 4, and a sample can be made again from its seed and number.
+
+Tensors become images (and back) only through the model runner's boundary functions
+(`models/runner.py`); a shipped or library generator is loaded through the model manager
+(`load_generator`). The generators stay on torch on the CPU too: they are small, and a
+16-sample batch takes well under a second.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import torch.nn as nn
 
 from desktop_app.core.metrics import SwdResult, laplacian_pyramid, swd  # noqa: F401  (re-exported)
 from desktop_app.core.models.catalog import DEFAULT_GENERATOR  # noqa: F401  (re-exported)
+from desktop_app.core.models.runner import images_from_tensor, tensor_from_images
 from desktop_app.core.tasks import Progress, Work, run_work
 
 LABEL_STREAM = 1_000_003  # offsets the seed of the class draws from the latent draws
@@ -65,19 +71,26 @@ def labels_for(model: nn.Module, n: int, seed: int, class_index: int | None = No
     return torch.randint(classes, (start + n,), generator=gen)[start:]
 
 
+def load_generator(model_id: str, device: str | None = None) -> nn.Module:
+    """A generator by its model id, through the model manager (kept warm, memory freed when
+    another model is asked for)."""
+    from desktop_app.core.models.manager import MANAGER
+
+    model = MANAGER.get(model_id, device).module
+    if not is_generator(model):
+        raise ValueError(f"model {model_id!r} is not a generator")
+    return model
+
+
 def _device_of(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
-
-
-def _to_images(x: torch.Tensor) -> np.ndarray:
-    return x.clamp(0, 1).permute(0, 2, 3, 1).float().cpu().numpy()
 
 
 @torch.inference_mode()
 def _decode(model: nn.Module, z: torch.Tensor, labels: torch.Tensor | None) -> np.ndarray:
     device = _device_of(model)
     out = model.sample(z.to(device), None if labels is None else labels.to(device))
-    return _to_images(out)
+    return images_from_tensor(out)
 
 
 def sample_work(model: nn.Module, n: int, seed: int = 0, class_index: int | None = None,
@@ -140,11 +153,11 @@ def reconstruct(model: nn.Module, images: np.ndarray, class_index: int | None = 
         raise ValueError(f"images must be N x {model.size} x {model.size} x 3 for this model")
     model.eval()
     device = _device_of(model)
-    x = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float().to(device)
+    x = tensor_from_images(images, device)
     labels = labels_for(model, len(images), 0, class_index)
     labels = None if labels is None else labels.to(device)
     mu, _ = model.encode(x, labels)
-    return _to_images(model.decode(mu, labels))
+    return images_from_tensor(model.decode(mu, labels))
 
 
 def parameters_of(model: nn.Module) -> int:
