@@ -1,6 +1,7 @@
 """`desktop-app --self-test`: start the real main window offscreen, open the bundled sample
 photo, run NL-Means, the CNN denoiser and neural inpainting through the registry the GUI
-uses, check what a user would see, save, and exit 0 when everything passed.
+uses, check what a user would see, save, open a camera RAW and a HEIC, and exit 0 when
+everything passed.
 
 It runs after every frozen build (`packaging/build.py`), where it proves that the bundle holds
 what the operations import at run time. Settings, autosave and the model library go to a
@@ -150,6 +151,24 @@ class SelfTest:
             sizes.append(f"{name} {target.stat().st_size // 1024} KiB")
         return ", ".join(sizes)
 
+    def open_formats(self) -> str:
+        """A camera RAW (a DNG written here, developed by LibRaw) and a HEIC saved from it and
+        opened again (libheif, Exiv2): the bundle holds the format libraries."""
+        from desktop_app.core.imaging.formats import synthetic_dng
+        from desktop_app.core.imaging.io import save_image
+
+        scene = np.full((64, 96, 3), 0.18, np.float32)
+        scene[:32, :48] = (0.5, 0.05, 0.05)
+        raw = self.workdir / "camera.dng"
+        raw.write_bytes(synthetic_dng(scene, orientation=6, exif={"Exif.Photo.ISOSpeedRatings": "800"}))
+        size = self.open(raw)
+        doc = self.window.doc
+        if (doc.height, doc.width) != (96, 64) or doc.meta.bit_depth != 16 or doc.meta.camera.get("iso") != "800":
+            raise SelfTestFailed(f"the RAW opened as {size}, {doc.meta.bit_depth}-bit, {doc.meta.camera}")
+        heic = self.workdir / "phone.heic"
+        save_image(heic, doc.image, doc.meta)
+        return f"RAW {size} 16-bit, HEIC {self.open(heic)} {self.window.doc.meta.source_mode}"
+
     def run_all(self) -> bool:
         from desktop_app.core.imaging.io import load_image, save_image
 
@@ -173,7 +192,8 @@ class SelfTest:
         self.check("open clean sample", lambda: self.open(src))
         self.check("inpaint: neural fill", lambda: self.inpaint(clean))
         self.check("save PNG and TIFF", self.save)
-        return all(c.ok for c in self.checks) and sum(c.ok for c in self.checks) == 6
+        self.check("open RAW and HEIC", self.open_formats)
+        return all(c.ok for c in self.checks) and sum(c.ok for c in self.checks) == 7
 
 
 def run_self_test(out: Callable[[str], None] | None = None) -> int:

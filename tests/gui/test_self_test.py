@@ -28,7 +28,7 @@ def test_self_test_passes_on_the_shipped_models(qapp, fresh_models, monkeypatch)
     lines: list[str] = []
     assert run_self_test(lines.append) == 0, "\n".join(lines)
     checks = results(lines)
-    assert len(checks) == 6 and all(c.startswith("ok") for c in checks)
+    assert len(checks) == 7 and all(c.startswith("ok") for c in checks)
     assert lines[-1] == "self-test passed"
     # it used a data folder of its own and gave the caller's back
     assert os.environ["DESKTOP_APP_DATA_DIR"] == "/nonexistent-must-be-replaced"
