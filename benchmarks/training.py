@@ -42,13 +42,16 @@ def measure(task: str, model: str | None, data: str, threads: int, warmup: int, 
     import torch
 
     from desktop_app.core.models.catalog import find
+    from desktop_app.core.training import registry
     from desktop_app.core.training.config import TrainConfig
     from desktop_app.core.training.trainer import Trainer
-    from desktop_app.gui.dialogs.training import TASK_DEFAULTS
 
     torch.set_num_threads(threads)
-    key = "denoise-real" if task == "denoise-self" else task
-    patch, batch, lr, _, _ = TASK_DEFAULTS[key]
+    spec = registry.get(task)
+    # the fine-tune defaults (those the dialog and the command line start a fine-tune with);
+    # the self-supervised row keeps the real-photo task's crops and batch, as the table was measured
+    settings = (registry.variant_of(task) or spec).settings(fine_tune=True)
+    patch, batch, lr = settings.patch, settings.batch, settings.lr
     hparams, arch = {}, None
     if model:
         m = find(model).manifest
@@ -59,9 +62,7 @@ def measure(task: str, model: str | None, data: str, threads: int, warmup: int, 
                          steps=warmup + steps, batch=batch, patch=patch, lr=lr, val_every=10**9, val_min=2,
                          val_crop=min(256, 2 * patch), device=device, threads=threads, checkpoint_minutes=10**6)
     if arch is None:
-        from desktop_app.core.training.tasks import TASKS
-
-        config.arch = getattr(TASKS[task], "default_arch", config.arch)
+        config.arch = spec.default_arch
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(config, Path(tmp) / "run")
         begin = None

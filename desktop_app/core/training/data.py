@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+from desktop_app.core.imaging.io import DEFAULT_MAX_PIXELS
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
 
@@ -41,10 +44,26 @@ def find_images(folders: list[str | Path]) -> list[Path]:
     return sorted(set(found))
 
 
-def read_rgb(path: Path) -> np.ndarray:
-    with Image.open(path) as im:
-        im.load()
-        return np.asarray(im.convert("RGB"))
+def read_rgb(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """The image as uint8 H x W x 3; ValueError for a file over the editor's pixel limit (or
+    one Pillow takes for a decompression bomb), and Pillow's warnings about odd files kept
+    off stderr: a file is either read or listed as skipped."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            with Image.open(path) as im:
+                if im.width * im.height > max_pixels:
+                    raise ValueError(f"{im.width}x{im.height} pixels is over the limit of "
+                                     f"{max_pixels / 1e6:.0f} megapixels")
+                im.load()
+                return np.asarray(im.convert("RGB"))
+        except Image.DecompressionBombError as e:
+            raise ValueError(f"over the pixel limit ({e})") from None
+
+
+def _why(e: Exception) -> str:
+    text = str(e).splitlines()[0] if str(e) else ""
+    return text or type(e).__name__
 
 
 def is_validation(path: Path | str, fraction: float) -> bool:
@@ -62,8 +81,8 @@ def load_image_set(folders: list[str | Path], val_fraction: float = 0.1, min_val
     for p in paths:
         try:
             img = read_rgb(p)
-        except (OSError, UnidentifiedImageError, ValueError) as e:
-            out.skipped.append((p, str(e).splitlines()[0] if str(e) else type(e).__name__))
+        except Exception as e:  # noqa: BLE001 - a broken file is listed and skipped, whatever Pillow raises
+            out.skipped.append((p, _why(e)))
             continue
         if min(img.shape[:2]) < min_size:
             out.skipped.append((p, f"smaller than {min_size} pixels"))
@@ -84,8 +103,12 @@ def load_image_set(folders: list[str | Path], val_fraction: float = 0.1, min_val
         else:
             out.train.append(img)
             out.train_paths.append(p)
-    if not out.train:  # a single image: train and validate on it
+    # a single image: train and validate on it (the score then says how well the network
+    # fits that photo, which is still a fair way to pick its best weights)
+    if not out.train:
         out.train, out.train_paths = list(out.val), list(out.val_paths)
+    if not out.val:
+        out.val, out.val_paths = list(out.train), list(out.train_paths)
     return out
 
 
@@ -100,6 +123,7 @@ def load_pairs(folders: list[str | Path], val_fraction: float = 0.5) -> ImageSet
     names. Each pair is one H x W x 6 array (noisy RGB, then clean RGB), so random crops and
     flips stay aligned. The split goes by scene, not by shot."""
     out = ImageSet([], [])
+    pairs: list[tuple[str, Path, np.ndarray]] = []
     for folder in folders:
         folder = Path(folder)
         noisy_dir, clean_dir = folder / "noisy", folder / "clean"
@@ -109,22 +133,38 @@ def load_pairs(folders: list[str | Path], val_fraction: float = 0.5) -> ImageSet
             clean_path = clean_dir / noisy_path.relative_to(noisy_dir)
             try:
                 noisy, clean = read_rgb(noisy_path), read_rgb(clean_path)
-            except (OSError, UnidentifiedImageError, ValueError) as e:
-                out.skipped.append((noisy_path, str(e).splitlines()[0] if str(e) else type(e).__name__))
+            except Exception as e:  # noqa: BLE001 - listed and skipped
+                out.skipped.append((noisy_path, _why(e)))
                 continue
             if noisy.shape != clean.shape:
                 out.skipped.append((noisy_path, f"size {noisy.shape[:2]} differs from the clean {clean.shape[:2]}"))
                 continue
-            pair = np.concatenate([noisy, clean], axis=2)
-            if is_validation(scene_key(noisy_path), val_fraction):
-                out.val.append(pair)
-                out.val_paths.append(noisy_path)
-            else:
-                out.train.append(pair)
-                out.train_paths.append(noisy_path)
+            pairs.append((scene_key(noisy_path), noisy_path, np.concatenate([noisy, clean], axis=2)))
+    held = held_back_scenes(sorted({scene for scene, _, _ in pairs}), val_fraction)
+    for scene, path, pair in pairs:
+        if scene in held:
+            out.val.append(pair)
+            out.val_paths.append(path)
+        else:
+            out.train.append(pair)
+            out.train_paths.append(path)
     if not out.train or not out.val:
         raise ValueError("paired data needs pairs of at least two scenes (one to train on, one to validate)")
     return out
+
+
+def held_back_scenes(scenes: list[str], fraction: float) -> set[str]:
+    """The scenes kept for validation: a stable choice by name (`is_validation`), and with two
+    scenes or more never all or none of them, so two scenes always split one and one."""
+    held = {s for s in scenes if is_validation(s, fraction)}
+    if len(scenes) < 2:
+        return held
+    order = sorted(scenes, key=lambda s: hashlib.sha1(s.encode()).digest())  # the hash's own order
+    if not held:
+        held = {order[0]}  # the scene closest to being held back by the hash
+    elif len(held) == len(scenes):
+        held.discard(order[-1])
+    return held
 
 
 def random_crop(img: np.ndarray, size: int, rng: np.random.Generator, turn: bool = True) -> np.ndarray:

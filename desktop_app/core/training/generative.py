@@ -32,8 +32,6 @@ keeps the checkpoint with the best "val_neg_swd" (higher is better, so the negat
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
-from typing import Any
 
 import cv2
 import numpy as np
@@ -44,6 +42,7 @@ from PIL import Image
 
 from desktop_app.core import generation, metrics
 from desktop_app.core.models.archs.generators import level_widths
+from desktop_app.core.training.base import TrainingCode
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.data import (ImageSet, class_folders, load_labelled_image_set, random_crop)
 
@@ -197,20 +196,13 @@ def blurred_crops(images: list[np.ndarray], n: int, size: int, seed: int = 0, bl
     return out
 
 
-@dataclass
-class GenerativeTask:
+class GenerativeTask(TrainingCode):
     """What the GAN and VAE tasks share: labelled data, crops, validation by SWD."""
 
-    config: TrainConfig
-    modules: dict[str, Any] = field(default_factory=dict)
+    default_arch = "gan"  # named in the message when the network is not a generator
 
-    metric = "neg_swd"
-    metric_unit = "(negative SWD x1e3)"
-    metric_title = "negative SWD x1e3 (higher: closer to the photos)"
-    default_arch = "gan"
-    default_patch = 64
-
-    def __post_init__(self) -> None:
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__(config)
         c, opts = self.config, self.config.task_options
         self.resize = float(opts.get("resize", 1.0))
         self.crop = str(opts.get("crop", "random"))
@@ -292,7 +284,6 @@ class GenerativeTask:
         return -metrics.swd(real, fake, descriptors_per_image=64, directions=256, normalise="real").mean
 
 
-@dataclass
 class GanTask(GenerativeTask):
     """A DCGAN-style generator against a spectrally normalised discriminator, with the hinge
     loss (or the non-saturating one), two time scales, and an exponential moving average of
@@ -302,8 +293,8 @@ class GanTask(GenerativeTask):
     default_arch = "gan"
     adam_betas = (0.0, 0.99)  # no momentum: the adversary keeps moving the target
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__(config)
         opts, c = self.config.task_options, self.config
         self.loss_kind = str(opts.get("loss", "hinge"))
         if self.loss_kind not in ("hinge", "ns"):
@@ -328,11 +319,6 @@ class GanTask(GenerativeTask):
             average = copy.deepcopy(model)
             average.requires_grad_(False)
             self.modules["ema"] = average
-
-    def to(self, device) -> None:
-        self.modules["disc"].to(device)
-        if "ema" in self.modules:
-            self.modules["ema"].to(device)
 
     def begin_step(self, step: int, lr: float) -> None:
         super().begin_step(step, lr)
@@ -391,7 +377,6 @@ class GanTask(GenerativeTask):
                         "d_fake": fake_score.mean().item()}
 
 
-@dataclass
 class VaeTask(GenerativeTask):
     """A VAE trained on mean squared error plus `beta` times the KL divergence from the
     standard normal prior, both per pixel. beta = 2 sigma^2 for a decoder whose pixels have
@@ -402,8 +387,8 @@ class VaeTask(GenerativeTask):
 
     default_arch = "vae"
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__(config)
         opts = self.config.task_options
         self.kl_weight = float(opts.get("kl_weight", 0.01))
         self.kl_warmup = int(opts.get("kl_warmup", 1000))

@@ -28,9 +28,7 @@ that pull at the price of training on images 1/cell the size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -38,9 +36,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from desktop_app.core.metrics import psnr
-from desktop_app.core.models import registry
+from desktop_app.core.training.base import TrainingCode
 from desktop_app.core.training.config import TrainConfig
-from desktop_app.core.training.data import ImageSet, center_crop, load_image_set, read_rgb
+from desktop_app.core.training.data import ImageSet, load_image_set, read_rgb
+
 
 def neighbour_choice(n: int, height: int, width: int, gen: torch.Generator,
                      cell: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
@@ -92,31 +91,17 @@ def noisy_folder(folder: Path) -> Path:
     return folder / "noisy" if (folder / "noisy").is_dir() else folder
 
 
-@dataclass
-class SelfSupervisedDenoiseTask:
+class SelfSupervisedDenoiseTask(TrainingCode):
     """Fine-tune (or train) the blind real-photo denoiser on the user's noisy photos alone."""
 
-    config: TrainConfig
-    modules: dict[str, Any] = field(default_factory=dict)
-
-    default_arch = "unet-denoise-blind"
-    default_patch = 128  # two 64-px half-resolution images per crop
-    # a gentle fine-tune of a few minutes, validated often enough to keep its best
-    default_lr = 3e-5
-    default_val_every = 100
-    metric = "self_loss"
-    metric_unit = "(self-supervised loss)"
-    metric_title = "self-supervised loss"
-    metric_format = ".3e"
-    lower_is_better = True
-
-    def __post_init__(self) -> None:
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__(config)
         self.gamma = float(self.config.task_options.get("gamma", 2.0))
         self.cell = int(self.config.task_options.get("cell", 2))
         self.gamma_now = self.gamma
 
     def attach(self, model: nn.Module) -> None:
-        multiple = self.cell * getattr(model, "size_multiple", 1)
+        multiple = self.cell * self.size_multiple
         if self.config.patch % multiple:
             raise ValueError(f"the patch size must be a multiple of {multiple} (cell {self.cell} x the network's "
                              f"{multiple // self.cell}), not {self.config.patch}")
@@ -147,18 +132,11 @@ class SelfSupervisedDenoiseTask:
         rec, reg = neighbour_loss(model, noisy, first, second)
         return rec + self.gamma_now * reg, {"reconstruction": rec.item(), "consistency": reg.item()}
 
-    def _crop(self, img: np.ndarray) -> torch.Tensor:
-        # whole cells, and sub-sampled images the network can take
-        multiple = self.cell * registry.get(self.config.arch).size_multiple
-        img = center_crop(img, self.config.val_crop)
-        h, w = img.shape[0] // multiple * multiple, img.shape[1] // multiple * multiple
-        return torch.from_numpy(img[:h, :w].transpose(2, 0, 1) / 255.0).float()[None]
-
     def validation_pairs(self, images: list[np.ndarray]) -> list[tuple]:
         """("self", noisy, clean or None, fixed neighbour choice) per held-out photo."""
         pairs = []
         for i, img in enumerate(images):
-            both = self._crop(img)
+            both = self.centre_tensor(img, self.cell * self.size_multiple)  # whole cells the network takes
             noisy, clean = both[:, :3], (both[:, 3:] if both.shape[1] == 6 else None)
             choice = neighbour_choice(1, noisy.shape[2], noisy.shape[3], torch.Generator().manual_seed(1000 + i),
                                       self.cell)

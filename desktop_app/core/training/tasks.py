@@ -1,12 +1,10 @@
 """What each training task does with a batch of clean patches: how it degrades them, what
 loss it optimises, and how it measures validation PSNR. The trainer owns everything else
 (data, schedule, checkpoints, export). The generators' tasks (GAN, VAE) are in
-`generative.py`, self-supervised denoising from noisy photos alone in `selfsup.py`."""
+`generative.py`, self-supervised denoising from noisy photos alone in `selfsup.py`; each
+task's descriptor (title, defaults, metric) is in `registry.py`."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
@@ -15,25 +13,17 @@ import torch.nn.functional as F
 
 from desktop_app.core.metrics import psnr, ssim_map
 from desktop_app.core.training import degrade
+from desktop_app.core.training.base import TrainingCode
 from desktop_app.core.training.config import TrainConfig
-from desktop_app.core.training.data import ImageSet, center_crop, load_pairs, random_patches
-from desktop_app.core.training.generative import GanTask, VaeTask
+from desktop_app.core.training.data import ImageSet, load_pairs, random_patches
 from desktop_app.core.training.masks import mask_batch, random_mask
-from desktop_app.core.training.selfsup import SelfSupervisedDenoiseTask
 
 
-def _crop_tensor(img: np.ndarray, size: int) -> torch.Tensor:
-    return torch.from_numpy(center_crop(img, size).transpose(2, 0, 1) / 255.0).float()[None]
-
-
-@dataclass
-class DenoiseTask:
+class DenoiseTask(TrainingCode):
     """The Gaussian denoiser: white noise of a random level, the level as an input map."""
 
-    config: TrainConfig
-    modules: dict[str, Any] = field(default_factory=dict)  # extra state to checkpoint
-
-    def __post_init__(self) -> None:
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__(config)
         opts = self.config.task_options
         # most samples as files hold them (clipped, quantised), some in vivid colours
         self.clip_fraction = float(opts.get("clip", 0.8))
@@ -55,7 +45,7 @@ class DenoiseTask:
     def validation_pairs(self, images: list[np.ndarray]) -> list[tuple]:
         pairs = []
         for i, img in enumerate(images):
-            clean = _crop_tensor(img, self.config.val_crop)
+            clean = self.centre_tensor(img)
             for s in self.config.val_sigmas:
                 g = torch.Generator().manual_seed(1000 * i + int(s))
                 noise = torch.randn(clean.shape, generator=g)
@@ -74,7 +64,6 @@ class DenoiseTask:
         return psnr(model(noisy.to(device), noise_map).cpu(), clean)
 
 
-@dataclass
 class RealDenoiseTask(DenoiseTask):
     """The blind real-photo denoiser: camera-like noise, no noise-level input."""
 
@@ -84,7 +73,7 @@ class RealDenoiseTask(DenoiseTask):
     def validation_pairs(self, images: list[np.ndarray]) -> list[tuple]:
         pairs = []
         for i, img in enumerate(images):
-            clean = _crop_tensor(img, self.config.val_crop)
+            clean = self.centre_tensor(img)
             for k in range(2):
                 g = torch.Generator().manual_seed(1000 * i + k)
                 noisy, _, _ = degrade.realistic(clean, g, jpeg_probability=0.5, gaussian_probability=0.0)
@@ -92,14 +81,11 @@ class RealDenoiseTask(DenoiseTask):
         return pairs
 
 
-@dataclass
 class PairedRealDenoiseTask(RealDenoiseTask):
     """Fine-tuning the blind model on real camera noise: folders of (noisy, clean) pairs
     (`noisy/` and `clean/`, same names). Half of each batch is real pairs; the other half
     gets synthetic camera noise on the clean crops, so the model keeps its general skill.
     Validation: the held-out scenes' real pairs; the manifest lists the files trained on."""
-
-    records_files = True
 
     def load(self) -> ImageSet:
         return load_pairs(self.config.data, self.config.val_fraction)
@@ -115,7 +101,7 @@ class PairedRealDenoiseTask(RealDenoiseTask):
     def validation_pairs(self, images: list[np.ndarray]) -> list[tuple]:
         pairs = []
         for img in images:
-            both = _crop_tensor(img, self.config.val_crop)
+            both = self.centre_tensor(img)
             pairs.append(("real", both[:, :3], both[:, 3:], None))
         return pairs
 
@@ -138,8 +124,7 @@ class PatchDiscriminator(nn.Module):
         return self.net(torch.cat([image * 2 - 1, mask], dim=1))
 
 
-@dataclass
-class InpaintTask:
+class InpaintTask(TrainingCode):
     """Holes of 5-50 % of the patch (strokes, boxes, blobs). The loss: L1 (hole weighted 6x
     the rest), plus, when `ssim_weight` > 0, 1 - SSIM over the hole's pixels (it rewards
     continuing edges and contrast over a flat average), plus, when `adv_weight` > 0, a hinge
@@ -156,12 +141,8 @@ class InpaintTask:
     noise, which the mode-seeking term compares; off (for stages without that term), every
     crop of the batch is a different one."""
 
-    config: TrainConfig
-    modules: dict[str, Any] = field(default_factory=dict)
-
-    metric_title = "PSNR inside the holes (dB)"
-
-    def __post_init__(self) -> None:
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__(config)
         hp = self.config.task_options
         self.adv_weight = float(hp.get("adv_weight", 0.02))
         self.ms_weight = float(hp.get("ms_weight", 0.003))
@@ -180,10 +161,6 @@ class InpaintTask:
             self.modules = {"disc": disc, "disc_opt": torch.optim.Adam(disc.parameters(), lr=self.config.lr,
                                                                       betas=(0.5, 0.99))}
         self._rng = np.random.default_rng(self.config.seed + 17)
-
-    def to(self, device) -> None:
-        if "disc" in self.modules:
-            self.modules["disc"].to(device)
 
     def batch(self, data: ImageSet, count: int, size: int, rng: np.random.Generator) -> torch.Tensor:
         return torch.from_numpy(random_patches(data.train, count, size, rng, self.zoom))
@@ -238,11 +215,10 @@ class InpaintTask:
         lo, hi = self.coverage
         bands = [(lo, (lo + hi) / 3), ((lo + hi) / 3, hi)]
         for i, img in enumerate(images):
-            clean = _crop_tensor(img, self.config.val_crop)
-            s = clean.shape[-1] // 16 * 16
-            clean = clean[:, :, :s, :s]
+            clean = self.centre_tensor(img)
+            h, w = clean.shape[-2:]
             for b, band in enumerate(bands):
-                m = random_mask(s, s, np.random.default_rng(1000 * i + b), band)
+                m = random_mask(h, w, np.random.default_rng(1000 * i + b), band)
                 pairs.append((f"hole{b}", clean, clean, torch.from_numpy(m)[None, None]))
         return pairs
 
@@ -252,8 +228,3 @@ class InpaintTask:
         return psnr(out, clean, mask)
 
 
-TASKS = {"denoise": DenoiseTask, "denoise-real": RealDenoiseTask, "denoise-pairs": PairedRealDenoiseTask,
-         "denoise-self": SelfSupervisedDenoiseTask, "inpaint": InpaintTask, "generate-gan": GanTask,
-         "generate-vae": VaeTask}
-# `--self-supervised` on a task: the task that learns the same thing from noisy photos alone
-SELF_SUPERVISED = {"denoise-real": "denoise-self", "denoise-self": "denoise-self"}

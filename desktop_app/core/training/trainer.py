@@ -2,16 +2,10 @@
 best, checkpoint, resume, export. `Trainer.run()` is a work generator, so the CLI shows a
 progress bar, the training dialog draws curves, and either can cancel between steps.
 
-A task (training/tasks.py) supplies the loss, the validation and, optionally, hooks the
-trainer calls when present: `load()` (its own data), `attach(model)` (once the model is
-built: make copies of it, check it fits), `to(device)`, `adam_betas`, `batch(data, count,
-size, rng)` (its own batches instead of plain patches), `begin_step(step, lr)` and
-`after_step(model)` (around each optimiser step), `inference_model(model)` (the network
-to validate and export, e.g. a moving average), `metric` / `metric_unit` / `metric_format`
-(the name of what `evaluate` returns, higher is better unless `lower_is_better`; "psnr" in dB
-unless it says otherwise), `side_metrics(model, pairs, device)` (more validation numbers,
-reported but never used to pick the best) and `sample(model, pairs, device)` (a held-out
-image before and after, sent with each validation event for a dialog to show).
+What the trainer knows of a task comes from two places: its descriptor (training/registry.py:
+default network and settings, the metric it is judged by and whether lower is better) and its
+code (training/base.py: loss, validation and hooks, each with a default), so nothing here
+names a task or asks what a task has.
 """
 
 from __future__ import annotations
@@ -33,32 +27,29 @@ from desktop_app.core.models.weights import STORE_DTYPE, Manifest, load_model, s
 from desktop_app.core.tasks import Progress, Work
 from desktop_app.core.training.checkpoint import load_checkpoint, save_checkpoint
 from desktop_app.core.training.config import TrainConfig
-from desktop_app.core.training.data import ImageSet, load_image_set, random_patches
-from desktop_app.core.training.tasks import TASKS
+from desktop_app.core.training.data import ImageSet
+from desktop_app.core.training import registry as training_tasks
 
 
 class Trainer:
     def __init__(self, config: TrainConfig, run_dir: Path, command: str | None = None) -> None:
-        if config.task not in TASKS:
-            raise ValueError(f"unknown training task {config.task!r} (known: {', '.join(TASKS)})")
+        self.spec = training_tasks.get(config.task)  # the task's descriptor
+        check_config(config)
         self.config = config
         self.run_dir = Path(run_dir)
         self.command = command or " ".join(sys.argv)
-        self.task = TASKS[config.task](config)
+        self.task = self.spec.create(config)
         self.device = pick_device(config.device)
         self.base_manifest: Manifest | None = None
         self.model = self._build_model()
-        if hasattr(self.task, "attach"):
-            self.task.attach(self.model)
-        if hasattr(self.task, "to"):
-            self.task.to(self.device)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=config.lr,
-                                    betas=getattr(self.task, "adam_betas", (0.9, 0.99)))
-        self.metric = "val_" + getattr(self.task, "metric", "psnr")  # the key of the score kept best
-        self.metric_unit = getattr(self.task, "metric_unit", "dB")
-        self.metric_format = getattr(self.task, "metric_format", ".2f")
-        self.metric_title = getattr(self.task, "metric_title", None) or f"PSNR ({self.metric_unit})"
-        self.lower_is_better = getattr(self.task, "lower_is_better", False)
+        self.task.size_multiple = network_multiple(self.model, config.arch)
+        if config.patch % self.task.size_multiple:
+            raise ValueError(f"the patch size must be a multiple of {self.task.size_multiple} for this network "
+                             f"({config.arch}), not {config.patch}")
+        self.task.attach(self.model)
+        self.task.to(self.device)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=self.task.adam_betas)
+        self.metric = self.spec.metric.name  # the key of the score kept best: "val_psnr"
         self.start_metrics: dict[str, Any] = {}  # the validation before the first step
         self.step = 0
         self.seconds = 0.0  # training time over all invocations
@@ -116,8 +107,12 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         c.save(self.run_dir / "config.json")
         yield Progress(None, "loading images")
-        self.data = self.task.load() if hasattr(self.task, "load") else load_image_set(c.data, c.val_fraction, c.val_min)
+        self.data = self.task.load()
+        if not self.data.train or not self.data.val:
+            raise ValueError("no images to " + ("train on" if not self.data.train else "validate on"))
         pairs = self.task.validation_pairs(self.data.val)
+        if not pairs:
+            raise ValueError("no validation images: nothing would tell a better model from a worse one")
         rng = np.random.default_rng(c.seed + self.step)
         gen = torch.Generator().manual_seed(c.seed * 7919 + self.step)
         if self.step == 0 and "step" not in self.best:
@@ -139,18 +134,13 @@ class Trainer:
                 lr = self.lr_at(self.step, self.seconds + time.perf_counter() - last_ckpt)
                 for g in self.opt.param_groups:
                     g["lr"] = lr
-                if hasattr(self.task, "begin_step"):
-                    self.task.begin_step(self.step, lr)
-                if hasattr(self.task, "batch"):
-                    clean = self.task.batch(self.data, c.batch, c.patch, rng)
-                else:
-                    clean = torch.from_numpy(random_patches(self.data.train, c.batch, c.patch, rng))
+                self.task.begin_step(self.step, lr)
+                clean = self.task.batch(self.data, c.batch, c.patch, rng)
                 loss, logs = self.task.loss(self.model, clean, gen, self.device)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 self.opt.step()
-                if hasattr(self.task, "after_step"):
-                    self.task.after_step(self.model)
+                self.task.after_step(self.model)
                 self.step += 1
                 now = time.perf_counter()
                 # every step is a progress event and a cancel point
@@ -186,16 +176,20 @@ class Trainer:
             self._save_best()
 
     def is_better(self, score: float, than: float) -> bool:
-        return score < than if self.lower_is_better else score > than
+        return self.spec.metric.is_better(score, than)
 
     def score_text(self, metrics: dict[str, Any]) -> str:
-        return f"{metrics[self.metric]:{self.metric_format}} {self.metric_unit}"
+        """The run's score in `metrics` as plain words: "29.63 dB"."""
+        return self.spec.metric.text(metrics[self.metric])
+
+    @property
+    def improved(self) -> bool:
+        """Whether a step beat the start (the best is not the starting weights)."""
+        return self.best.get("step", 0) > 0
 
     def inference_model(self) -> nn.Module:
         """The network that is validated and exported (the task may keep a better copy)."""
-        if hasattr(self.task, "inference_model"):
-            return self.task.inference_model(self.model)
-        return self.model
+        return self.task.inference_model(self.model)
 
     @torch.inference_mode()
     def validate(self, pairs) -> dict[str, float]:
@@ -206,19 +200,18 @@ class Trainer:
             per.setdefault(pair[0], []).append(self.task.evaluate(model, pair, self.device))
         metrics = {f"{self.metric}_{k}": float(np.mean(v)) for k, v in per.items()}
         metrics[self.metric] = float(np.mean(list(metrics.values())))
-        if hasattr(self.task, "side_metrics"):
-            metrics.update(self.task.side_metrics(model, pairs, self.device))
+        metrics.update(self.task.side_metrics(model, pairs, self.device))
         self.model.train()
         return metrics
 
     @torch.inference_mode()
     def _sample(self, pairs) -> dict[str, Any]:
-        if not hasattr(self.task, "sample") or not pairs:
+        if not pairs:
             return {}
         self.model.eval()
-        before, after = self.task.sample(self.inference_model(), pairs, self.device)
+        shown = self.task.sample(self.inference_model(), pairs, self.device)
         self.model.train()
-        return {"sample": (before, after)}
+        return {} if shown is None else {"sample": shown}
 
     # -- files ----------------------------------------------------------------------------
     def checkpoint(self) -> None:
@@ -240,7 +233,7 @@ class Trainer:
                       "validation_images": len(self.data.val) if self.data else None,
                       # which files it learnt from, when a benchmark set was among them
                       **({"train_files": [p.name for p in self.data.train_paths]}
-                         if self.data and getattr(self.task, "records_files", False) else {}),
+                         if self.data and self.spec.records_files else {}),
                       "config": {k: v for k, v in vars(c).items() if k not in ("data",)}},
             metrics={k: _rounded(v) if isinstance(v, float) else v for k, v in self.best.items()},
         )
@@ -255,6 +248,32 @@ class Trainer:
         manifest.training["steps"] = self.best.get("step", self.step)
         manifest.metrics.update(extra_metrics or {})
         return save_model(model, weights_path, manifest, dtype=STORE_DTYPE)
+
+
+def network_multiple(model: nn.Module, arch: str) -> int:
+    """The side every input of the built network must be a multiple of: what the network says
+    of itself (it depends on its hyper-parameters), else its architecture's descriptor."""
+    own = getattr(model, "size_multiple", None)
+    return int(own) if isinstance(own, int) and own > 0 else registry.get(arch).size_multiple
+
+
+def check_config(c: TrainConfig) -> None:
+    """Refuse settings no run can use, with one line naming the setting."""
+    from desktop_app.core.models.library import check_name
+
+    check_name(c.name)  # the run folder and the kept model are named after it
+    for key in ("steps", "batch", "patch", "val_every", "val_crop"):
+        value = getattr(c, key)
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{key.replace('_', ' ')} must be a whole number from 1 up, not {value!r}")
+    if not 0 < c.val_fraction < 1:
+        raise ValueError(f"the validation fraction must lie between 0 and 1 (exclusive), not {c.val_fraction}")
+    if not (c.lr > 0 and math.isfinite(c.lr)):
+        raise ValueError(f"the learning rate must be above 0, not {c.lr}")
+    if c.minutes is not None and not (c.minutes > 0 and math.isfinite(c.minutes)):
+        raise ValueError(f"the time budget must be above 0 minutes, not {c.minutes}")
+    if c.warmup < 0:
+        raise ValueError(f"warm-up must be 0 steps or more, not {c.warmup}")
 
 
 def _rounded(value: float) -> float:

@@ -60,12 +60,10 @@ def preview_work(config):
     counts, skipped files, a few thumbnails."""
     from PIL import Image
 
-    from desktop_app.core.training.data import load_image_set
-    from desktop_app.core.training.tasks import TASKS as TRAINING_TASKS
+    from desktop_app.core.training import registry
 
     yield Progress(None, "reading the images")
-    task = TRAINING_TASKS[config.task](config)
-    data = task.load() if hasattr(task, "load") else load_image_set(config.data, config.val_fraction, config.val_min)
+    data = registry.get(config.task).create(config).load()
     thumbs = []
     for img in (data.train + data.val)[:THUMBS]:
         im = Image.fromarray(np.ascontiguousarray(img[..., :3]))  # RGB of (noisy, clean) pairs
@@ -528,7 +526,7 @@ class TrainingDialog(QDialog):
         run restored from an earlier session, draw the validation curve so far."""
         t = self.trainer
         self._shown_trainer = t
-        self.metric_plot.title = "validation " + t.metric_title
+        self.metric_plot.title = "validation " + t.spec.metric.title
         if not self.metric_plot.points:
             for h in t.history:
                 if t.metric in h:
@@ -612,7 +610,7 @@ class TrainingDialog(QDialog):
             rows.append((label, self.start_metrics, 0))
         if t.best and metric in t.best and t.best.get("step", 0) > 0:
             rows.append(("Trained (best)", t.best, t.best["step"]))
-        title = "validation " + t.metric_title
+        title = "validation " + t.spec.metric.title
         self.report.setHorizontalHeaderLabels(["Model", title[0].upper() + title[1:], "Step"])
         self.report.setRowCount(len(rows))
         for r, (label, metrics, step) in enumerate(rows):
