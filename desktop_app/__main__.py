@@ -2,20 +2,58 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
-CLI_COMMANDS = {"ops", "denoise", "inpaint", "train", "select", "generate", "batch", "-h", "--help"}
+CLI_COMMANDS = {"ops", "denoise", "inpaint", "train", "select", "generate", "calibrate", "batch", "-h", "--help"}
+# Options of the window's own parser (gui/app.py) that never open a window.
+_NO_WINDOW_OPTIONS = {"--version", "--self-test"}
+EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
+
+
+def _is_command(word: str) -> bool:
+    """A known subcommand, or a word meant as one: `desktop-app frobnicate` is a usage error,
+    not a photo to open. A photo is an existing file or a name with an extension or a folder."""
+    if word in CLI_COMMANDS:
+        return True
+    if word.startswith("-") or os.path.exists(word):
+        return False
+    return not os.path.splitext(word)[1] and os.sep not in word and "/" not in word
+
+
+def display_problem(environ: dict[str, str] | None = None, platform: str = sys.platform) -> str | None:
+    """Why the window cannot open here, in one line, or None. Without a display Qt aborts the
+    process (code 134) after a dozen lines about platform plugins; say it plainly instead."""
+    env = os.environ if environ is None else environ
+    if not platform.startswith("linux"):
+        return None
+    qpa = env.get("QT_QPA_PLATFORM", "")
+    if qpa and not qpa.startswith(("xcb", "wayland")):
+        return None  # offscreen, vnc, eglfs, ...: the user chose a platform that needs no display
+    if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
+        return ("no display to show the window on (DISPLAY and WAYLAND_DISPLAY are not set); start it from "
+                "a desktop session, or use a subcommand without a window (desktop-app --help)")
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in CLI_COMMANDS:
-        from desktop_app.cli import main as cli_main
+    # Everything, imports included, is inside: Ctrl-C in the first second is one line too.
+    try:
+        argv = list(sys.argv[1:] if argv is None else argv)
+        if argv and _is_command(argv[0]):
+            from desktop_app.cli import main as cli_main
 
-        return cli_main(argv)
-    from desktop_app.gui.app import run_app
+            return cli_main(argv)
+        problem = None if _NO_WINDOW_OPTIONS & set(argv) else display_problem()
+        if problem:
+            print(f"desktop-app: error: {problem}", file=sys.stderr)
+            return EXIT_ERROR
+        from desktop_app.gui.app import run_app
 
-    return run_app(argv)
+        return run_app(argv)
+    except KeyboardInterrupt:
+        print("desktop-app: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -17,6 +17,11 @@ def to_float(pixels: np.ndarray) -> np.ndarray:
     return np.clip(pixels.astype(np.float32, copy=False), 0.0, 1.0)
 
 
+# OpenCV's bindings read an array of fewer than 4 values as a Scalar, so a 1x1 grey image
+# came back as 4 values ("cannot reshape array of size 4"); numpy handles such tiny arrays.
+_OPENCV_MIN_SIZE = 4
+
+
 def _flat(pixels: np.ndarray) -> np.ndarray:
     """A 2-D view (channels side by side) so OpenCV treats every value alike."""
     return pixels.reshape(pixels.shape[0], -1) if pixels.ndim == 3 else pixels
@@ -26,6 +31,8 @@ def to_uint8(pixels: np.ndarray) -> np.ndarray:
     """float [0, 1] -> uint8, rounded and saturated. OpenCV does this ~40x faster than numpy
     on a 24-megapixel photo, which is what keeps the display and saving quick."""
     flat = np.ascontiguousarray(_flat(pixels), dtype=np.float32)
+    if flat.size < _OPENCV_MIN_SIZE:
+        return np.clip(np.rint(flat * 255.0), 0, 255).astype(np.uint8).reshape(pixels.shape)
     out = cv2.convertScaleAbs(cv2.max(flat, 0.0), alpha=255.0)  # max: abs() must not mirror negatives
     return out.reshape(pixels.shape)
 
@@ -33,6 +40,8 @@ def to_uint8(pixels: np.ndarray) -> np.ndarray:
 def to_uint16(pixels: np.ndarray) -> np.ndarray:
     """float [0, 1] -> uint16, rounded and saturated, in one OpenCV pass."""
     flat = np.ascontiguousarray(_flat(pixels), dtype=np.float32)
+    if flat.size < _OPENCV_MIN_SIZE:
+        return np.clip(np.rint(flat * 65535.0), 0, 65535).astype(np.uint16).reshape(pixels.shape)
     return cv2.multiply(flat, 65535.0, dtype=cv2.CV_16U).reshape(pixels.shape)
 
 

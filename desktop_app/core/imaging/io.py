@@ -25,6 +25,7 @@ import os
 import secrets
 import stat
 import struct
+import time
 import warnings
 import zlib
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ OPEN_FILTER = (f"Images ({' '.join('*' + ext for ext in OPENABLE_EXTENSIONS)});;
 SAVE_FILTER = ("PNG (*.png);;JPEG (*.jpg *.jpeg);;TIFF (*.tif *.tiff);;WebP (*.webp);;BMP (*.bmp);;"
                "HEIC (*.heic *.heif);;AVIF (*.avif)")
 DEFAULT_MAX_PIXELS = 250_000_000
+JPEG_QUALITY_RANGE = (1, 100)
 
 _FORMAT_BY_EXTENSION = {
     ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF",
@@ -124,14 +126,22 @@ def load_image(
     kind = formats.sniff(data, path)
     if kind is not None:  # HEIC and camera RAW
         return _load_decoded(path, kind, data, max_pixels)
+    # Decoders warn about what they tolerate (Pillow: "Corrupt EXIF data"); a damaged file is
+    # refused below with one message, so their warnings would only be noise on stderr.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _load_image(path, data, max_pixels)
+
+
+def _load_image(path: str | os.PathLike, data: bytes, max_pixels: int) -> tuple[np.ndarray, ImageMeta]:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked just below
-            image = Image.open(io.BytesIO(data), formats=_PILLOW_FORMATS)
+        image = Image.open(io.BytesIO(data), formats=_PILLOW_FORMATS)
     except Image.DecompressionBombError as exc:
         limit = _megapixels(max_pixels)
         raise ImageFileError(path, f"the image is over the limit of {limit}") from exc
     except Exception as exc:  # Pillow raises several types for "no plugin recognised this"
+        if data[:4] in _TIFF_SIGNATURES:  # Pillow reads no float RGB(A) TIFF; tifffile does
+            return _load_float_tiff(path, data, max_pixels)
         raise ImageFileError(path, "not an image file (or an unsupported format)") from exc
 
     with image:
@@ -164,7 +174,7 @@ def load_image(
         except Exception as exc:  # decoders raise OSError, ValueError, SyntaxError, cv2.error, ...
             raise ImageFileError(path, "the file is truncated or damaged") from exc
 
-    pixels = _apply_orientation(to_float(pixels), orientation)
+    pixels = _apply_orientation(_finite_float(pixels, notes), orientation)
     meta = ImageMeta(
         format=fmt, bit_depth=bit_depth, source_mode=source_mode, exif=exif,
         icc_profile=_icc_matching(icc, pixels.shape[2]), width=pixels.shape[1],
@@ -197,6 +207,57 @@ def _load_decoded(path, kind: str, data: bytes, max_pixels: int) -> tuple[np.nda
     return pixels, meta
 
 
+_TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def _finite_float(pixels: np.ndarray, notes: list[str]) -> np.ndarray:
+    """The core's float32 [0, 1]; a float file's NaN (and infinities) become 0 (and 0 or 1),
+    with a note: left in, NaN survives every clip and turns results black."""
+    if pixels.dtype.kind == "f":
+        bad = int(np.count_nonzero(~np.isfinite(pixels)))
+        if bad:
+            pixels = np.nan_to_num(pixels, nan=0.0, posinf=1.0, neginf=0.0)
+            notes.append(f"{bad} pixel value(s) were not numbers (NaN or infinite) and were set to 0 or 1")
+    return to_float(pixels)
+
+
+def _load_float_tiff(path: str | os.PathLike, data: bytes, max_pixels: int) -> tuple[np.ndarray, ImageMeta]:
+    """A 16-, 32- or 64-bit float TIFF (grey, RGB or RGBA), read by tifffile and kept at 16 bits."""
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            page = tif.pages.first
+            if np.dtype(page.dtype).kind != "f" or page.samplesperpixel not in (1, 3, 4):
+                raise ValueError(f"not a float TIFF ({page.dtype}, {page.samplesperpixel} samples)")
+            width, height = page.imagewidth, page.imagelength
+            if width * height > max_pixels:
+                raise ImageFileError(
+                    path, f"{width}x{height} pixels is over the limit of {_megapixels(max_pixels)}")
+            pixels = page.asarray()
+            orientation = page.tags[274].value if 274 in page.tags else 1
+            icc = page.tags[34675].value if 34675 in page.tags else None
+            pages = len(tif.pages)
+    except ImageFileError:
+        raise
+    except MemoryError as exc:
+        raise ImageFileError(path, "not enough memory to open this image") from exc
+    except Exception as exc:  # tifffile raises many types for files it cannot parse
+        raise ImageFileError(path, "not an image file (or an unsupported format)") from exc
+    if pixels.ndim == 3 and pixels.shape[2] not in (1, 3, 4) and pixels.shape[0] in (1, 3, 4):
+        pixels = np.moveaxis(pixels, 0, 2)  # planar (separate) samples
+    notes = [f"{pixels.dtype.itemsize * 8}-bit float pixels converted to 16-bit integers"]
+    if pages > 1:
+        notes.append(f"only the first of {pages} pages was read")
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    source_mode = {1: "F", 3: "RGB", 4: "RGBA"}[channels] + f";float{pixels.dtype.itemsize * 8}"
+    pixels = _apply_orientation(_finite_float(pixels, notes), int(orientation))
+    meta = ImageMeta(
+        format="TIFF", bit_depth=16, source_mode=source_mode, exif=None,
+        icc_profile=_icc_matching(bytes(icc) if icc else None, pixels.shape[2]), width=pixels.shape[1],
+        height=pixels.shape[0], path=os.fspath(path), notes=notes,
+    )
+    return pixels, meta
+
+
 def save_image(
     path: str | os.PathLike,
     pixels: np.ndarray,
@@ -204,13 +265,15 @@ def save_image(
     *,
     bit_depth: int | None = None,
     jpeg_quality: int = 92,
+    replace_read_only: bool = False,
 ) -> None:
     """Write pixels in the format named by the extension, atomically.
 
     16 bits are kept for PNG and TIFF; JPEG, WebP and BMP are 8-bit. JPEG and BMP drop alpha;
     WebP has no greyscale, so grey is written as RGB. EXIF and the ICC profile are written for
     JPEG, PNG, WebP and TIFF (an ICC profile for another colour space than the pixels is left
-    out; EXIF over JPEG's 64 KB limit is left out). `jpeg_quality` also sets the WebP quality.
+    out; EXIF over JPEG's 64 KB limit is left out). `jpeg_quality` (1-100) also sets the WebP
+    quality. A write-protected file is refused (ReadOnlyFileError) unless `replace_read_only`.
     """
     fmt = _FORMAT_BY_EXTENSION.get(os.path.splitext(os.fspath(path))[1].lower())
     if fmt is None:
@@ -219,6 +282,9 @@ def save_image(
         bit_depth = meta.bit_depth if meta is not None else 8
     if bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16, not {bit_depth}")
+    if not (isinstance(jpeg_quality, int) and JPEG_QUALITY_RANGE[0] <= jpeg_quality <= JPEG_QUALITY_RANGE[1]):
+        raise ValueError(f"the JPEG/WebP quality must be a whole number from {JPEG_QUALITY_RANGE[0]} "
+                         f"to {JPEG_QUALITY_RANGE[1]}, not {jpeg_quality!r}")
     pixels = _checked_pixels(pixels)
     if fmt not in ("PNG", "TIFF", "HEIF"):  # HEIF: 16 is written as 10 bits
         bit_depth = 8
@@ -257,11 +323,15 @@ def save_image(
         raise ImageFileError(path, "not enough memory to save this image") from exc
     except Exception as exc:  # an encoder refusing its input; the chained cause is for the log
         raise ImageFileError(path, f"could not be saved as {fmt}") from exc
-    _atomic_write(path, data)
+    _atomic_write(path, data, replace_read_only=replace_read_only)
 
 
 def load_mask(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
-    """A float32 H x W mask in [0, 1] (white = selected) that must match `shape` (H, W)."""
+    """A float32 H x W mask in [0, 1] (white = selected) that must match `shape` (H, W).
+
+    A mask file is greyscale: grey, or RGB(A) whose channels are equal (give or take JPEG noise),
+    read as its luminance; alpha multiplies it (transparent = not selected). A colour picture
+    is refused with ImageFileError: the window and the CLI both read masks here."""
     pixels, _ = load_image(path)
     if pixels.shape[:2] != tuple(shape):
         height, width = shape
@@ -269,14 +339,32 @@ def load_mask(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
             path, f"the mask is {pixels.shape[1]}x{pixels.shape[0]} pixels "
                   f"but the image is {width}x{height}")
     colour, alpha = split_alpha(pixels)
+    if colour.shape[2] == 3 and _is_colourful(colour):
+        # most likely the photo given in place of its mask: refused rather than guessed at
+        raise ImageFileError(path, "a colour image, not a mask; a mask is greyscale "
+                                   "(white = selected, black = not)")
     grey = colour[:, :, 0] if colour.shape[2] == 1 else colour @ np.float32([0.299, 0.587, 0.114])
     if alpha is not None:
         grey = grey * alpha[:, :, 0]  # transparent means unselected, whatever colour it hides
     return np.clip(grey, 0.0, 1.0).astype(np.float32)
 
 
-def save_mask(path: str | os.PathLike, mask: np.ndarray) -> None:
-    """Write a mask as an 8-bit greyscale PNG, atomically."""
+MASK_COLOUR_TOLERANCE = 12 / 255  # JPEG noise on a grey picture stored as RGB stays below this
+
+
+def _is_colourful(colour: np.ndarray) -> bool:
+    """True when the channels differ (beyond compression noise) anywhere: a grey mask stored
+    as RGB has R = G = B. Computed in bands of rows to keep memory small on big masks."""
+    for y in range(0, colour.shape[0], 1024):
+        band = colour[y:y + 1024]
+        if np.any(band.max(axis=2) - band.min(axis=2) > MASK_COLOUR_TOLERANCE):
+            return True
+    return False
+
+
+def save_mask(path: str | os.PathLike, mask: np.ndarray, *, replace_read_only: bool = False) -> None:
+    """Write a mask as an 8-bit greyscale PNG, atomically (a write-protected file only with
+    `replace_read_only`)."""
     if os.path.splitext(os.fspath(path))[1].lower() != ".png":
         raise ImageFileError(path, "masks are saved as PNG; use a .png file name")
     mask = np.asarray(mask)
@@ -284,7 +372,8 @@ def save_mask(path: str | os.PathLike, mask: np.ndarray) -> None:
         mask = mask[:, :, 0]
     if mask.ndim != 2:
         raise ValueError(f"a mask is H x W, not {mask.shape}")
-    _atomic_write(path, _encode_with_pillow("PNG", to_uint8(mask), None, None, 0))
+    _atomic_write(path, _encode_with_pillow("PNG", to_uint8(mask), None, None, 0),
+                  replace_read_only=replace_read_only)
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -554,13 +643,93 @@ def _tiff_with_exif(tiff: bytes, exif: bytes) -> bytes:
     return bytes(out)
 
 
-def _atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Replace `path` with `data` only once all of it is on disk; on failure `path` is untouched."""
-    path = os.fspath(path)
+# A save writes `.photoretouch-<pid>-<random>.tmp` beside the file, then renames it. The name
+# does not contain the file's own (which may already be 255 bytes, the most a name can have);
+# the pid lets a later save tell a temporary left by a killed process from one being written.
+_TEMPORARY_PREFIX = ".photoretouch-"
+_TEMPORARY_SUFFIX = ".tmp"
+STALE_TEMPORARY_S = 24 * 3600  # older than this it is stale whatever the pid says
+
+
+class ReadOnlyFileError(ImageFileError):
+    """The destination exists and is write-protected: replace it only when the user says so."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        super().__init__(path, "the file is write-protected (read-only)")
+
+
+def is_write_protected(path: str | os.PathLike) -> bool:
+    """True when `path` exists and its permissions say read-only (checked on the mode, not
+    with os.access, which says yes to the administrator whatever the mode)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISREG(mode) and not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+
+
+def check_writable(path: str | os.PathLike, *, replace_read_only: bool = False,
+                   extensions: tuple[str, ...] = SUPPORTED_EXTENSIONS) -> None:
+    """Raise ImageFileError now, before any work, when `path` cannot be saved to: an unknown
+    extension, a folder, a folder that does not exist or is not writable, a name too long, or
+    (unless `replace_read_only`) a write-protected file (ReadOnlyFileError)."""
+    name = os.path.basename(os.fspath(path))
+    if os.path.splitext(name)[1].lower() not in extensions:
+        raise ImageFileError(path, "unknown file type; use " + ", ".join(extensions))
     if os.path.isdir(path):
         raise ImageFileError(path, "is a folder, not a file")
     folder = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
+    if not os.path.isdir(folder):
+        raise ImageFileError(path, "the folder does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ImageFileError(path, "the folder is read-only or not writable")
+    if len(os.fsencode(name)) > 255:
+        raise ImageFileError(path, "the file name is too long")
+    if not replace_read_only and is_write_protected(path):
+        raise ReadOnlyFileError(path)
+
+
+def _remove_stale_temporaries(folder: str) -> None:
+    """Remove temporaries that earlier saves into `folder` left behind when killed."""
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(_TEMPORARY_PREFIX) and n.endswith(_TEMPORARY_SUFFIX)]
+    except OSError:
+        return
+    for name in names:
+        pid_text = name[len(_TEMPORARY_PREFIX):].split("-", 1)[0]
+        temporary = os.path.join(folder, name)
+        with contextlib.suppress(OSError, ValueError):
+            old = os.stat(temporary).st_mtime < time.time() - STALE_TEMPORARY_S
+            if old or (pid_text.isdigit() and not _process_alive(int(pid_text))):
+                os.remove(temporary)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # another thread of this process may be saving
+    if os.name == "nt":
+        return True  # os.kill would end the process there; age alone decides
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists but belongs to someone else
+    return True
+
+
+def _atomic_write(path: str | os.PathLike, data: bytes, *, replace_read_only: bool = False) -> None:
+    """Replace `path` with `data` only once all of it is on disk; on failure `path` is untouched.
+    A write-protected `path` is refused (ReadOnlyFileError) unless `replace_read_only`."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ImageFileError(path, "is a folder, not a file")
+    if not replace_read_only and is_write_protected(path):
+        raise ReadOnlyFileError(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    _remove_stale_temporaries(folder)
+    temporary = os.path.join(
+        folder, f"{_TEMPORARY_PREFIX}{os.getpid()}-{secrets.token_hex(4)}{_TEMPORARY_SUFFIX}")
     try:
         _write_file(temporary, data)
         with contextlib.suppress(OSError):  # overwriting keeps the file's permissions

@@ -8,7 +8,7 @@ import numpy as np
 
 from desktop_app.core.imaging import tiles as tiling
 from desktop_app.core.imaging.convert import to_uint8
-from desktop_app.core.operations.base import Operation, OperationInput, Param
+from desktop_app.core.operations.base import Operation, OperationInput, Param, ParameterError
 from desktop_app.core.tasks import Progress, Work
 
 # --- NL-Means -------------------------------------------------------------------------------
@@ -108,7 +108,7 @@ NLMEANS = Operation(
 # --- Inpainting -----------------------------------------------------------------------------
 
 
-def _inpaint(flag: int):
+def _inpaint(flag: int, title: str):
     def run(inp: OperationInput) -> Work[np.ndarray]:
         radius = int(inp.params["radius"])
         assert inp.mask is not None
@@ -117,6 +117,11 @@ def _inpaint(flag: int):
         y0, y1, x0, x1 = box
         crop = inp.image[y0:y1, x0:x1]
         holes = ((inp.mask[y0:y1, x0:x1] > 0) * 255).astype(np.uint8)
+        if holes.all():
+            # OpenCV would return the image unchanged: nothing around the hole to fill it from
+            raise ParameterError(f"{title}: the mask covers every pixel, so there is nothing around the hole "
+                                 "to fill it from; leave part of the photo unselected (a soft mask counts "
+                                 "wherever it is above 0)")
         out = inp.image.copy()
         channels = crop.shape[2]
         for c in range(channels):
@@ -136,10 +141,10 @@ _RADIUS = Param("radius", int, 5, "Radius", "Neighbourhood (pixels) each filled 
 TELEA = Operation(
     task="inpaint", method="telea", title="Telea", category="Restoration",
     description="Fast marching inpainting (Telea 2004): good for thin scratches and small spots.",
-    run=_inpaint(cv2.INPAINT_TELEA), params=(_RADIUS,), fills_mask=True,
+    run=_inpaint(cv2.INPAINT_TELEA, "Telea"), params=(_RADIUS,), fills_mask=True,
 )
 NS = Operation(
     task="inpaint", method="ns", title="Navier-Stokes", category="Restoration",
     description="Fluid-dynamics inpainting (Bertalmio 2001): continues edges into the hole.",
-    run=_inpaint(cv2.INPAINT_NS), params=(_RADIUS,), fills_mask=True,
+    run=_inpaint(cv2.INPAINT_NS, "Navier-Stokes"), params=(_RADIUS,), fills_mask=True,
 )
