@@ -20,48 +20,71 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shlex
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TextIO
 
 from desktop_app.core.tasks import Progress, Work, run_work
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+DEVICE_ENV = "DESKTOP_APP_DEVICE"
 
 
 class ProgressBar:
-    """A one-line progress bar on stderr (only when stderr is a terminal or forced)."""
+    """Progress on stderr: a bar redrawn in place on a terminal; elsewhere (a log file, a pipe,
+    a job runner) one plain line every `LINE_EVERY_S` seconds, so a long run is seen alive."""
 
-    def __init__(self, title: str, enabled: bool | None = None) -> None:
+    LINE_EVERY_S = 5.0
+
+    def __init__(self, title: str, enabled: bool = True, stream: TextIO | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         self.title = title
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self.start = time.perf_counter()
-        self._last = 0.0
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.terminal = self.stream.isatty()
+        self.clock = clock
+        self.start = clock()
+        self._last = self.start if not self.terminal else 0.0
+        self._drawn = False
 
     def __call__(self, p: Progress) -> None:
         if not self.enabled:
             return
-        now = time.perf_counter()
-        if now - self._last < 0.1 and (p.fraction or 0) < 1:
-            return
+        now = self.clock()
+        frac = min(max(p.fraction, 0.0), 1.0) if p.fraction is not None else None
+        if self.terminal:
+            if now - self._last < 0.1 and (frac or 0) < 1:
+                return
+            width, f = 30, frac or 0.0
+            bar = "#" * int(f * width) + "-" * (width - int(f * width))
+            self.stream.write(f"\r{self.title} [{bar}] {f * 100:5.1f}% {now - self.start:6.1f}s {p.message[:40]:<40}")
+            self._drawn = True
+        else:
+            if now - self._last < self.LINE_EVERY_S:
+                return
+            elapsed = now - self.start
+            line = f"{self.title}: " + (f"{frac * 100:.0f}%" if frac is not None else "working")
+            line += f", {p.message}" if p.message else ""
+            line += f", {elapsed:.0f} s elapsed"
+            if frac:
+                line += f", about {elapsed * (1 - frac) / frac:.0f} s left"
+            self.stream.write(line + "\n")
         self._last = now
-        width = 30
-        frac = p.fraction if p.fraction is not None else 0.0
-        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
-        sys.stderr.write(f"\r{self.title} [{bar}] {frac * 100:5.1f}% {now - self.start:6.1f}s {p.message[:40]:<40}")
-        sys.stderr.flush()
+        self.stream.flush()
 
     def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
+        if self._drawn:
+            self.stream.write("\n")
 
 
 def _drive(work: Work[Any], title: str, quiet: bool) -> Any:
-    bar = ProgressBar(title, enabled=False if quiet else None)
+    bar = ProgressBar(title, enabled=not quiet)
     try:
         return run_work(work, bar)
     finally:
@@ -106,21 +129,54 @@ def cmd_ops(args: argparse.Namespace) -> int:
     return 0
 
 
+def _device(args: argparse.Namespace) -> str:
+    """--device, else DESKTOP_APP_DEVICE, else auto; checked now, before any work, so that an
+    unknown or missing device is one line at once rather than a surprise after loading."""
+    from desktop_app.core.models.device import pick_device
+
+    name = args.device or os.environ.get(DEVICE_ENV) or "auto"
+    try:
+        pick_device(name)
+    except ValueError as e:
+        raise ValueError(f"{e}{f' (from {DEVICE_ENV})' if not args.device else ''}") from None
+    return name
+
+
+def _check_output(path: Path, overwrite: bool, extensions: tuple[str, ...] | None = None) -> None:
+    """The destination is checked before the work, which can take minutes."""
+    from desktop_app.core.imaging.io import SUPPORTED_EXTENSIONS, ReadOnlyFileError, check_writable
+
+    try:
+        check_writable(path, replace_read_only=overwrite, extensions=extensions or SUPPORTED_EXTENSIONS)
+    except ReadOnlyFileError as e:
+        raise ValueError(f"{e} (pass --overwrite to replace it)") from None
+
+
+def _report_notes(path: str, meta) -> None:
+    """What reading the file changed (NaN cleaned, pages dropped, palette converted): the
+    user should know, the run goes on."""
+    for note in meta.notes:
+        print(f"desktop-app: note: {Path(path).name}: {note}", file=sys.stderr)
+
+
 def _run_image_op(args: argparse.Namespace, task: str) -> int:
     from desktop_app.core.imaging.io import load_image, load_mask, save_image
     from desktop_app.core.operations import apply_operation, registry
 
     op = registry.get(task, args.method) if args.method else registry.for_task(task)[0]
     params = _op_params(args, op)
-    image, meta = load_image(args.input)
-    mask = load_mask(args.mask, image.shape[:2]) if getattr(args, "mask", None) else None
     out = Path(args.output)
     if out.resolve() == Path(args.input).resolve() and not args.overwrite:
         raise ValueError(f"{out}: refusing to overwrite the input (pass --overwrite to allow it)")
+    _check_output(out, args.overwrite)
+    device = _device(args) if op.uses_device else args.device
+    image, meta = load_image(args.input)
+    _report_notes(args.input, meta)
+    mask = load_mask(args.mask, image.shape[:2]) if getattr(args, "mask", None) else None
     work = apply_operation(op, image, mask, params, inside_mask_only=getattr(args, "inside_mask", False),
-                           bit_depth=meta.bit_depth, device=args.device)
+                           bit_depth=meta.bit_depth, device=device)
     result = _drive(work, f"{task} {op.method}", args.quiet)
-    save_image(out, result, meta, jpeg_quality=args.quality)
+    save_image(out, result, meta, jpeg_quality=args.quality, replace_read_only=args.overwrite)
     return 0
 
 
@@ -253,20 +309,30 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from desktop_app.core.models.device import pick_device
     from desktop_app.core.models.weights import load_model
 
-    name = args.model or _default_generator(models_for("generate"), generation.DEFAULT_GENERATOR)
+    generators = models_for("generate")
+    name = args.model or _default_generator(generators, generation.DEFAULT_GENERATOR)
     entry = find(name)
     if entry.manifest.task != "generate":
         raise ValueError(f"model {name!r} is a {entry.manifest.task} model, not a generator")
     if not 1 <= args.count <= 10_000:
         raise ValueError("-n must be between 1 and 10000")
-    model, _ = load_model(entry.path)
-    model = model.to(pick_device(args.device))
-    index = generation.class_index(model, args.class_) if args.class_ is not None else None
-    images = _drive(generation.sample_work(model, args.count, args.seed, index, args.truncation),
-                    "generate", args.quiet)
+    if args.class_ is not None and not entry.manifest.hparams.get("num_classes"):
+        with_classes = [e.manifest.id for e in generators if e.manifest.hparams.get("num_classes")]
+        raise ValueError(f"generator {name!r} has no classes; generators with classes: "
+                         f"{', '.join(with_classes) or 'none installed'} (a generator trained on a folder "
+                         "with one sub-folder per class has them)")
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: not a folder")
+    writable = out if out.is_dir() else next((p for p in out.absolute().parents if p.exists()), None)
+    if writable is None or not os.access(writable, os.W_OK):
+        raise ValueError(f"{out}: the folder is read-only or not writable")
+    device = pick_device(_device(args))
+    model, _ = load_model(entry.path)
+    model = model.to(device)
+    index = generation.class_index(model, args.class_) if args.class_ is not None else None
+    images = _drive(generation.sample_work(model, args.count, args.seed, index, args.truncation),
+                    "generate", args.quiet)
     out.mkdir(parents=True, exist_ok=True)
     stem = name + (f"-{args.class_}" if args.class_ is not None else "") + f"-seed{args.seed}"
     for i, image in enumerate(images):
@@ -295,6 +361,26 @@ def _numbers(text: str, count: int, what: str) -> tuple[int, ...]:
     return values
 
 
+def _number_in(low: float, high: float, kind: type = float, what: str = "a number") -> Callable[[str], Any]:
+    """An argparse type: a finite `kind` within low..high (NaN, inf and out-of-range values are
+    usage errors, not silent defaults or black pictures)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what} from {low:g} to {high:g}, got {text!r}") from None
+        if not (math.isfinite(value) and low <= value <= high):
+            raise argparse.ArgumentTypeError(f"expected {what} from {low:g} to {high:g}, got {text!r}")
+        return value
+
+    return parse
+
+
+_quality_arg = _number_in(1, 100, int, "a whole number")
+_pixels_arg = _number_in(0, 1000, float, "a number of pixels")
+
+
 def _box_arg(text: str) -> tuple[int, ...]:
     return _numbers(text, 4, "X,Y,W,H (four numbers, image pixels)")
 
@@ -310,7 +396,9 @@ def cmd_select(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix.lower() != ".png":
         raise ValueError(f"{out.name}: masks are saved as PNG; use a .png file name")
-    image, _ = load_image(args.input)
+    _check_output(out, args.overwrite, (".png",))
+    image, meta = load_image(args.input)
+    _report_notes(args.input, meta)
     shape = image.shape[:2]
     if args.box is not None:
         hints = {name: load_mask(path, shape) for name, path in (("keep", args.keep), ("remove", args.remove)) if path}
@@ -328,7 +416,7 @@ def cmd_select(args: argparse.Namespace) -> int:
         mask = selection.feather(mask, args.feather)
     if args.mask:
         mask = selection.combine(load_mask(args.mask, shape), mask, args.mode)
-    save_mask(out, mask)
+    save_mask(out, mask, replace_read_only=args.overwrite)
     return 0
 
 
@@ -438,13 +526,16 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("--method", required=True, help="operation method (see `desktop-app ops`)")
         if name == "inpaint":
-            p.add_argument("--mask", required=True, help="greyscale PNG, white = region to fill")
+            p.add_argument("--mask", required=True, help="greyscale image, white = region to fill (a colour "
+                                                         "picture is refused)")
         else:
-            p.add_argument("--mask", help="greyscale PNG limiting the operation (with --inside-mask)")
+            p.add_argument("--mask", help="greyscale image limiting the operation (with --inside-mask)")
             p.add_argument("--inside-mask", action="store_true", help="apply only inside the mask")
-        p.add_argument("--device", default=None, help="auto, cpu, cuda or mps (models only)")
-        p.add_argument("--quality", type=int, default=92, help="JPEG/WebP quality (1-100)")
-        p.add_argument("--overwrite", action="store_true", help="allow writing over the input file")
+        p.add_argument("--device", default=None,
+                       help=f"auto, cpu, cuda or mps (models only; default: {DEVICE_ENV}, else auto)")
+        p.add_argument("--quality", type=_quality_arg, default=92, help="JPEG/WebP quality (1-100, default 92)")
+        p.add_argument("--overwrite", action="store_true",
+                       help="allow writing over the input file or a write-protected (read-only) file")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
         _add_op_params(p, name)
         p.set_defaults(func=func)
@@ -455,18 +546,23 @@ def build_parser() -> argparse.ArgumentParser:
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--box", type=_box_arg, metavar="X,Y,W,H", help="select the object inside this box")
     how.add_argument("--wand", type=_point_arg, metavar="X,Y", help="select the colour clicked at this point")
-    p.add_argument("--tolerance", type=float, default=32.0, help="wand: colour tolerance, 0-255 (default 32)")
+    p.add_argument("--tolerance", type=_number_in(0, 255), default=32.0,
+                   help="wand: colour tolerance, 0-255 (default 32)")
     p.add_argument("--global", dest="global_", action="store_true",
                    help="wand: every pixel of that colour, not only those connected to the point")
     p.add_argument("--keep", help="box: greyscale PNG of strokes over what must be selected")
     p.add_argument("--remove", help="box: greyscale PNG of strokes over what must not be selected")
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--grow", type=float, default=0.0, metavar="N", help="grow the selection by N pixels")
-    size.add_argument("--shrink", type=float, default=0.0, metavar="N", help="shrink the selection by N pixels")
-    p.add_argument("--feather", type=float, default=0.0, metavar="R", help="soften the edge by R pixels")
+    size.add_argument("--grow", type=_pixels_arg, default=0.0, metavar="N",
+                      help="grow the selection by N pixels (0-1000)")
+    size.add_argument("--shrink", type=_pixels_arg, default=0.0, metavar="N",
+                      help="shrink the selection by N pixels (0-1000)")
+    p.add_argument("--feather", type=_pixels_arg, default=0.0, metavar="R",
+                   help="soften the edge by R pixels (0-1000)")
     p.add_argument("--mask", help="an existing mask (PNG) to combine the selection with (see --mode)")
     p.add_argument("--mode", choices=("replace", "add", "subtract", "intersect"), default="replace",
                    help="with --mask: replace, add, subtract or intersect (default replace)")
+    p.add_argument("--overwrite", action="store_true", help="allow replacing a write-protected (read-only) file")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_select)
 
@@ -514,14 +610,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="make new images with a generator model")
     p.add_argument("--model", default=None, help="generator model name (default: the shipped generator)")
-    p.add_argument("-n", "--count", type=int, default=16, help="how many images (default 16)")
+    p.add_argument("-n", "--count", type=_number_in(1, 10_000, int, "a whole number"), default=16,
+                   help="how many images (1-10000, default 16)")
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same images (default 0)")
     p.add_argument("-o", "--output", required=True, help="folder to write the PNG files into")
     p.add_argument("--class", dest="class_", default=None, metavar="NAME",
-                   help="for a class-conditional model: the class (the training sub-folder name)")
-    p.add_argument("--truncation", type=float, default=1.0,
-                   help="latent scale: below 1 gives more typical, less varied images (default 1)")
-    p.add_argument("--device", default=None, help="auto, cpu, cuda or mps")
+                   help="for a class-conditional model (one trained on a folder with a sub-folder per "
+                        "class; the shipped generators have no classes): the class, a sub-folder name")
+    p.add_argument("--truncation", type=_number_in(0.1, 2.0), default=1.0,
+                   help="latent scale, 0.1-2: below 1 gives more typical, less varied images (default 1)")
+    p.add_argument("--device", default=None, help=f"auto, cpu, cuda or mps (default: {DEVICE_ENV}, else auto)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_generate)
 
@@ -571,16 +669,16 @@ def _add_batch_parser(sub) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_USAGE
-    try:
+    try:  # the parser too: building it imports the operations, and Ctrl-C may come meanwhile
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return EXIT_USAGE
         return args.func(args)
     except KeyboardInterrupt:
         print("desktop-app: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as e:  # noqa: BLE001 - every failure becomes one line for the user
         from desktop_app.core.tasks import Cancelled
 
