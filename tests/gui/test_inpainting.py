@@ -105,6 +105,7 @@ def test_box_select_an_object_remove_it_pick_a_variation_and_undo(qtbot, window,
     assert np.abs(second - first)[disc].mean() > 0.01, "another variation, another fill"
     assert len(doc.history.done) == steps + 1
 
-    window.act_undo.trigger()  # Edit > Undo (Ctrl+Z)
+    window.act_undo.trigger()  # Edit > Undo (Ctrl+Z); a large step is undone in the worker
+    wait_idle(qtbot, window)
     np.testing.assert_array_equal(doc.image, before)
     np.testing.assert_array_equal(doc.mask, mask)
