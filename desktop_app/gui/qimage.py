@@ -51,3 +51,22 @@ def paint_overlay(image: QImage, mask: np.ndarray, colour: QColor, opacity: floa
     # premultiplied: each channel is mask * opacity * colour, one saturating OpenCV pass each
     planes = [cv2.convertScaleAbs(m, alpha=opacity * v) for v in (colour.blue(), colour.green(), colour.red(), 255)]
     qimage_view(image, 4)[y0:y1, x0:x1] = cv2.merge(planes)
+
+
+def for_display(image: QImage, transform, box: tuple[int, int, int, int] | None = None,
+                in_place: bool = False) -> QImage:
+    """`image` (8-bit, in the document's colour profile) as the display should show it:
+    converted by `transform` (core.imaging.colour.DisplayTransform; None: unchanged), all of it
+    or the region `box`. Unless `in_place`, a detached copy is converted: the image handed in
+    may be held elsewhere (a prepared edit) and must not be converted twice."""
+    channels = {QImage.Format.Format_RGB888: 3, QImage.Format.Format_RGBA8888: 4}.get(image.format())
+    if transform is None or channels is None:
+        return image
+    if not in_place:
+        image = image.copy()
+    view = qimage_view(image, channels)
+    if box is not None:
+        y0, y1, x0, x1 = box
+        view = view[y0:y1, x0:x1]
+    transform.apply(view)
+    return image

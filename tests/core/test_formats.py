@@ -226,3 +226,37 @@ def _jpeg_with_xmp(packet: bytes) -> bytes:
 def _write(path, data: bytes):
     path.write_bytes(data)
     return path
+
+
+# --- colour-managed display ------------------------------------------------------------------
+
+ADOBE_TO_XYZ = np.array([[0.5767309, 0.1855540, 0.1881852], [0.2973769, 0.6273491, 0.0752741],
+                         [0.0270343, 0.0706872, 0.9911085]])
+SRGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750],
+                        [0.0193339, 0.1191920, 0.9503041]])
+
+
+def srgb_to_adobe_by_formula(srgb: np.ndarray) -> np.ndarray:
+    """The published matrices and curves, independent of LittleCMS: the reference."""
+    lin = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    adobe_lin = lin @ (np.linalg.inv(ADOBE_TO_XYZ) @ SRGB_TO_XYZ).T
+    return np.clip(adobe_lin, 0, 1) ** (1 / 2.19921875)
+
+
+def test_display_conversion_of_adobe_rgb_matches_the_reference():
+    from desktop_app.core.imaging.colour import DisplayTransform, adobe_rgb_profile, srgb_profile
+
+    rng = np.random.default_rng(3)
+    srgb = rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)
+    adobe = np.rint(srgb_to_adobe_by_formula(srgb / 255.0) * 255).astype(np.uint8)
+    shown = np.concatenate([adobe, np.full((32, 32, 1), 77, np.uint8)], axis=2)  # with alpha
+    DisplayTransform.for_profile(adobe_rgb_profile()).apply(shown)
+    difference = np.abs(shown[..., :3].astype(int) - srgb)
+    # 8-bit rounding twice; near black, Adobe RGB's pure gamma holds fewer steps than sRGB's toe
+    assert difference.mean() < 0.6 and difference[(srgb >= 48).all(axis=2)].max() <= 3
+    assert (shown[..., 3] == 77).all()
+    assert np.abs(adobe.astype(int) - srgb).mean() > 5  # shown unconverted, it would look off
+    # nothing to do for untagged, sRGB-tagged or grey pictures
+    assert DisplayTransform.for_profile(None) is None
+    assert DisplayTransform.for_profile(srgb_profile()) is None
+    assert DisplayTransform.for_profile(ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()) is None

@@ -16,7 +16,8 @@ from PySide6.QtWidgets import QWidget
 
 from desktop_app.core.brush import BrushSettings
 from desktop_app.core.document import Document
-from desktop_app.gui.qimage import array_to_qimage, mask_overlay, paint_overlay, update_qimage
+from desktop_app.core.imaging.colour import DisplayTransform
+from desktop_app.gui.qimage import array_to_qimage, for_display, mask_overlay, paint_overlay, update_qimage
 
 MIN_ZOOM, MAX_ZOOM = 0.01, 64.0
 ZOOM_STEP = 1.25
@@ -69,6 +70,7 @@ class ImageCanvas(QWidget):
         self._mouse: QPointF | None = None
         self._fit_pending = True
         self._prepared = None
+        self._colour = None  # the document's profile -> the display's (None: shown as it is)
         self._prepared_overlay = None
         self.tool = "brush"
         self._box_from: QPointF | None = None
@@ -97,8 +99,10 @@ class ImageCanvas(QWidget):
     def set_document(self, doc: Document | None, display: QImage | None = None) -> None:
         self.doc = doc
         self._pyramid, self._original_pyramid, self._overlay = [], [], None
+        self._colour = DisplayTransform.for_profile(getattr(doc.meta, "icc_profile", None)) if doc else None
         if doc is not None:
-            self._pyramid = [display if display is not None else array_to_qimage(doc.image)]
+            base = display if display is not None else array_to_qimage(doc.image)
+            self._pyramid = [for_display(base, self._colour)]
             self._original_pyramid = []
             self._overlay = mask_overlay(doc.mask, self.overlay_colour, self.overlay_opacity)
             doc.subscribe(self._on_doc_change)
@@ -112,12 +116,13 @@ class ImageCanvas(QWidget):
         if what == "image":
             prepared, self._prepared = self._prepared, None
             if prepared is not None and prepared[0] is self.doc.image:
-                self._pyramid = [prepared[1]]
+                self._pyramid = [for_display(prepared[1], self._colour)]
             elif box is None or box == (0, self.doc.height, 0, self.doc.width) or not self._pyramid:
-                self._pyramid = [array_to_qimage(self.doc.image)]
+                self._pyramid = [for_display(array_to_qimage(self.doc.image), self._colour)]
             else:
                 base = self._pyramid[0]
                 update_qimage(base, self.doc.image, box)
+                for_display(base, self._colour, box, in_place=True)
                 self._pyramid = [base]  # smaller levels are rebuilt on demand
             self.update()
         elif what == "mask" and self._overlay is not None:
@@ -217,7 +222,7 @@ class ImageCanvas(QWidget):
 
     def _original(self) -> list[QImage]:
         if not self._original_pyramid and self.doc is not None:
-            self._original_pyramid = [array_to_qimage(self.doc.original)]
+            self._original_pyramid = [for_display(array_to_qimage(self.doc.original), self._colour)]
         return self._original_pyramid
 
     def paintEvent(self, event: QPaintEvent) -> None:
