@@ -260,3 +260,29 @@ def test_display_conversion_of_adobe_rgb_matches_the_reference():
     assert DisplayTransform.for_profile(None) is None
     assert DisplayTransform.for_profile(srgb_profile()) is None
     assert DisplayTransform.for_profile(ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()) is None
+
+
+@pytest.mark.parametrize("space", ["Adobe RGB", "linear sRGB"])
+def test_raw_in_a_wide_or_linear_space_means_the_same_colours(space):
+    from desktop_app.core.imaging.colour import DisplayTransform
+
+    data = synthetic_dng(scene())
+    reference = formats.decode("RAW", data, 10**9, RawOptions(auto_bright_clip=0))
+    other = formats.decode("RAW", data, 10**9, RawOptions(colour_space=space, auto_bright_clip=0))
+    assert b"sRGB" not in other.icc[:200] and other.notes[0].endswith(space)
+    shown = (other.pixels // 257).astype(np.uint8)  # as the canvas gets it: 8 bits, then converted
+    DisplayTransform.for_profile(other.icc).apply(shown)
+    expected = reference.pixels / 257
+    for y, x in ((35, 5), (10, 10), (35, 50)):  # grey, red, white patches
+        assert np.abs(shown[y, x] - expected[y, x]).max() < 4, (y, x, shown[y, x], expected[y, x])
+
+
+def test_raw_defaults_are_a_preference():
+    before = formats.raw_defaults()
+    try:
+        formats.set_raw_defaults(RawOptions(colour_space="Adobe RGB"))
+        assert formats.decode("RAW", synthetic_dng(scene()), 10**9).notes[0].endswith("Adobe RGB")
+        with pytest.raises(ValueError):
+            formats.set_raw_defaults(RawOptions(colour_space="CMYK"))
+    finally:
+        formats.set_raw_defaults(before)

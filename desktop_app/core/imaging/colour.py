@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 # D50-adapted colorants (ICC PCS) of Adobe RGB (1998), and its gamma 563/256 = 2.19921875.
 _ADOBE_RGB_COLORANTS = ((0.60974, 0.31111, 0.01947), (0.20528, 0.62567, 0.06087), (0.14919, 0.06322, 0.74457))
+_SRGB_COLORANTS = ((0.4360747, 0.2225045, 0.0139322), (0.3850649, 0.7168786, 0.0971045),
+                   (0.1430804, 0.0606169, 0.7141733))
 _D50 = (0.9642, 1.0, 0.8249)
 
 
@@ -76,6 +78,11 @@ def display_profile() -> ImageCms.ImageCmsProfile:
 
 def srgb_profile() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def linear_srgb_profile() -> bytes:
+    """sRGB's primaries with no tone curve (gamma 1): for RAW developed to linear light."""
+    return matrix_profile(_SRGB_COLORANTS, 1.0, "Linear sRGB")
 
 
 def adobe_rgb_profile() -> bytes:

@@ -8,8 +8,9 @@ proposes beside it.
 
 RAW development (`RawOptions`): the camera's white balance and colour matrix, LibRaw's PPG
 demosaic, no sharpening or noise reduction (the denoisers want the sensor's own noise), a
-mild auto-exposure that clips at most 0.1 % of the pixels, the sRGB tone curve, 16 bits, and
-the orientation the camera recorded. The result is tagged with an sRGB profile.
+mild auto-exposure that clips at most 0.1 % of the pixels, 16 bits, and the orientation the
+camera recorded, in sRGB with its tone curve (or Adobe RGB, or linear sRGB: `set_raw_defaults`),
+tagged with that space's ICC profile.
 """
 
 from __future__ import annotations
@@ -36,14 +37,35 @@ class FormatError(Exception):
     """A reason, for `io` to attach to the file name (for example the pixel limit)."""
 
 
+RAW_COLOUR_SPACES = ("sRGB", "Adobe RGB", "linear sRGB")
+
+
 @dataclass(frozen=True)
 class RawOptions:
-    """How a RAW is developed. `auto_bright_clip` is the share of pixels auto-exposure may
-    clip (0 keeps LibRaw's plain scaling, which often looks a stop dark)."""
+    """How a RAW is developed. `colour_space` is the working space the pixels are in (and whose
+    ICC profile they carry): sRGB, Adobe RGB (wider greens), or linear sRGB (no tone curve).
+    `auto_bright_clip` is the share of pixels auto-exposure may clip (0 keeps LibRaw's plain
+    scaling, which often looks a stop dark)."""
 
+    colour_space: str = "sRGB"
     camera_white_balance: bool = True
     auto_bright_clip: float = 0.001
     half_size: bool = False  # quarter of the pixels, four times faster: for previews
+
+
+_raw_defaults = RawOptions()
+
+
+def set_raw_defaults(options: RawOptions) -> None:
+    """How `io.load_image` develops RAW files from now on (a preference of the app)."""
+    global _raw_defaults
+    if options.colour_space not in RAW_COLOUR_SPACES:
+        raise ValueError(f"colour space must be one of {', '.join(RAW_COLOUR_SPACES)}")
+    _raw_defaults = options
+
+
+def raw_defaults() -> RawOptions:
+    return _raw_defaults
 
 
 @dataclass
@@ -76,7 +98,7 @@ def decode(kind: str, data: bytes, max_pixels: int, raw: RawOptions | None = Non
     if kind == "HEIF":
         return _decode_heif(data, max_pixels)
     if kind == "RAW":
-        return _decode_raw(data, max_pixels, raw or RawOptions())
+        return _decode_raw(data, max_pixels, raw or _raw_defaults)
     raise ValueError(f"unknown kind {kind!r}")
 
 
@@ -160,6 +182,13 @@ def _ftyp_brands(data: bytes) -> set[bytes]:
 def _decode_raw(data: bytes, max_pixels: int, options: RawOptions) -> Decoded:
     import rawpy
 
+    from desktop_app.core.imaging import colour
+
+    space, gamma, icc = {
+        "sRGB": (rawpy.ColorSpace.sRGB, (2.4, 12.92), colour.srgb_profile),
+        "Adobe RGB": (rawpy.ColorSpace.Adobe, (563 / 256, 0.0), colour.adobe_rgb_profile),
+        "linear sRGB": (rawpy.ColorSpace.sRGB, (1.0, 1.0), colour.linear_srgb_profile),
+    }[options.colour_space]
     try:
         raw = rawpy.imread(io.BytesIO(data))
     except (rawpy.LibRawFileUnsupportedError, rawpy.LibRawIOError) as exc:
@@ -172,8 +201,8 @@ def _decode_raw(data: bytes, max_pixels: int, options: RawOptions) -> Decoded:
         pixels = raw.postprocess(
             use_camera_wb=options.camera_white_balance,
             use_auto_wb=not options.camera_white_balance,
-            output_color=rawpy.ColorSpace.sRGB, output_bps=16,
-            gamma=(2.4, 12.92),  # the sRGB curve, to go with the sRGB profile attached below
+            output_color=space, output_bps=16,
+            gamma=gamma,  # the space's own curve, to go with the profile attached below
             no_auto_bright=options.auto_bright_clip <= 0,
             auto_bright_thr=max(options.auto_bright_clip, 1e-6),
             half_size=options.half_size,
@@ -181,17 +210,11 @@ def _decode_raw(data: bytes, max_pixels: int, options: RawOptions) -> Decoded:
             user_flip=None,  # the camera's orientation
         )
         description = raw.color_desc.decode(errors="replace")
-    notes = [f"RAW developed by LibRaw ({description} sensor) to 16-bit sRGB"]
+    notes = [f"RAW developed by LibRaw ({description} sensor) to 16-bit {options.colour_space}"]
     from desktop_app.core.imaging import metadata
 
-    return Decoded(pixels, "RAW", 16, "RAW", metadata.exif_from_raw(data), _srgb_profile(),
+    return Decoded(pixels, "RAW", 16, "RAW", metadata.exif_from_raw(data), icc(),
                    metadata.xmp_of(data), notes)
-
-
-def _srgb_profile() -> bytes:
-    from PIL import ImageCms
-
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
 def _ext(path: str | os.PathLike) -> str:
