@@ -1,0 +1,162 @@
+"""Camera files and batches: how long a 24 MP RAW takes to open and show, and whether a batch's
+memory stays flat over many photos.
+
+    python benchmarks/photo_formats.py raw [--width 6000 --height 4000]
+    python benchmarks/photo_formats.py batch [--count 200 --megapixels 12 --method cnn --jobs 1]
+
+`raw` writes a synthetic 24 MP DNG (12-bit Bayer with noise; no camera file can be shipped or
+downloaded), then times opening it in the core and in the real main window (offscreen) until
+the canvas holds the picture. `batch` writes `--count` noisy JPEGs, runs the batch the CLI
+runs, and prints the resident memory after each file and the peak.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if sys.path and os.path.abspath(sys.path[0]) == _HERE:  # benchmarks/select.py shadows `select`
+    sys.path.append(sys.path.pop(0))
+
+import argparse  # noqa: E402
+import resource  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from _common import command_line, log, markdown_table  # noqa: E402
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def scene(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """Linear light with detail at several scales (not flat: demosaicking has work to do)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    small = rng.random((height // 64 + 1, width // 64 + 1, 3)).astype(np.float32)
+    base = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+    fine = cv2.resize(rng.random((height // 8 + 1, width // 8 + 1, 3)).astype(np.float32), (width, height))
+    return np.clip(0.15 + 0.55 * base + 0.1 * fine, 0, 1) ** 2.2
+
+
+def bench_raw(args) -> int:
+    from desktop_app.core.imaging.formats import synthetic_dng
+    from desktop_app.core.imaging.io import load_image
+
+    work = Path(tempfile.mkdtemp(prefix="pr-raw-"))
+    path = work / "big.dng"
+    log(f"writing a {args.width}x{args.height} DNG")
+    path.write_bytes(synthetic_dng(scene(args.height, args.width), noise=0.01))
+    rows = []
+    for attempt in range(args.repeat):
+        start = time.perf_counter()
+        pixels, meta = load_image(path)
+        rows.append(["core load_image", f"{time.perf_counter() - start:.2f}"])
+        del pixels
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEventLoop, QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from desktop_app.gui.main_window import MainWindow
+    from desktop_app.gui.settings import Settings
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    window = MainWindow(Settings(QSettings(str(work / "s.ini"), QSettings.Format.IniFormat)))
+    window.show()
+    app.processEvents()
+    for attempt in range(args.repeat):
+        start = time.perf_counter()
+        job = window.open_path(str(path))
+        if job is not None and job.is_running():
+            loop = QEventLoop()
+            job.finished.connect(loop.quit)
+            loop.exec()
+        app.processEvents()
+        window.canvas.repaint()
+        shown = time.perf_counter() - start
+        assert window.doc is not None and window.canvas._pyramid, "the RAW did not open"
+        rows.append(["window: open until shown", f"{shown:.2f}"])
+    print(f"RAW {args.width}x{args.height} ({args.width * args.height / 1e6:.0f} MP), "
+          f"{os.cpu_count()} CPUs\n")
+    print(markdown_table(["step", "seconds"], rows))
+    print(f"\n`{command_line('benchmarks/photo_formats.py')}`")
+    return 0
+
+
+def bench_batch(args) -> int:
+    from desktop_app.core.batch import BatchSpec, run_batch
+    from desktop_app.core.imaging.io import save_image
+    from desktop_app.core.tasks import run_work
+
+    work = Path(args.dir or tempfile.mkdtemp(prefix="pr-batch-"))
+    photos = work / "in"
+    photos.mkdir(parents=True, exist_ok=True)
+    side = (args.megapixels * 1e6 / 1.5) ** 0.5
+    height, width = int(side), int(side * 1.5)
+    log(f"writing {args.count} noisy {width}x{height} JPEGs to {photos}")
+    rng = np.random.default_rng(0)
+    base = scene(height, width) ** (1 / 2.2)
+    for k in range(args.count):
+        target = photos / f"photo{k:04d}.jpg"
+        if not target.exists():
+            noisy = np.clip(np.roll(base, 97 * k, axis=1) + rng.normal(0, 0.08, base.shape[:2] + (1,)), 0, 1)
+            save_image(target, noisy.astype(np.float32))
+    spec = BatchSpec(inputs=(photos,), output_dir=work / "out", operation=f"denoise/{args.method}",
+                     params={"sigma": "auto"} if args.method == "cnn" else {}, jobs=args.jobs)
+    samples: list[tuple[int, float, float]] = []
+    start = time.perf_counter()
+
+    def on_progress(p) -> None:
+        if p.data.get("event") in ("done", "failed", "skipped"):
+            samples.append((len(samples) + 1, time.perf_counter() - start, rss_mib()))
+            outcome = p.data["outcome"]
+            log(f"{len(samples)}/{args.count} {outcome.status} {outcome.source.name} "
+                f"({outcome.seconds:.1f} s) RSS {samples[-1][2]:.0f} MiB")
+
+    report = run_work(run_batch(spec), on_progress)
+    total = time.perf_counter() - start
+    rss = [s[2] for s in samples]
+    first_tenth = max(1, len(rss) // 10)
+    rows = [[f"{args.count} x {args.megapixels:g} MP", args.method, str(args.jobs),
+             f"{total / max(1, len(report.done)):.1f}", f"{min(rss[:first_tenth]):.0f}",
+             f"{max(rss[:first_tenth]):.0f}", f"{max(rss[-first_tenth:]):.0f}", f"{peak_mib():.0f}",
+             report.summary()]]
+    print(markdown_table(["photos", "method", "jobs", "s / photo", "RSS first 10 % min (MiB)",
+                          "first 10 % max", "last 10 % max", "peak (MiB)", "result"], rows))
+    print(f"\n`{command_line('benchmarks/photo_formats.py')}`")
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="what", required=True)
+    raw = sub.add_parser("raw")
+    raw.add_argument("--width", type=int, default=6000)
+    raw.add_argument("--height", type=int, default=4000)
+    raw.add_argument("--repeat", type=int, default=2)
+    batch = sub.add_parser("batch")
+    batch.add_argument("--count", type=int, default=200)
+    batch.add_argument("--megapixels", type=float, default=12)
+    batch.add_argument("--method", default="cnn")
+    batch.add_argument("--jobs", type=int, default=1)
+    batch.add_argument("--dir", default=None, help="work folder (kept; photos are reused)")
+    args = ap.parse_args()
+    return bench_raw(args) if args.what == "raw" else bench_batch(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
