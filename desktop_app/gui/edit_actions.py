@@ -94,11 +94,13 @@ class EditActions:
         doc = self.w.doc
         if doc is None:
             return None
-        mask, style = doc.mask.copy(), self.w.overlay_style()
+        # no copy: the mask is replaced, not edited, by everything but a brush stroke, and a
+        # stroke meanwhile changes the revision, so the result is then dropped
+        mask, revision, style = doc.mask, doc.revision, self.w.overlay_style()
 
         def work():
             yield Progress(None, title)
-            return mask_edit(doc, make_new(mask), title, style)
+            return mask_edit(doc, make_new(mask), title, style, revision)
 
         def done(prepared, step) -> None:
             self.w.set_overlay_visible(True)  # a mask edit shows the mask

@@ -22,7 +22,7 @@ from desktop_app.core.document import Document
 from desktop_app.core.document.document import PendingImage, PendingMask, PendingSwap, StaleEdit
 from desktop_app.core.document.history import Step
 from desktop_app.core.tasks import Progress, Work
-from desktop_app.gui.qimage import array_to_qimage, mask_overlay
+from desktop_app.gui.qimage import display_levels, mask_overlay
 from desktop_app.gui.workers import WorkerThread
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class PreparedEdit:
 
     doc: Document
     pending: PendingImage | PendingMask | PendingSwap
-    display: QImage | None = None  # the new image, converted for the screen
+    display: list[QImage] | None = None  # the new image's pyramid for the screen
     overlay: QImage | None = None  # the new mask's overlay
     extra: Any = None  # whatever else the caller wants back (variations, thumbnails)
 
@@ -61,12 +61,14 @@ def image_edit(doc: Document, new: np.ndarray, title: str, *, replace_last: bool
                extra: Any = None) -> PreparedEdit:
     """On the worker: `new` as the document's next image (or in place of its last step)."""
     pending = doc.prepare_amend(new, title) if replace_last else doc.prepare_image(new, title)
-    return PreparedEdit(doc, pending, display=array_to_qimage(new), extra=extra)
+    return PreparedEdit(doc, pending, display=display_levels(new), extra=extra)
 
 
-def mask_edit(doc: Document, new: np.ndarray, title: str, style: OverlayStyle) -> PreparedEdit:
-    """On the worker: `new` as the document's next mask."""
-    pending = doc.prepare_mask(new, title)
+def mask_edit(doc: Document, new: np.ndarray, title: str, style: OverlayStyle,
+              revision: int | None = None) -> PreparedEdit:
+    """On the worker: `new` as the document's next mask (computed from the document as it
+    was at `revision`)."""
+    pending = doc.prepare_mask(new, title, revision)
     overlay = mask_overlay(pending.new, *style) if pending.step is not None else None
     return PreparedEdit(doc, pending, overlay=overlay)
 
@@ -76,7 +78,7 @@ def history_edit(doc: Document, undo: bool, style: OverlayStyle) -> PreparedEdit
     pending = doc.prepare_undo() if undo else doc.prepare_redo()
     if pending is None:
         return None
-    display = array_to_qimage(pending.image) if pending.image is not None else None
+    display = display_levels(pending.image) if pending.image is not None else None
     overlay = mask_overlay(pending.mask, *style) if pending.mask is not None else None
     return PreparedEdit(doc, pending, display, overlay)
 

@@ -9,13 +9,34 @@ from PySide6.QtGui import QColor, QImage
 from desktop_app.core.imaging.convert import to_uint8
 
 
+FORMATS = {1: QImage.Format.Format_Grayscale8, 3: QImage.Format.Format_RGB888, 4: QImage.Format.Format_RGBA8888}
+
+
+def wrap(data: np.ndarray, fmt: QImage.Format) -> QImage:
+    """A QImage over the bytes of a C-contiguous uint8 H x W (x C) array, which it keeps alive.
+    No copy: Qt's own copies and fills hold Python's lock, for 0.4 s on 24 megapixels, and so
+    freeze the window even when they run on a worker thread; numpy and OpenCV let go of it."""
+    h, w = data.shape[:2]
+    return QImage(data.data, w, h, data.strides[0], fmt)
+
+
 def array_to_qimage(pixels: np.ndarray) -> QImage:
-    """float32 H x W x C (C = 1, 3, 4) -> QImage that owns a copy of the bytes."""
+    """float32 H x W x C (C = 1, 3, 4) -> QImage over new bytes of its own."""
     data = np.ascontiguousarray(to_uint8(pixels))
-    h, w, c = data.shape
-    fmt = {1: QImage.Format.Format_Grayscale8, 3: QImage.Format.Format_RGB888,
-           4: QImage.Format.Format_RGBA8888}[c]
-    return QImage(data.data, w, h, w * c, fmt).copy()
+    return wrap(data, FORMATS[data.shape[2]])
+
+
+def display_levels(pixels: np.ndarray, smallest: int = 64) -> list[QImage]:
+    """The canvas's pyramid for `pixels`: full size, then halves (area averages) down to
+    `smallest` pixels on the shorter side. Built on a worker, so that the first paint after a
+    big edit does not scale 24 megapixels on the GUI thread."""
+    data = np.ascontiguousarray(to_uint8(pixels))
+    levels = [data]
+    while min(levels[-1].shape[:2]) > smallest:
+        h, w = levels[-1].shape[:2]
+        small = cv2.resize(levels[-1], (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+        levels.append(np.ascontiguousarray(small.reshape(small.shape[0], small.shape[1], -1)))
+    return [wrap(level, FORMATS[level.shape[2]]) for level in levels]
 
 
 def update_qimage(target: QImage, pixels: np.ndarray, box: tuple[int, int, int, int]) -> None:
@@ -36,8 +57,7 @@ def qimage_view(image: QImage, channels: int) -> np.ndarray:
 
 def mask_overlay(mask: np.ndarray, colour: QColor, opacity: float) -> QImage:
     h, w = mask.shape
-    image = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
-    image.fill(0)
+    image = wrap(np.zeros((h, w, 4), np.uint8), QImage.Format.Format_ARGB32_Premultiplied)
     if mask.max(initial=0.0) > 0:
         paint_overlay(image, mask, colour, opacity, (0, h, 0, w))
     return image

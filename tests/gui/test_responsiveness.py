@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.gui.helpers import GapRecorder, open_and_wait, start_from_panel, wait_idle
+from tests.gui.helpers import GapRecorder, open_and_wait, run_from_panel, start_from_panel, wait_idle
 
 MAX_GAP = 0.25  # seconds the GUI thread may be busy without answering
 NLMEANS = "denoise/nlmeans"
@@ -96,3 +97,51 @@ def test_applying_a_result_to_a_6mp_photo_keeps_the_gui_answering(qtbot, big, in
     recorder.stop()
     assert window.doc.history.titles() == ["Invert colours"]
     assert recorder.worst < MAX_GAP, f"GUI thread blocked for {recorder.worst * 1000:.0f} ms"
+
+
+# --- mask commands and undo on a 24-megapixel photo --------------------------------------------
+
+@pytest.fixture
+def huge(qtbot, window):
+    """A 6000 x 4000 photo (24 MP) with a mask over a third of it, set straight into the window."""
+    from desktop_app.core.document import Document
+
+    h, w = 4000, 6000
+    rng = np.random.default_rng(1)
+    image = np.repeat(np.repeat(rng.random((h // 16, w // 16, 3), dtype=np.float32), 16, 0), 16, 1)
+    doc = Document(np.ascontiguousarray(image))
+    window.set_document(doc, None, name="a 24 MP test photo")
+    mask = np.zeros((h, w), np.float32)
+    mask[1000:3000, 1500:4500] = 1.0
+    doc.set_mask(mask, "Big mask")
+    qtbot.wait(50)
+    return window
+
+
+@pytest.mark.parametrize("command", ["feather", "grow", "undo"])
+def test_mask_commands_and_undo_on_24mp_keep_the_gui_answering(qtbot, huge, invert_op, command):
+    window = huge
+    doc = window.doc
+    if command == "undo":
+        run_from_panel(qtbot, window, invert_op.key, timeout=60)
+        inverted = doc.image
+    recorder = GapRecorder()
+    recorder.start()
+    t0 = time.perf_counter()
+    job = {"feather": lambda: window.edits.feather_mask(20), "grow": lambda: window.grow_mask(+1),
+           "undo": window.undo}[command]()
+    assert job is not None and window.busy, "the work runs in the worker"
+    wait_idle(qtbot, window, timeout=60)
+    qtbot.wait(100)  # the repaint
+    took = time.perf_counter() - t0
+    recorder.stop()
+
+    assert window.dialogs.errors == []
+    if command == "undo":
+        assert doc.image is not inverted and doc.history.titles()[-1] == "Invert colours"
+        assert window.act_redo.isEnabled()
+    else:
+        assert doc.history.titles()[-1].startswith(("Feather", "Grow"))
+        assert 0 < doc.mask[999, 1600] < 1 if command == "feather" else doc.mask[999, 1600] == 1
+    assert took > 0.1, "the command must take long enough to prove anything"
+    assert recorder.worst < MAX_GAP, f"GUI thread blocked for {recorder.worst * 1000:.0f} ms by {command}"

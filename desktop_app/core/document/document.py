@@ -235,11 +235,12 @@ class Document:
         """Replace the pixels (an operation's result); stores only the changed region."""
         return self.commit_image(self.prepare_image(new, title))
 
-    def prepare_mask(self, new: np.ndarray, title: str) -> PendingMask:
+    def prepare_mask(self, new: np.ndarray, title: str, revision: int | None = None) -> PendingMask:
         """The slow half of replacing the mask (clipping, finding the changed region, storing
         it for undo); safe on a worker thread, as the mask is replaced, never edited, by
-        anything but a brush stroke, which `revision` catches."""
-        revision = self.revision
+        anything but a brush stroke, which `revision` catches: pass the revision `new` was
+        computed from when that began before this call."""
+        revision = self.revision if revision is None else revision
         base = self.mask
         new = np.clip(new.astype(np.float32, copy=False), 0.0, 1.0)  # a new array: the caller keeps its own
         if new.shape != base.shape:

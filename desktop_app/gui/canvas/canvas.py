@@ -86,9 +86,9 @@ class ImageCanvas(QWidget):
         self.update()
 
     # -- document ---------------------------------------------------------------------------
-    def prepare_display(self, pixels, display: QImage) -> None:
-        """Hand over a display image built on a worker thread for the array `pixels`, which
-        is about to become the document's image."""
+    def prepare_display(self, pixels, display: QImage | list[QImage]) -> None:
+        """Hand over a display image (or its whole pyramid, `qimage.display_levels`) built on a
+        worker thread for the array `pixels`, which is about to become the document's image."""
         self._prepared = (pixels, display)
 
     def prepare_overlay(self, mask, overlay: QImage) -> None:
@@ -116,7 +116,8 @@ class ImageCanvas(QWidget):
         if what == "image":
             prepared, self._prepared = self._prepared, None
             if prepared is not None and prepared[0] is self.doc.image:
-                self._pyramid = [for_display(prepared[1], self._colour)]
+                levels = prepared[1] if isinstance(prepared[1], list) else [prepared[1]]
+                self._pyramid = levels if self._colour is None else [for_display(levels[0], self._colour)]
             elif box is None or box == (0, self.doc.height, 0, self.doc.width) or not self._pyramid:
                 self._pyramid = [for_display(array_to_qimage(self.doc.image), self._colour)]
             else:
