@@ -3,6 +3,7 @@ memory stays flat over many photos.
 
     python benchmarks/photo_formats.py raw [--width 6000 --height 4000]
     python benchmarks/photo_formats.py batch [--count 200 --megapixels 12 --method cnn --jobs 1]
+    python benchmarks/photo_formats.py raw-vs-jpeg [--data ../shared/data/bench/CBSD68 --count 12]
 
 `raw` writes a synthetic 24 MP DNG (12-bit Bayer with noise; no camera file can be shipped or
 downloaded), then times opening it in the core and in the real main window (offscreen) until
@@ -141,6 +142,66 @@ def bench_batch(args) -> int:
     return 0
 
 
+def bench_raw_vs_jpeg(args) -> int:
+    """Denoise a RAW's own development, or the camera's JPEG of it? Clean photos are turned
+    back into linear light, mosaicked into DNGs with sensor noise, developed (no sharpening),
+    and either denoised as they are, or first made into a camera-style JPEG (unsharp mask,
+    quality 90) and denoised then. The development is scored against the photo itself, the
+    JPEG route against the photo sharpened the same way (the look the camera aims at)."""
+    import cv2
+
+    from desktop_app.core.imaging import formats
+    from desktop_app.core.imaging.formats import RawOptions, synthetic_dng
+    from desktop_app.core.imaging.io import load_image
+    from desktop_app.core.metrics import psnr
+    from desktop_app.core.operations import apply_operation, registry
+    from desktop_app.core.tasks import run_work
+
+    def develop(data: bytes) -> np.ndarray:
+        return formats.decode("RAW", data, 10**9, RawOptions(auto_bright_clip=0)).pixels / 65535.0
+
+    def sharpen(image: np.ndarray) -> np.ndarray:
+        blurred = cv2.GaussianBlur(image.astype(np.float32), (0, 0), 1.0)
+        return np.clip(image + 0.6 * (image - blurred), 0, 1)
+
+    def camera_jpeg(image: np.ndarray) -> np.ndarray:
+        sharp = sharpen(image)
+        ok, data = cv2.imencode(".jpg", cv2.cvtColor((sharp * 255).round().astype(np.uint8), cv2.COLOR_RGB2BGR),
+                                [cv2.IMWRITE_JPEG_QUALITY, 90])
+        return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) / 255.0
+
+    def denoise(image: np.ndarray, bit_depth: int) -> np.ndarray:
+        op = registry.get("denoise", args.method)
+        params = {"sigma": "auto"} if any(p.name == "sigma" and p.allow_auto for p in op.params) else {}
+        return run_work(apply_operation(op, image.astype(np.float32), None, params, bit_depth=bit_depth))
+
+    paths = sorted(Path(args.data).glob("*.png"))[: args.count]
+    if not paths:
+        raise SystemExit(f"no PNG photos in {args.data}")
+    scores = []
+    for k, path in enumerate(paths):
+        clean = load_image(path)[0][..., :3]
+        clean = clean[: clean.shape[0] // 2 * 2, : clean.shape[1] // 2 * 2]
+        linear = np.where(clean <= 0.04045, clean / 12.92, ((clean + 0.055) / 1.055) ** 2.4)
+        reference, jpeg_reference = clean, sharpen(clean)
+        noisy = develop(synthetic_dng(linear, noise=args.noise, seed=k))
+        from_raw = denoise(noisy, 16)
+        jpeg = camera_jpeg(noisy)
+        from_jpeg = denoise(jpeg, 8)
+        scores.append([psnr(noisy, reference), psnr(from_raw, reference),
+                       psnr(jpeg, jpeg_reference), psnr(from_jpeg, jpeg_reference)])
+        log(f"{path.name}: RAW {scores[-1][0]:.2f} -> {scores[-1][1]:.2f} dB, "
+            f"JPEG {scores[-1][2]:.2f} -> {scores[-1][3]:.2f} dB")
+    mean = np.mean(scores, axis=0)
+    print(f"{len(paths)} photos of {args.data}, read noise {args.noise:g} of white, denoiser {args.method}\n")
+    print(markdown_table(["denoised from", "noisy (dB)", "denoised (dB)", "gain (dB)"], [
+        ["the RAW's development (16-bit, unsharpened)", f"{mean[0]:.2f}", f"{mean[1]:.2f}", f"{mean[1] - mean[0]:+.2f}"],
+        ["a camera-style JPEG of it (sharpened, q90)", f"{mean[2]:.2f}", f"{mean[3]:.2f}", f"{mean[3] - mean[2]:+.2f}"],
+    ]))
+    print(f"\n`{command_line('benchmarks/photo_formats.py')}`")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
@@ -154,8 +215,13 @@ def main() -> int:
     batch.add_argument("--method", default="cnn")
     batch.add_argument("--jobs", type=int, default=1)
     batch.add_argument("--dir", default=None, help="work folder (kept; photos are reused)")
+    versus = sub.add_parser("raw-vs-jpeg")
+    versus.add_argument("--data", default="../shared/data/bench/CBSD68")
+    versus.add_argument("--count", type=int, default=12)
+    versus.add_argument("--noise", type=float, default=0.01, help="sensor read noise, share of white")
+    versus.add_argument("--method", default="cnn")
     args = ap.parse_args()
-    return bench_raw(args) if args.what == "raw" else bench_batch(args)
+    return {"raw": bench_raw, "batch": bench_batch, "raw-vs-jpeg": bench_raw_vs_jpeg}[args.what](args)
 
 
 if __name__ == "__main__":
