@@ -3,7 +3,6 @@ without asking), mask files, and the unsaved-changes question."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMenu
 
 from desktop_app.core.document import Document
-from desktop_app.core.imaging.io import SUPPORTED_EXTENSIONS, ImageMeta, load_mask, save_image, save_mask
+from desktop_app.core.imaging.io import (SUPPORTED_EXTENSIONS, ImageMeta, is_write_protected, load_mask, save_image,
+                                         save_mask)
 from desktop_app.core.paths import sample_photo
 from desktop_app.core.tasks import Progress
 from desktop_app.gui.qimage import array_to_qimage
@@ -138,7 +138,7 @@ class FileActions:
     def allowed_to_write(self, path: Path) -> bool:
         """A write-protected file is replaced only when the user says so (the atomic save
         needs only the folder to be writable, so it would go through without a word)."""
-        if not path.exists() or os.access(path, os.W_OK):
+        if not is_write_protected(path):
             return True
         choice = self.w.ask(READ_ONLY, f"{path} is write-protected.\n\nReplace it anyway?", ["Replace", "Cancel"],
                             default=1)
@@ -178,7 +178,7 @@ class FileActions:
 
         def work():
             yield Progress(None, f"Saving {path.name}")
-            save_image(path, image, meta, jpeg_quality=quality)
+            save_image(path, image, meta, jpeg_quality=quality, replace_read_only=True)  # the user agreed
             return path
 
         return self.w.runner.start(f"Save {path.name}", work, lambda p: self.saved(doc, p, saved_id))
@@ -195,7 +195,7 @@ class FileActions:
             return False
         self.w.setCursor(Qt.CursorShape.WaitCursor)
         try:
-            save_image(path, doc.image, doc.meta, jpeg_quality=quality)
+            save_image(path, doc.image, doc.meta, jpeg_quality=quality, replace_read_only=True)
         except Exception as e:  # noqa: BLE001 - shown to the user, the window stays open
             self.w.show_error(f"Save {path.name} failed", str(e))
             return False
@@ -250,7 +250,7 @@ class FileActions:
 
         def work():
             yield Progress(None, f"Saving the mask {Path(path).name}")
-            save_mask(path, mask)
+            save_mask(path, mask, replace_read_only=True)
             return path
 
         return self.w.runner.start("Save mask", work,

@@ -1,0 +1,125 @@
+"""The rough edges a new user hit in an afternoon with the app: where the keyboard focus is,
+whether the window fits a laptop screen, what the mask overlay shows, the brush's size on a
+new photo, progress wherever one looks, and documents that were never edited."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from desktop_app.core.imaging.io import save_image
+from desktop_app.gui.file_actions import READ_ONLY
+from tests.conftest import textured_image
+from tests.gui.helpers import UNSAVED, open_and_wait, paint_stroke, run_from_panel, wait_idle
+
+
+def test_tool_keys_work_right_after_run_without_clicking_the_canvas(qtbot, opened, invert_op):
+    window = opened
+    window.mask_panel.size.setFocus()  # the user typed a brush size, then pressed Run
+    qtbot.waitUntil(lambda: window.mask_panel.size.hasFocus())
+    run_from_panel(qtbot, window, invert_op.key)
+    assert window.canvas.hasFocus(), f"focus is on {window.focusWidget()}"
+    QTest.keyClick(window.focusWidget(), Qt.Key.Key_M)
+    assert window.canvas.tool == "box" and window.tool_actions["box"].isChecked()
+    size = window.canvas.brush.size
+    QTest.keyClick(window.focusWidget(), Qt.Key.Key_B)
+    QTest.keyClick(window.focusWidget(), Qt.Key.Key_BracketRight)
+    assert window.canvas.tool == "brush" and window.canvas.brush.size > size
+
+
+def test_panel_buttons_give_the_focus_back_to_the_canvas(qtbot, opened):
+    window = opened
+    paint_stroke(window, [(40, 60), (120, 60)])
+    window.mask_panel.grow_px.setFocus()
+    next(b for b in window.mask_panel.findChildren(type(window.ops_panel.run_button)) if b.text() == "Grow").click()
+    wait_idle(qtbot, window)
+    assert window.canvas.hasFocus()
+
+
+def test_the_window_fits_a_1366x768_screen_with_every_panel_open(qtbot, opened, tiny_inpaint_model):
+    window = opened
+    for dock in window.docks.values():
+        dock.show()
+    window.resize(1366, 740)  # a 768-pixel screen less a title bar
+    paint_stroke(window, [(40, 60), (120, 60)])
+    run_from_panel(qtbot, window, "inpaint/cnn")  # the variations strip appears
+    assert window.ops_panel.variations.isVisible()
+    qtbot.wait(50)
+    assert window.minimumSizeHint().height() <= 740 and window.minimumSize().height() <= 740
+    assert window.height() <= 740, f"the window grew to {window.height()} px"
+    history = window.docks["history"]
+    assert history.isVisible() and history.geometry().bottom() <= window.height(), "History is on screen"
+
+
+def test_grow_and_undo_of_a_fill_show_the_mask(qtbot, opened, tiny_inpaint_model):
+    window = opened
+    paint_stroke(window, [(40, 60), (120, 60)])
+    run_from_panel(qtbot, window, "inpaint/cnn")
+    assert not window.act_overlay.isChecked(), "hidden after the fill, to show it"
+    window.grow_mask(+1)
+    wait_idle(qtbot, window)
+    assert window.act_overlay.isChecked(), "a mask edit shows the mask"
+    window.set_overlay_visible(False)
+    window.undo()  # the grow
+    assert window.act_overlay.isChecked()
+    window.set_overlay_visible(False)
+    window.undo()  # the fill
+    wait_idle(qtbot, window)
+    assert window.act_overlay.isChecked(), "undoing a fill shows the mask again"
+    assert not window.ops_panel.variations.isVisible(), "its thumbnails went with it"
+
+
+def test_the_brush_keeps_its_size_relative_to_each_photo(qtbot, window, tmp_path):
+    small, big = tmp_path / "small.png", tmp_path / "big.png"
+    save_image(small, textured_image(120, 160))
+    save_image(big, textured_image(1200, 1600))
+    open_and_wait(qtbot, window, small)
+    window.mask_panel.size.setValue(30)  # a quarter of the shorter side
+    open_and_wait(qtbot, window, big)
+    assert window.canvas.brush.size == 300 and window.mask_panel.size.value() == 300
+    assert "photo" in window.mask_panel.size.toolTip()
+
+
+def test_opening_shows_progress_in_the_status_bar_with_the_generate_tab_in_front(qtbot, window, photo_path):
+    window.show_generate_panel()
+    messages = []
+    window.runner.progress.connect(lambda p: messages.append(window.job_label.text()))
+    window.open_path(str(photo_path))
+    assert window.job_progress.isVisible()
+    wait_idle(qtbot, window)
+    assert any("Opening photo.png" in m for m in messages)
+    assert not window.job_progress.isVisible()
+
+
+def test_the_untouched_sample_photo_closes_without_a_question(qtbot, window):
+    window.act_open_sample.trigger()
+    wait_idle(qtbot, window)
+    assert window.doc is not None and not window.doc.modified
+    assert "None" not in window.statusBar().currentMessage()
+    assert "sample photo" in window.statusBar().currentMessage()
+    assert window.close()
+    assert [q for q in window.dialogs.questions if q[0] == UNSAVED] == []
+
+
+def test_a_write_protected_file_is_replaced_only_when_the_user_says_so(qtbot, opened, invert_op, tmp_path):
+    window = opened
+    run_from_panel(qtbot, window, invert_op.key)
+    target = tmp_path / "protected.png"
+    save_image(target, textured_image(8, 8))
+    os.chmod(target, 0o444)
+    before = target.read_bytes()
+    window.dialogs.save_paths.append(str(target))
+    assert window.save_as() is None
+    assert target.read_bytes() == before
+    assert window.dialogs.questions[-1][0] == READ_ONLY
+
+    window.dialogs.answers[READ_ONLY] = "Replace"
+    window.dialogs.save_paths.append(str(target))
+    window.save_as()
+    wait_idle(qtbot, window)
+    assert target.read_bytes() != before and not window.doc.modified
+    assert Path(window.doc.path) == target
