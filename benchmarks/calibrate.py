@@ -142,9 +142,9 @@ def speed(args: argparse.Namespace) -> None:
         del truth, frame
     bursts, _ = calibration.find_bursts([folder])
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     mean, result = run_work(calibration.average_burst(bursts[0]))
-    align = time.perf_counter() - start
+    align, align_cpu = time.perf_counter() - start, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     truth = cv2.imread(str(args.work / "truth.png"))[:, :, ::-1].astype(np.float32) / 255
     m = 32
@@ -154,9 +154,9 @@ def speed(args: argparse.Namespace) -> None:
     names = run_work(calibration.write_pairs(bursts[0], mean, result, args.work / "pairs"))
     write = time.perf_counter() - start
     print(f"`{command_line('benchmarks/calibrate.py')}`\n")
-    print(markdown_table(["burst", "frames kept", "align + average (s)", "write pairs (s)", "pairs",
+    print(markdown_table(["burst", "frames kept", "align + average (s)", "its CPU time (s)", "write pairs (s)", "pairs",
                           "peak memory (GiB)", "noise before -> after (of 255)", "mean vs truth RMS (of 255)"],
-                         [[f"{args.frames} x {w} x {h} JPEG", f"{len(result.frames)}", f"{align:.1f}", f"{write:.1f}",
+                         [[f"{args.frames} x {w} x {h} JPEG", f"{len(result.frames)}", f"{align:.1f}", f"{align_cpu:.1f}", f"{write:.1f}",
                            f"{len(names)}", f"{peak:.2f} (before: {before:.2f})",
                            f"{np.mean(result.sigma_before):.2f} -> {np.mean(result.sigma_after):.2f}", f"{err:.2f}"]]))
 
@@ -225,6 +225,16 @@ def main() -> None:
 
     base, _ = load_model(base_entry.path)
     tuned, manifest = load_model(model_path)
+    # the run's last step too: what the training did to these scenes, even where validation
+    # kept an earlier step (or step 0, the unchanged cnn-real)
+    last_path = args.work / "run" / "last.safetensors"
+    last = None
+    if last_path.exists():
+        from safetensors.torch import load_file
+
+        last, _ = load_model(model_path)
+        last.load_state_dict({k[6:]: v for k, v in load_file(str(last_path)).items() if k.startswith("model.")})
+        last.eval()
     photos = [p for s in test for p in scenes[s] if p.name not in seen]
     rows, values = [], []
     images = [(p, read_rgb(p).astype(np.float32) / 255, read_rgb(args.data / "clean" / p.name).astype(np.float32) / 255)
@@ -239,12 +249,15 @@ def main() -> None:
                 best = (s, scores)
         nl_sigma, nl_scores = best
     for (p, noisy, clean), nl in zip(images, nl_scores):
-        v = [psnr(noisy, clean), nl, psnr(run_model(base, noisy), clean), psnr(run_model(tuned, noisy), clean)]
+        v = [psnr(noisy, clean), nl, psnr(run_model(base, noisy), clean), psnr(run_model(tuned, noisy), clean),
+             psnr(run_model(last, noisy), clean) if last is not None else float("nan")]
         values.append(v)
         log(p.stem + ": " + ", ".join(f"{x:.2f}" for x in v))
 
-    def row(label: str, v) -> list[str]:
-        return [label] + [f"{x:.2f}" for x in v] + [f"{v[3] - v[2]:+.2f}"]
+    def row(label: str, v, bold: bool = False) -> list[str]:
+        b = "**" if bold else ""
+        cells = [f"{x:.2f}" for x in v[:4]] + [f"{v[3] - v[2]:+.2f}", f"{v[4]:.2f}", f"{v[4] - v[2]:+.2f}"]
+        return [label] + [f"{b}{c}{b}" for c in cells]
 
     for s in test:
         idx = [i for i, (p, _, _) in enumerate(images) if p in scenes[s]]
@@ -252,14 +265,15 @@ def main() -> None:
         if len(idx) > 1:
             rows.append(row(f"*{s} (mean)*", np.mean([values[i] for i in idx], axis=0)))
     mean = np.mean(values, axis=0)
-    rows.append(["**all**"] + [f"**{x:.2f}**" for x in mean] + [f"**{mean[3] - mean[2]:+.2f}**"])
+    rows.append(row("**all**", mean, bold=True))
     t = manifest.training
     print(f"`{command_line('benchmarks/calibrate.py')}`\n")
     print(f"{args.camera}: calibrated on {', '.join(learn)} ({val_scene} held back for validation); "
           f"{t.get('steps')} steps, {t.get('seconds')} s; best validation {manifest.metrics}. PSNR (dB) of "
           f"the camera's other photos (512 x 512, never seen by cnn-real), NL-Means at sigma {nl_sigma} "
           f"(its best on these photos).\n")
-    print(markdown_table(["photo", "noisy", "NL-Means", "cnn-real", "calibrated", "gain"], rows))
+    print(markdown_table(["photo", "noisy", "NL-Means", "cnn-real", "calibrated", "gain", "last step", "its gain"],
+                         rows))
 
 
 if __name__ == "__main__":
