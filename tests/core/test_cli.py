@@ -114,3 +114,57 @@ def test_inpaint_cnn_with_seeds_on_a_sixteen_bit_photo(tmp_path, tiny_inpaint_mo
     np.testing.assert_array_equal(a, b)  # the same seed repeats
     assert np.abs(a - c)[mask > 0].mean() > 1e-3  # another seed, another fill
     np.testing.assert_array_equal(a[mask == 0], source[mask == 0])
+
+
+# -- train ------------------------------------------------------------------------------------
+
+TINY_TRAIN = ("--hparam", "widths=[8,16]", "--hparam", "blocks=[1,1]", "--threads", "1", "--batch", "2",
+              "--patch", "32")
+
+
+@pytest.fixture
+def photos(tmp_path):
+    from tests.conftest import photo_folder
+
+    return photo_folder(tmp_path)
+
+
+@pytest.mark.parametrize("args, code, words", [
+    (("--steps", "0"), 2, "--steps: must be 1 or more"),
+    (("--val-fraction", "2"), 2, "--val-fraction"),
+    (("--batch", "0"), 2, "--batch: must be 1 or more"),
+    (("--patch", "50"), 1, "multiple of 16"),
+    (("--name", "../../evil"), 1, "not a usable name"),
+])
+def test_train_refuses_nonsense_with_one_line(tmp_path, photos, args, code, words):
+    base = ["train", "--data", photos, "--steps", "2"]
+    if "--name" not in args:
+        base += ["--name", "fine"]
+    r = cli(*base, *args)
+    assert r.returncode == code, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], r.stderr
+    assert not (tmp_path / "evil").exists() and not (tmp_path / "cache").parent.joinpath("evil").exists()
+
+
+def test_a_model_trained_without_out_is_a_method_at_once(tmp_path, photos, photo_path):
+    r = cli("train", "--data", photos, "--name", "my-tiny", "--steps", "4", "--val-every", "2", *TINY_TRAIN)
+    assert r.returncode == 0, r.stderr
+    assert "use it with --method my-tiny" in r.stderr.splitlines()[-1]
+    out = tmp_path / "out.png"
+    r = cli("denoise", photo_path, "-o", out, "--method", "my-tiny", "-q")
+    assert r.returncode == 0, r.stderr
+    assert out.is_file()
+    again = cli("train", "--data", photos, "--name", "my-tiny", "--steps", "4", *TINY_TRAIN)
+    assert again.returncode == 1 and "already has a model named 'my-tiny'" in again.stderr and "--replace" in again.stderr
+
+
+def test_a_run_that_never_beats_its_start_says_so_and_writes_nothing(tmp_path, photos):
+    from desktop_app.core.models.catalog import library_dir
+
+    # a learning rate so high that every step makes the network worse
+    r = cli("train", "--data", photos, "--name", "worse", "--steps", "2", "--val-every", "1", "--lr", "10",
+            *TINY_TRAIN, "--out", tmp_path / "worse.safetensors")
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("desktop-app: error: no step beat the start")
+    assert not (tmp_path / "worse.safetensors").exists() and not list(library_dir().glob("worse*"))

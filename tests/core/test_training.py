@@ -1,6 +1,7 @@
 """The trainer lifecycle on a tiny network and a folder of synthetic images."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -11,7 +12,7 @@ from desktop_app.core.training import degrade
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.data import load_image_set
 from desktop_app.core.training.trainer import Trainer
-from tests.conftest import photo_folder
+from tests.conftest import photo_folder, textured_image
 
 TINY = {"widths": [8, 16], "blocks": [1, 1]}
 
@@ -209,3 +210,152 @@ def test_inpainting_without_pairs_learns_from_every_crop_of_the_batch():
     assert distinct(pairs=False, ms_weight=0) == 4
     with pytest.raises(ValueError, match="pairs"):
         InpaintTask(TrainConfig(task="inpaint", name="p", data=[], task_options={"pairs": False}))
+
+
+# -- bad input (issue 21) ----------------------------------------------------------------------
+
+def one_photo(root, name="only.png", size=(96, 80), seed=0):
+    from PIL import Image
+
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / name
+    Image.fromarray((textured_image(size[1], size[0], seed=seed) * 255).astype("uint8")).save(path)
+    return path
+
+
+@pytest.mark.parametrize("as_file", [False, True])
+def test_a_single_image_is_validated_on_itself_with_no_warnings(tmp_path, as_file):
+    import warnings
+
+    path = one_photo(tmp_path / "one")
+    data = str(path if as_file else path.parent)
+    trainer = Trainer(config(data, steps=4, val_every=2), tmp_path / "run")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "mean of empty slice" leaked before
+        run_work(trainer.run())
+    assert len(trainer.data.val) == 1 and len(trainer.data.train) == 1
+    scores = [trainer.start_metrics["val_psnr"]] + [h["val_psnr"] for h in trainer.history]
+    assert all(math.isfinite(s) for s in scores)
+
+
+def test_small_photos_of_any_size_train(tmp_path):
+    # not multiples of the network's 16 pixels, one smaller than the patch
+    folder = tmp_path / "small"
+    for k, size in enumerate([(160, 120), (150, 110), (40, 36), (97, 61)]):
+        one_photo(folder, f"p{k}.png", size, seed=k)
+    c = config(folder, steps=2, val_every=2, val_crop=256, patch=48, hparams={"widths": [8, 16, 16], "blocks": [1, 1, 1]})
+    trainer = Trainer(c, tmp_path / "run")
+    run_work(trainer.run())
+    assert trainer.step == 2 and math.isfinite(trainer.history[-1]["val_psnr"])
+    assert trainer.task.size_multiple == 8  # the validation crops were cut to it
+
+
+def test_a_patch_the_network_cannot_take_is_refused_at_once(folder, tmp_path):
+    with pytest.raises(ValueError, match="multiple of 4"):
+        Trainer(config(folder, patch=33), tmp_path / "run")
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("name", "../../evil", "not a usable name"), ("steps", 0, "steps"), ("batch", 0, "batch"),
+    ("val_fraction", 2.0, "validation fraction"), ("lr", 0.0, "learning rate"), ("minutes", -1.0, "time budget")])
+def test_nonsense_settings_are_refused_with_one_line(folder, tmp_path, field, value, words):
+    with pytest.raises(Exception, match=words) as info:
+        Trainer(config(folder, **{field: value}), tmp_path / "run")
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "run").exists()
+
+
+def bomb_png(path, width=30000, height=30000):
+    """A PNG header declaring 900 MP, with no pixels: Pillow refuses it when opened."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                     + chunk(b"IEND", b""))
+
+
+def test_oversized_and_broken_images_are_listed_and_skipped(folder, tmp_path):
+    from desktop_app.core.training.data import load_image_set, read_rgb
+
+    bomb_png(folder / "bomb.png")
+    bomb_png(folder / "big.png", 20000, 14000)  # 280 MP: under Pillow's bomb limit, over the editor's 250
+    (folder / "short.tif").write_bytes(b"II*\x00" + b"\x00" * 16)
+    data = load_image_set([folder], val_fraction=0.2, min_val=2)
+    skipped = {p.name: why for p, why in data.skipped}
+    assert set(skipped) == {"broken.jpg", "bomb.png", "big.png", "short.tif"}
+    assert "limit" in skipped["bomb.png"] and "limit" in skipped["big.png"]
+    assert len(data.train) + len(data.val) == 12
+    with pytest.raises(ValueError, match="limit"):
+        read_rgb(folder / "img00.png", max_pixels=100)
+
+
+def test_paired_data_with_two_scenes_splits_one_and_one(tmp_path):
+    from PIL import Image
+
+    from desktop_app.core.training.data import is_validation, load_pairs
+
+    # two scene names that the hash alone would both hold back, and two it would both train on
+    names = [f"scene{i}" for i in range(200)]
+    for both in ([n for n in names if is_validation(n, 0.5)][:2], [n for n in names if not is_validation(n, 0.5)][:2]):
+        root = tmp_path / both[0]
+        for kind in ("noisy", "clean"):
+            (root / kind).mkdir(parents=True)
+            for scene in both:
+                for shot in (1, 2):
+                    img = (textured_image(40, 48, seed=shot) * 255).astype("uint8")
+                    Image.fromarray(img).save(root / kind / f"{scene}_{shot}.png")
+        data = load_pairs([root], 0.5)
+        assert len(data.train) == 2 and len(data.val) == 2
+        assert {p.stem.rsplit("_", 1)[0] for p in data.train_paths} != {p.stem.rsplit("_", 1)[0] for p in data.val_paths}
+
+
+# -- a new training task is one descriptor --------------------------------------------------
+
+def test_a_new_training_task_is_one_descriptor(folder, tmp_path):
+    """A task that trains the blind denoiser on Gaussian noise (the Gaussian task's code on
+    an existing network), added by registering a descriptor and nothing else: the trainer
+    and the command line (in-process) train it, the metric and defaults come from it."""
+    from desktop_app import cli
+    from desktop_app.core.models.catalog import library_dir
+    from desktop_app.core.training import registry
+    from desktop_app.core.training.tasks import DenoiseTask
+
+    spec = registry.TrainingTask(
+        id="denoise-blind-gaussian", title="Denoise Gaussian noise, blind", model_task="denoise-real",
+        default_arch="unet-denoise-blind", code=DenoiseTask,
+        scratch=registry.Settings(lr=1e-3, batch=2, patch=32, val_every=2, val_crop=64),
+        fine_tune=registry.Settings(lr=1e-4, batch=2, patch=32, val_every=2, val_crop=64),
+        metric=registry.Metric(key="psnr", title="blind PSNR"), default_name="my-blind")
+    registry.register(spec)
+    try:
+        with pytest.raises(ValueError, match="already registered"):
+            registry.register(spec)
+        c = registry.config_for(spec, name="blind", data=[str(folder)], steps=4, hparams=TINY, val_min=2)
+        assert (c.arch, c.lr, c.batch, c.patch, c.val_every, c.warmup) == ("unet-denoise-blind", 1e-3, 2, 32, 2, 0)
+        trainer = Trainer(c, tmp_path / "run")
+        run_work(trainer.run())
+        assert trainer.step == 4 and trainer.metric == "val_psnr"
+        assert trainer.score_text(trainer.best).endswith(" dB")
+
+        code = cli.main(["train", "--task", "denoise-blind-gaussian", "--data", str(folder), "--name", "my-blind",
+                         "--steps", "4", "--hparam", "widths=[8,16]", "--hparam", "blocks=[1,1]", "--threads", "1",
+                         "--run-dir", str(tmp_path / "cli-run")])
+        assert code == 0
+        kept = json.loads((library_dir() / "my-blind.json").read_text())
+        assert kept["architecture"] == "unet-denoise-blind" and kept["training"]["config"]["task"] == spec.id
+        assert kept["training"]["config"]["lr"] == 1e-3  # the descriptor's default
+    finally:
+        registry.unregister(spec.id)
+
+
+def test_metrics_read_as_plain_words():
+    from desktop_app.core.training.registry import describe_metrics
+
+    assert describe_metrics({"val_psnr_s15": 32.378, "val_psnr": 29.633, "step": 23000}) == \
+        "validation PSNR 29.63 dB at step 23000"
+    gan = describe_metrics({"val_neg_swd_all": -69.825, "val_neg_swd": -69.825, "step": 4500})
+    assert gan == "validation SWD 69.8 (lower is closer to the photos) at step 4500"
+    assert "val_" not in describe_metrics({"val_psnr_hole0": 17.8, "val_psnr": 17.6}, parts=True)

@@ -155,7 +155,8 @@ def test_self_supervised_run_shows_its_loss_and_a_photo_before_and_after(qtbot, 
     click(qtbot, dialog.start_button)
     qtbot.waitUntil(lambda: dialog.trainer is not None and not dialog.running, timeout=60000)
     assert "finished" in dialog.status.text(), dialog.status.text()
-    assert dialog.metric_plot.title == "validation self-supervised loss" and len(dialog.metric_plot.points) >= 2
+    assert dialog.metric_plot.title == "validation self-supervised loss (lower is better)"
+    assert len(dialog.metric_plot.points) >= 2
     assert all(lbl.isVisibleTo(dialog) and not lbl.pixmap().isNull() for lbl in dialog.sample_labels)
     assert dialog.report.horizontalHeaderItem(1).text() == "Validation self-supervised loss"
     assert all(r[1].endswith("(self-supervised loss)") for r in dialog.report_rows())

@@ -1,0 +1,343 @@
+"""The training dialog's set-up form: task, start point, photos (read in a worker and
+previewed), budget and the advanced settings. Every task, title, default and the
+self-supervised variant comes from the core's training registry
+(core/training/registry.py), the same descriptors the command line reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QListWidget, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from desktop_app.core.models.catalog import models_for
+from desktop_app.core.models.device import DEVICE_CHOICES
+from desktop_app.core.tasks import Progress
+from desktop_app.core.training import registry
+from desktop_app.core.training.config import TrainConfig
+from desktop_app.core.training.runs import SavedRun
+from desktop_app.gui.qimage import array_to_qimage
+from desktop_app.gui.workers import WorkerThread
+
+SCRATCH = ""  # the start-point combo's data for "a new network"
+THUMBS = 6
+SELF_SUPERVISED_TIP = ("Learn from noisy photos alone, no clean versions (Neighbor2Neighbor): e.g. ten photos of "
+                       "one camera. A folder clean/ beside them, when there is one, is only used to report PSNR. It "
+                       "needs noise that is independent from pixel to pixel: on camera JPEGs, whose noise is "
+                       "grainy, it has measured worse than the starting model, so compare before keeping.")
+
+
+def preview_work(config: TrainConfig):
+    """Read the folders as the trainer will (the task's own reading): counts, skipped files,
+    a few thumbnails."""
+    from PIL import Image
+
+    yield Progress(None, "reading the images")
+    data = registry.get(config.task).create(config).load()
+    thumbs = []
+    for img in (data.train + data.val)[:THUMBS]:
+        im = Image.fromarray(np.ascontiguousarray(img[..., :3]))  # RGB of (noisy, clean) pairs
+        im.thumbnail((72, 72))
+        thumbs.append(np.asarray(im, dtype=np.float32) / 255.0)
+    return {"train": len(data.train), "val": len(data.val), "thumbs": thumbs,
+            "same": data.train_paths == data.val_paths,  # one image: trained and validated on
+            "skipped": [(str(p), why) for p, why in data.skipped]}
+
+
+def _spin(kind, low, high, step=None, decimals=None):
+    box = kind()
+    if decimals is not None:
+        box.setDecimals(decimals)
+    box.setRange(low, high)
+    if step is not None:
+        box.setSingleStep(step)
+    return box
+
+
+class TrainingSetup(QWidget):
+    """What to train, from where, on what, for how long. `changed` fires whenever what
+    the dialog's buttons depend on may have changed (the preview arrived, the task changed)."""
+
+    changed = Signal()
+
+    def __init__(self, window, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.window_ = window
+        self.preview: dict[str, Any] | None = None
+        self.preview_job: WorkerThread | None = None
+        self.make_config = lambda folders: self.config(folders)  # the dialog adds the name and overrides
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self._build_what())
+        layout.addWidget(self._build_data())
+        layout.addLayout(self._build_budget())
+        layout.addWidget(self._build_advanced())
+        self.task.currentIndexChanged.connect(self._task_changed)
+        self.self_supervised.toggled.connect(self._variant_changed)
+        self.start.currentIndexChanged.connect(self.apply_defaults)
+        self.device.currentIndexChanged.connect(self.apply_defaults)
+        self.add_folder.clicked.connect(self.choose_folder)
+        self.remove_folder.clicked.connect(self._remove_folder)
+        self._list_start_points()
+        self.apply_defaults()
+
+    # -- the widgets ----------------------------------------------------------------------
+    def _build_what(self) -> QFormLayout:
+        self.task = QComboBox()
+        for spec in registry.listed_tasks():
+            self.task.addItem(spec.title, spec.id)
+        self.self_supervised = QCheckBox("Self-supervised (noisy photos only)")
+        self.self_supervised.setToolTip(SELF_SUPERVISED_TIP)
+        self.start = QComboBox()
+        self.start.setToolTip("The model to fine-tune, or a new network trained from scratch")
+        self.folders = QListWidget()
+        self.folders.setMaximumHeight(80)
+        self.add_folder = QPushButton("Add Folder...")
+        self.remove_folder = QPushButton("Remove")
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.add_folder)
+        buttons.addWidget(self.remove_folder)
+        buttons.addStretch(1)
+        folders = QHBoxLayout()
+        folders.addWidget(self.folders, 1)
+        folders.addLayout(buttons)
+        # runs an earlier session left unfinished
+        self.saved_runs = QComboBox()
+        self.saved_runs.setToolTip("A run stopped by closing the window, a crash or Cancel: it continues from its "
+                                   "last checkpoint with its own photos and settings")
+        self.resume_button = QPushButton("Resume")
+        resume = QHBoxLayout()
+        resume.addWidget(self.saved_runs, 1)
+        resume.addWidget(self.resume_button)
+        self.resume_label = QLabel("Unfinished run")
+        form = QFormLayout()
+        form.addRow(self.resume_label, resume)
+        form.addRow("Task", self.task)
+        form.addRow("", self.self_supervised)
+        form.addRow("Start from", self.start)
+        form.addRow("Photos", folders)
+        return form
+
+    def _build_data(self) -> QGroupBox:
+        self.data_summary = QLabel("Add one or more folders of photos.")
+        self.data_summary.setWordWrap(True)
+        thumbs = QHBoxLayout()
+        self.thumb_labels = [QLabel() for _ in range(THUMBS)]
+        for lbl in self.thumb_labels:
+            lbl.setFixedSize(74, 74)
+            thumbs.addWidget(lbl)
+        thumbs.addStretch(1)
+        self.skipped = QListWidget()
+        self.skipped.setMaximumHeight(60)
+        self.skipped.setVisible(False)
+        box = QGroupBox("Data")
+        layout = QVBoxLayout(box)
+        layout.addWidget(self.data_summary)
+        layout.addLayout(thumbs)
+        layout.addWidget(self.skipped)
+        return box
+
+    def _build_budget(self) -> QFormLayout:
+        self.budget_kind = QComboBox()
+        self.budget_kind.addItem("minutes", "minutes")
+        self.budget_kind.addItem("steps", "steps")
+        self.budget = _spin(QSpinBox, 1, 1_000_000)
+        self.budget.setValue(10)
+        row = QHBoxLayout()
+        row.addWidget(self.budget)
+        row.addWidget(self.budget_kind)
+        row.addStretch(1)
+        form = QFormLayout()
+        form.addRow("Budget", row)
+        return form
+
+    def _build_advanced(self) -> QGroupBox:
+        self.lr = _spin(QDoubleSpinBox, 1e-6, 1e-2, 1e-5, decimals=6)
+        self.batch = _spin(QSpinBox, 1, 256)
+        self.patch = _spin(QSpinBox, 16, 512, 16)
+        self.val_every = _spin(QSpinBox, 1, 100_000)
+        self.device = QComboBox()
+        for name in DEVICE_CHOICES:
+            self.device.addItem("Automatic" if name == "auto" else name.upper(), name)
+        self.device.setCurrentIndex(max(0, self.device.findData(self.window_.settings.get("device", str))))
+        box = QGroupBox("Advanced")
+        form = QFormLayout(box)
+        form.addRow("Learning rate", self.lr)
+        form.addRow("Batch (patches per step)", self.batch)
+        form.addRow("Patch size (pixels)", self.patch)
+        form.addRow("Validate every (steps)", self.val_every)
+        form.addRow("Device", self.device)
+        return box
+
+    # -- the task and its defaults ---------------------------------------------------------
+    @property
+    def listed(self) -> registry.TrainingTask:
+        """The task chosen in the list (what the model does; the start points)."""
+        return registry.get(self.task.currentData())
+
+    @property
+    def spec(self) -> registry.TrainingTask:
+        """How it is trained: the chosen task, or its self-supervised variant when ticked."""
+        listed = self.listed
+        if self.self_supervised.isChecked() and listed.self_supervised:
+            return registry.get(listed.self_supervised)
+        return listed
+
+    @property
+    def base(self) -> str | None:
+        return self.start.currentData() or None
+
+    def device_kind(self) -> str:
+        from desktop_app.core.models.device import pick_device
+
+        try:
+            return pick_device(self.device.currentData()).type
+        except (ValueError, RuntimeError):
+            return "cpu"
+
+    def apply_defaults(self) -> None:
+        """The task's settings for this start point (a fine-tune is gentler than a new
+        network) and device, as the command line takes them."""
+        if self.start.count() == 0:
+            return
+        s = self.spec.settings(self.base is not None, self.device_kind())
+        self.patch.setValue(s.patch)
+        self.batch.setValue(s.batch)
+        self.lr.setValue(s.lr)
+        self.val_every.setValue(s.val_every)
+        self.changed.emit()
+
+    def _task_changed(self) -> None:
+        self._list_start_points()
+        self.apply_defaults()
+        if self.self_supervised.isChecked():
+            self.refresh_preview()  # the self-supervised task reads only noisy/ of noisy/ + clean/
+        self.changed.emit()
+
+    def _variant_changed(self) -> None:
+        self.apply_defaults()
+        self.refresh_preview()
+
+    def _list_start_points(self) -> None:
+        self.start.blockSignals(True)
+        self.start.clear()
+        for entry in models_for(self.listed.model_task):
+            m = entry.manifest
+            self.start.addItem(f"{m.title or m.id} ({'shipped' if entry.shipped else 'your library'})", m.id)
+        self.start.addItem("New network (from scratch)", SCRATCH)
+        self.start.blockSignals(False)
+
+    def config(self, folders: list[str] | None = None, name: str = "my-model") -> TrainConfig:
+        """The run's settings as the form shows them."""
+        steps, minutes = (self.budget.value(), None) if self.budget_kind.currentData() == "steps" \
+            else (None, float(self.budget.value()))
+        spec = self.spec
+        config = registry.config_for(
+            spec, name=name, data=folders if folders is not None else self.folder_list(), base=self.base,
+            steps=steps, minutes=minutes, device=self.device.currentData(), device_kind=self.device_kind(),
+            schedule_minutes=minutes,  # the learning rate comes down within the budget
+            batch=self.batch.value(), patch=self.patch.value(), lr=self.lr.value(), val_every=self.val_every.value())
+        if spec.model_task == "generate":
+            config.hparams = {"size": self.patch.value()}  # a generator makes pictures of the crop size
+        return config
+
+    def show_run(self, c: TrainConfig) -> bool:
+        """Fill the form with a saved run's set-up; False when the dialog does not train its task."""
+        variant = registry.variant_of(c.task)
+        listed = variant.id if variant is not None else c.task
+        if self.task.findData(listed) < 0:
+            return False
+        self.task.setCurrentIndex(self.task.findData(listed))
+        self.self_supervised.setChecked(variant is not None)
+        self.start.setCurrentIndex(max(0, self.start.findData(c.base or SCRATCH)))
+        self.folders.clear()
+        self.folders.addItems(list(c.data))
+        self.batch.setValue(c.batch)
+        self.patch.setValue(c.patch)
+        self.lr.setValue(c.lr)
+        self.val_every.setValue(c.val_every)
+        kind = "minutes" if c.minutes is not None else "steps"
+        self.budget_kind.setCurrentIndex(self.budget_kind.findData(kind))
+        self.budget.setValue(max(1, round(c.minutes)) if c.minutes is not None else c.steps)
+        return True
+
+    def list_saved_runs(self, runs: list[SavedRun]) -> None:
+        self.saved_runs.clear()
+        for run in runs:
+            self.saved_runs.addItem(run.describe(), run)
+        for w in (self.saved_runs, self.resume_button, self.resume_label):
+            w.setVisible(bool(runs))
+
+    def set_locked(self, locked: bool, running: bool) -> None:
+        """While a run exists (running or stopped), its set-up stays as it was started."""
+        for w in (self.task, self.start, self.add_folder, self.remove_folder, self.saved_runs, self.resume_button):
+            w.setEnabled(not locked)
+        self.self_supervised.setEnabled(not locked and self.listed.self_supervised is not None)
+
+    # -- photos ---------------------------------------------------------------------------
+    def choose_folder(self) -> None:
+        path = self.window_.ask_folder_path()
+        if path:
+            self.add_folders([path])
+
+    def add_folders(self, paths: list[str]) -> None:
+        have = set(self.folder_list())
+        for p in paths:
+            if p not in have:
+                self.folders.addItem(p)
+        self.refresh_preview()
+
+    def _remove_folder(self) -> None:
+        for item in self.folders.selectedItems():
+            self.folders.takeItem(self.folders.row(item))
+        self.refresh_preview()
+
+    def folder_list(self) -> list[str]:
+        return [self.folders.item(i).text() for i in range(self.folders.count())]
+
+    def refresh_preview(self) -> None:
+        self.preview = None
+        self.skipped.clear()
+        self.skipped.setVisible(False)
+        for lbl in self.thumb_labels:
+            lbl.clear()
+        folders = self.folder_list()
+        if not folders:
+            self.data_summary.setText("Add one or more folders of photos.")
+            self.changed.emit()
+            return
+        if self.preview_job is not None:
+            self.preview_job.stop()
+        self.data_summary.setText("Reading the images...")
+        c = self.make_config(folders)
+        job = WorkerThread(lambda: preview_work(c), "training data preview", self)
+        # a stale preview (the folders changed while it read) is dropped
+        job.succeeded.connect(lambda info: job is self.preview_job and self._show_preview(info))
+        job.failed.connect(lambda msg, tb: job is self.preview_job
+                           and self.data_summary.setText(f"Cannot use these folders: {msg}"))
+        job.finished.connect(self.changed.emit)
+        self.preview_job = job
+        job.start()
+        self.changed.emit()
+
+    def _show_preview(self, info: dict[str, Any]) -> None:
+        self.preview = info
+        if info.get("same"):
+            text = (f"{info['train']} image{'s' if info['train'] != 1 else ''}: too few to hold any back, so the "
+                    "run is validated on the images it trains on.")
+        else:
+            total = info["train"] + info["val"]
+            text = f"{total} images: {info['train']} for training, {info['val']} held back for validation."
+        if info["skipped"]:
+            text += f" {len(info['skipped'])} skipped (listed below)."
+        self.data_summary.setText(text)
+        for lbl, thumb in zip(self.thumb_labels, info["thumbs"]):
+            lbl.setPixmap(QPixmap.fromImage(array_to_qimage(thumb)))
+        for path, why in info["skipped"]:
+            self.skipped.addItem(f"{Path(path).name}: {why}")
+        self.skipped.setVisible(bool(info["skipped"]))
+        self.changed.emit()
