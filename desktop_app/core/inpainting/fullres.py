@@ -32,6 +32,8 @@ from desktop_app.core.tasks import Progress, Work, subrange
 
 # window (H x W x C float32, known pixels valid) + hole (bool H x W) -> filled window
 FillFn = Callable[[np.ndarray, np.ndarray], Work[np.ndarray]]
+# region at full size, its hole, the fill brought up from a smaller scale -> a sharper fill
+RefineFn = Callable[[np.ndarray, np.ndarray, np.ndarray], Work[np.ndarray]]
 
 CONTEXT = 3.0  # window side >= CONTEXT x hole thickness (diameter) at the working scale
 MARGIN = 24  # known pixels kept around the hole at least, at the working scale
@@ -87,9 +89,12 @@ def _resize(img: np.ndarray, size: tuple[int, int], shrink: bool) -> np.ndarray:
     return out.reshape(size[0], size[1], -1) if img.ndim == 3 else out
 
 
-def fill_region(image: np.ndarray, hole: np.ndarray, fill: FillFn, working: int) -> Work[np.ndarray]:
+def fill_region(image: np.ndarray, hole: np.ndarray, fill: FillFn, working: int,
+                refine: RefineFn | None = None) -> Work[np.ndarray]:
     """Fill `hole` (bool, the whole region) of the region crop `image` at the scale that puts
-    the hole's thickness into a `working`-pixel window. Returns the region with the fill."""
+    the hole's thickness into a `working`-pixel window. Returns the region with the fill.
+    `refine`, when the fill was made at a smaller scale, gives the enlarged fill full-size
+    detail (the cubic enlargement alone is as smooth as the scale is small)."""
     h, w = hole.shape
     radius = float(cv2.distanceTransform(np.pad(hole.astype(np.uint8), 1), cv2.DIST_L2, 5).max())
     scale = _scale(radius, working)
@@ -115,6 +120,8 @@ def fill_region(image: np.ndarray, hole: np.ndarray, fill: FillFn, working: int)
     out = image.copy()
     grow = cv2.dilate(hole.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     out[grow] = up[grow]
+    if refine is not None:
+        out = yield from refine(image, hole, out)
     return out
 
 
@@ -207,7 +214,8 @@ def match_grain(original: np.ndarray, filled: np.ndarray, hole: np.ndarray, rng:
 
 
 def fill_full_resolution(image: np.ndarray, mask: np.ndarray, fill: FillFn, working: int = 512,
-                         seed: int = 0, grain: bool = True, seam: bool = True) -> Work[np.ndarray]:
+                         seed: int = 0, grain: bool = True, seam: bool = True,
+                         refine: RefineFn | None = None) -> Work[np.ndarray]:
     """Fill every pixel where `mask` > 0 (the soft mask's whole footprint; the caller blends
     with the soft values). Only regions around the hole are touched and copied."""
     hole = mask > 0
@@ -217,7 +225,7 @@ def fill_full_resolution(image: np.ndarray, mask: np.ndarray, fill: FillFn, work
     for i, (y0, y1, x0, x1) in enumerate(regions):
         yield Progress(i / len(regions), f"region {i + 1}/{len(regions)}")
         crop, crop_hole = image[y0:y1, x0:x1], hole[y0:y1, x0:x1]
-        filled = yield from subrange(fill_region(crop, crop_hole, fill, working),
+        filled = yield from subrange(fill_region(crop, crop_hole, fill, working, refine),
                                      i / len(regions), (i + 1) / len(regions))
         if seam:
             filled = match_seam(crop, filled, crop_hole)

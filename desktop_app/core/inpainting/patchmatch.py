@@ -129,7 +129,8 @@ class _Field:
 
 def patch_fill(image: np.ndarray, hole: np.ndarray, seed: int = 0, patch: int = 7,
                device: str = "cpu", guide: np.ndarray | None = None,
-               guide_weight: float = GUIDE_WEIGHT) -> Work[np.ndarray]:
+               guide_weight: float = GUIDE_WEIGHT, sharp: bool = False,
+               levels: int | None = None) -> Work[np.ndarray]:
     """Fill `hole` (bool H x W, True = synthesise) of `image` (float32 H x W x C in [0, 1]) with
     patches copied from the rest of it. Pixels outside the hole come back unchanged. The same
     seed gives the same fill; other seeds give other plausible fills. Raises ValueError when
@@ -139,7 +140,12 @@ def patch_fill(image: np.ndarray, hole: np.ndarray, seed: int = 0, patch: int = 
     as the network's fill: the search starts from it, and every patch is also compared on its
     blurred colours (weighted by `guide_weight`) against the blurred photo around a source, so
     the copied texture keeps to the guide's large-scale content (Image Analogies' guidance
-    channels; Content-Aware Fill's "structure" term)."""
+    channels; Content-Aware Fill's "structure" term).
+
+    `sharp`: every vote at full size takes the best patch's pixels instead of the weighted mean
+    (the mean of a few misaligned textures is smoother than any of them). `levels`: solve only
+    the finest this many pyramid levels (with a guide that already holds the layout: a fill
+    computed at a smaller scale, brought to full size)."""
     source_image, hole = _checked(image, hole, patch)
     if not hole.any():
         return np.array(image, dtype=np.float32, copy=True)
@@ -151,7 +157,7 @@ def patch_fill(image: np.ndarray, hole: np.ndarray, seed: int = 0, patch: int = 
                                    borderType=cv2.BORDER_REFLECT).reshape(source_image.shape)
         guide_t = torch.from_numpy(blurred.transpose(2, 0, 1).copy()).to(dev)
     work = _fill(torch.from_numpy(source_image.transpose(2, 0, 1).copy()).to(dev),
-                 torch.from_numpy(hole).to(dev), seed, patch, guide_t, guide_weight)
+                 torch.from_numpy(hole).to(dev), seed, patch, guide_t, guide_weight, sharp, levels)
     filled = yield from (_with_cpu_threads(work, CPU_THREADS) if dev.type == "cpu" else work)
     out = source_image.copy()
     out[hole] = filled.permute(1, 2, 0).cpu().numpy()[hole]
@@ -159,7 +165,7 @@ def patch_fill(image: np.ndarray, hole: np.ndarray, seed: int = 0, patch: int = 
 
 
 def _fill(image: torch.Tensor, hole: torch.Tensor, seed: int, patch: int, guide: torch.Tensor | None = None,
-          guide_weight: float = GUIDE_WEIGHT) -> Work[torch.Tensor]:
+          guide_weight: float = GUIDE_WEIGHT, sharp: bool = False, max_levels: int | None = None) -> Work[torch.Tensor]:
     """The whole coarse-to-fine solve on (C, H, W) tensors; returns the image with the hole filled."""
     yield Progress(0.0, "preparing the patch fill")
     gen = torch.Generator(device=image.device)
@@ -167,6 +173,8 @@ def _fill(image: torch.Tensor, hole: torch.Tensor, seed: int, patch: int, guide:
     holes = _usable_holes(_hole_pyramid(hole, patch), patch // 2)
     if not holes:
         raise ValueError(f"the hole leaves no {patch} x {patch} patch of known pixels to copy from")
+    if max_levels is not None:
+        holes = holes[-max_levels:]
     channels = image.shape[0]
     texture = _texture_channels(image, hole, 2 ** max(len(holes) - 1, 1) + 1)
     images = _image_pyramid(torch.cat([image, TEXTURE_WEIGHT * texture]), holes)
@@ -195,7 +203,7 @@ def _fill(image: torch.Tensor, hole: torch.Tensor, seed: int, patch: int, guide:
             level.keep_guide()
             field = _upsample_field(previous, field, level, gen)
         message = f"patch fill, scale {number + 1} of {len(levels)}"
-        steps = _solve_level(level, field, plan, gen, last=number == len(levels) - 1)
+        steps = _solve_level(level, field, plan, gen, last=number == len(levels) - 1, sharp=sharp)
         for step_cost in steps:
             done += level.ty.numel() * step_cost
             yield Progress(min(done / total, 1.0), message)
@@ -227,7 +235,7 @@ def _plan(number: int, count: int) -> _Plan:
 
 
 def _solve_level(level: _Level, field: _Field, plan: _Plan, gen: torch.Generator,
-                 last: bool) -> Iterator[float]:
+                 last: bool, sharp: bool = False) -> Iterator[float]:
     """EM at one level: measure the current matches, improve them, vote. Yields the cost of
     each step done (in PatchMatch iterations), a cancel point each time."""
     basis = _eigen_patches(level, gen)
@@ -241,7 +249,7 @@ def _solve_level(level: _Level, field: _Field, plan: _Plan, gen: torch.Generator
         for _ in range(searches):
             _patchmatch_iteration(level, field, features, gen, radius)
             yield 1.0
-        pick_best = last and step == len(plan.searches) - 1
+        pick_best = last and (sharp or step == len(plan.searches) - 1)
         _vote(level, field, _vote_weights(level, field), pick_best)
         level.keep_guide()
         yield VOTE_COST

@@ -26,7 +26,8 @@ import numpy as np
 from desktop_app.core.inpainting.fullres import FillFn
 from desktop_app.core.tasks import Work, subrange
 
-LOW_SIGMA = 2.0  # px at the working scale: below this scale the network's content is kept
+LOW_SIGMA = 3.0  # px at the working scale: below this scale the network's content is kept
+REFINE_LEVELS = 2  # pyramid levels of the full-size pass over a fill made at a smaller scale
 NETWORK_SHARE = 0.25  # of a window's progress
 
 
@@ -56,12 +57,30 @@ def guided_fill(network: FillFn, seed: int, patch: int = 7, device: str = "cpu",
         try:
             textured = yield from subrange(
                 patchmatch.patch_fill(window, hole, seed=seed, patch=patch, device=device, guide=coarse,
-                                      guide_weight=weight), NETWORK_SHARE, 1.0)
+                                      guide_weight=weight, sharp=True), NETWORK_SHARE, 1.0)
         except ValueError:  # no whole known patch to copy from (a window almost all hole)
             return coarse
         return keep_low_frequencies(textured, coarse, hole, low_sigma)
 
     return fill
+
+
+def full_size_detail(seed: int, patch: int = 7, device: str = "cpu", low_sigma: float = LOW_SIGMA):
+    """fullres.RefineFn: a fill made at a smaller scale and enlarged is re-synthesised at full
+    size from the photo's full-size patches, guided by the enlarged fill (the finest
+    REFINE_LEVELS levels only: the layout is decided), its low frequencies kept."""
+    from desktop_app.core.inpainting import patchmatch
+
+    def refine(image: np.ndarray, hole: np.ndarray, enlarged: np.ndarray) -> Work[np.ndarray]:
+        window = np.where(hole[:, :, None], enlarged, image).astype(np.float32)
+        try:
+            detailed = yield from patchmatch.patch_fill(window, hole, seed=seed + 1, patch=patch, device=device,
+                                                        guide=enlarged, sharp=True, levels=REFINE_LEVELS)
+        except ValueError:
+            return enlarged
+        return keep_low_frequencies(detailed, enlarged, hole, low_sigma)
+
+    return refine
 
 
 EXPAND_SHARE = 0.004  # the default Expand: this share of the photo's long side, in pixels

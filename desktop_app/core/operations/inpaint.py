@@ -101,16 +101,18 @@ def _expand(mask: np.ndarray, params: dict) -> np.ndarray:
 def remove_object(inp: OperationInput) -> Work[np.ndarray]:
     """The network's fill as the coarse content, the photo's own patches as its texture
     (inpainting.remove), seam and grain matched at full resolution."""
-    from desktop_app.core.inpainting.remove import guided_fill
+    from desktop_app.core.inpainting.remove import full_size_detail, guided_fill
     from desktop_app.core.models.device import pick_device
 
     assert inp.mask is not None
     seed = int(inp.params["seed"])
+    device = str(pick_device(inp.device or "auto"))
     yield Progress(None, f"loading {MODEL_ID}")
     network = _network_fill(inp, seed)
-    fill = guided_fill(network, seed, device=str(pick_device(inp.device or "auto")))
-    return (yield from fill_full_resolution(inp.image, inp.mask, fill, int(inp.params["working_size"]),
-                                            seed=seed, grain=bool(inp.params["grain"])))
+    return (yield from fill_full_resolution(inp.image, inp.mask, guided_fill(network, seed, device=device),
+                                            int(inp.params["working_size"]), seed=seed,
+                                            grain=bool(inp.params["grain"]),
+                                            refine=full_size_detail(seed, device=device)))
 
 
 NEURAL_FILL_EXTRA = {"variations": 3}  # seeds offered to pick from after a run
