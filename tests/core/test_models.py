@@ -163,3 +163,24 @@ def test_noise_estimate_per_channel():
     noisy = img + rng.normal(0, 1, img.shape) * np.array([10, 20, 30]) / 255
     est = estimate_sigma(noisy.astype(np.float32))
     assert np.allclose(est, [10, 20, 30], atol=3), est
+
+
+def _clipped_photo(sigma, seed=0, h=256, w=320):
+    """Large black and white areas (a fifth of the pixels end up at 0 or 1), noise of `sigma`
+    clipped to [0, 1] and stored in 8 bits, as a file holds it."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = np.clip(0.5 + 0.7 * np.sin(xx / 40) * np.cos(yy / 55), 0, 1)
+    base = np.stack([base, np.clip(base * 1.2, 0, 1), base**2], axis=2)
+    noisy = np.clip(base + sigma / 255 * rng.standard_normal(base.shape), 0, 1)
+    return (np.round(noisy * 255) / 255).astype(np.float32)
+
+
+def test_noise_estimate_survives_clipping():
+    from desktop_app.core.imaging.noise import estimate_sigma
+
+    image = _clipped_photo(25)
+    assert ((image == 0) | (image == 1)).mean() > 0.15
+    est = estimate_sigma(image)
+    assert np.all(np.abs(est - 25) < 1.5), est  # it read 19-21 before clipped patches were left out
+    assert np.all(np.abs(estimate_sigma(_clipped_photo(50)) - 50) < 3)

@@ -9,6 +9,10 @@ On its own that still reads fine texture as noise (a clean photo gives sigma 5-2
 patches are first narrowed to weak-texture ones, as in Liu, Tanaka and Okutomi (2013): a patch
 whose gradient energy is above what pure noise of the current estimate would give (its 99th
 percentile) contains texture and is left out; the estimate and the selection are iterated.
+
+A file's values are clipped to [0, 1], which takes noise away near black and white: in an
+image that lies within [0, 1], patches whose level is within two sigmas of either end are left
+out too (CBSD68 clipped at sigma 50: mean error -0.5 instead of -6).
 """
 
 from __future__ import annotations
@@ -18,6 +22,12 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 PATCH = 7
 MAX_PATCHES = 60_000
+MIN_WEAK = 200  # fewest weak-texture patches an estimate is made from
+CLIP_MARGIN = 0.5 / 255  # how far beyond [0, 1] a clipped image's values may lie (rounding)
+# Margins (in sigmas) from 0 and 1 inside which patches of a clipped image are left out, the
+# widest that leaves enough patches. On 6 CBSD68 images clipped at sigma 50, the mean error
+# was -0.55 with 2, -1.19 with 2.5, and -2.4 when patches holding a 0 or 1 were dropped instead.
+NEAR_CLIP = (2.0, 1.0, 0.5)  # patches whose mean is within this many sigmas of 0 or 1 are left out of clipped images
 
 
 def _patches(channel: np.ndarray, rng: np.random.Generator, exclude: np.ndarray | None = None) -> np.ndarray:
@@ -49,22 +59,47 @@ def _sigma_of_channel(channel: np.ndarray, rng: np.random.Generator, exclude: np
     patches = _patches(channel, rng, exclude)
     if patches.shape[0] < PATCH * PATCH:  # too few patches for a covariance
         return 0.0
+    # A file holds [0, 1]: noise is cut off at black and white, so patches whose level lies
+    # within a few sigmas of either end show less noise than there is: they are left out (the
+    # margin narrows if too few patches are left). Selecting by the patch's mean, a property
+    # of the picture, not by whether its pixels reached 0 or 1, a property of the noise: the
+    # patches near an end that kept all their pixels are those whose noise was small. An image
+    # with values beyond [0, 1] was never clipped and keeps every patch.
+    bounded = channel.min() >= -CLIP_MARGIN and channel.max() <= 1 + CLIP_MARGIN
+    means = patches.mean(axis=1) if bounded else None
     sigma = _chen(patches)
     energy = _gradient_energy(patches)
-    for _ in range(4):
-        weak = patches[energy < _Q99 * sigma * sigma]
-        if weak.shape[0] < 200:  # too little flat area to judge: keep what we have
+    for _ in range(6):
+        keep = energy < _Q99 * sigma * sigma
+        if means is not None:
+            for margin in NEAR_CLIP:
+                away = keep & (means > margin * sigma) & (means < 1 - margin * sigma)
+                if np.count_nonzero(away) >= MIN_WEAK:
+                    keep = away
+                    break
+        if np.count_nonzero(keep) < MIN_WEAK:  # too little flat area to judge: keep what we have
             break
-        new = _chen(weak)
+        new = _chen(patches[keep])
         if abs(new - sigma) < 1e-4:
             break
         sigma = new
     return sigma
 
 
+def _covariance(patches: np.ndarray, rows: int = 96) -> np.ndarray:
+    """patches.T @ patches / n, summed over blocks of `rows` patches: blocks this small stay
+    under OpenBLAS's threading threshold. One multi-threaded product of the whole tall, thin
+    matrix fought other work for the cores: 2.2 s against 0.026 s on a busy 2-core machine."""
+    cov = np.zeros((patches.shape[1], patches.shape[1]))
+    for i in range(0, patches.shape[0], rows):
+        block = patches[i:i + rows]
+        cov += block.T @ block
+    return cov / patches.shape[0]
+
+
 def _chen(patches: np.ndarray) -> float:
     patches = patches - patches.mean(axis=0)
-    eig = np.linalg.eigvalsh(patches.T @ patches / patches.shape[0])[::-1]  # descending
+    eig = np.linalg.eigvalsh(_covariance(patches))[::-1]  # descending
     eig = np.maximum(eig, 0.0)
     for i in range(len(eig)):
         tail = eig[i:]
