@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -47,6 +48,46 @@ class Manifest:
                 raise ModelFileError(f"{where}: field {name!r} should be {_KIND_NAMES[kind]}, "
                                      f"not {type(value).__name__}")
         return cls(**values)
+
+
+# Hyper-parameters are numbers, names and short lists of them. Bounds that no real network
+# comes near keep a crafted manifest from making the loader build something huge: the
+# network's size itself is bounded in weights.py, from its shapes, before anything is built.
+HPARAM_MAX_INT = 1 << 16
+HPARAM_MAX_ITEMS = 256
+HPARAM_MAX_TEXT = 256
+
+
+def check_hparams(manifest: Manifest) -> None:
+    """Raise ModelFileError naming the model and the field unless every hyper-parameter is a
+    bounded number, a short text, or a short list of those."""
+
+    def check(name: str, value: Any, depth: int) -> None:
+        if isinstance(value, bool) or value is None:
+            return
+        if isinstance(value, int):
+            if abs(value) > HPARAM_MAX_INT:
+                raise ModelFileError(f"{manifest.id}: hyper-parameter {name} = {value} is out of range "
+                                     f"(at most {HPARAM_MAX_INT} in size)")
+        elif isinstance(value, float):
+            if not math.isfinite(value) or abs(value) > HPARAM_MAX_INT:
+                raise ModelFileError(f"{manifest.id}: hyper-parameter {name} = {value} is out of range")
+        elif isinstance(value, str):
+            if len(value) > HPARAM_MAX_TEXT:
+                raise ModelFileError(f"{manifest.id}: hyper-parameter {name} is a text of {len(value)} "
+                                     f"characters (at most {HPARAM_MAX_TEXT})")
+        elif isinstance(value, list) and depth < 2:
+            if len(value) > HPARAM_MAX_ITEMS:
+                raise ModelFileError(f"{manifest.id}: hyper-parameter {name} has {len(value)} entries "
+                                     f"(at most {HPARAM_MAX_ITEMS})")
+            for i, item in enumerate(value):
+                check(f"{name}[{i}]", item, depth + 1)
+        else:
+            raise ModelFileError(f"{manifest.id}: hyper-parameter {name} should be a number, a text or a "
+                                 f"list of them, not {type(value).__name__}")
+
+    for key, value in manifest.hparams.items():
+        check(key, value, 0)
 
 
 _FIELD_TYPES = {"id": str, "title": str, "architecture": str, "task": str, "hparams": dict, "description": str,
