@@ -179,3 +179,30 @@ def test_the_window_stays_live_while_a_model_is_imported(qtbot, window, model_fi
     assert window.dialogs.errors == [] and "mine" in dialog.names()
     assert dialog.status.text() == "Imported mine.json as 'mine'."
     assert dialog.selected.manifest.id == "mine" and dialog.rename_button.isEnabled()
+
+
+def test_metrics_read_as_plain_words_in_columns_that_fit(qtbot, window, model_file):
+    from desktop_app.core.models.catalog import library_dir
+
+    torch.manual_seed(0)
+    from desktop_app.core.models import registry as archs
+
+    gan = archs.get("gan").create(size=32, latent_dim=16, width=8, max_width=32).eval()
+    save_model(gan, library_dir() / "my-gan.safetensors",
+               Manifest(id="my-gan", title="my-gan", architecture="gan", task="generate",
+                        hparams={"size": 32, "latent_dim": 16, "width": 8, "max_width": 32},
+                        metrics={"val_neg_swd_all": -69.825, "val_neg_swd": -69.825, "step": 4500}))
+    dialog = open_library(window)
+    dialog.refresh()
+    qtbot.waitExposed(dialog)
+    column = dialog.table.columnCount() - 1
+    texts = {dialog.table.item(r, 0).text(): dialog.table.item(r, column).text() for r in range(dialog.table.rowCount())}
+    assert texts["my-gan"] == "SWD 69.8 (lower is closer to the photos) at step 4500"
+    assert all("val_" not in t and "neg" not in t for t in texts.values()), texts
+    # every cell and header is shown whole
+    metrics = dialog.table.fontMetrics()
+    header = dialog.table.horizontalHeader()
+    for c in range(dialog.table.columnCount()):
+        words = [dialog.table.horizontalHeaderItem(c).text()] + [dialog.table.item(r, c).text()
+                                                                 for r in range(dialog.table.rowCount())]
+        assert header.sectionSize(c) >= max(metrics.horizontalAdvance(w) for w in words), (c, words)

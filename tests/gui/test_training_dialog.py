@@ -234,3 +234,92 @@ def test_inpainting_and_generators_train_in_the_dialog_and_are_kept_where_they_a
     else:  # a generator: offered in the Generate panel
         box = window.generate_panel.model_box
         assert "my-generator" in [box.itemData(i) for i in range(box.count())]
+
+
+def test_keep_is_never_greyed_without_the_reason_shown(qtbot, window, folder):
+    dialog = open_dialog(qtbot, window, folder)
+    reason = dialog.result.keep_reason
+    assert not dialog.keep_button.isEnabled() and reason.isVisibleTo(dialog) and "Train a model first" in reason.text()
+    # a learning rate so high that no step beats the start
+    dialog.config_overrides["lr"] = 10.0
+    set_budget(dialog, 2, val_every=1)
+    click(qtbot, dialog.start_button)
+    qtbot.waitUntil(lambda: dialog.trainer is not None and not dialog.running, timeout=60000)
+    assert "No step beat the start" in dialog.status.text(), dialog.status.text()
+    assert [r[0] for r in dialog.report_rows()] == ["Untrained network"]
+    assert not dialog.keep_button.isEnabled() and "No step has beaten" in reason.text() and reason.isVisibleTo(dialog)
+    assert dialog.keep_button.toolTip() == reason.text()
+
+
+@pytest.mark.parametrize("task", ["denoise", "denoise-real", "inpaint", "generate-gan"])
+@pytest.mark.parametrize("fine_tune", [False, True])
+def test_the_dialog_starts_from_the_command_lines_defaults(qtbot, window, monkeypatch, task, fine_tune):
+    from desktop_app import cli
+    from desktop_app.core.models.catalog import models_for
+    from desktop_app.core.training import registry as training_tasks
+    from desktop_app.core.training import trainer as trainer_module
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def capture(config, run_dir, command=None):
+        seen["config"] = config
+        raise Stop
+
+    window.act_train.trigger()
+    dialog = window.training_dialog
+    dialog.task.setCurrentIndex(dialog.task.findData(task))
+    spec = training_tasks.get(task)
+    base = models_for(spec.model_task)[0].manifest.id if fine_tune else None
+    dialog.start.setCurrentIndex(dialog.start.findData(base or SCRATCH))
+    shown = dialog.build_config(["photos"])
+    monkeypatch.setattr(trainer_module, "Trainer", capture)
+    argv = ["train", "--task", task, "--data", "photos", "--name", "x"] + (["--base", base] if base else [])
+    assert cli.main(argv) == 1 and "config" in seen
+    command_line = seen["config"]
+    for key in ("lr", "batch", "patch", "val_every", "val_crop", "arch", "base"):
+        assert getattr(shown, key) == getattr(command_line, key), key
+    assert (dialog.lr.value(), dialog.batch.value()) == (command_line.lr, command_line.batch)
+
+
+def test_a_task_added_as_a_descriptor_is_offered_trained_and_kept(qtbot, opened, folder):
+    """Nothing but a registered descriptor (an existing network and existing code): the
+    dialog lists it, trains it, reports its metric in its words, and keeps it."""
+    from desktop_app.core.training import registry as training_tasks
+    from desktop_app.core.training.tasks import RealDenoiseTask
+
+    spec = training_tasks.TrainingTask(
+        id="test-blind", title="Denoise, blind (a test task)", model_task="denoise-real",
+        default_arch="unet-denoise-blind", code=RealDenoiseTask,
+        scratch=training_tasks.Settings(lr=1e-3, batch=2, patch=32, val_every=2),
+        fine_tune=training_tasks.Settings(lr=1e-4, batch=2, patch=32, val_every=2),
+        metric=training_tasks.Metric(key="psnr", title="PSNR on camera-like noise"), default_name="my-test-blind")
+    training_tasks.register(spec)
+    try:
+        window = opened
+        dialog = TrainingDialog(window)
+        dialog.show()
+        dialog.config_overrides = dict(OVERRIDES)
+        assert dialog.task.findData("test-blind") >= 0
+        dialog.task.setCurrentIndex(dialog.task.findData("test-blind"))
+        dialog.start.setCurrentIndex(dialog.start.findData(SCRATCH))
+        assert dialog.name.text() == "my-test-blind" and dialog.lr.value() == pytest.approx(1e-3)
+        window.dialogs.folder_paths = [str(folder)]
+        click(qtbot, dialog.add_folder)
+        qtbot.waitUntil(lambda: dialog.preview is not None, timeout=20000)
+        set_budget(dialog, 4)
+        click(qtbot, dialog.start_button)
+        qtbot.waitUntil(lambda: dialog.trainer is not None and not dialog.running, timeout=60000)
+        assert dialog.metric_plot.title == "validation PSNR on camera-like noise"
+        header = dialog.report.horizontalHeaderItem(1).text()
+        assert header == "Validation PSNR on camera-like noise"
+        fits = dialog.report.horizontalHeader().sectionSize(1) >= dialog.report.fontMetrics().horizontalAdvance(header)
+        assert fits, "the header is cut"
+        click(qtbot, dialog.keep_button)
+        assert "denoise/my-test-blind" in panel_keys(window.ops_panel)
+        dialog.stop_all()
+        dialog.deleteLater()
+    finally:
+        training_tasks.unregister("test-blind")

@@ -24,7 +24,7 @@ from desktop_app.core.models.manifest import ModelFileError
 from desktop_app.core.tasks import Progress, Work
 from desktop_app.gui.workers import WorkerThread
 
-COLUMNS = ("Name", "Task", "Architecture", "Where", "Metrics")
+COLUMNS = ("Name", "Task", "Architecture", "Where", "Validation")
 NAME_TAKEN = "Model name taken"
 DELETE = "Delete the model?"
 
@@ -41,10 +41,19 @@ def outcome_work(doing: str, action: Callable[[], Any]) -> Work[Any]:
 
 
 def metrics_summary(metrics: dict) -> str:
-    """A few numbers from the manifest, e.g. "val_psnr 31.20, steps 4000"."""
-    shown = [f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
-             for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    return ", ".join(shown[:3]) + (", ..." if len(shown) > 3 else "")
+    """The manifest's validation score in plain words, e.g. "PSNR 29.63 dB at step 23000" or
+    "SWD 69.8 (lower is closer to the photos) at step 4500"."""
+    from desktop_app.core.training.registry import describe_metrics
+
+    text = describe_metrics(metrics)
+    return text[len("validation "):] if text.startswith("validation ") else text  # the column says it
+
+
+def metrics_details(metrics: dict) -> str:
+    """The score of each part too (noise levels, hole sizes), for the tooltip."""
+    from desktop_app.core.training.registry import describe_metrics
+
+    return describe_metrics(metrics, parts=True)
 
 
 class LibraryDialog(QDialog):
@@ -100,12 +109,25 @@ class LibraryDialog(QDialog):
                      metrics_summary(m.metrics))
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setToolTip(m.description or m.title)
+                item.setToolTip(metrics_details(m.metrics) if col == len(cells) - 1 and m.metrics
+                                else m.description or m.title)
                 self.table.setItem(row, col, item)
             if m.id == select:
                 self.table.selectRow(row)
         self.table.resizeColumnsToContents()
+        self._fit_columns()
         self._update_buttons()
+
+    def _fit_columns(self) -> None:
+        """Wide enough that no cell and no header is cut (up to the screen's width)."""
+        header = self.table.horizontalHeader()
+        needed = sum(max(self.table.sizeHintForColumn(c), header.sectionSizeHint(c)) for c in range(len(COLUMNS)))
+        spare = self.width() - self.table.viewport().width()  # frame, margins, scroll bar
+        want = needed + spare + 24
+        if self.screen() is not None:
+            want = min(want, self.screen().availableGeometry().width())
+        if self.width() < want:
+            self.resize(want, self.height())
 
     def names(self) -> list[str]:
         return [e.manifest.id for e in self.entries]
