@@ -290,3 +290,25 @@ def test_the_command_line_removes_by_default(tiny_inpaint_model, tmp_path):
     out = load_image(tmp_path / "out.png")[0]
     expected = run_remove(np.round(image * 255) / 255, mask, seed=1)
     assert np.abs(out - expected).max() <= 1 / 255 + 1e-6
+
+
+def test_a_large_removal_reports_progress_often_and_cancels(tiny_inpaint_model):
+    """A 30 % hole filled at reduced scale, then given full-size detail: progress climbs in
+    many small steps and a cancel in the middle stops the work at the next one."""
+    from desktop_app.core.tasks import CancelToken, Cancelled
+
+    image = leafy(600, 800, seed=6)
+    mask = np.zeros((600, 800), np.float32)
+    mask[120:480, 130:510] = 1.0  # 28.5 % of the photo, thicker than a 512-px window allows at full size
+    token, seen = CancelToken(), []
+
+    def on_progress(event):
+        seen.append(event)
+        if event.fraction is not None and event.fraction > 0.6:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        run_work(apply_operation(ops.get("inpaint", "remove"), image, mask, {}, device="cpu"), on_progress, token)
+    fractions = [e.fraction for e in seen if e.fraction is not None]
+    assert len(fractions) > 30 and fractions == sorted(fractions)
+    assert any("patch fill" in e.message for e in seen if e.fraction is not None and e.fraction > 0.5)

@@ -105,12 +105,13 @@ def fill_region(image: np.ndarray, hole: np.ndarray, fill: FillFn, working: int,
     ys, xs = _windows(sh, working), _windows(sw, working)
     todo = [(y, x) for y in ys for x in xs if small_hole[y:y + working, x:x + working].any()]
     remaining = small_hole.copy()
+    share = REFINE_SHARE if refine is not None and scale < 1 else 1.0  # of the region's progress
     for k, (y, x) in enumerate(todo):
         win_hole = remaining[y:y + working, x:x + working]
         if not win_hole.any():
             continue
         window = small[y:y + working, x:x + working]
-        filled = yield from subrange(fill(window, win_hole), k / len(todo), (k + 1) / len(todo))
+        filled = yield from subrange(fill(window, win_hole), share * k / len(todo), share * (k + 1) / len(todo))
         small[y:y + working, x:x + working][win_hole] = filled[win_hole]
         # the next window sees this fill as known pixels, so fills continue across windows
         remaining[y:y + working, x:x + working] = False
@@ -121,10 +122,11 @@ def fill_region(image: np.ndarray, hole: np.ndarray, fill: FillFn, working: int,
     grow = cv2.dilate(hole.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     out[grow] = up[grow]
     if refine is not None:
-        out = yield from refine(image, hole, out)
+        out = yield from subrange(refine(image, hole, out), share, 1.0)
     return out
 
 
+REFINE_SHARE = 0.5  # of a region's progress for its windows when a full-size refinement follows
 SEAM_BAND = 4  # hole pixels within this distance of known ones carry the measured colour step
 SEAM_SIGMA = 3.0  # scale (pixels) of the local means compared across the seam
 
