@@ -463,8 +463,6 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from desktop_app.core.operations import registry
 
     op = registry.get(args.op, args.method)
-    if args.jobs < 1:
-        raise ValueError("--jobs must be at least 1")
     spec = BatchSpec(inputs=tuple(Path(p) for p in args.inputs), output_dir=Path(args.output),
                      operation=op.key, params=_op_params(args, op), format=args.format,
                      bit_depth=args.bit_depth, name_pattern=args.name, recursive=not args.no_recursive,
@@ -654,9 +652,9 @@ def _add_batch_parser(sub) -> None:
                    help="file name pattern with {stem} {task} {method} {index} (default %(default)s)")
     p.add_argument("--mask", default=None, help="greyscale PNG applied to photos of its size")
     p.add_argument("--no-recursive", action="store_true", help="do not look into sub-folders")
-    p.add_argument("--jobs", type=int, default=1, help="photos processed at the same time (default 1)")
+    p.add_argument("--jobs", type=_count, default=1, help="photos processed at the same time (default 1)")
     p.add_argument("--device", default=None, help="auto, cpu, cuda or mps (models only)")
-    p.add_argument("--quality", type=int, default=92, help="JPEG/WebP/HEIC/AVIF quality (1-100)")
+    p.add_argument("--quality", type=_quality_arg, default=92, help="JPEG/WebP/HEIC/AVIF quality (1-100)")
     p.add_argument("-q", "--quiet", action="store_true", help="report failures only")
     seen: set[str] = set()
     for op in batch_operations():
