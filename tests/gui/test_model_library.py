@@ -80,7 +80,7 @@ def test_import_run_rename_and_delete(qtbot, opened, model_file):
     import_file(qtbot, window, dialog, model_file)
     assert window.dialogs.errors == []
     row = row_of(dialog, "mine")
-    assert dialog.table.item(row, 3).text() == "your library" and "val_psnr 30.25" in dialog.table.item(row, 4).text()
+    assert dialog.table.item(row, 3).text() == "your library" and dialog.table.item(row, 4).text() == "PSNR 30.25 dB"
     assert "denoise/mine" in panel_keys(window.ops_panel)
 
     before = window.doc.image.copy()

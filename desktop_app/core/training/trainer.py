@@ -29,6 +29,9 @@ from desktop_app.core.training.checkpoint import load_checkpoint, save_checkpoin
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.data import ImageSet
 from desktop_app.core.training import registry as training_tasks
+# the shipped tasks' code, which the registry names as "module:Class": imported here too so
+# that a frozen build (PyInstaller follows static imports only) bundles it
+from desktop_app.core.training import generative, selfsup, tasks  # noqa: F401, E402
 
 
 class Trainer:

@@ -318,7 +318,7 @@ class TrainingDialog(QDialog):
         has_data = bool(self.folder_list()) and self.setup.preview is not None
         self.monitor.set_buttons(running, self.paused, can_start=not running and has_data,
                                  resumable=self.trainer is not None and not running)
-        self.setup.set_locked(running or self.trainer is not None, running)
+        self.setup.set_locked(running or self.trainer is not None)
         self.result.set_keep(self.keep_refusal(), can_discard=not running and self.trainer is not None)
 
     # -- closing --------------------------------------------------------------------------

@@ -272,7 +272,7 @@ class TrainingSetup(QWidget):
         for w in (self.saved_runs, self.resume_button, self.resume_label):
             w.setVisible(bool(runs))
 
-    def set_locked(self, locked: bool, running: bool) -> None:
+    def set_locked(self, locked: bool) -> None:
         """While a run exists (running or stopped), its set-up stays as it was started."""
         for w in (self.task, self.start, self.add_folder, self.remove_folder, self.saved_runs, self.resume_button):
             w.setEnabled(not locked)
