@@ -10,7 +10,7 @@ from typing import Any
 
 @dataclass
 class TrainConfig:
-    task: str = "denoise"  # a key of training.tasks.TASKS: "denoise", "inpaint", "generate-gan", ...
+    task: str = "denoise"  # a training task id (training/registry.py): "denoise", "inpaint", "generate-gan", ...
     name: str = "cnn"  # model id of the result
     data: list[str] = field(default_factory=list)
     arch: str = "unet-denoise"
