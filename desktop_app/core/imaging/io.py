@@ -269,9 +269,10 @@ def save_image(
 ) -> None:
     """Write pixels in the format named by the extension, atomically.
 
-    16 bits are kept for PNG and TIFF; JPEG, WebP and BMP are 8-bit. JPEG and BMP drop alpha;
-    WebP has no greyscale, so grey is written as RGB. EXIF and the ICC profile are written for
-    JPEG, PNG, WebP and TIFF (an ICC profile for another colour space than the pixels is left
+    16 bits are kept for PNG and TIFF, and HEIC keeps 10 of them; JPEG, WebP, AVIF and BMP are
+    8-bit. JPEG and BMP drop alpha; WebP and HEIC have no greyscale, so grey is written as RGB.
+    EXIF and the ICC profile are written for JPEG, PNG, WebP, TIFF, HEIC and AVIF, XMP for all
+    of those and IPTC for JPEG, PNG and TIFF (an ICC profile for another colour space than the pixels is left
     out; EXIF over JPEG's 64 KB limit is left out). `jpeg_quality` (1-100) also sets the WebP
     quality. A write-protected file is refused (ReadOnlyFileError) unless `replace_read_only`.
     """
