@@ -354,7 +354,7 @@ def _default_generator(entries, preferred: str) -> str:
 def _numbers(text: str, count: int, what: str) -> tuple[int, ...]:
     try:
         values = tuple(int(round(float(v))) for v in text.split(","))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: inf
         values = ()
     if len(values) != count:
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")

@@ -44,12 +44,22 @@ def test_an_unknown_subcommand_is_a_usage_error_not_the_window(tmp_path):
     assert "frobnicate" in one_line(r)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="DISPLAY / WAYLAND_DISPLAY are Linux's")
 def test_without_a_display_the_window_says_so_in_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     r = cli(env=env, cwd=tmp_path, timeout=60)  # before: Qt aborted (134) after a dozen lines
-    if sys.platform.startswith("linux"):
-        assert r.returncode == 1
-        assert "no display" in one_line(r)
+    assert r.returncode == 1
+    assert "no display" in one_line(r)
+
+
+def test_display_problem_is_only_for_a_missing_display():
+    from desktop_app.__main__ import display_problem
+
+    assert display_problem({}, "linux") is not None
+    assert display_problem({"DISPLAY": ":0"}, "linux") is None
+    assert display_problem({"WAYLAND_DISPLAY": "wayland-0"}, "linux") is None
+    assert display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None
+    assert display_problem({}, "win32") is None and display_problem({}, "darwin") is None
 
 
 def test_ctrl_c_while_starting_is_one_line(monkeypatch, capsys):
@@ -68,6 +78,7 @@ def test_ctrl_c_while_starting_is_one_line(monkeypatch, capsys):
     assert capsys.readouterr().err.strip() == "desktop-app: interrupted"
 
 
+@pytest.mark.skipif(os.name == "nt", reason="no SIGINT to send on Windows")
 def test_ctrl_c_in_the_first_second_of_a_real_process_prints_no_traceback(tmp_path, photo):
     for delay in (0.2, 0.5, 0.9):
         process = subprocess.Popen([sys.executable, "-m", "desktop_app", "denoise", photo, "-o", tmp_path / "o.png",
@@ -89,6 +100,7 @@ def test_ctrl_c_in_the_first_second_of_a_real_process_prints_no_traceback(tmp_pa
     (["select", "{photo}", "--box", "5,5,40,40", "-o", "{out}.png", "--feather", "-5"], "--feather"),
     (["select", "{photo}", "--box", "5,5,40,40", "-o", "{out}.png", "--grow", "nan"], "--grow"),
     (["select", "{photo}", "--wand", "5,5", "--tolerance", "nan", "-o", "{out}.png"], "--tolerance"),
+    (["select", "{photo}", "--box", "inf,0,10,10", "-o", "{out}.png"], "--box"),
     (["generate", "-n", "2", "--truncation", "nan", "-o", "{out}"], "--truncation"),
     (["generate", "-n", "2", "--truncation", "-1", "-o", "{out}"], "--truncation"),
     (["generate", "-n", "0", "-o", "{out}"], "--count"),
