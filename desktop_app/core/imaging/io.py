@@ -46,7 +46,11 @@ OPEN_FILTER = (f"Images ({' '.join('*' + ext for ext in OPENABLE_EXTENSIONS)});;
                f"Camera RAW ({' '.join('*' + ext for ext in formats.RAW_EXTENSIONS)});;All files (*)")
 SAVE_FILTER = ("PNG (*.png);;JPEG (*.jpg *.jpeg);;TIFF (*.tif *.tiff);;WebP (*.webp);;BMP (*.bmp);;"
                "HEIC (*.heic *.heif);;AVIF (*.avif)")
-DEFAULT_MAX_PIXELS = 250_000_000
+# The largest photo opened: every 100-megapixel camera's (11648 x 8736 is 102 MP). The core
+# holds a photo as float32, so memory grows with pixels; measured at this size (benchmarks/
+# memory.py, CLI, one process): a CNN denoise peaks at about 6.4 GB, NL-Means 4.5 GB, a wand
+# or box selection 2.4 GB. At the earlier 250 MP a CNN denoise needed 12.8 GB.
+DEFAULT_MAX_PIXELS = 120_000_000
 JPEG_QUALITY_RANGE = (1, 100)
 
 _FORMAT_BY_EXTENSION = {
@@ -82,8 +86,8 @@ _WRITE_REASONS = {
 }
 
 # This module is the app's one way into image files and applies its own pixel limit right after
-# reading the header. Pillow's default (a warning at 89 MP, an error at 179 MP) would refuse
-# photos under ours, so Pillow is aligned with it and keeps a backstop at twice the limit.
+# reading the header. Pillow's default (a warning at 89 MP, an error at 179 MP) would warn
+# about photos under ours, so Pillow is aligned with it and keeps a backstop at twice the limit.
 Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS
 
 
@@ -739,6 +743,8 @@ def _atomic_write(path: str | os.PathLike, data: bytes, *, replace_read_only: bo
         _write_file(temporary, data)
         with contextlib.suppress(OSError):  # overwriting keeps the file's permissions
             os.chmod(temporary, stat.S_IMODE(os.stat(path).st_mode))
+        if os.name == "nt" and replace_read_only and is_write_protected(path):
+            os.chmod(path, stat.S_IREAD | stat.S_IWRITE)  # Windows cannot replace a read-only file
         os.replace(temporary, path)
     except (OSError, ValueError) as exc:
         with contextlib.suppress(OSError, ValueError):
