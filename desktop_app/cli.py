@@ -161,23 +161,39 @@ def _report_notes(path: str, meta) -> None:
 
 def _run_image_op(args: argparse.Namespace, task: str) -> int:
     from desktop_app.core.imaging.io import load_image, load_mask, save_image
-    from desktop_app.core.operations import apply_operation, registry
+    from desktop_app.core.operations import apply_variations, registry, variation_seeds
 
     op = registry.get(task, args.method) if args.method else registry.for_task(task)[0]
     params = _op_params(args, op)
+    seeds = variation_seeds(op, params, getattr(args, "variations", 1))
     out = Path(args.output)
-    if out.resolve() == Path(args.input).resolve() and not args.overwrite:
-        raise ValueError(f"{out}: refusing to overwrite the input (pass --overwrite to allow it)")
-    _check_output(out, args.overwrite)
+    outs = [out] if len(seeds) == 1 else [out.with_name(f"{out.stem}-{k + 1}{out.suffix}") for k in range(len(seeds))]
+    for path in outs:
+        if path.resolve() == Path(args.input).resolve() and not args.overwrite:
+            raise ValueError(f"{path}: refusing to overwrite the input (pass --overwrite to allow it)")
+        _check_output(path, args.overwrite)
     device = _device(args) if op.uses_device else args.device
     image, meta = load_image(args.input)
     _report_notes(args.input, meta)
     mask = load_mask(args.mask, image.shape[:2]) if getattr(args, "mask", None) else None
-    work = apply_operation(op, image, mask, params, inside_mask_only=getattr(args, "inside_mask", False),
-                           bit_depth=meta.bit_depth, device=device)
-    result = _drive(work, f"{task} {op.method}", args.quiet)
-    save_image(out, result, meta, jpeg_quality=args.quality, replace_read_only=args.overwrite)
+    work = apply_variations(op, image, mask, params, seeds, inside_mask_only=getattr(args, "inside_mask", False),
+                            bit_depth=meta.bit_depth, device=device)
+    results = _drive(work, f"{task} {op.method}", args.quiet)
+    for path, result, seed in zip(outs, results, seeds):
+        save_image(path, result, meta, jpeg_quality=args.quality, replace_read_only=args.overwrite)
+        if len(outs) > 1:
+            print(f"wrote {path} (seed {seed})", file=sys.stderr)
     return 0
+
+
+def _variations_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= value <= 16:
+        raise argparse.ArgumentTypeError(f"from 1 to 16, not {value}")
+    return value
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
@@ -206,7 +222,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if refusal:
             raise ValueError(f"{refusal} (pass --replace to replace it, or --out FILE)"
                              if refusal.startswith("your library") else refusal)
-    device = args.device or "auto"
+    device = _device(args)
     config = registry.config_for(
         task, name=args.name, data=args.data, base=args.base, steps=args.steps, minutes=args.minutes,
         device=device, device_kind=pick_device(device).type, arch=args.arch, hparams=dict(args.hparam or []),
@@ -526,6 +542,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "inpaint":
             p.add_argument("--mask", required=True, help="greyscale image, white = region to fill (a colour "
                                                          "picture is refused)")
+            p.add_argument("--variations", type=_variations_arg, default=1, metavar="N",
+                           help="N fills from seeds --seed, --seed+1, ... written as OUT-1, OUT-2, ... "
+                                "(seeded methods only; default 1)")
         else:
             p.add_argument("--mask", help="greyscale image limiting the operation (with --inside-mask)")
             p.add_argument("--inside-mask", action="store_true", help="apply only inside the mask")

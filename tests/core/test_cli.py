@@ -116,6 +116,28 @@ def test_inpaint_cnn_with_seeds_on_a_sixteen_bit_photo(tmp_path, tiny_inpaint_mo
     np.testing.assert_array_equal(a[mask == 0], source[mask == 0])
 
 
+def test_inpaint_variations_writes_one_file_per_seed(tmp_path, tiny_inpaint_model):
+    image = textured_image(96, 128)
+    src = tmp_path / "in.png"
+    save_image(src, image)
+    mask = np.zeros(image.shape[:2], np.float32)
+    mask[30:60, 40:90] = 1.0
+    save_mask(tmp_path / "mask.png", mask)
+    r = cli("inpaint", src, "--mask", tmp_path / "mask.png", "-o", tmp_path / "fill.png", "--method", "cnn",
+            "--seed", 3, "--variations", 3, "--device", "cpu", "-q")
+    assert r.returncode == 0, r.stderr
+    fills = [load_image(tmp_path / f"fill-{k}.png")[0] for k in (1, 2, 3)]
+    assert not (tmp_path / "fill.png").exists()
+    single = tmp_path / "seed4.png"
+    assert cli("inpaint", src, "--mask", tmp_path / "mask.png", "-o", single, "--method", "cnn", "--seed", 4,
+               "--device", "cpu", "-q").returncode == 0
+    np.testing.assert_array_equal(fills[1], load_image(single)[0])  # the second is seed 4
+    assert np.abs(fills[0] - fills[2])[mask > 0].mean() > 1e-3
+    bad = cli("inpaint", src, "--mask", tmp_path / "mask.png", "-o", tmp_path / "t.png", "--method", "telea",
+              "--variations", 2)
+    assert bad.returncode != 0 and "no seed" in bad.stderr and not (tmp_path / "t-1.png").exists()
+
+
 # -- train ------------------------------------------------------------------------------------
 
 TINY_TRAIN = ("--hparam", "widths=[8,16]", "--hparam", "blocks=[1,1]", "--threads", "1", "--batch", "2",
