@@ -14,14 +14,23 @@ cbsd68     CBSD68 with additive white Gaussian noise, the literature's protocol:
            dtype=np.float32)`` with ``rng = np.random.default_rng(1000 * sigma + i)``, not
            clipped. Seconds per megapixel: wall time of one call / megapixels, median over images
            and noise levels.
+clipped    The same CBSD68 images and noise, as a file holds them: the noisy image clipped to
+           [0, 1] and written to and read back from a 16-bit PNG; the clean image is the
+           reference as before.
 set12      The same on the greyscale Set12 (H x W x 1 images), PSNR.
 estimator  Error of the app's noise estimator (``estimate_sigma``, per channel) on CBSD68,
            with the noisy image clipped to [0, 1] (as in an 8-bit photo) and not clipped.
 polyu      PolyU real camera noise (noisy / clean pairs): NL-Means and BM3D at the single
            strength that gives the best mean PSNR over the set, the CNN with an estimated
            noise level, and the blind real-noise CNN.
+runtime    Each network on the CPU through torch and through the CPU runtime (OpenVINO), the two
+           alternated image by image on clipped σ 25 CBSD68 images: s/MP of the network alone
+           and the PSNR difference.
 big        A 24-megapixel photo: wall time and peak memory of each method, each measured in a
            fresh process running this script.
+command    The whole command a user runs, `desktop-app denoise photo.jpg -o out.jpg`, on a
+           12-megapixel JPEG: cnn (sigma auto), cnn 8 passes and NL-Means (σ 25), each a fresh
+           process, the three alternated for --command-rounds rounds; median seconds.
 figure     With ``--figure``: centre crops of RNI15 photos (real noise, no clean version)
            denoised by each method, side by side.
 
@@ -73,7 +82,7 @@ except ImportError:  # optional: `pip install bm3d` (the "bench" extra)
     bm3d = None
 
 REPO = Path(__file__).resolve().parents[1]
-SECTIONS = ("cbsd68", "set12", "estimator", "polyu", "big", "figure")
+SECTIONS = ("cbsd68", "clipped", "set12", "estimator", "polyu", "runtime", "big", "command", "figure")
 METHOD_KEYS = ("nlmeans", "bm3d", "cnn", "cnn-real")  # what --skip takes
 MODELS = ("cnn", "cnn-real")  # method keys that are app models of the same name
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -162,7 +171,10 @@ class Availability:
             return str(error)
         if key in MODELS:
             try:
-                MANAGER.get(key, self.device)
+                runner = MANAGER.runner(key, self.device)
+                # the CPU runtime converts (first time per weights file) or reads its graph here, untimed
+                sigma = [0.1] * 3 if runner.arch.takes_noise_map else None
+                run_work(runner.run_tiled(np.zeros((64, 64, 3), np.float32), vector=sigma))
             except Exception as error:  # noqa: BLE001 - any load failure means "no such row"
                 return f"model {key!r} cannot be loaded: {error}"
         return None
@@ -196,15 +208,27 @@ def add_noise(clean: np.ndarray, sigma: float, seed: int, clip: bool = False) ->
     return np.clip(noisy, 0.0, 1.0) if clip else noisy
 
 
+def as_16bit_png(image: np.ndarray) -> np.ndarray:
+    """`image` clipped to [0, 1], written to a 16-bit PNG by the app and read back."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "noisy.png"
+        save_image(path, np.clip(image, 0.0, 1.0), bit_depth=16)
+        return load(path)
+
+
 def noise_seed(sigma: float, index: int) -> int:
     return int(round(1000 * sigma)) + index
 
 
-def gaussian_pairs(files: list[tuple[int, Path]], sigma: float, clip: bool = False
+def gaussian_pairs(files: list[tuple[int, Path]], sigma: float, clip: bool = False, file: bool = False
                    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(clean, noisy) per image; `file`: the noisy image as a 16-bit PNG holds it."""
     for index, path in files:
         clean = load(path)
-        yield clean, add_noise(clean, sigma, noise_seed(sigma, index), clip)
+        noisy = add_noise(clean, sigma, noise_seed(sigma, index), clip)
+        yield clean, as_16bit_png(noisy) if file else noisy
 
 
 def trained_on(model_id: str) -> set[str]:
@@ -315,6 +339,15 @@ class Context:
 
 
 def section_cbsd68(ctx: Context) -> str:
+    return cbsd68_table(ctx, file=False)
+
+
+def section_clipped(ctx: Context) -> str:
+    return cbsd68_table(ctx, file=True)
+
+
+def cbsd68_table(ctx: Context, file: bool) -> str:
+    """The CBSD68 table: noise as in the papers (`file` False) or as a 16-bit PNG holds it."""
     args = ctx.args
     files = image_files(args.data / "bench" / "CBSD68", args.images)
     n, sigmas, dev = len(files), args.sigmas, args.device
@@ -338,7 +371,8 @@ def section_cbsd68(ctx: Context) -> str:
         row = [first.label]
         speed: list[float] = []
         for sigma in sigmas:
-            scores = evaluate(build(sigma), gaussian_pairs(files, sigma), f"CBSD68 σ{fmt_sigma(sigma)}", n)
+            scores = evaluate(build(sigma), gaussian_pairs(files, sigma, clip=file, file=file),
+                              f"CBSD68{' clipped' if file else ''} σ{fmt_sigma(sigma)}", n)
             row += [fmt_psnr(scores.psnr), fmt_ssim(scores.ssim)]
             speed += scores.seconds_per_mp
         row.append(fmt_speed(statistics.median(speed)) if first.key else "—")
@@ -346,6 +380,14 @@ def section_cbsd68(ctx: Context) -> str:
     published = [f"{name} " + " / ".join(fmt_psnr(v[s]) for s in sigmas if s in v)
                  for name, v in PUBLISHED_CBSD68.items()]
     shown = [fmt_sigma(s) for s in sigmas if s in (15, 25, 50)]
+    if file:
+        return "\n".join([
+            f"### CBSD68, noise clipped and stored as a 16-bit PNG, as in files ({n} images)", "",
+            markdown_table(header, rows), "",
+            "The images and noise of the table above, clipped to [0, 1] and written to and read back "
+            "from a 16-bit PNG by the app, as a photo file holds them: noise is cut off in dark and "
+            "bright areas. Every method gets that image; scores against the clean image.",
+        ] + ([""] + notes if notes else []))
     lines = [
         f"### CBSD68, additive white Gaussian noise ({n} images)", "",
         markdown_table(header, rows), "",
@@ -469,6 +511,63 @@ def section_polyu(ctx: Context) -> str:
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
+RUNTIME_SIGMA = 25.0
+
+
+def section_runtime(ctx: Context) -> str:
+    """torch against the CPU runtime, on the network alone, alternated image by image."""
+    from desktop_app.core.models import runtime
+    from desktop_app.core.models.runner import ModelRunner
+
+    args = ctx.args
+    files = image_files(args.data / "bench" / "CBSD68", args.images)
+    header = ["network", "torch s/MP", f"{RUNTIME_NAME} s/MP", "speed-up", "torch PSNR",
+              f"{RUNTIME_NAME} PSNR", "largest PSNR difference", "largest pixel difference"]
+    rows, notes = [], []
+    for model_id in MODELS:
+        note = left_out(model_id, model_id, ctx.avail)
+        if note:
+            notes.append(note)
+            continue
+        fast = MANAGER.runner(model_id, "cpu")
+        if fast.backend == "torch":
+            notes.append(f"Not measured: {model_id} on {RUNTIME_NAME}: the runtime is not available "
+                         f"({'not installed' if not runtime.installed() else 'it failed: see the log'}).")
+            continue
+        slow = ModelRunner(fast.loaded, use_runtime=False)
+        sigma = [RUNTIME_SIGMA / 255.0] * 3 if fast.arch.takes_noise_map else None
+        run_work(fast.run_tiled(np.zeros((64, 64, 3), np.float32), vector=sigma))  # converted or read once, not timed
+        speed = {"torch": [], "runtime": []}
+        psnr = {"torch": [], "runtime": []}
+        diff = 0.0
+        for k, (clean, noisy) in enumerate(gaussian_pairs(files, RUNTIME_SIGMA, clip=True)):
+            out = {}
+            for name, runner in (("torch", slow), ("runtime", fast)) if k % 2 == 0 else (("runtime", fast), ("torch", slow)):
+                t0 = time.perf_counter()
+                out[name] = run_work(runner.run_tiled(noisy, vector=sigma))
+                speed[name].append((time.perf_counter() - t0) / (clean.shape[0] * clean.shape[1] / 1e6))
+                psnr[name].append(peak_signal_noise_ratio(clean, out[name], data_range=1.0))
+            diff = max(diff, float(np.abs(out["torch"] - out["runtime"]).max()))
+        gap = max(abs(a - b) for a, b in zip(psnr["torch"], psnr["runtime"]))
+        t, r = statistics.median(speed["torch"]), statistics.median(speed["runtime"])
+        rows.append([model_id, fmt_speed(t), fmt_speed(r), f"{t / r:.2f}x", fmt_psnr(float(np.mean(psnr["torch"]))),
+                     fmt_psnr(float(np.mean(psnr["runtime"]))), f"{gap:.4f} dB", f"{diff:.1e}"])
+        log(f"runtime {model_id}: torch {t:.2f} s/MP, {RUNTIME_NAME} {r:.2f} s/MP, PSNR gap {gap:.4f} dB")
+    version = runtime.version() if runtime.installed() else "not installed"
+    lines = [
+        f"### CPU runtime: torch against {RUNTIME_NAME} ({len(files)} images)", "",
+        markdown_table(header, rows), "",
+        f"{RUNTIME_NAME} {version}, f32. Each network alone (the runner's tiled pass, no noise "
+        f"estimation) on CBSD68 with σ {fmt_sigma(RUNTIME_SIGMA)} noise clipped to [0, 1]; torch and "
+        f"{RUNTIME_NAME} alternated image by image, which goes first alternating too. s/MP: median "
+        "over images; PSNR difference: the largest over images.",
+    ]
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+RUNTIME_NAME = "OpenVINO"
+
+
 def big_photo(data: Path, width: int, height: int) -> np.ndarray:
     """A landscape CBSD68 image resized to width x height, with σ 25 noise, clipped as in a photo."""
     files = [p for _, p in image_files(data / "bench" / "CBSD68", None)]
@@ -547,6 +646,57 @@ def section_big(ctx: Context) -> str:
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
+COMMANDS = {  # label -> (method key, the command's options)
+    "CNN (sigma auto)": ("cnn", ["--method", "cnn", "--sigma", "auto"]),
+    "CNN (sigma auto, 8 passes)": ("cnn", ["--method", "cnn", "--sigma", "auto", "--ensemble", "true"]),
+    "NL-Means (σ 25)": ("nlmeans", ["--method", "nlmeans", "--sigma", "25"]),
+}
+
+
+def section_command(ctx: Context) -> str:
+    """The whole `desktop-app denoise` command on a big JPEG, methods alternated round by round."""
+    import subprocess
+    import tempfile
+
+    args = ctx.args
+    width, height = args.command_size
+    mp = width * height / 1e6
+    methods = {label: opts for label, (key, opts) in COMMANDS.items() if not ctx.avail.reason(key)}
+    notes = [f"Not measured: {label}." for label in COMMANDS if label not in methods]
+    seconds: dict[str, list[float]] = {label: [] for label in methods}
+    with tempfile.TemporaryDirectory() as tmp:
+        photo = Path(tmp) / "photo.jpg"
+        save_image(photo, big_photo(args.data, width, height), jpeg_quality=95)
+        labels = list(methods)
+        for r in range(args.command_rounds):
+            for label in labels[r % len(labels):] + labels[:r % len(labels)]:  # each goes first in turn
+                cmd = [sys.executable, "-m", "desktop_app", "denoise", str(photo), "-o", str(Path(tmp) / "out.jpg"),
+                       "--overwrite", "--quiet"] + methods[label] + (["--device", args.device] if args.device else [])
+                t0 = time.perf_counter()
+                done = subprocess.run(cmd, capture_output=True, text=True)
+                if done.returncode:
+                    raise SystemExit(f"{label}: {done.stderr.strip()}")
+                seconds[label].append(time.perf_counter() - t0)
+                log(f"command {label}: round {r + 1}, {seconds[label][-1]:.1f} s")
+    base = statistics.median(seconds[next(k for k in COMMANDS if "NL-Means" in k)]) if any(
+        "NL-Means" in k for k in seconds) else None
+    rows = []
+    for label, values in seconds.items():
+        med = statistics.median(values)
+        rows.append([label, f"{med:.1f}", fmt_speed(med / mp), f"{med / base:.2f}" if base else "—",
+                     " / ".join(f"{v:.1f}" for v in values)])
+    lines = [
+        f"### The whole command on a {mp:.3g}-megapixel JPEG ({width}x{height})", "",
+        markdown_table(["command", "seconds (median)", "s/MP", "× NL-Means", "each round"], rows), "",
+        f"`desktop-app denoise photo.jpg -o out.jpg --method ...`, each run a fresh process (start-up, "
+        f"decoding, noise estimation, the network, encoding), the {len(seconds)} commands alternated for "
+        f"{args.command_rounds} rounds, each going first in turn. The photo: a CBSD68 image enlarged "
+        f"to {width}x{height} with σ {fmt_sigma(BIG_SIGMA)} noise, clipped, a quality-95 JPEG. The CPU "
+        "runtime's converted graph is in the cache already (converting is a one-off per weights file).",
+    ]
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
 def label_tile(tile: np.ndarray, text: str) -> np.ndarray:
     """The tile as 8-bit RGB (OpenCV draws text on 8-bit images only) with `text` in its corner."""
     tile = to_uint8(tile)
@@ -616,6 +766,9 @@ def section_figure(ctx: Context) -> str:
 
 SECTION_FUNCTIONS = {
     "cbsd68": section_cbsd68,
+    "clipped": section_clipped,
+    "runtime": section_runtime,
+    "command": section_command,
     "set12": section_set12,
     "estimator": section_estimator,
     "polyu": section_polyu,
@@ -627,11 +780,21 @@ SECTION_FUNCTIONS = {
 # --- driver ---------------------------------------------------------------------------------
 
 
+def runtime_note(device: str | None) -> str:
+    from desktop_app.core.models import runtime
+
+    if pick_device(device).type != "cpu":
+        return ""
+    if runtime.installed() and runtime.enabled():
+        return f" through {RUNTIME_NAME} {runtime.version()} (f32)"
+    return " through torch (no CPU runtime)"
+
+
 def machine_line(device: str | None) -> str:
     load_avg = f"; load average {os.getloadavg()[0]:.1f} at the start" if hasattr(os, "getloadavg") else ""
     return (f"Machine: {os.cpu_count()} CPU cores, torch {torch.__version__} with "
             f"{torch.get_num_threads()} threads, OpenCV {cv2.__version__} with {cv2.getNumThreads()} "
-            f"threads, networks on {pick_device(device)}{load_avg}. Timings are wall clock of one "
+            f"threads, networks on {pick_device(device)}{runtime_note(device)}{load_avg}. Timings are wall clock of one "
             "call, in a process that may share its cores with other work.")
 
 
@@ -676,6 +839,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--polyu-grid", type=parse_list, default=[2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 15.0],
                     help="noise levels (0-255) tried for NL-Means and BM3D on PolyU")
     ap.add_argument("--big-size", type=parse_size, default=(6000, 4000), help="WxH of the big photo")
+    ap.add_argument("--command-size", type=parse_size, default=(4000, 3000),
+                    help="WxH of the JPEG the whole command is timed on (default 12 MP)")
+    ap.add_argument("--command-rounds", type=int, default=3, help="rounds of the command section")
     ap.add_argument("--figure-images", type=lambda s: parse_list(s, str), default=["Dog", "Flowers", "Movie"],
                     help="RNI15 photos (names without extension) in the figure")
     ap.add_argument("--device", default=None, help="device for the networks (default: the app's choice)")
