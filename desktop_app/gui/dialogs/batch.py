@@ -88,13 +88,18 @@ class BatchDialog(QDialog):
         self.pattern.setToolTip("{stem}: the photo's name, {task}, {method}, {index}: its number")
         self.mask = QLineEdit()
         self.mask.setPlaceholderText("optional: a mask PNG, applied to photos of its size")
+        mask_browse = QPushButton("Browse...")
+        mask_browse.clicked.connect(self._pick_mask)
+        mask_row = QHBoxLayout()
+        mask_row.addWidget(self.mask, 1)
+        mask_row.addWidget(mask_browse)
         output = QGroupBox("Output")
         form = QFormLayout(output)
         form.addRow("Folder", out_row)
         form.addRow("Format", self.format)
         form.addRow("Bit depth", self.bit_depth)
         form.addRow("Name", self.pattern)
-        form.addRow("Mask", self.mask)
+        form.addRow("Mask", mask_row)
 
         # progress and results
         self.file_label = QLabel("")
@@ -178,6 +183,12 @@ class BatchDialog(QDialog):
         path = QFileDialog.getExistingDirectory(self, "Folder for the results")
         if path:
             self.output.setText(path)
+
+    def _pick_mask(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Mask (white = where the operation applies)", "",
+                                              "Masks (*.png);;All files (*)")
+        if path:
+            self.mask.setText(path)
 
     def _remove_selected(self) -> None:
         for item in self.inputs.selectedItems():
