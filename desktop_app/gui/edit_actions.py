@@ -8,23 +8,15 @@ from __future__ import annotations
 
 from typing import Callable
 
-import cv2
 import numpy as np
 
-from desktop_app.core.selection import grow
+from desktop_app.core.masks import feather, grow
 from desktop_app.core.tasks import Progress
 from desktop_app.gui.jobs import history_edit, mask_edit
 from desktop_app.gui.workers import WorkerThread
 
 SMALL_STEP = 1 << 20  # pixels: a mask step this small is undone at once, on this thread
 BRUSH_FRACTION = 0.04  # the brush's default diameter: this fraction of the photo's shorter side
-
-
-def feathered(mask: np.ndarray, radius: float) -> np.ndarray:
-    """The mask's edge softened by a Gaussian of about `radius` pixels."""
-    sigma = radius / 2.0
-    k = int(2 * round(3 * sigma) + 1)
-    return cv2.GaussianBlur(mask, (k, k), sigma)
 
 
 class EditActions:
@@ -118,7 +110,7 @@ class EditActions:
     def feather_mask(self, radius: int) -> WorkerThread | None:
         if radius <= 0:
             return None
-        return self.mask_command(f"Feather mask {radius:g}px", lambda m: feathered(m, radius))
+        return self.mask_command(f"Feather mask {radius:g}px", lambda m: feather(m, radius))
 
     def feather_dialog(self) -> None:
         r = self.w.ask_int("Feather mask", "Soften the mask edge by (pixels):",

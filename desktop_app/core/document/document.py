@@ -18,6 +18,7 @@ import numpy as np
 from desktop_app.core.brush import BrushSettings, stamp_segment
 from desktop_app.core.document.history import History, Patch, Step
 from desktop_app.core.imaging.tiles import mask_bbox
+from desktop_app.core.masks import feather
 
 Box = tuple[int, int, int, int]
 Listener = Callable[[str, Box | None], None]  # (what changed: "image"/"mask"/"history", box or None for all)
@@ -277,9 +278,7 @@ class Document:
         """Soften the mask edge by a Gaussian of about `radius` pixels."""
         if radius <= 0:
             return None
-        sigma = radius / 2.0
-        k = int(2 * round(3 * sigma) + 1)
-        return self.set_mask(cv2.GaussianBlur(self.mask, (k, k), sigma), f"Feather mask {radius:g}px")
+        return self.set_mask(feather(self.mask, radius), f"Feather mask {radius:g}px")
 
     # -- undo / redo ----------------------------------------------------------------------
     def prepare_undo(self) -> PendingSwap | None:
