@@ -47,9 +47,10 @@ OPEN_FILTER = (f"Images ({' '.join('*' + ext for ext in OPENABLE_EXTENSIONS)});;
 SAVE_FILTER = ("PNG (*.png);;JPEG (*.jpg *.jpeg);;TIFF (*.tif *.tiff);;WebP (*.webp);;BMP (*.bmp);;"
                "HEIC (*.heic *.heif);;AVIF (*.avif)")
 # The largest photo opened: every 100-megapixel camera's (11648 x 8736 is 102 MP). The core
-# holds a photo as float32, so memory grows with pixels; measured at this size (benchmarks/
-# memory.py, CLI, one process): a CNN denoise peaks at about 6.4 GB, NL-Means 4.5 GB, a wand
-# or box selection 2.4 GB. At the earlier 250 MP a CNN denoise needed 12.8 GB.
+# holds a photo as float32, so memory grows with pixels; projected to this size from 4 and 16 MP
+# (benchmarks/memory.py, CLI peak resident memory): a CNN denoise needs about 6.3 GiB,
+# NL-Means 4.1 GiB, a wand or box selection 2.4 GiB. At the earlier 250 MP a CNN denoise
+# needed 12.6 GiB.
 DEFAULT_MAX_PIXELS = 120_000_000
 JPEG_QUALITY_RANGE = (1, 100)
 
