@@ -25,6 +25,7 @@ import shlex
 import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
@@ -685,6 +686,12 @@ def _add_batch_parser(sub) -> None:
     p.set_defaults(func=cmd_batch)
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """A library's warning as one line for the user, without its source file and code line."""
+    text = str(message).strip().splitlines()[0] if str(message).strip() else category.__name__
+    print(f"desktop-app: warning: {text}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:  # the parser too: building it imports the operations, and Ctrl-C may come meanwhile
         parser = build_parser()
@@ -692,7 +699,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "func", None):
             parser.print_help()
             return EXIT_USAGE
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line
+            return args.func(args)
     except KeyboardInterrupt:
         print("desktop-app: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

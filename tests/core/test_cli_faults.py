@@ -282,3 +282,17 @@ def test_operations_refuse_a_mask_over_every_pixel_in_the_core_too():
         op = registry.get("inpaint", method)
         with pytest.raises(ParameterError, match="covers every pixel"):
             run_work(apply_operation(op, image, np.full((30, 40), 0.01, np.float32), {}))
+
+
+def test_a_library_warning_is_one_line_without_its_source(monkeypatch, capsys):
+    import warnings
+
+    import desktop_app.cli as cli_module
+
+    def noisy(args):
+        warnings.warn("something odd happened\nsecond line of detail", UserWarning)
+        return 0
+
+    monkeypatch.setattr(cli_module, "cmd_ops", noisy)
+    assert cli_module.main(["ops"]) == 0
+    assert capsys.readouterr().err == "desktop-app: warning: something odd happened\n"  # before: 2+ lines
