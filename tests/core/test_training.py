@@ -37,6 +37,34 @@ def test_folder_is_searched_recursively_and_bad_files_are_skipped(folder):
     assert again.val_paths == data.val_paths  # the split is stable
 
 
+def test_reading_an_image_set_is_work_with_a_cancel_point_per_file(folder, monkeypatch):
+    from desktop_app.core.training import data as data_module
+    from desktop_app.core.training import registry as training_tasks
+
+    events = []
+    read = run_work(data_module.iter_image_set([folder], 0.2, 2), on_progress=events.append)
+    plain = load_image_set([folder], val_fraction=0.2, min_val=2)
+    assert len(events) == 1 + len(data_module.find_images([folder]))  # finding, then one per file
+    assert (read.train_paths, read.val_paths, read.skipped) == (plain.train_paths, plain.val_paths, plain.skipped)
+
+    # a task's plain load hook stops at the next file once the reader's token is cancelled
+    token, files = CancelToken(), []
+    real_read = data_module.read_rgb
+
+    def read_and_cancel_at_the_third(path, *args, **kw):
+        files.append(path)
+        if len(files) == 3:
+            token.cancel()
+        return real_read(path, *args, **kw)
+
+    monkeypatch.setattr(data_module, "read_rgb", read_and_cancel_at_the_third)
+    code = training_tasks.get("denoise").create(config(folder))
+    with data_module.cancel_reading(token), pytest.raises(Cancelled):
+        code.load()
+    assert len(files) == 3
+    assert len(code.load().train) > 0  # outside the block nothing cancels it
+
+
 def test_train_checkpoint_resume_and_export(folder, tmp_path):
     run_dir = tmp_path / "run"
     trainer = Trainer(config(folder), run_dir, command="desktop-app train --test")

@@ -3,17 +3,21 @@ skipped, a deterministic validation split, random augmented patches."""
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import re
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
 from PIL import Image
 
 from desktop_app.core.imaging.io import DEFAULT_MAX_PIXELS
+from desktop_app.core.tasks import CancelToken, Progress, Work, run_work
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
 
@@ -73,12 +77,38 @@ def is_validation(path: Path | str, fraction: float) -> bool:
     return int.from_bytes(digest[:4], "big") / 2**32 < fraction
 
 
-def load_image_set(folders: list[str | Path], val_fraction: float = 0.1, min_val: int = 4,
-                   min_size: int = 32) -> ImageSet:
+# The cancel token of whoever is reading now, for the plain loaders below. A task's `load`
+# hook is a plain function that calls them, so a caller that wants to stop it half-way (the
+# training dialog's preview) sets its token here around the call: every file read is then a
+# cancel point, raising Cancelled, without each task's hook becoming a generator.
+_reading_cancel: contextvars.ContextVar[CancelToken | None] = contextvars.ContextVar("reading_cancel", default=None)
+
+
+@contextmanager
+def cancel_reading(token: CancelToken | None) -> Iterator[None]:
+    """Within this block (on this thread), the loaders stop with Cancelled between files
+    once `token` is cancelled."""
+    reset = _reading_cancel.set(token)
+    try:
+        yield
+    finally:
+        _reading_cancel.reset(reset)
+
+
+def _run(work: Work):
+    return run_work(work, cancel=_reading_cancel.get())
+
+
+def iter_image_set(folders: list[str | Path], val_fraction: float = 0.1, min_val: int = 4,
+                   min_size: int = 32) -> Work[ImageSet]:
+    """Read the images of `folders` into a training and a validation set, one Progress per
+    file (a cancel point): see `load_image_set`."""
+    yield Progress(None, "finding the images")
     paths = find_images(folders)
     out = ImageSet([], [])
     images: list[tuple[Path, np.ndarray]] = []
-    for p in paths:
+    for n, p in enumerate(paths):
+        yield Progress(n / len(paths), f"reading {p.name}")
         try:
             img = read_rgb(p)
         except Exception as e:  # noqa: BLE001 - a broken file is listed and skipped, whatever Pillow raises
@@ -112,16 +142,23 @@ def load_image_set(folders: list[str | Path], val_fraction: float = 0.1, min_val
     return out
 
 
+def load_image_set(folders: list[str | Path], val_fraction: float = 0.1, min_val: int = 4,
+                   min_size: int = 32) -> ImageSet:
+    """The images of `folders` (found recursively; unreadable or smaller than `min_size`
+    listed in `skipped`), split by a stable hash of the file name into training and
+    validation with at least `min_val` held back when there are enough. Stops with
+    Cancelled between files inside `cancel_reading`."""
+    return _run(iter_image_set(folders, val_fraction, min_val, min_size))
+
+
 def scene_key(path: Path) -> str:
     """The scene a shot belongs to: the file name without a trailing shot number
     ("Canon5D2_chair_11.jpg" -> "Canon5D2_chair"), so a split keeps scenes apart."""
     return re.sub(r"_\d+$", "", path.stem)
 
 
-def load_pairs(folders: list[str | Path], val_fraction: float = 0.5) -> ImageSet:
-    """Real (noisy, clean) pairs: each folder holds `noisy/` and `clean/` with the same file
-    names. Each pair is one H x W x 6 array (noisy RGB, then clean RGB), so random crops and
-    flips stay aligned. The split goes by scene, not by shot."""
+def iter_pairs(folders: list[str | Path], val_fraction: float = 0.5) -> Work[ImageSet]:
+    """`load_pairs` as work, one Progress per pair read (a cancel point)."""
     out = ImageSet([], [])
     pairs: list[tuple[str, Path, np.ndarray]] = []
     for folder in folders:
@@ -130,6 +167,7 @@ def load_pairs(folders: list[str | Path], val_fraction: float = 0.5) -> ImageSet
         if not noisy_dir.is_dir() or not clean_dir.is_dir():
             raise FileNotFoundError(f"{folder}: paired data needs the sub-folders noisy/ and clean/")
         for noisy_path in find_images([noisy_dir]):
+            yield Progress(None, f"reading {noisy_path.name}")
             clean_path = clean_dir / noisy_path.relative_to(noisy_dir)
             try:
                 noisy, clean = read_rgb(noisy_path), read_rgb(clean_path)
@@ -151,6 +189,14 @@ def load_pairs(folders: list[str | Path], val_fraction: float = 0.5) -> ImageSet
     if not out.train or not out.val:
         raise ValueError("paired data needs pairs of at least two scenes (one to train on, one to validate)")
     return out
+
+
+def load_pairs(folders: list[str | Path], val_fraction: float = 0.5) -> ImageSet:
+    """Real (noisy, clean) pairs: each folder holds `noisy/` and `clean/` with the same file
+    names. Each pair is one H x W x 6 array (noisy RGB, then clean RGB), so random crops and
+    flips stay aligned. The split goes by scene, not by shot. Stops with Cancelled between
+    pairs inside `cancel_reading`."""
+    return _run(iter_pairs(folders, val_fraction))
 
 
 def held_back_scenes(scenes: list[str], fraction: float) -> set[str]:
