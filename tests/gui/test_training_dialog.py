@@ -33,6 +33,13 @@ def click(qtbot, button):
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
+def keep_and_wait(qtbot, dialog, button=None):
+    """Press Keep (or Discard) and wait until its worker is done."""
+    click(qtbot, button or dialog.keep_button)
+    assert dialog.busy and not dialog.keep_button.isEnabled() and not dialog.discard_button.isEnabled()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=30000)
+
+
 def open_dialog(qtbot, window, folder):
     window.act_train.trigger()
     dialog = window.training_dialog
@@ -112,7 +119,7 @@ def test_train_pause_cancel_continue_keep_and_use(qtbot, opened, folder):
     assert float(rows[1][1].split()[0]) > float(rows[0][1].split()[0])
 
     dialog.name.setText("my-tiny")
-    click(qtbot, dialog.keep_button)
+    keep_and_wait(qtbot, dialog)
     assert (library_dir() / "my-tiny.safetensors").exists() and (library_dir() / "my-tiny.json").exists()
     assert "denoise/my-tiny" in panel_keys(window.ops_panel)
     assert registry.get("denoise/my-tiny").category == "Your models"
@@ -135,9 +142,51 @@ def test_bad_name_is_refused_and_discard_forgets_the_run(qtbot, window, folder):
     assert not list(library_dir().glob("*.json"))
 
     run_dir = dialog.run_dir
-    click(qtbot, dialog.discard_button)
+    keep_and_wait(qtbot, dialog, dialog.discard_button)
     assert not run_dir.exists() and dialog.trainer is None
     assert dialog.start_button.text() == "Start" and not dialog.keep_button.isEnabled()
+
+
+def test_keep_and_discard_work_in_a_worker_and_their_errors_are_shown(qtbot, window, folder, monkeypatch):
+    import shutil
+    import threading
+
+    from desktop_app.core.training import keep as keep_module
+
+    dialog = open_dialog(qtbot, window, folder)
+    set_budget(dialog, 4)
+    click(qtbot, dialog.start_button)
+    qtbot.waitUntil(lambda: dialog.trainer is not None and not dialog.running, timeout=60000)
+    threads = []
+
+    def full_disk(*args, **kw):
+        threads.append(threading.current_thread())
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(keep_module, "keep", full_disk)
+    dialog.name.setText("no-room")
+    keep_and_wait(qtbot, dialog)
+    assert threads and threads[0] is not threading.main_thread()
+    assert window.dialogs.errors == [("Keep the model", "No space left on device")]
+    assert "failed" in dialog.status.text()
+    assert dialog.keep_button.isEnabled() and dialog.discard_button.isEnabled(), "it can be tried again"
+
+    real_rmtree, calls = shutil.rmtree, []
+
+    def in_use_at_first(path, *args, **kw):
+        calls.append(threading.current_thread())
+        if len(calls) == 1:
+            raise PermissionError("the folder is in use")
+        return real_rmtree(path, *args, **kw)
+
+    monkeypatch.setattr(shutil, "rmtree", in_use_at_first)
+    run_dir = dialog.run_dir
+    keep_and_wait(qtbot, dialog, dialog.discard_button)
+    assert window.dialogs.errors[-1] == ("Discard the run", "the folder is in use")
+    assert run_dir.exists() and dialog.trainer is not None, "nothing is forgotten that was not deleted"
+    keep_and_wait(qtbot, dialog, dialog.discard_button)
+    assert not run_dir.exists() and dialog.trainer is None and dialog.status.text() == "Discarded."
+    assert all(t is not threading.main_thread() for t in calls)
 
 
 def test_self_supervised_run_shows_its_loss_and_a_photo_before_and_after(qtbot, window, folder):
@@ -189,7 +238,7 @@ def test_a_run_stopped_by_closing_is_offered_after_a_restart_and_resumes_from_it
     click(qtbot, again.cancel_button)
     qtbot.waitUntil(lambda: not again.running, timeout=30000)
     assert again.run_dir == dialog.run_dir, "the same run went on, not a new one"
-    click(qtbot, again.keep_button)
+    keep_and_wait(qtbot, again)
     assert (library_dir() / "carried-on.json").exists()
     fresh = TrainingDialog(later)
     assert fresh.saved_runs.count() == 0, "a kept run is not offered again"
@@ -222,7 +271,7 @@ def test_inpainting_and_generators_train_in_the_dialog_and_are_kept_where_they_a
     qtbot.waitUntil(lambda: dialog.trainer is not None and not dialog.running, timeout=60000)
     assert "finished" in dialog.status.text(), dialog.status.text()
     assert len(dialog.metric_plot.points) >= 2
-    click(qtbot, dialog.keep_button)
+    keep_and_wait(qtbot, dialog)
     assert not window.dialogs.errors, window.dialogs.error_text
     if op_key:  # an inpainting network: a fill method in the Operations panel, with variations
         assert op_key in panel_keys(window.ops_panel)
@@ -317,7 +366,7 @@ def test_a_task_added_as_a_descriptor_is_offered_trained_and_kept(qtbot, opened,
         assert header == "Validation PSNR on camera-like noise"
         fits = dialog.report.horizontalHeader().sectionSize(1) >= dialog.report.fontMetrics().horizontalAdvance(header)
         assert fits, "the header is cut"
-        click(qtbot, dialog.keep_button)
+        keep_and_wait(qtbot, dialog)
         assert "denoise/my-test-blind" in panel_keys(window.ops_panel)
         dialog.stop_all()
         dialog.deleteLater()

@@ -6,16 +6,18 @@ The run is a work generator in a worker thread, every step a progress event draw
 every yield a point where Pause holds it and Cancel stops it (the trainer checkpoints either
 way, so a cancelled run can be resumed). Keep exports the best weights into the user's library
 (core/training/keep.py, as `desktop-app train` without --out does), where the Operations or
-Generate panel lists them. Tasks, defaults and metrics come from the training registry.
+Generate panel lists them; Keep and Discard (which deletes the run's folder) run in a worker
+too, the buttons greyed meanwhile. Tasks, defaults and metrics come from the training registry.
 """
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from PySide6.QtWidgets import QDialog, QVBoxLayout, QWidget
 
@@ -40,7 +42,9 @@ class TrainingDialog(QDialog):
         self.setWindowTitle("Train / Fine-tune a model")
         self.window_ = window  # the main window: its dialog hooks, settings and panels
         self.config_overrides: dict[str, Any] = {}
-        self.job: WorkerThread | None = None
+        self.job: WorkerThread | None = None  # the run
+        self.result_job: WorkerThread | None = None  # Keep or Discard at work
+        self._result_doing = ""
         self.trainer = None
         self.run_dir: Path | None = None
         self._shown_trainer = None  # the trainer whose metric the monitor shows
@@ -125,7 +129,7 @@ class TrainingDialog(QDialog):
     def resume_saved(self) -> None:
         """Show the chosen run's set-up and continue it from its checkpoint."""
         run: SavedRun | None = self.setup.saved_runs.currentData()
-        if run is None or self.running or self.trainer is not None:
+        if run is None or self.running or self.busy or self.trainer is not None:
             return
         if not self.setup.show_run(run.config):
             self.window_.show_error("Resume the run", f"The dialog does not train {run.config.task!r} models; "
@@ -143,6 +147,11 @@ class TrainingDialog(QDialog):
     def running(self) -> bool:
         """From Start until the run's end has been handled here (not merely its thread ended)."""
         return self.job is not None
+
+    @property
+    def busy(self) -> bool:
+        """Keep or Discard is at work (copying weights, writing the library, deleting files)."""
+        return self.result_job is not None
 
     @property
     def paused(self) -> bool:
@@ -165,7 +174,7 @@ class TrainingDialog(QDialog):
 
     def start_training(self) -> None:
         """Start a new run, or resume the cancelled one from its last checkpoint."""
-        if self.running or not self.folder_list():
+        if self.running or self.busy or not self.folder_list():
             return
         config, resuming = self._run_config()
         if not resuming:
@@ -255,6 +264,8 @@ class TrainingDialog(QDialog):
     def keep_refusal(self) -> str | None:
         """Why Keep cannot be pressed now (None when it can)."""
         t = self.trainer
+        if self.busy:
+            return self._result_doing
         if self.running:
             return "Keep is possible once the run is paused by Cancel or has finished."
         if t is None:
@@ -270,8 +281,9 @@ class TrainingDialog(QDialog):
         return self.keep_refusal() is None
 
     # -- the result -----------------------------------------------------------------------
-    def keep(self) -> Path | None:
-        """Export the best weights into the library under the chosen name."""
+    def keep(self) -> WorkerThread | None:
+        """Export the best weights into the library under the chosen name, in a worker; the
+        Operations (or Generate) panel lists the model once it is done."""
         from desktop_app.core.training import keep
 
         if not self.can_keep:
@@ -285,50 +297,98 @@ class TrainingDialog(QDialog):
                 "Replace the model?", f"Your library already has a model named {name!r}. Replace it?",
                 ["Replace", "Cancel"], 1) != 0:
             return None
-        t = self.trainer
-        keep.keep(t, name, description=f"Trained in the training dialog on {', '.join(t.config.data)}.")
+        t, run_dir = self.trainer, self.run_dir
+        description = f"Trained in the training dialog on {', '.join(t.config.data)}."
+
+        def export() -> None:
+            keep.keep(t, name, description=description)
+            mark_done(run_dir)  # kept: no longer offered as an unfinished run
+
+        return self._start_result_job("Keep the model", f"Keeping the model as {name!r}...", export,
+                                      lambda _: self._kept(t, name))
+
+    def _kept(self, t, name: str) -> None:
         self.window_.ops_panel.populate()
         generate_panel = getattr(self.window_, "generate_panel", None)
         if generate_panel is not None:
             generate_panel.refresh_models()
-        mark_done(self.run_dir)  # kept: no longer offered as an unfinished run
         where = "the Generate panel lists it" if t.spec.model_task == "generate" \
             else "the Operations panel lists it under 'Your models'"
         self.monitor.status.setText(f"Kept as {name!r}: {where}.")
-        self._update_buttons()
-        return keep.library_path(name)
 
-    def discard(self) -> None:
-        """Forget the run: its checkpoints are deleted and the dialog starts afresh."""
-        if self.running:
-            return
-        import shutil
+    def discard(self) -> WorkerThread | None:
+        """Forget the run: its checkpoints are deleted (in a worker) and the dialog starts afresh."""
+        if self.running or self.busy or self.trainer is None:
+            return None
+        run_dir = self.run_dir
 
-        if self.run_dir is not None:
-            shutil.rmtree(self.run_dir, ignore_errors=True)
+        def delete() -> None:
+            if run_dir is not None and run_dir.exists():
+                shutil.rmtree(run_dir)
+
+        return self._start_result_job("Discard the run", "Discarding the run...", delete, lambda _: self._discarded())
+
+    def _discarded(self) -> None:
         self.trainer, self.run_dir, self.start_metrics = None, None, None
         self.result.clear()
         self.monitor.clear()
         self.monitor.status.setText("Discarded.")
         self._list_saved_runs()
+
+    def _start_result_job(self, title: str, doing: str, action: Callable[[], Any],
+                          on_done: Callable[[Any], None]) -> WorkerThread:
+        """`action` in a worker, Keep, Discard and Start greyed until it ends; its error is
+        shown as the dialog shows others."""
+
+        def work():
+            yield Progress(None, doing)
+            return action()
+
+        job = WorkerThread(work, title, self)
+        job.succeeded.connect(on_done)
+        job.failed.connect(lambda message, tb: self._result_failed(title, message))
+        job.finished.connect(lambda: self._result_job_finished(job))
+        self.result_job, self._result_doing = job, doing
+        self.monitor.status.setText(doing)
+        job.start()
+        self._update_buttons()
+        return job
+
+    def _result_failed(self, title: str, message: str) -> None:
+        self.monitor.status.setText(f"{title} failed: {message}")
+        self.window_.show_error(title, message)
+
+    def _result_job_finished(self, job: WorkerThread) -> None:
+        job.thread.wait(2000)
+        if self.result_job is job:
+            self.result_job = None
         self._update_buttons()
 
     def _update_buttons(self) -> None:
-        running = self.running
+        running, busy = self.running, self.busy
         has_data = bool(self.folder_list()) and self.setup.preview is not None
-        self.monitor.set_buttons(running, self.paused, can_start=not running and has_data,
+        self.monitor.set_buttons(running, self.paused, can_start=not running and not busy and has_data,
                                  resumable=self.trainer is not None and not running)
-        self.setup.set_locked(running or self.trainer is not None)
-        self.result.set_keep(self.keep_refusal(), can_discard=not running and self.trainer is not None)
+        self.setup.set_locked(running or busy or self.trainer is not None)
+        self.result.set_keep(self.keep_refusal(), can_discard=not running and not busy and self.trainer is not None)
 
     # -- closing --------------------------------------------------------------------------
     def stop_all(self, timeout_ms: int = 30000) -> None:
-        """Cancel whatever runs (the trainer writes its checkpoint) and wait for it."""
+        """Cancel whatever runs (the trainer writes its checkpoint) and wait for it; a Keep or
+        Discard at work is left to end (a half-copied model or half-deleted run helps nobody)."""
         self._running.set()
-        for job in (self.setup.preview_job, self.job):
-            if job is not None and job.is_running():
-                job.stop(timeout_ms)
+        self.setup.stop_previews(timeout_ms)
+        if self.job is not None and self.job.is_running():
+            self.job.stop(timeout_ms)
         self.job = None
+        if self.result_job is not None:
+            self.result_job.thread.wait(timeout_ms)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """Shown again after closing stopped the preview half-way: read the photos again."""
+        super().showEvent(event)
+        if self.setup.preview is None and not self.setup.reading and self.folder_list() and self.trainer is None:
+            self.setup.refresh_preview()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.stop_all()

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 
 from desktop_app.core.models.catalog import models_for
 from desktop_app.core.models.device import DEVICE_CHOICES
-from desktop_app.core.tasks import Progress
+from desktop_app.core.tasks import CancelToken, Progress
 from desktop_app.core.training import registry
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.runs import SavedRun
@@ -31,13 +31,16 @@ SELF_SUPERVISED_TIP = ("Learn from noisy photos alone, no clean versions (Neighb
                        "grainy, it has measured worse than the starting model, so compare before keeping.")
 
 
-def preview_work(config: TrainConfig):
+def preview_work(config: TrainConfig, cancel: CancelToken | None = None):
     """Read the folders as the trainer will (the task's own reading): counts, skipped files,
-    a few thumbnails."""
+    a few thumbnails. Once `cancel` is set, the reading stops at the next file."""
     from PIL import Image
 
+    from desktop_app.core.training.data import cancel_reading
+
     yield Progress(None, "reading the images")
-    data = registry.get(config.task).create(config).load()
+    with cancel_reading(cancel):
+        data = registry.get(config.task).create(config).load()
     thumbs = []
     for img in (data.train + data.val)[:THUMBS]:
         im = Image.fromarray(np.ascontiguousarray(img[..., :3]))  # RGB of (noisy, clean) pairs
@@ -68,7 +71,8 @@ class TrainingSetup(QWidget):
         super().__init__(parent)
         self.window_ = window
         self.preview: dict[str, Any] | None = None
-        self.preview_job: WorkerThread | None = None
+        self.preview_job: WorkerThread | None = None  # the preview whose result is wanted
+        self._previews: set[WorkerThread] = set()  # that one and cancelled ones still ending
         self.make_config = lambda folders: self.config(folders)  # the dialog adds the name and overrides
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -300,6 +304,7 @@ class TrainingSetup(QWidget):
         return [self.folders.item(i).text() for i in range(self.folders.count())]
 
     def refresh_preview(self) -> None:
+        self.cancel_preview()
         self.preview = None
         self.skipped.clear()
         self.skipped.setVisible(False)
@@ -310,19 +315,44 @@ class TrainingSetup(QWidget):
             self.data_summary.setText("Add one or more folders of photos.")
             self.changed.emit()
             return
-        if self.preview_job is not None:
-            self.preview_job.stop()
         self.data_summary.setText("Reading the images...")
         c = self.make_config(folders)
-        job = WorkerThread(lambda: preview_work(c), "training data preview", self)
+        job = WorkerThread(lambda: preview_work(c, job.worker.token), "training data preview", self)
         # a stale preview (the folders changed while it read) is dropped
         job.succeeded.connect(lambda info: job is self.preview_job and self._show_preview(info))
         job.failed.connect(lambda msg, tb: job is self.preview_job
                            and self.data_summary.setText(f"Cannot use these folders: {msg}"))
-        job.finished.connect(self.changed.emit)
+        job.finished.connect(lambda: self._preview_ended(job))
         self.preview_job = job
+        self._previews.add(job)
         job.start()
         self.changed.emit()
+
+    def cancel_preview(self) -> None:
+        """Stop reading for the preview without waiting: the reading ends at its next file, in
+        the background, and whatever it returns is ignored."""
+        if self.preview_job is not None:
+            self.preview_job.cancel()
+            self.preview_job = None
+
+    def _preview_ended(self, job: WorkerThread) -> None:
+        if job is self.preview_job:
+            self.preview_job = None
+        if job.thread.wait(2000):  # its thread is ending: it has emitted its last signal
+            self._previews.discard(job)
+            job.deleteLater()
+        self.changed.emit()
+
+    @property
+    def reading(self) -> bool:
+        """Whether a preview is being read (not counting cancelled ones still ending)."""
+        return self.preview_job is not None
+
+    def stop_previews(self, timeout_ms: int = 10000) -> None:
+        """Before the dialog goes: cancel every preview and wait for its thread (a file at most)."""
+        self.cancel_preview()
+        for job in list(self._previews):
+            job.stop(timeout_ms)
 
     def _show_preview(self, info: dict[str, Any]) -> None:
         self.preview = info
