@@ -192,11 +192,19 @@ def _fill(image: torch.Tensor, hole: torch.Tensor, seed: int, patch: int, guide:
     previous, field = None, None
     for number, (level, plan) in enumerate(zip(levels, plans)):
         if previous is None:
-            level.image = _diffused_fill(level.image, level.hole)
-            if level.guide is not None:  # start from the guide's colours, not a diffused blur
+            if level.guide is None:
+                level.image = _diffused_fill(level.image, level.hole)
+            else:  # start from the guide's colours; the texture channels by a quick push-pull
+                from desktop_app.core.inpainting.fullres import spread
+
+                free = level.image[:-level.guide.shape[0]]
+                known = (~level.hole).cpu().numpy()
+                values = free.permute(1, 2, 0).cpu().numpy()
+                smooth = np.concatenate([spread(np.ascontiguousarray(values[:, :, i:i + 3]), known)  # cv2: <= 4
+                                         for i in range(0, values.shape[2], 3)], axis=2)
+                level.image[:-level.guide.shape[0]] = torch.from_numpy(smooth).permute(2, 0, 1).to(free.device)
                 start = level.guide / max(guide_weight, 1e-6)
                 level.image[:channels] = torch.where(level.hole, start, level.image[:channels])
-                level.keep_guide()
             field = _random_field(level, gen)
         else:
             _upsample_estimate(previous, level)
