@@ -33,7 +33,23 @@ def display_problem(environ: dict[str, str] | None = None, platform: str = sys.p
     if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
         return ("no display to show the window on (DISPLAY and WAYLAND_DISPLAY are not set); start it from "
                 "a desktop session, or use a subcommand without a window (desktop-app --help)")
+    xcb = qpa.startswith("xcb") or not env.get("WAYLAND_DISPLAY")
+    if xcb and not getattr(sys, "frozen", False) and not _library_loads("libxcb-cursor.so.0"):
+        # Qt's X11 plugin needs it since Qt 6.5 and aborts (134) without it; the packaged app
+        # carries its own libraries, so only a pip installation is checked
+        return ("the window needs the X11 library libxcb-cursor0; install it (Debian/Ubuntu: sudo apt-get "
+                "install libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0)")
     return None
+
+
+def _library_loads(name: str) -> bool:
+    import ctypes
+
+    try:
+        ctypes.CDLL(name)
+    except OSError:
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

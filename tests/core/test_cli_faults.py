@@ -63,6 +63,17 @@ def test_display_problem_is_only_for_a_missing_display():
     assert display_problem({}, "win32") is None and display_problem({}, "darwin") is None
 
 
+def test_a_missing_xcb_cursor_library_is_one_clear_line(monkeypatch):
+    import desktop_app.__main__ as entry
+
+    monkeypatch.setattr(entry, "_library_loads", lambda name: False)
+    problem = entry.display_problem({"DISPLAY": ":0"}, "linux")  # before: Qt aborted with code 134
+    assert problem is not None and "libxcb-cursor0" in problem and "apt-get install" in problem
+    assert entry.display_problem({"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0"}, "linux") is None
+    monkeypatch.setattr(entry, "_library_loads", lambda name: True)
+    assert entry.display_problem({"DISPLAY": ":0"}, "linux") is None
+
+
 def test_ctrl_c_while_starting_is_one_line(monkeypatch, capsys):
     import desktop_app.cli
     from desktop_app.__main__ import main
