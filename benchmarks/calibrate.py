@@ -21,7 +21,8 @@ docs/models.md.
 3. The full 512 x 512 evaluation photos are denoised by `cnn-real`, by the calibrated model
    and by NL-Means at its best single strength for the camera's evaluation photos (chosen
    with the clean references, a help no user has); PSNR (dB, result clipped to [0, 1]) per
-   photo, per scene and over all.
+   photo, per scene and over all. The run's last step is measured too ("last step"): where
+   the training was heading, whatever step the validation kept.
 
 `--speed` instead times `desktop_app.core.calibration` on a synthetic burst: `--frames` JPEG
 frames (quality 95) of `--size` pixels, each moved by up to 4 px and turned by up to 0.3
@@ -182,7 +183,8 @@ def main() -> None:
     ap.add_argument("--learn", type=int, default=3, help="how many scenes to calibrate on (default 3)")
     ap.add_argument("--scenes", nargs="*", default=None, help="calibrate on these scenes (parts of their names)")
     ap.add_argument("--work", type=Path, required=True, help="folder for the pairs and the run")
-    ap.add_argument("--minutes", type=float, default=10)
+    ap.add_argument("--minutes", type=float, default=10,
+                    help="training budget (0: none, for a run given --steps after --; default 10)")
     ap.add_argument("--model", type=Path, default=None, help="evaluate this model (.json) instead of training")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-nlmeans", action="store_true", help="leave NL-Means out (saves a minute)")
@@ -213,7 +215,8 @@ def main() -> None:
     if model_path is None:
         out = args.work / f"calib-{args.camera}.safetensors"
         cmd = [sys.executable, "-m", "desktop_app", "train", "--task", "denoise-pairs",
-               "--data", str(args.work / "pairs"), "--base", "cnn-real", "--minutes", str(args.minutes),
+               "--data", str(args.work / "pairs"), "--base", "cnn-real",
+               *(["--minutes", str(args.minutes)] if args.minutes > 0 else []),
                "--name", f"calib-{args.camera}", "--threads", str(args.threads), "--val-fraction", f"{fraction:.6f}",
                "--run-dir", str(args.work / "run"), "--out", str(out), *args.train_args]
         shutil.rmtree(args.work / "run", ignore_errors=True)
