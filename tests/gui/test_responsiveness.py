@@ -145,3 +145,144 @@ def test_mask_commands_and_undo_on_24mp_keep_the_gui_answering(qtbot, huge, inve
         assert 0 < doc.mask[999, 1600] < 1 if command == "feather" else doc.mask[999, 1600] == 1
     assert took > 0.1, "the command must take long enough to prove anything"
     assert recorder.worst < MAX_GAP, f"GUI thread blocked for {recorder.worst * 1000:.0f} ms by {command}"
+
+
+# --- the training dialog: reading a folder of many photos, keeping a model ---------------------
+
+from desktop_app.gui.dialogs.training import SCRATCH  # noqa: E402
+from tests.gui.helpers import panel_keys  # noqa: E402
+
+PHOTOS = 60
+
+
+@pytest.fixture
+def many_photos(tmp_path):
+    """60 noisy 800 x 600 PNGs (one file's bytes under 60 names: writing noise is slow,
+    reading it is what is measured), about 2 s of reading here."""
+    from PIL import Image
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    rng = np.random.default_rng(7)
+    Image.fromarray((rng.random((600, 800, 3)) * 255).astype(np.uint8)).save(folder / "p00.png", compress_level=1)
+    data = (folder / "p00.png").read_bytes()
+    for i in range(1, PHOTOS):
+        (folder / f"p{i:02d}.png").write_bytes(data)
+    return folder
+
+
+def training_dialog(window):
+    dialog = window.open_training_dialog()
+    dialog.task.setCurrentIndex(dialog.task.findData("denoise"))
+    dialog.start.setCurrentIndex(dialog.start.findData(SCRATCH))
+    return dialog
+
+
+def add_folder(qtbot, dialog, window, folder) -> None:
+    window.dialogs.folder_paths = [str(folder)]
+    qtbot.mouseClick(dialog.add_folder, Qt.MouseButton.LeftButton)
+
+
+def test_training_preview_of_many_photos_keeps_the_gui_answering(qtbot, window, many_photos):
+    dialog = training_dialog(window)
+    recorder = GapRecorder(while_=lambda: dialog.preview is None)
+    recorder.start()
+    t0 = time.perf_counter()
+    add_folder(qtbot, dialog, window, many_photos)
+    qtbot.waitUntil(lambda: dialog.preview is not None, timeout=60000)
+    took = time.perf_counter() - t0
+    recorder.stop()
+
+    assert dialog.preview["train"] + dialog.preview["val"] == PHOTOS
+    assert took > 0.5 and len(recorder.gaps) > 10, "the reading must take long enough to prove anything"
+    assert recorder.worst < MAX_GAP, f"GUI thread blocked for {recorder.worst * 1000:.0f} ms in {took:.1f} s of reading"
+
+
+def test_a_training_preview_stops_at_once_when_the_folders_change_or_the_dialog_closes(qtbot, window, many_photos,
+                                                                                       tmp_path):
+    from PIL import Image
+
+    other = tmp_path / "other"
+    other.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((64, 64, 3), 40 * i, np.uint8)).save(other / f"o{i}.png")
+    dialog = training_dialog(window)
+    add_folder(qtbot, dialog, window, many_photos)
+    first = dialog.setup.preview_job
+    qtbot.wait(300)  # a few photos into the reading
+    assert first.is_running()
+
+    # another folder while the first is read: the reading starts over, the old one is not waited for
+    t0 = time.perf_counter()
+    add_folder(qtbot, dialog, window, other)
+    took_to_change = time.perf_counter() - t0
+    second = dialog.setup.preview_job
+    assert second is not first
+    t0 = time.perf_counter()
+    qtbot.waitUntil(lambda: not first.thread.isRunning(), timeout=5000)
+    took_to_end = time.perf_counter() - t0
+    qtbot.wait(300)
+    assert second.is_running()
+
+    # closing while it reads
+    t0 = time.perf_counter()
+    dialog.reject()
+    took_to_close = time.perf_counter() - t0
+    assert not second.thread.isRunning()
+    qtbot.wait(50)  # the ended reads' signals: their results are ignored
+    assert dialog.preview is None and window.dialogs.errors == []
+
+    assert took_to_change < MAX_GAP, f"changing the folders blocked the GUI for {took_to_change:.2f} s"
+    assert took_to_end < 1.0, f"the cancelled reading went on for {took_to_end:.2f} s"
+    assert took_to_close < 1.0, f"closing took {took_to_close:.2f} s"
+
+    # shown again: the photos are read again, as the read was stopped half-way
+    window.open_training_dialog()
+    qtbot.waitUntil(lambda: dialog.preview is not None, timeout=60000)
+    assert dialog.preview["train"] + dialog.preview["val"] == PHOTOS + 2
+
+
+def test_keep_runs_in_a_worker_and_the_model_appears_in_the_operations_panel(qtbot, window, tmp_path, monkeypatch):
+    from desktop_app.core.operations.library import sync_library_operations
+    from desktop_app.core.training.trainer import Trainer
+    from tests.conftest import photo_folder
+
+    dialog = training_dialog(window)
+    dialog.config_overrides = {"hparams": {"widths": [8, 16], "blocks": [1, 1]}, "threads": 1, "val_crop": 64,
+                               "val_min": 2, "warmup": 0}
+    add_folder(qtbot, dialog, window, photo_folder(tmp_path))
+    qtbot.waitUntil(lambda: dialog.preview is not None, timeout=20000)
+    dialog.budget_kind.setCurrentIndex(dialog.budget_kind.findData("steps"))
+    dialog.budget.setValue(4)
+    for box, value in ((dialog.batch, 2), (dialog.patch, 32), (dialog.val_every, 2)):
+        box.setValue(value)
+    qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.trainer is not None and not dialog.running, timeout=60000)
+    assert dialog.keep_button.isEnabled(), dialog.status.text()
+
+    real_export = Trainer.export
+
+    def slow_export(self, *args, **kw):  # a large model written to a slow disk
+        time.sleep(1.0)
+        return real_export(self, *args, **kw)
+
+    monkeypatch.setattr(Trainer, "export", slow_export)
+    dialog.name.setText("kept-in-a-worker")
+    recorder = GapRecorder(while_=lambda: dialog.busy)
+    recorder.start()
+    t0 = time.perf_counter()
+    qtbot.mouseClick(dialog.keep_button, Qt.MouseButton.LeftButton)
+    clicked = time.perf_counter() - t0
+    assert dialog.busy and not dialog.keep_button.isEnabled() and not dialog.discard_button.isEnabled()
+    assert not dialog.start_button.isEnabled()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=30000)
+    recorder.stop()
+    try:
+        assert window.dialogs.errors == []
+        assert "denoise/kept-in-a-worker" in panel_keys(window.ops_panel)
+        assert "Kept as 'kept-in-a-worker'" in dialog.status.text()
+        assert clicked < MAX_GAP, f"Keep blocked the GUI for {clicked:.2f} s"
+        assert len(recorder.gaps) > 10 and recorder.worst < MAX_GAP, \
+            f"GUI thread blocked for {recorder.worst * 1000:.0f} ms while keeping"
+    finally:
+        sync_library_operations()  # the next test's library is empty: its operations go
