@@ -16,10 +16,13 @@ sees the same masks as the full one. Every method gets the image with the hole p
 
 Methods (``--only`` / ``--skip`` take these keys):
 
+remove    the app's inpaint/remove operation (Remove object, the default), seed 0
 telea     the app's inpaint/telea operation      ns     the app's inpaint/ns operation
 patch     the app's inpaint/patch operation      cnn    the app's inpaint/cnn operation, seed 0
 cnn-grain-off  the same with grain off: the network's fill without the noise that matches the
           photo's grain (random, so it costs PSNR and SSIM on noisy photos; the others add none)
+gmic-matchpatch, gmic-pde   G'MIC's ``inpaint_matchpatch`` (patch-based) and ``inpaint_pde``
+          (diffusion), by its command line (``apt-get install gmic``), left out when it is missing
 shiftmap  OpenCV's ``cv2.xphoto.inpaint(..., INPAINT_SHIFTMAP)`` on the 8-bit image
 fsr-fast  OpenCV's ``cv2.xphoto.inpaint(..., INPAINT_FSR_FAST)``, left out when one image takes
           longer than ``--fsr-limit`` seconds
@@ -32,7 +35,10 @@ blended into the image through the mask as the app blends its operations' result
 cv2.xphoto.inpaint the mask marks the *known* pixels with non-zero values, the opposite of
 cv2.inpaint: checked by experiment, a mask of the hole leaves the hole untouched.)
 
-Scores, on the result clipped to [0, 1] against the original, inside the hole only:
+Scores, on the result clipped to [0, 1] against the original, inside the hole only. First what a
+person judges: texture distance (sliced Wasserstein distance between 7x7 patches of the Laplacian
+of the result and of the original), detail ratio (mean Sobel magnitude, result over original) and
+structure PSNR (both downscaled 4x); then the full-resolution
 PSNR from the mean squared error over the hole's pixels (all channels); SSIM as the mean over
 the hole's pixels of the SSIM map of ``structural_similarity(original, result, channel_axis=2,
 data_range=1.0, full=True)`` (7x7 windows, so the SSIM of a pixel near the hole's edge also
@@ -46,7 +52,8 @@ of one call per image, mean over the images of a band, after a first call on a s
 Also: a 24-megapixel photo (``--big``, a CBSD68 image upscaled with cubic interpolation plus
 mild noise) with a 2 % hole, filled by cnn, patch and telea, each in a fresh process running
 this script: wall time and the peak memory the operation adds; and with ``--grid`` a picture
-of four cases (input with the hole in magenta | each method | original).
+of four cases (input with the hole in magenta | each method | original) and beside it
+(``NAME_crops.jpg``) the middle of each hole at 1:1, enlarged 2x.
 """
 
 from __future__ import annotations
@@ -86,10 +93,14 @@ from desktop_app.core.training.masks import random_mask  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
-APP_METHODS = ("telea", "ns", "patch", "cnn", "cnn-grain-off")  # the app's operations (the last: cnn, grain off), table order
+APP_METHODS = ("remove", "telea", "ns", "patch", "cnn", "cnn-grain-off")  # the app's operations (the last: cnn, grain off), table order
+GMIC_METHODS = ("gmic-matchpatch", "gmic-pde")  # G'MIC's inpainting commands, run by its command line
 OPENCV_METHODS = ("shiftmap", "fsr-fast")
-METHOD_KEYS = APP_METHODS + OPENCV_METHODS  # what --only and --skip take
-BIG_METHODS = ("telea", "patch", "cnn")
+METHOD_KEYS = APP_METHODS + GMIC_METHODS + OPENCV_METHODS  # what --only and --skip take
+BIG_METHODS = ("remove", "telea", "patch", "cnn")
+# G'MIC command per method key: `gmic photo.png mask.png COMMAND[0] [1]` (mask: non-zero = hole)
+GMIC_COMMANDS = {"gmic-matchpatch": ("G'MIC inpaint_matchpatch", "inpaint_matchpatch"),
+                 "gmic-pde": ("G'MIC inpaint_pde (diffusion)", "inpaint_pde")}
 # The app's shipped inpainting model (resources/models/inpaint.*), for the "Models:" line.
 INPAINT_MODEL_ID = "inpaint"
 
@@ -146,7 +157,35 @@ def xphoto_method(key: str, label: str, algorithm: int, limit_s: float | None = 
     return Method(label, key, run, limit_s)
 
 
+def gmic_method(key: str) -> Method:
+    """G'MIC's command line on the 8-bit image and the mask (one OpenMP thread), its result
+    blended into the image through the mask."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    label, command = GMIC_COMMANDS[key]
+    exe = shutil.which("gmic")
+    if exe is None:
+        raise FileNotFoundError("gmic is not installed (apt-get install gmic)")
+
+    def run(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        with tempfile.TemporaryDirectory() as tmp:
+            src, hole, out = (os.path.join(tmp, n) for n in ("in.png", "mask.png", "out.png"))
+            cv2.imwrite(src, cv2.cvtColor(to_uint8(image), cv2.COLOR_RGB2BGR))
+            cv2.imwrite(hole, np.where(mask > 0, 255, 0).astype(np.uint8))
+            env = dict(os.environ, OMP_NUM_THREADS="1")
+            subprocess.run([exe, "-v", "-1", src, hole, f"{command}[0]", "[1]", "rm[1]", "o", out], check=True,
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
+            result = cv2.imread(out, cv2.IMREAD_COLOR)
+        return blend(image, to_float(cv2.cvtColor(result, cv2.COLOR_BGR2RGB)), mask)
+
+    return Method(label, key, run)
+
+
 def build_method(key: str, args: argparse.Namespace) -> Method:
+    if key in GMIC_COMMANDS:
+        return gmic_method(key)
     if key == "shiftmap":
         return xphoto_method(key, "OpenCV xphoto shift-map", cv2.xphoto.INPAINT_SHIFTMAP)
     if key == "fsr-fast":
@@ -188,6 +227,8 @@ class Availability:
             method = build_method(key, args)
         except registry.UnknownOperation as error:
             return self.drop(key, key, f"not registered ({error})")
+        except FileNotFoundError as error:
+            return self.drop(key, key, str(error))
         try:
             start = time.perf_counter()
             method.run(*warm_up_case())
@@ -318,6 +359,9 @@ class Tally:
     psnr: list[float] = field(default_factory=list)
     ssim: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    texture: list[float] = field(default_factory=list)
+    detail: list[float] = field(default_factory=list)
+    structure: list[float] = field(default_factory=list)
 
 
 def grid_cases(files: list[Path]) -> list[tuple[int, int]]:
@@ -361,7 +405,7 @@ def measure(args: argparse.Namespace, avail: Availability, data: Path, count: in
             given = holed(clean, mask)
             if (index, band) in wanted:
                 pictures[(index, band)] = {"input": holed(clean, mask, HOLE_COLOUR), "original": clean,
-                                           "coverage": float(hole.mean())}
+                                           "coverage": float(hole.mean()), "hole": hole}
             for method in list(methods):
                 t0 = time.perf_counter()
                 result = method.run(given.copy(), mask)
@@ -379,6 +423,9 @@ def measure(args: argparse.Namespace, avail: Availability, data: Path, count: in
                 tally.psnr.append(psnr)
                 tally.ssim.append(ssim)
                 tally.seconds.append(seconds)
+                tally.texture.append(texture_distance(clean, result, hole))
+                tally.detail.append(detail_ratio(clean, result, hole))
+                tally.structure.append(structure_psnr(clean, result, hole))
                 if (index, band) in pictures:
                     pictures[(index, band)][method.key] = result
             if throttle.due(k == total):
@@ -391,6 +438,14 @@ def measure(args: argparse.Namespace, avail: Availability, data: Path, count: in
 def section_scores(args: argparse.Namespace, avail: Availability, data: Path, count: int | None,
                    grid: bool = False, title: str = "", explain: bool = True) -> tuple[str, list, dict]:
     files, methods, tallies, coverage, pictures = measure(args, avail, data, count, grid)
+    look = ["method"]
+    for name in ("texture distance", "detail ratio", "structure PSNR (4x)"):
+        look += [f"{name} {BANDS[b][0]}" if b == 0 else BANDS[b][0] for b in range(len(BANDS))]
+    look_rows = []
+    for m in methods:
+        t = [tallies[(m.key, b)] for b in range(len(BANDS))]
+        look_rows.append([m.label] + [f"{np.nanmean(x.texture):.2f}" for x in t] + [f"{np.mean(x.detail):.2f}" for x in t]
+                         + [f"{np.mean(x.structure):.2f}" for x in t])
     header = ["method"]
     for b in range(len(BANDS)):
         header += [f"{band_label(b)} PSNR", "SSIM", "s"]
@@ -407,6 +462,10 @@ def section_scores(args: argparse.Namespace, avail: Availability, data: Path, co
     lines = [
         f"### {data.parent.name}/{data.name}{title}, one hole per image in each of three size bands "
         f"({len(files)} images)", "",
+        markdown_table(look_rows and look, look_rows), "",
+        "What a person judges: texture distance (lower is closer to the original's texture), detail ratio "
+        "(1 = as detailed as the original), structure PSNR in dB after both are downscaled 4x (the "
+        "large-scale content), mean over the images of a band. Then the full-resolution scores:", "",
         markdown_table(header, rows), "",
         "PSNR (dB) and SSIM inside the hole, mean over the images of a band; s: seconds per image "
         f"({' or '.join(f'{w}x{h}' for w, h in sizes)}), mean over the band. Hole area, mean (min-max) share of the "
@@ -421,9 +480,14 @@ def section_scores(args: argparse.Namespace, avail: Availability, data: Path, co
         "clipped to [0, 1] against the original. SSIM inside the hole: the SSIM map of "
         "`structural_similarity(original, result, channel_axis=2, data_range=1.0, full=True)` (7x7 "
         "windows, so near the hole's edge it also sees known pixels) averaged over the hole's pixels. "
+        "Texture distance: the sliced Wasserstein distance (128 random directions, mean absolute "
+        "difference of the sorted projections) between the 7x7 patches of the Laplacian (grey, 0-255 "
+        "scale) of the result and of the original, centred on the same 4096 random hole pixels. Detail "
+        "ratio: the mean Sobel gradient magnitude inside the hole, result over original. Structure PSNR: "
+        "both images area-downscaled 4x, PSNR over the pixels at least half in the hole. "
         "The app's methods run as the app runs them (`apply_operation` with the registry's operation, "
         "defaults, seed 0 where there is a seed); the OpenCV xphoto baselines run on the 8-bit image "
-        "(their mask marks the known pixels) and are blended in through the mask. Seconds: wall time "
+        "(their mask marks the known pixels) and are blended in through the mask; G'MIC's commands run on the 8-bit image by its command line (`gmic photo.png mask.png inpaint_matchpatch[0] [1]`, defaults, one OpenMP thread), blended in the same way. Seconds: wall time "
         "of one call after a first call on a small image (model loading, compilation).",
     ]
     notes = avail.notes(METHOD_KEYS)
@@ -499,7 +563,7 @@ def big_child(args: argparse.Namespace) -> int:
     the time, the process's resident memory and the peak the method added as one JSON line."""
     width, height = args.big
     image, mask = big_case(args.data, width, height)
-    out = {"coverage": float(mask.mean()), "seconds": None, "added_gib": None, "how": None}
+    out = {"coverage": float(mask.mean()), "seconds": None, "cpu_seconds": None, "added_gib": None, "how": None}
     if args.big_child != "none":
         method = build_method(args.big_child, args)
         method.run(*warm_up_case())  # as in the app, a model is loaded before the user's run
@@ -507,9 +571,10 @@ def big_child(args: argparse.Namespace) -> int:
             before, how = _status_kib("VmRSS"), "VmHWM"
         else:
             before, how = _ru_maxrss_kib(), "ru_maxrss"
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         method.run(image, mask)
         out["seconds"] = time.perf_counter() - t0
+        out["cpu_seconds"] = time.process_time() - c0  # the process's CPU time: what a loaded machine hides
         after = _status_kib("VmHWM") if how == "VmHWM" else _ru_maxrss_kib()
         if before is not None and after is not None:
             out["added_gib"] = (after - before) / 2**20
@@ -528,13 +593,15 @@ def section_big(args: argparse.Namespace, avail: Availability) -> str:
     for key in ["none"] + keys:
         label = "photo and mask only (baseline)" if key == "none" else avail.methods[key].label
         cmd = [sys.executable, str(Path(__file__).resolve()), "--big-child", key, "--data", str(args.data),
-               "--big", f"{width}x{height}"] + (["--device", args.device] if args.device else [])
+               "--big", f"{width}x{height}"] + (["--device", args.device] if args.device else []) + \
+              (["--threads", str(args.threads)] if args.threads else [])
         result = run_fresh_process(cmd, f"{width}x{height} {label}", notes)
         if result is None:
             continue
         coverage, how = result["coverage"], result["how"] or how
         secs, added, peak = result["seconds"], result["added_gib"], result["process_peak_gib"]
-        rows.append([label, "—" if secs is None else f"{secs:.1f}",
+        cpu = result.get("cpu_seconds")
+        rows.append([label, "—" if secs is None else f"{secs:.1f}", "—" if cpu is None else f"{cpu:.1f}",
                      "—" if added is None else f"{added:.2f}",
                      "n/a" if peak is None else f"{peak:.2f}"])
     peak_note = ("the process's peak resident memory (Linux VmHWM, reset just before the call) minus its "
@@ -542,12 +609,14 @@ def section_big(args: argparse.Namespace, avail: Availability) -> str:
                  "the rise of the process's peak resident memory (getrusage) during the call, a lower bound")
     lines = [
         f"### A {mp:.3g}-megapixel photo ({width}x{height}), a {100 * (coverage or 0):.1f} % hole", "",
-        markdown_table(["method", "seconds", "memory added (GiB)", "process peak (GiB)"], rows), "",
+        markdown_table(["method", "seconds", "CPU seconds", "memory added (GiB)", "process peak (GiB)"], rows), "",
         f"A CBSD68 image upscaled to {width}x{height} (cubic) with σ {BIG_NOISE:g}/255 noise; the mask "
         f"is `random_mask` of strokes and blobs with coverage {BIG_COVERAGE[0]:g}-{BIG_COVERAGE[1]:g}, "
         f"drawn {BIG_MASK_DRAW} px wide (the first seed from {BIG_SEED} on that lands in that range) and "
         "upscaled. Each row runs in a fresh process: seconds of the operation "
-        f"alone (after a first call on a small image, which loads the model); memory added: {peak_note}; "
+        "alone, after a first call on a small image, which loads the model (wall clock; CPU seconds: the "
+        "process's own CPU time over the same call, all its threads, which other work on the machine does "
+        f"not inflate); memory added: {peak_note}; "
         "process peak: the whole process (Python, torch, the photo, mask and result included).",
     ]
     notes += avail.notes(BIG_METHODS)
@@ -603,9 +672,47 @@ def write_grid(path: Path, files: list[Path], methods: list[Method], pictures: d
                                 f"{100 * pictures[case]['coverage']:.0f} % hole")
             grid[y:y + tile_h, c * (tile_w + gap):c * (tile_w + gap) + tile_w] = tile
     write_jpeg_under(path, grid, GRID_BYTES, GRID_QUALITY)
+    write_crops(crops_path(path), files, methods, pictures, cases)
     return "Rows: " + "; ".join(f"{files[i].stem} with a {BANDS[b][0]} hole" for i, b in cases) + \
         ". Columns: input (hole in magenta; the methods got it grey) | " + \
         " | ".join(m.label for m in methods) + " | original."
+
+
+CROP = 128  # side of the 1:1 crops (pixels of the image), around the hole's deepest point
+CROP_ZOOM = 2  # each crop pixel drawn as a 2 x 2 block, so texture and seams can be seen
+
+
+def crops_path(grid: Path) -> Path:
+    return grid.with_name(grid.stem + "_crops" + grid.suffix)
+
+
+def crop_box(hole: np.ndarray) -> tuple[int, int]:
+    """Top-left corner of a CROP x CROP window centred on the hole pixel farthest from the known
+    ones, moved inside the image: the middle of the fill, where smudges and tiles show."""
+    depth = cv2.distanceTransform(np.pad(hole.astype(np.uint8), 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    h, w = hole.shape
+    return (int(np.clip(y - CROP // 2, 0, max(0, h - CROP))), int(np.clip(x - CROP // 2, 0, max(0, w - CROP))))
+
+
+def write_crops(path: Path, files: list[Path], methods: list[Method], pictures: dict, cases: list) -> None:
+    """The same cases as the grid, cropped to CROP px around the middle of the hole, enlarged
+    CROP_ZOOM x with nearest-neighbour (every pixel as the method left it)."""
+    columns = [("input", "input")] + [(m.key, m.label.split(" (")[0]) for m in methods] + [("original", "original")]
+    side, gap, head = CROP * CROP_ZOOM, 4, 24
+    grid = np.full((head + len(cases) * (side + gap), len(columns) * (side + gap) - gap, 3), 255, np.uint8)
+    for c, (_, title) in enumerate(columns):
+        cv2.putText(grid, title[:28], (c * (side + gap) + 2, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    for r, case in enumerate(cases):
+        y0, x0 = crop_box(pictures[case]["hole"])
+        for c, (key, _) in enumerate(columns):
+            crop = to_uint8(pictures[case][key][y0:y0 + CROP, x0:x0 + CROP])
+            crop = cv2.resize(crop, (crop.shape[1] * CROP_ZOOM, crop.shape[0] * CROP_ZOOM),
+                              interpolation=cv2.INTER_NEAREST)
+            y, x = head + r * (side + gap), c * (side + gap)
+            grid[y:y + crop.shape[0], x:x + crop.shape[1]] = crop
+    write_jpeg_under(path, grid, GRID_BYTES, 92)
 
 
 # --- driver ---------------------------------------------------------------------------------
@@ -672,6 +779,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--grid", type=Path, default=None, help="JPEG file for the picture of four cases")
     ap.add_argument("--out", type=Path, default=None,
                     help="markdown file whose '## Inpainting' section is replaced by the tables")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch and OpenCV threads (default: their own choice); 1 on a shared machine")
     ap.add_argument("--big-child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     refuse_partial_out(ap, args.out, "## Inpainting", only=bool(args.only), big=not args.big)
@@ -680,6 +789,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        cv2.setNumThreads(args.threads)
     if args.big_child:
         return big_child(args)
     start = time.perf_counter()
@@ -712,6 +824,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             caption = write_grid(args.grid, image_files(args.data, args.images), methods, pictures)
             text = picture_section("### Examples", caption, args.grid, args.out, "Inpainting examples")
+            text += "\n\n" + picture_section(
+                "### The middle of each hole at 1:1", f"The same cases, {CROP} x {CROP} px around the hole's "
+                f"deepest point, each pixel drawn {CROP_ZOOM} x {CROP_ZOOM}, in the same column order.",
+                crops_path(args.grid), args.out, "Inpainting crops")
             print(text + "\n", flush=True)
             parts.append(text)
     finish_report(args.out, "## Inpainting", header, parts,
