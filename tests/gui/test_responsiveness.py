@@ -286,3 +286,22 @@ def test_keep_runs_in_a_worker_and_the_model_appears_in_the_operations_panel(qtb
             f"GUI thread blocked for {recorder.worst * 1000:.0f} ms while keeping"
     finally:
         sync_library_operations()  # the next test's library is empty: its operations go
+
+
+def test_cancel_stops_a_training_run_while_it_reads_many_photos(qtbot, window, many_photos):
+    dialog = training_dialog(window)
+    add_folder(qtbot, dialog, window, many_photos)
+    qtbot.waitUntil(lambda: dialog.preview is not None, timeout=60000)
+    dialog.budget_kind.setCurrentIndex(dialog.budget_kind.findData("steps"))
+    dialog.budget.setValue(4)
+    qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "loading images" in dialog.status.text(), timeout=30000)
+    qtbot.wait(200)  # a few photos into the reading
+    t0 = time.perf_counter()
+    qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.running, timeout=30000)
+    took = time.perf_counter() - t0
+
+    assert "cancelled at step 0" in dialog.status.text(), dialog.status.text()
+    assert window.dialogs.errors == []
+    assert took < 1.0, f"Cancel took {took:.2f} s while the photos were read"

@@ -188,6 +188,7 @@ class TrainingDialog(QDialog):
         self.result.clear()
 
         def work():
+            from desktop_app.core.training.data import cancel_reading
             from desktop_app.core.training.trainer import Trainer
 
             yield Progress(None, "building the model")
@@ -195,7 +196,8 @@ class TrainingDialog(QDialog):
             if resuming:
                 trainer.resume()
             self.trainer = trainer  # read on the GUI thread only after the first event
-            return (yield from pausable(trainer.run(), self._running))
+            with cancel_reading(job.worker.token):  # Cancel stops the loading of the photos too
+                return (yield from pausable(trainer.run(), self._running))
 
         job = WorkerThread(work, "training", self)
         job.progress.connect(self._on_progress)
