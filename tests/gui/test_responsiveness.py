@@ -149,8 +149,8 @@ def test_mask_commands_and_undo_on_24mp_keep_the_gui_answering(qtbot, huge, inve
 
 # --- the training dialog: reading a folder of many photos, keeping a model ---------------------
 
-from desktop_app.gui.dialogs.training import SCRATCH  # noqa: E402
-from tests.gui.helpers import panel_keys  # noqa: E402
+from desktop_app.gui.dialogs.training import SCRATCH
+from tests.gui.helpers import panel_keys
 
 PHOTOS = 60
 
