@@ -27,18 +27,20 @@ CLIP_MARGIN = 0.5 / 255  # how far beyond [0, 1] a clipped image's values may li
 # Margins (in sigmas) from 0 and 1 inside which patches of a clipped image are left out, the
 # widest that leaves enough patches. On 6 CBSD68 images clipped at sigma 50, the mean error
 # was -0.55 with 2, -1.19 with 2.5, and -2.4 when patches holding a 0 or 1 were dropped instead.
-NEAR_CLIP = (2.0, 1.0, 0.5)  # patches whose mean is within this many sigmas of 0 or 1 are left out of clipped images
+NEAR_CLIP = (2.0, 1.0, 0.5)
 
 
 def _patches(channel: np.ndarray, rng: np.random.Generator, exclude: np.ndarray | None = None) -> np.ndarray:
     windows = sliding_window_view(channel, (PATCH, PATCH))[::2, ::2]
-    patches = windows.reshape(-1, PATCH * PATCH)
+    rows, cols = windows.shape[:2]
+    index = np.arange(rows * cols)
     if exclude is not None:  # leave out every patch that touches an excluded pixel
         touched = sliding_window_view(exclude, (PATCH, PATCH))[::2, ::2].any(axis=(2, 3))
-        patches = patches[~touched.reshape(-1)]
-    if patches.shape[0] > MAX_PATCHES:
-        patches = patches[rng.choice(patches.shape[0], MAX_PATCHES, replace=False)]
-    return patches.astype(np.float64)
+        index = index[~touched.reshape(-1)]
+    if index.shape[0] > MAX_PATCHES:
+        index = index[rng.choice(index.shape[0], MAX_PATCHES, replace=False)]
+    # gather only the chosen windows: copying all of them first took seconds on a 1024-px crop
+    return windows[index // cols, index % cols].reshape(-1, PATCH * PATCH).astype(np.float64)
 
 
 def _gradient_energy(patches: np.ndarray) -> np.ndarray:
