@@ -62,7 +62,7 @@ class BatchSpec:
     quality: int = 92
     mask: Path | None = None
     device: str | None = None
-    jobs: int = 1
+    jobs: int = 1  # photos in flight at once (a model still runs one photo at a time)
 
 
 @dataclass
@@ -178,7 +178,8 @@ def run_batch(spec: BatchSpec) -> Work[BatchReport]:
             yield _event(outcome.status, index, count, source, len(report.outcomes), outcome=outcome)
         else:
             todo.append((index, source, target))
-    job = _FileJob(op, params, spec, mask, report.notes)
+    lock = threading.Lock() if spec.jobs > 1 and op.uses_device else None
+    job = _FileJob(op, params, spec, mask, report.notes, lock)
     if spec.jobs <= 1:
         for index, source, target in todo:
             outcome = yield from _sequential(job, index, count, source, target, len(report.outcomes))
@@ -205,6 +206,11 @@ class _FileJob:
     spec: BatchSpec
     mask: np.ndarray | None
     notes: list[str]
+    # Held while a model runs when photos go in parallel: a loaded network (torch module,
+    # OpenVINO request) is one object shared by every caller and not safe to run from two
+    # threads at once; it spreads over the cores by itself, so reading, decoding and saving
+    # are what overlap.
+    compute_lock: threading.Lock | None = None
 
     def work(self, source: Path, target: Path) -> Work[FileOutcome]:
         """Load, run, save one photo; its failure is an outcome, never an exception (cancel is)."""
@@ -218,9 +224,10 @@ class _FileJob:
                 self.notes.append(f"{source.name}: the mask is another size; processed whole")
                 mask = None
             yield Progress(0.05, f"{source.name}: loaded")
-            run = apply_operation(self.op, image, mask, self.params, inside_mask_only=mask is not None,
-                                  bit_depth=meta.bit_depth, device=self.spec.device)
-            result = yield from _scaled(run, 0.05, 0.95)
+            with self.compute_lock or contextlib.nullcontext():
+                run = apply_operation(self.op, image, mask, self.params, inside_mask_only=mask is not None,
+                                      bit_depth=meta.bit_depth, device=self.spec.device)
+                result = yield from _scaled(run, 0.05, 0.95)
             del image
             target.parent.mkdir(parents=True, exist_ok=True)
             bit_depth = self.spec.bit_depth or meta.bit_depth
@@ -254,7 +261,8 @@ def _sequential(job: _FileJob, index: int, count: int, source: Path, target: Pat
 
 def _parallel(job: _FileJob, todo, count: int, journal: "Journal", report: BatchReport,
               jobs: int) -> Work[None]:
-    """`jobs` photos at a time on threads (torch and OpenCV release the GIL); events come back
+    """`jobs` photos at a time on threads (decoders, encoders, OpenCV and torch release the
+    GIL; a model runs one photo at a time, see `_FileJob.compute_lock`); events come back
     through a queue and are yielded here, so cancel still works at every event."""
     events: queue.Queue = queue.Queue()
     cancel = CancelToken()

@@ -233,3 +233,35 @@ def test_cli_batch_survives_a_killed_process(shoot, tmp_path):
     done = [line for line in result.stderr.splitlines() if line.startswith("[") and " done " in line]
     assert set(seen_done) <= set(skipped)
     assert len(skipped) + len(done) == 17 and result.returncode == 1
+
+
+def test_parallel_jobs_never_run_one_model_on_two_photos_at_once(shoot, tmp_path, request):
+    import threading
+    import time
+
+    from desktop_app.core.operations import Operation, registry
+    from desktop_app.core.tasks import Progress
+
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def model_like(inp):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            for _ in range(3):
+                time.sleep(0.02)
+                yield Progress(None, "tile")
+        finally:
+            with lock:
+                running[0] -= 1
+        return inp.image
+
+    op = Operation(task="test", method="model-like", title="Model-like", category="Testing",
+                   description="A shared network stand-in.", run=model_like, uses_device=True)
+    registry.all_operations()
+    registry.register(op)
+    request.addfinalizer(lambda: registry.unregister(op.key))
+    report = run_work(run_batch(spec_for(shoot, tmp_path / "out", operation=op.key, params={}, jobs=3)))
+    assert len(report.done) == 5 and most[0] == 1
