@@ -22,7 +22,7 @@ from desktop_app.core.models import runtime
 from desktop_app.core.models.descriptor import Architecture
 from desktop_app.core.models.tiled import (TensorFn, TileSettings, autocast, choose_tile, dihedral_ensemble,
                                            is_oom, run_tiled)
-from desktop_app.core.tasks import Work
+from desktop_app.core.tasks import Progress, Work
 
 if TYPE_CHECKING:
     from desktop_app.core.models.manager import LoadedModel
@@ -160,6 +160,15 @@ class ModelRunner:
                 return self.network(x)
             return self.network(x, extra.expand(x.shape[0], -1))
 
+        if self.compiled is not None and not self.compiled.ready:
+            # converting takes seconds (once per weights file; later runs read the cached graph)
+            yield Progress(None, "preparing the network for this CPU")
+            side = 4 * self.size_multiple
+            example = [torch.zeros(1, rgb.shape[2], side, side)] + ([extra] if extra is not None else [])
+            try:
+                self.compiled.compile(example)
+            except Exception as e:  # noqa: BLE001 - torch runs it
+                self._fall_back(e)
         tiling = self.arch.tiling
         start = tiling.gpu_tile if self.device.type == "cuda" else tiling.cpu_tile
         settings = TileSettings(tile=choose_tile(self.device, start, bytes_per_pixel, tiling.context),

@@ -103,6 +103,10 @@ class CompiledNetwork:
         self._compiled = None
 
     @property
+    def ready(self) -> bool:
+        return self._compiled is not None
+
+    @property
     def precision(self) -> str:
         return "bf16" if self.bf16 else "fp32"
 
