@@ -114,3 +114,23 @@ def test_a_runtime_that_fails_while_running_falls_back_to_torch(monkeypatch, cap
     assert runner.backend == "torch" and "simulated runtime failure" in caplog.text
     expected = run_work(ModelRunner(loaded(), use_runtime=False).run_tiled(image, vector=[0.1] * 3))
     np.testing.assert_allclose(out, expected, atol=1e-5)  # memory layout may differ: the last bits may too
+
+
+def test_one_runner_serves_several_threads():
+    import threading
+
+    pytest.importorskip("openvino")
+    runner = ModelRunner(loaded())
+    image = textured_image(96, 96)
+    expected = run_work(runner.run_tiled(image, vector=[0.1] * 3))
+    results = [None] * 3
+
+    def work(i):
+        results[i] = run_work(runner.run_tiled(image, vector=[0.1] * 3))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert all(r is not None and np.array_equal(r, expected) for r in results)  # none hung, none mixed up

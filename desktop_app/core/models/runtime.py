@@ -28,6 +28,7 @@ import inspect
 import json
 import logging
 import os
+import threading
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -101,6 +102,8 @@ class CompiledNetwork:
     def __init__(self, module: nn.Module, key: str | None, bf16: bool = False) -> None:
         self.module, self.key, self.bf16 = module, key, bf16
         self._compiled = None
+        # one OpenVINO infer request serves the calls: two threads in it at once hung a batch
+        self._lock = threading.Lock()
 
     @property
     def ready(self) -> bool:
@@ -136,11 +139,12 @@ class CompiledNetwork:
         self._compiled = core.compile_model(model, "CPU", config)
 
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
-        if self._compiled is None:
-            self.compile(inputs)
         arrays = [np.ascontiguousarray(t.detach().cpu().float().numpy()) for t in inputs]
-        out = self._compiled(arrays)[0]
-        return torch.from_numpy(np.array(out, copy=True))
+        with self._lock:
+            if self._compiled is None:
+                self.compile(inputs)
+            out = np.array(self._compiled(arrays)[0], copy=True)
+        return torch.from_numpy(out)
 
 
 def _save_atomically(ov, model, path: Path) -> None:
