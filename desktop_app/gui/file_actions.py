@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMenu
 
 from desktop_app.core.document import Document
+from desktop_app.core.imaging import formats
 from desktop_app.core.imaging.io import (SUPPORTED_EXTENSIONS, ImageMeta, is_write_protected, load_mask, save_image,
                                          save_mask)
 from desktop_app.core.paths import sample_photo
@@ -17,7 +18,7 @@ from desktop_app.core.tasks import Progress
 from desktop_app.gui.qimage import array_to_qimage
 from desktop_app.gui.workers import WorkerThread
 
-LOSSY = {".jpg", ".jpeg", ".webp"}
+LOSSY = {".jpg", ".jpeg", ".webp", ".heic", ".heif", ".avif"}  # asked for a quality
 READ_ONLY = "Replace a write-protected file?"
 
 
@@ -94,7 +95,7 @@ class FileActions:
             return 92
         q = self.w.settings.get("save/jpeg_quality", int)
         if q is None:
-            q = self.w.ask_int("JPEG quality", "Quality for JPEG and WebP files (1-100).\n"
+            q = self.w.ask_int("JPEG quality", "Quality for JPEG, WebP, HEIC and AVIF files (1-100).\n"
                                "Asked once; change it later in the settings.", 92, 1, 100)
             if q is None:
                 return None
@@ -124,7 +125,7 @@ class FileActions:
     def choose_save_as_path(self) -> Path | None:
         doc = self.w.doc
         base = doc.path or Path(self.w.settings.get("last_dir", str) or Path.home()) / "untitled.png"
-        suggestion = str(base.with_name(base.stem + "-edited" + (base.suffix or ".png")))
+        suggestion = str(formats.save_suggestion(base))  # a RAW (never written): a 16-bit TIFF beside it
         path = self.w.ask_save_path(suggestion)
         if not path:
             return None

@@ -33,6 +33,8 @@ def _finish_jobs(window: MainWindow) -> None:
         window.training_dialog.stop_all()
     if window.library_dialog is not None:
         window.library_dialog.wait_for_job()
+    if window.batch_dialog is not None:
+        window.batch_dialog.stop()
     QApplication.processEvents()
 
 

@@ -123,3 +123,18 @@ def test_a_write_protected_file_is_replaced_only_when_the_user_says_so(qtbot, op
     wait_idle(qtbot, window)
     assert target.read_bytes() != before and not window.doc.modified
     assert Path(window.doc.path) == target
+
+
+def test_saving_a_raw_proposes_a_16_bit_tiff_beside_it_and_never_writes_the_raw(qtbot, window, tmp_path):
+    from desktop_app.core.imaging.formats import synthetic_dng
+
+    raw = tmp_path / "IMG_0001.dng"
+    raw.write_bytes(synthetic_dng(np.full((48, 64, 3), 0.3, np.float32)))
+    shipped = raw.read_bytes()
+    open_and_wait(qtbot, window, raw)
+    assert window.doc is not None, window.dialogs.error_text
+    suggested = []
+    window.ask_save_path = lambda suggestion, filt="": suggested.append(suggestion) or ""
+    window.save()  # Save, not Save As: a RAW is never the destination
+    assert suggested == [str(tmp_path / "IMG_0001-edited.tif")]
+    assert raw.read_bytes() == shipped
