@@ -104,7 +104,9 @@ def _add_op_params(parser: argparse.ArgumentParser, task: str) -> None:
             flag = "--" + p.name.replace("_", "-")
             extra = f" (default {p.default}{', or auto' if p.allow_auto else ''}; {p.minimum}..{p.maximum})" \
                 if p.kind in (int, float) else f" (default {p.default})"
-            parser.add_argument(flag, dest=f"param_{p.name}", default=None, help=p.description + extra)
+            # argparse formats help with %: a description's "0.4 %" would break --help
+            parser.add_argument(flag, dest=f"param_{p.name}", default=None,
+                                help=(p.description + extra).replace("%", "%%"))
 
 
 def _op_params(args: argparse.Namespace, op) -> dict[str, Any]:

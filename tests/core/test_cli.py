@@ -26,6 +26,12 @@ def real_photo(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.parametrize("command", ["denoise", "inpaint", "select", "generate", "train", "batch", "calibrate"])
+def test_every_subcommand_prints_its_help(command):
+    r = cli(command, "--help")
+    assert r.returncode == 0 and "usage:" in r.stdout, r.stderr
+
+
 def test_ops_lists_every_operation_and_its_parameters():
     r = cli("ops")
     assert r.returncode == 0
