@@ -13,22 +13,12 @@ from desktop_app.core.tasks import Progress, Work
 MODEL_ID = "inpaint"  # resources/models/inpaint.safetensors
 
 
-def _pad_to(x, multiple: int):
-    import torch.nn.functional as F
-
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if not (ph or pw):
-        return x
-    mode = "reflect" if ph < h and pw < w else "replicate"
-    return F.pad(x, (0, pw, 0, ph), mode=mode)
-
-
 def _network_fill(inp: OperationInput, seed: int, model_id: str = MODEL_ID):
     """The fill function over windows: the network `model_id` with seeded noise."""
     import torch
 
     from desktop_app.core.models.manager import MANAGER
+    from desktop_app.core.models.runner import pad_to_multiple
     from desktop_app.core.models.tiled import autocast
 
     loaded = MANAGER.get(model_id, inp.device)
@@ -45,8 +35,8 @@ def _network_fill(inp: OperationInput, seed: int, model_id: str = MODEL_ID):
         count[0] += 1
         z = torch.randn(m.shape, generator=g)
         # the padding is known surroundings (reflected), never hole
-        x, z = _pad_to(x, multiple), _pad_to(z, multiple)
-        m = _pad_to(m, multiple)
+        x, z = pad_to_multiple(x, multiple), pad_to_multiple(z, multiple)
+        m = pad_to_multiple(m, multiple)
         with torch.inference_mode(), autocast(device, precision):
             y = model(x.to(device), m.to(device), z.to(device))
         out = y[0, :, :h, :w].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
