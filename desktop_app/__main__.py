@@ -52,14 +52,30 @@ def _library_loads(name: str) -> bool:
     return True
 
 
+def _exit_at_once(code: int) -> None:
+    """End a finished command now: the interpreter's own exit after torch (and OpenVINO) were
+    loaded takes 4-7 s of unloading that nobody waits for. The files are written and closed
+    by then; output is flushed here."""
+    import logging
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     # Everything, imports included, is inside: Ctrl-C in the first second is one line too.
+    whole_process = argv is None  # the command line itself, not a call from Python
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
         if argv and _is_command(argv[0]):
             from desktop_app.cli import main as cli_main
 
-            return cli_main(argv)
+            code = cli_main(argv)
+            if whole_process and "torch" in sys.modules:
+                _exit_at_once(code)
+            return code
         problem = None if _NO_WINDOW_OPTIONS & set(argv) else display_problem()
         if problem:
             print(f"desktop-app: error: {problem}", file=sys.stderr)

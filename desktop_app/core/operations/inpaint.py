@@ -14,34 +14,22 @@ MODEL_ID = "inpaint"  # resources/models/inpaint.safetensors
 
 
 def _network_fill(inp: OperationInput, seed: int, model_id: str = MODEL_ID):
-    """The fill function over windows: the network `model_id` with seeded noise."""
+    """The fill function over windows: the network `model_id` with seeded noise, through the
+    model runner (grey, padding, clamping, OpenVINO on the CPU)."""
     import torch
 
     from desktop_app.core.models.manager import MANAGER
-    from desktop_app.core.models.runner import pad_to_multiple
-    from desktop_app.core.models.tiled import autocast
 
-    loaded = MANAGER.get(model_id, inp.device)
-    model, device, multiple = loaded.module, loaded.device, loaded.arch.size_multiple
-    precision = "bf16" if device.type == "cuda" else "fp32"
+    runner = MANAGER.runner(model_id, inp.device)
     count = [0]
 
     def fill(window: np.ndarray, hole: np.ndarray) -> Work[np.ndarray]:
-        h, w, c = window.shape
-        rgb = np.repeat(window, 3, axis=2) if c == 1 else window
-        x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
-        m = torch.from_numpy(hole.astype(np.float32))[None, None]
         g = torch.Generator().manual_seed(seed * 7919 + count[0])
         count[0] += 1
-        z = torch.randn(m.shape, generator=g)
-        # the padding is known surroundings (reflected), never hole
-        x, z = pad_to_multiple(x, multiple), pad_to_multiple(z, multiple)
-        m = pad_to_multiple(m, multiple)
-        with torch.inference_mode(), autocast(device, precision):
-            y = model(x.to(device), m.to(device), z.to(device))
-        out = y[0, :, :h, :w].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+        z = torch.randn((1, 1) + hole.shape, generator=g)[0, 0].numpy()
+        out = runner.run(window, planes=(hole.astype(np.float32), z))  # the padding is known surroundings
         yield Progress(1.0, "window filled")
-        return out.mean(axis=2, keepdims=True) if c == 1 else out
+        return out
 
     return fill
 
