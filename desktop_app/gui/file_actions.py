@@ -15,7 +15,7 @@ from desktop_app.core.imaging.io import (SUPPORTED_EXTENSIONS, ImageMeta, is_wri
                                          save_mask)
 from desktop_app.core.paths import sample_photo
 from desktop_app.core.tasks import Progress
-from desktop_app.gui.qimage import array_to_qimage
+from desktop_app.gui.qimage import display_levels
 from desktop_app.gui.workers import WorkerThread
 
 LOSSY = {".jpg", ".jpeg", ".webp", ".heic", ".heif", ".avif"}  # asked for a quality
@@ -43,7 +43,7 @@ class FileActions:
             yield Progress(None, f"Opening {Path(path).name}")
             doc = Document.open(path)
             yield Progress(None, "Preparing the display")
-            return doc, array_to_qimage(doc.image)
+            return doc, display_levels(doc.image, doc.meta.icc_profile)
 
         return self.w.runner.start(f"Open {Path(path).name}", work,
                                    lambda r: self.w.set_document(r[0], path, r[1]))
@@ -58,7 +58,7 @@ class FileActions:
             yield Progress(None, "Opening the sample photo")
             doc = Document.open(sample_photo())
             doc.path = None
-            return doc, array_to_qimage(doc.image)
+            return doc, display_levels(doc.image, doc.meta.icc_profile)
 
         return self.w.runner.start("Open sample photo", work,
                                    lambda r: self.w.set_document(r[0], None, r[1], name="the sample photo"))

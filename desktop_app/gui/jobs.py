@@ -57,11 +57,15 @@ class PreparedEdit:
 OverlayStyle = tuple[Any, float]  # (QColor, opacity)
 
 
+def icc_of(doc: Document) -> bytes | None:
+    return getattr(doc.meta, "icc_profile", None)
+
+
 def image_edit(doc: Document, new: np.ndarray, title: str, *, replace_last: bool = False,
                extra: Any = None) -> PreparedEdit:
     """On the worker: `new` as the document's next image (or in place of its last step)."""
     pending = doc.prepare_amend(new, title) if replace_last else doc.prepare_image(new, title)
-    return PreparedEdit(doc, pending, display=display_levels(new), extra=extra)
+    return PreparedEdit(doc, pending, display=display_levels(new, icc_of(doc)), extra=extra)
 
 
 def mask_edit(doc: Document, new: np.ndarray, title: str, style: OverlayStyle,
@@ -78,7 +82,7 @@ def history_edit(doc: Document, undo: bool, style: OverlayStyle) -> PreparedEdit
     pending = doc.prepare_undo() if undo else doc.prepare_redo()
     if pending is None:
         return None
-    display = display_levels(pending.image) if pending.image is not None else None
+    display = display_levels(pending.image, icc_of(doc)) if pending.image is not None else None
     overlay = mask_overlay(pending.mask, *style) if pending.mask is not None else None
     return PreparedEdit(doc, pending, display, overlay)
 

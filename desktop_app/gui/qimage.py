@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 from PySide6.QtGui import QColor, QImage
 
+from desktop_app.core.imaging.colour import DisplayTransform
 from desktop_app.core.imaging.convert import to_uint8
 
 
@@ -26,11 +27,15 @@ def array_to_qimage(pixels: np.ndarray) -> QImage:
     return wrap(data, FORMATS[data.shape[2]])
 
 
-def display_levels(pixels: np.ndarray, smallest: int = 64) -> list[QImage]:
-    """The canvas's pyramid for `pixels`: full size, then halves (area averages) down to
+def display_levels(pixels: np.ndarray, icc_profile: bytes | None = None, smallest: int = 64) -> list[QImage]:
+    """The canvas's pyramid for `pixels` as the screen shows them: converted from the
+    document's ICC profile to the display's, full size, then halves (area averages) down to
     `smallest` pixels on the shorter side. Built on a worker, so that the first paint after a
-    big edit does not scale 24 megapixels on the GUI thread."""
+    big edit neither converts nor scales 24 megapixels on the GUI thread."""
     data = np.ascontiguousarray(to_uint8(pixels))
+    transform = DisplayTransform.for_profile(icc_profile)
+    if transform is not None and data.shape[2] in (3, 4):
+        transform.apply(data)
     levels = [data]
     while min(levels[-1].shape[:2]) > smallest:
         h, w = levels[-1].shape[:2]

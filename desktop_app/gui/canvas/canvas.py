@@ -96,13 +96,18 @@ class ImageCanvas(QWidget):
         about to become the document's mask."""
         self._prepared_overlay = (mask, overlay)
 
-    def set_document(self, doc: Document | None, display: QImage | None = None) -> None:
+    def set_document(self, doc: Document | None, display: QImage | list[QImage] | None = None) -> None:
+        """`display`: the image's pyramid as the screen shows it (`qimage.display_levels`, made
+        on a worker), or one QImage in the file's colours, converted here."""
         self.doc = doc
         self._pyramid, self._original_pyramid, self._overlay = [], [], None
         self._colour = DisplayTransform.for_profile(getattr(doc.meta, "icc_profile", None)) if doc else None
         if doc is not None:
-            base = display if display is not None else array_to_qimage(doc.image)
-            self._pyramid = [for_display(base, self._colour)]
+            if isinstance(display, list):
+                self._pyramid = list(display)
+            else:
+                base = display if display is not None else array_to_qimage(doc.image)
+                self._pyramid = [for_display(base, self._colour)]
             self._original_pyramid = []
             self._overlay = mask_overlay(doc.mask, self.overlay_colour, self.overlay_opacity)
             doc.subscribe(self._on_doc_change)
@@ -116,8 +121,8 @@ class ImageCanvas(QWidget):
         if what == "image":
             prepared, self._prepared = self._prepared, None
             if prepared is not None and prepared[0] is self.doc.image:
-                levels = prepared[1] if isinstance(prepared[1], list) else [prepared[1]]
-                self._pyramid = levels if self._colour is None else [for_display(levels[0], self._colour)]
+                display = prepared[1]  # a pyramid is converted for the screen already; one image is not
+                self._pyramid = list(display) if isinstance(display, list) else [for_display(display, self._colour)]
             elif box is None or box == (0, self.doc.height, 0, self.doc.width) or not self._pyramid:
                 self._pyramid = [for_display(array_to_qimage(self.doc.image), self._colour)]
             else:
