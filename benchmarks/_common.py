@@ -34,6 +34,19 @@ class Throttle:
         return False
 
 
+def train_in_fresh_process(cmd: list[str], run_dir: Path) -> None:
+    """Run a `desktop-app train` command (`cmd`) from an empty run folder, logging it and how
+    long it took; a failed run raises."""
+    import shutil
+    import subprocess
+
+    shutil.rmtree(run_dir, ignore_errors=True)
+    log("training: " + " ".join(cmd[1:]))
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    log(f"training took {time.perf_counter() - start:.0f} s")
+
+
 def markdown_table(header: list[str], rows: list[list[str]], numeric_from: int = 1) -> str:
     """A markdown table; columns from `numeric_from` on are right-aligned."""
     align = ["---" if i < numeric_from else "---:" for i in range(len(header))]

@@ -44,13 +44,12 @@ import argparse
 import hashlib
 import re
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from _common import command_line, log, markdown_table
+from _common import command_line, log, markdown_table, train_in_fresh_process
 
 from desktop_app.core.metrics import psnr
 from desktop_app.core.training.data import read_rgb, scene_key
@@ -219,11 +218,7 @@ def main() -> None:
                *(["--minutes", str(args.minutes)] if args.minutes > 0 else []),
                "--name", f"calib-{args.camera}", "--threads", str(args.threads), "--val-fraction", f"{fraction:.6f}",
                "--run-dir", str(args.work / "run"), "--out", str(out), *args.train_args]
-        shutil.rmtree(args.work / "run", ignore_errors=True)
-        log("training: " + " ".join(cmd[1:]))
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True)
-        log(f"training took {time.perf_counter() - start:.0f} s")
+        train_in_fresh_process(cmd, args.work / "run")
         model_path = out.with_suffix(".json")
 
     base, _ = load_model(base_entry.path)

@@ -28,14 +28,12 @@ if sys.path and os.path.abspath(sys.path[0]) == _HERE:
 
 import argparse  # noqa: E402
 import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from _common import command_line, log, markdown_table  # noqa: E402
+from _common import command_line, log, markdown_table, train_in_fresh_process  # noqa: E402
 from desktop_app.core.metrics import psnr  # noqa: E402
 from desktop_app.core.training.data import read_rgb, scene_key  # noqa: E402
 
@@ -103,11 +101,7 @@ def main() -> None:
                "--data", str(photos), "--base", "cnn-real", "--minutes", str(args.minutes),
                "--name", f"selfsup-{args.camera}", "--threads", str(args.threads),
                "--run-dir", str(args.work / "run"), "--out", str(out), *args.train_args]
-        shutil.rmtree(args.work / "run", ignore_errors=True)
-        log("training: " + " ".join(cmd[1:]))
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True)
-        log(f"training took {time.perf_counter() - start:.0f} s")
+        train_in_fresh_process(cmd, args.work / "run")
         model_path = out.with_suffix(".json")
 
     base, _ = load_model(base_entry.path)
