@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 from desktop_app.core.models.descriptor import Architecture
-
-_ARCHITECTURES: dict[str, Architecture] = {}
+from desktop_app.core.models.table import ARCHITECTURES as _ARCHITECTURES, register  # noqa: F401
 
 
 class UnknownArchitecture(KeyError):
     def __str__(self) -> str:
         return str(self.args[0])
-
-
-def register(arch: Architecture) -> Architecture:
-    if arch.id in _ARCHITECTURES:
-        raise ValueError(f"architecture {arch.id} is already registered")
-    _ARCHITECTURES[arch.id] = arch
-    return arch
 
 
 def _ensure_builtins() -> None:

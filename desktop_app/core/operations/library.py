@@ -9,7 +9,7 @@ this runs at start-up. `sync_library_operations()` is called again after a model
 from __future__ import annotations
 
 from desktop_app.core.models.catalog import ModelEntry, all_models
-from desktop_app.core.operations import registry
+from desktop_app.core.operations import builtin, table  # noqa: F401  (shipped operations first: a clash keeps them)
 from desktop_app.core.operations.base import Operation
 from desktop_app.core.operations.inpaint import NEURAL_FILL_EXTRA, NEURAL_FILL_PARAMS, inpaint_with
 from desktop_app.core.operations.neural import denoise_with, denoiser_params
@@ -47,19 +47,19 @@ def sync_library_operations() -> list[str]:
     """Register an operation per denoiser or inpainting network in the user's library and drop those whose model
     has gone; returns the keys now registered. A library model whose id clashes with a
     built-in operation is left out (the built-in one wins)."""
-    builtin = {op.key for op in registry.all_operations()} - _registered
+    shipped = set(table.OPERATIONS) - _registered  # `builtin` is imported: all of it is there
     wanted: dict[str, ModelEntry] = {}
     for entry in all_models():
         task = entry.manifest.task
         if entry.shipped or (task not in DENOISE_TASKS and task != "inpaint"):
             continue
         key = f"{'inpaint' if task == 'inpaint' else 'denoise'}/{entry.manifest.id}"
-        if key not in builtin:
+        if key not in shipped:
             wanted[key] = entry
     for key in list(_registered):
-        registry.unregister(key)
+        table.unregister(key)
         _registered.discard(key)
     for key, entry in wanted.items():
-        registry.register(operation_for(entry))
+        table.register(operation_for(entry))
         _registered.add(key)
     return sorted(_registered)

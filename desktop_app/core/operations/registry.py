@@ -5,24 +5,12 @@ from __future__ import annotations
 from typing import Iterable
 
 from desktop_app.core.operations.base import Operation
-
-_OPERATIONS: dict[str, Operation] = {}
+from desktop_app.core.operations.table import OPERATIONS as _OPERATIONS, register, unregister  # noqa: F401
 
 
 class UnknownOperation(KeyError):
     def __str__(self) -> str:  # KeyError quotes its message; this one reads as a sentence
         return str(self.args[0])
-
-
-def register(op: Operation) -> Operation:
-    if op.key in _OPERATIONS:
-        raise ValueError(f"operation {op.key} is already registered")
-    _OPERATIONS[op.key] = op
-    return op
-
-
-def unregister(key: str) -> None:
-    _OPERATIONS.pop(key, None)
 
 
 _library_listed = False

@@ -23,7 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from desktop_app.core.models.descriptor import Architecture, TilePolicy
-from desktop_app.core.models.registry import register
+from desktop_app.core.models.table import register
 
 
 def level_widths(size: int, width: int, max_width: int) -> list[int]:

@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from desktop_app.core.models.descriptor import Architecture, TilePolicy
-from desktop_app.core.models.registry import register
+from desktop_app.core.models.table import register
 
 
 def conv3(cin: int, cout: int) -> nn.Conv2d:
