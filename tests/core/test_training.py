@@ -140,6 +140,45 @@ def test_degradations_have_the_noise_they_claim():
     assert (real - real_target).abs().mean() > 0.001
 
 
+def test_samples_stored_as_files_are_clipped_and_quantised_and_keep_their_true_noise_level():
+    gen = torch.Generator().manual_seed(0)
+    clean = torch.rand(200, 3, 16, 16)  # values near 0 and 1: much of the noise is cut off
+    noisy, _, sigma = degrade.gaussian(clean, 50.0, 0.0, gen, clip_fraction=0.8)
+    on_levels = lambda x, levels: float((x.double() * levels - torch.round(x.double() * levels)).abs().max()) < 0.01
+    stored = torch.tensor([on_levels(x, 65535) for x in noisy])  # 8-bit values are on this grid too
+    assert 0.7 < stored.float().mean() < 0.9  # most samples, as asked, not all
+    assert all(0 <= float(x.min()) and float(x.max()) <= 1 for x in noisy[stored])
+    kept_in_range = sum(0 <= float(x.min()) and float(x.max()) <= 1 for x in noisy[~stored])
+    assert kept_in_range < 0.1 * (~stored).sum()  # the others keep their noise beyond 0 and 1
+    eight = sum(on_levels(x, 255) for x in noisy[stored])
+    assert 0.3 * stored.sum() < eight < 0.7 * stored.sum()  # half 8-bit, the rest 16-bit
+    assert float(sigma.max()) > 40 / 255  # the map says the noise that was added, not what is left
+
+
+def test_vivid_colours_reach_saturated_chroma():
+    gen = torch.Generator().manual_seed(0)
+    dull = torch.rand(64, 3, 16, 16) * 0.2 + 0.4  # greyish patches, like most training photos
+    vivid = degrade.vivid(dull, torch.ones(64, dtype=torch.bool), gen)
+    chroma = lambda x: (x.amax(dim=1) - x.amin(dim=1)).mean()
+    assert chroma(vivid) > 2 * chroma(dull) and 0 <= vivid.min() and vivid.max() <= 1
+    untouched = degrade.vivid(dull, torch.zeros(64, dtype=torch.bool), gen)
+    assert torch.equal(untouched, dull)
+
+
+def test_a_balanced_loss_weighs_quiet_samples_up_and_loud_ones_down(folder):
+    from desktop_app.core.training.tasks import DenoiseTask
+
+    clean = torch.full((3, 3, 32, 32), 0.5)
+    noise = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    noisy = clean + noise * torch.tensor([5.0, 25.0, 75.0])[:, None, None, None] / 255
+    plain = DenoiseTask(config(folder)).sample_weights(noisy, clean)
+    balanced = DenoiseTask(config(folder, task_options={"balance": 1.0})).sample_weights(noisy, clean)
+    assert torch.equal(plain, torch.ones(3))
+    assert balanced[0] > 2 and abs(float(balanced[1]) - 0.83) < 0.05 and balanced[2] < 0.35
+    with pytest.raises(ValueError):
+        DenoiseTask(config(folder, task_options={"balance": 2.0}))
+
+
 def test_a_black_and_white_photo_gets_the_same_noise_in_every_channel():
     # as the app denoises it: its one channel given to all three inputs
     gen = torch.Generator().manual_seed(0)

@@ -28,9 +28,14 @@ class DenoiseTask(TrainingCode):
         # most samples as files hold them (clipped, quantised), some in vivid colours
         self.clip_fraction = float(opts.get("clip", 0.8))
         self.colour_fraction = float(opts.get("colour", 0.3))
-        for key, value in (("clip", self.clip_fraction), ("colour", self.colour_fraction)):
+        # 0: plain L1, whose gradient weighs every pixel alike, so the loud samples' large
+        # errors set the pace; 1: each sample's L1 divided by its noise level, which is the
+        # gradient of the mean log error, i.e. of the mean PSNR over all levels
+        self.balance = float(opts.get("balance", 0.0))
+        for key, value in (("clip", self.clip_fraction), ("colour", self.colour_fraction),
+                           ("balance", self.balance)):
             if not 0 <= value <= 1:
-                raise ValueError(f"{key} is a fraction of the samples, from 0 to 1, not {value}")
+                raise ValueError(f"{key} is a fraction from 0 to 1, not {value}")
 
     def degrade(self, clean: torch.Tensor, gen: torch.Generator):
         return degrade.gaussian(clean, self.config.sigma_max, self.config.grey_fraction, gen,
@@ -40,7 +45,17 @@ class DenoiseTask(TrainingCode):
         noisy, target, sigma = self.degrade(clean, gen)
         sigma = sigma.to(device) if sigma is not None and getattr(model, "noise_map", False) else None
         out = model(noisy.to(device), sigma)
-        return torch.mean(torch.abs(out - target.to(device))), {}
+        per_sample = torch.abs(out - target.to(device)).flatten(1).mean(dim=1)
+        return torch.mean(per_sample * self.sample_weights(noisy, target).to(device)), {}
+
+    def sample_weights(self, noisy: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+        """Per-sample loss weights: 1 for plain L1; with `balance` b, (25 / (s + 5)) ** b for a
+        sample whose added noise has standard deviation s (0-255 scale), so a sample at 25
+        weighs as before, one at 5 2.5x as much, one at 75 a third."""
+        if self.balance == 0:
+            return torch.ones(noisy.shape[0])
+        level = (noisy - clean).flatten(1).std(dim=1) * 255.0
+        return (25.0 / (level + 5.0)) ** self.balance
 
     def validation_pairs(self, images: list[np.ndarray]) -> list[tuple]:
         pairs = []
