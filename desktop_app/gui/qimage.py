@@ -44,6 +44,14 @@ def display_levels(pixels: np.ndarray, icc_profile: bytes | None = None, smalles
     return [wrap(level, FORMATS[level.shape[2]]) for level in levels]
 
 
+def detached(image: QImage) -> QImage:
+    """A copy of `image` over new bytes, copied by numpy (see `wrap`: QImage.copy holds
+    Python's lock for the whole copy)."""
+    h, stride = image.height(), image.bytesPerLine()
+    data = np.frombuffer(image.constBits(), np.uint8, count=h * stride).reshape(h, stride).copy()
+    return QImage(data.data, image.width(), h, stride, image.format())
+
+
 def update_qimage(target: QImage, pixels: np.ndarray, box: tuple[int, int, int, int]) -> None:
     """Write the region `box` of `pixels` into `target` in place."""
     y0, y1, x0, x1 = box

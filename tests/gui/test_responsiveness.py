@@ -147,6 +147,32 @@ def test_mask_commands_and_undo_on_24mp_keep_the_gui_answering(qtbot, huge, inve
     assert recorder.worst < MAX_GAP, f"GUI thread blocked for {recorder.worst * 1000:.0f} ms by {command}"
 
 
+def test_before_and_after_of_an_edited_24mp_photo_shows_the_original_without_blocking(qtbot, huge, invert_op):
+    window = huge
+    canvas = window.canvas
+    canvas.overlay_visible = False
+    qtbot.wait(50)
+    as_opened = canvas.grab().toImage()
+    run_from_panel(qtbot, window, invert_op.key, timeout=60)
+    qtbot.wait(100)
+    assert canvas.grab().toImage() != as_opened  # the edit is seen
+
+    recorder = GapRecorder()
+    recorder.start()
+    canvas.setFocus()
+    qtbot.keyPress(canvas, Qt.Key.Key_Backslash)  # held: the whole view shows the original
+    qtbot.wait(150)
+    before = canvas.grab().toImage()
+    qtbot.keyRelease(canvas, Qt.Key.Key_Backslash)
+    window.act_split.trigger()  # the split view: before on the left
+    qtbot.wait(150)
+    recorder.stop()
+    window.act_split.trigger()
+
+    assert before == as_opened
+    assert recorder.worst < MAX_GAP, f"GUI thread blocked for {recorder.worst * 1000:.0f} ms showing the original"
+
+
 # --- the training dialog: reading a folder of many photos, keeping a model ---------------------
 
 from desktop_app.gui.dialogs.training import SCRATCH

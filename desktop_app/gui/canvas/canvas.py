@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QWidget
 from desktop_app.core.brush import BrushSettings
 from desktop_app.core.document import Document
 from desktop_app.core.imaging.colour import DisplayTransform
-from desktop_app.gui.qimage import array_to_qimage, for_display, mask_overlay, paint_overlay, update_qimage
+from desktop_app.gui.qimage import array_to_qimage, detached, for_display, mask_overlay, paint_overlay, update_qimage
 
 MIN_ZOOM, MAX_ZOOM = 0.01, 64.0
 ZOOM_STEP = 1.25
@@ -62,6 +62,7 @@ class ImageCanvas(QWidget):
         self.split = None  # None, or the fraction of the width showing the original on the left
         self._pyramid: list[QImage] = []
         self._original_pyramid: list[QImage] = []
+        self._shows_original = False  # the pyramid is the original's, until the first edit
         self._overlay: QImage | None = None
         self._stroke = None
         self._pan_from: QPointF | None = None
@@ -109,6 +110,7 @@ class ImageCanvas(QWidget):
                 base = display if display is not None else array_to_qimage(doc.image)
                 self._pyramid = [for_display(base, self._colour)]
             self._original_pyramid = []
+            self._shows_original = doc.image is doc.original
             self._overlay = mask_overlay(doc.mask, self.overlay_colour, self.overlay_opacity)
             doc.subscribe(self._on_doc_change)
             self._fit_pending = True
@@ -120,7 +122,9 @@ class ImageCanvas(QWidget):
             return
         if what == "image":
             prepared, self._prepared = self._prepared, None
-            if prepared is not None and prepared[0] is self.doc.image:
+            prepared = prepared if prepared is not None and prepared[0] is self.doc.image else None
+            self._keep_original_pyramid(prepared is not None, box)
+            if prepared is not None:
                 display = prepared[1]  # a pyramid is converted for the screen already; one image is not
                 self._pyramid = list(display) if isinstance(display, list) else [for_display(display, self._colour)]
             elif box is None or box == (0, self.doc.height, 0, self.doc.width) or not self._pyramid:
@@ -225,6 +229,17 @@ class ImageCanvas(QWidget):
                      target.width() / self.zoom * scale, target.height() / self.zoom * scale)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.zoom < 1.0)
         painter.drawImage(target, img, src)
+
+    def _keep_original_pyramid(self, prepared: bool, box) -> None:
+        """The pyramid shown until now becomes the original's when it showed the original
+        (the photo as opened) and the image changes: before/after then needs no conversion
+        of the whole photo on this thread. An edit about to be written into the full-size
+        level in place (a region, nothing prepared) keeps a copy of that level instead."""
+        if self._original_pyramid or not self._pyramid or not self._shows_original:
+            return
+        self._shows_original = False
+        in_place = not prepared and box is not None and box != (0, self.doc.height, 0, self.doc.width)
+        self._original_pyramid = [detached(self._pyramid[0])] + self._pyramid[1:] if in_place else self._pyramid
 
     def _original(self) -> list[QImage]:
         if not self._original_pyramid and self.doc is not None:
