@@ -14,7 +14,7 @@ import pytest
 import tifffile
 from PIL import Image, ImageCms, ImageOps
 
-from desktop_app.core.imaging import io as image_io
+from desktop_app.core.imaging import files
 from desktop_app.core.imaging.convert import to_uint8, to_uint16
 from desktop_app.core.imaging.io import (
     OPEN_FILTER,
@@ -385,7 +385,7 @@ def test_text_file_named_png(tmp_path):
 def test_image_over_the_pixel_limit_is_refused_before_decoding(tmp_path, monkeypatch, bit_depth):
     save_image(tmp_path / "big.png", gradient(30, 40), bit_depth=bit_depth)
     decoded = []
-    monkeypatch.setattr(image_io.cv2, "imdecode", lambda *args: decoded.append(args))
+    monkeypatch.setattr(cv2, "imdecode", lambda *args: decoded.append(args))
     monkeypatch.setattr(Image.Image, "load", lambda self: decoded.append(self))
     with pytest.raises(ImageFileError) as error:
         load_image(tmp_path / "big.png", max_pixels=1000)
@@ -420,7 +420,7 @@ def test_permission_denied(tmp_path, monkeypatch):
     def denied(path):
         raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
 
-    monkeypatch.setattr(image_io, "_read_bytes", denied)
+    monkeypatch.setattr(files, "_read_bytes", denied)
     with pytest.raises(ImageFileError) as error:
         load_image(tmp_path / "x.png")
     assert_user_message(error, "x.png", "permission denied")
@@ -441,7 +441,7 @@ def test_failed_save_leaves_the_existing_file_untouched(tmp_path, monkeypatch, c
             file.write(data[: len(data) // 2])
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(image_io, "_write_file", fails_halfway)
+    monkeypatch.setattr(files, "_write_file", fails_halfway)
     with pytest.raises(ImageFileError) as error:
         save_image(target, 1.0 - gradient())
     assert_user_message(error, "out.png", reason)

@@ -115,8 +115,8 @@ def test_a_save_removes_temporaries_left_by_a_killed_save(tmp_path):
 @pytest.mark.skipif(os.name == "nt", reason="Windows: only a day-old temporary is stale (no process check)")
 def test_a_killed_save_leaves_a_temporary_the_next_save_removes(tmp_path):
     code = ("import sys, os, numpy as np\n"
-            "import desktop_app.core.imaging.io as io\n"
-            "io._write_file = lambda tmp, data: (open(tmp, 'wb').write(data[:100]), os._exit(9))\n"
+            "from desktop_app.core.imaging import files, io\n"
+            "files._write_file = lambda tmp, data: (open(tmp, 'wb').write(data[:100]), os._exit(9))\n"
             f"io.save_image({str(tmp_path / 'a.png')!r}, np.zeros((50, 50, 3), np.float32))\n")
     r = subprocess.run([sys.executable, "-c", code], timeout=120)
     assert r.returncode == 9

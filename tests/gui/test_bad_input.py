@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from desktop_app.core.imaging import files
 from desktop_app.core.imaging import io as image_io
 from desktop_app.core.imaging.io import save_image
 from tests.conftest import textured_image
@@ -106,14 +107,14 @@ def test_image_over_the_pixel_limit_is_refused(qtbot, opened, tmp_path, monkeypa
 def test_unreadable_file_is_refused(qtbot, opened, tmp_path, monkeypatch):
     path = tmp_path / "locked.png"
     save_image(path, textured_image(120, 160, seed=6))
-    real = image_io._read_bytes
+    real = files._read_bytes
 
     def read(p):
         if Path(p) == path:
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(p))
         return real(p)
 
-    monkeypatch.setattr(image_io, "_read_bytes", read)
+    monkeypatch.setattr(files, "_read_bytes", read)
     assert_refused(qtbot, opened, path, "permission denied")
 
 
@@ -135,7 +136,7 @@ def test_failed_save_keeps_the_existing_file_and_the_edits(qtbot, opened, invert
     def no_room(tmp: str, data: bytes) -> None:
         raise OSError(code, os.strerror(code), tmp)
 
-    monkeypatch.setattr(image_io, "_write_file", no_room)
+    monkeypatch.setattr(files, "_write_file", no_room)
     window.dialogs.save_paths.append(str(dest))
     window.save_as()
     wait_idle(qtbot, window)

@@ -1,10 +1,10 @@
 """Camera and phone formats: RAW through LibRaw (`rawpy`), HEIC/HEIF through libheif
-(`pillow-heif`). AVIF is read and written by Pillow itself (see `io.py`).
+(`pillow-heif`). AVIF is read and written by Pillow itself (`decoding`, `encoding`).
 
 `io.load_image` asks `sniff` whether a file is one of these and, if so, `decode` turns it into
-integer pixels plus metadata blocks; `io` then applies the same conversions as for every other
-format. A RAW is developed, never written: `save_suggestion` names the 16-bit TIFF that Save
-proposes beside it.
+integer pixels plus metadata blocks; `decoding` then applies the same conversions as for every
+other format. A RAW is developed, never written: `save_suggestion` names the 16-bit TIFF that
+Save proposes beside it.
 
 RAW development (`RawOptions`): the camera's white balance and colour matrix, LibRaw's PPG
 demosaic, no sharpening or noise reduction (the denoisers want the sensor's own noise), a
@@ -34,7 +34,7 @@ _AVIF_BRANDS = {b"avif", b"avis"}
 
 
 class FormatError(Exception):
-    """A reason, for `io` to attach to the file name (for example the pixel limit)."""
+    """A reason, for `decoding` to attach to the file name (for example the pixel limit)."""
 
 
 RAW_COLOUR_SPACES = ("sRGB", "Adobe RGB", "linear sRGB")
@@ -146,7 +146,7 @@ def _decode_heif(data: bytes, max_pixels: int) -> Decoded:
     import pillow_heif
 
     # libheif applies the file's rotation and mirror boxes while decoding; the EXIF
-    # Orientation of a HEIF is informative only, and `io` resets it to 1.
+    # Orientation of a HEIF is informative only, and `decoding` resets it to 1.
     heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=False)
     width, height = heif.size
     if width * height > max_pixels:
