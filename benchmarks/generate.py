@@ -72,6 +72,7 @@ from desktop_app.core import generation  # noqa: E402
 from desktop_app.core.models import registry  # noqa: E402
 from desktop_app.core.models.catalog import find as find_model, models_for  # noqa: E402
 from desktop_app.core.models.weights import Manifest, ModelFileError, load_model  # noqa: E402
+from desktop_app.core.tasks import run_work  # noqa: E402
 from desktop_app.core.training.config import TrainConfig  # noqa: E402
 from desktop_app.core.training.generative import GenerativeTask  # noqa: E402
 
@@ -214,7 +215,7 @@ def build_references(gen: Generator, args: argparse.Namespace) -> tuple[Referenc
     task = GenerativeTask(gen.config)
     log(f"loading {args.data} (val_fraction {gen.config.val_fraction:g}, resize "
         f"{task.resize:g}, crop {task.crop})")
-    data = task.load()
+    data = run_work(task.read())
     notes = []
     trained = gen.manifest.training or {}
     if "validation_images" in trained and trained["validation_images"] != len(data.val):

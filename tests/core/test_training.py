@@ -47,7 +47,7 @@ def test_reading_an_image_set_is_work_with_a_cancel_point_per_file(folder, monke
     assert len(events) == 1 + len(data_module.find_images([folder]))  # finding, then one per file
     assert (read.train_paths, read.val_paths, read.skipped) == (plain.train_paths, plain.val_paths, plain.skipped)
 
-    # a task's plain load hook stops at the next file once the reader's token is cancelled
+    # a task's reading is work: its reader stops it at the next file once it asks
     token, files = CancelToken(), []
     real_read = data_module.read_rgb
 
@@ -59,10 +59,25 @@ def test_reading_an_image_set_is_work_with_a_cancel_point_per_file(folder, monke
 
     monkeypatch.setattr(data_module, "read_rgb", read_and_cancel_at_the_third)
     code = training_tasks.get("denoise").create(config(folder))
-    with data_module.cancel_reading(token), pytest.raises(Cancelled):
-        code.load()
+    with pytest.raises(Cancelled):
+        run_work(code.read(), cancel=token)
     assert len(files) == 3
-    assert len(code.load().train) > 0  # outside the block nothing cancels it
+
+
+def test_a_run_can_be_cancelled_while_its_images_are_read_and_during_its_first_validation(folder, tmp_path):
+    for stop_at in ("reading", "validating"):
+        token, seen = CancelToken(), []
+
+        def progress(p, stop_at=stop_at):
+            seen.append(p.message)
+            if p.message.startswith(stop_at):
+                token.cancel()
+
+        trainer = Trainer(config(folder, steps=1000), tmp_path / stop_at)
+        with pytest.raises(Cancelled):
+            run_work(trainer.run(), progress, token)
+        assert trainer.step == 0 and seen[-1].startswith(stop_at)
+        assert "step" not in trainer.best  # stopped before the first validation ended
 
 
 def test_train_checkpoint_resume_and_export(folder, tmp_path):
@@ -115,12 +130,12 @@ def test_training_can_be_cancelled_between_steps(folder, tmp_path):
 
 
 def test_a_time_budget_brings_the_learning_rate_down_and_its_last_steps_are_validated(folder, tmp_path):
-    c = config(folder, steps=100_000, minutes=0.05, schedule_minutes=0.05, warmup=0, val_every=100_000,
+    c = config(folder, steps=100_000, minutes=0.1, schedule_minutes=0.1, warmup=0, val_every=100_000,
                lr=1e-3, lr_min=1e-6)
     trainer = Trainer(c, tmp_path / "run")
     assert trainer.lr_at(5, seconds=0.0) == pytest.approx(1e-3)
-    assert trainer.lr_at(5, seconds=1.5) == pytest.approx(0.5e-3, rel=0.01)  # half the budget
-    assert trainer.lr_at(5, seconds=3.0) == pytest.approx(1e-6)
+    assert trainer.lr_at(5, seconds=3.0) == pytest.approx(0.5e-3, rel=0.01)  # half the budget
+    assert trainer.lr_at(5, seconds=6.0) == pytest.approx(1e-6)
     rates = []
     run_work(trainer.run(), lambda p: "lr" in p.data and rates.append(p.data["lr"]))
     assert trainer.step > 3 and rates[-1] < 0.3 * rates[0]

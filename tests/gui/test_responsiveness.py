@@ -321,7 +321,7 @@ def test_cancel_stops_a_training_run_while_it_reads_many_photos(qtbot, window, m
     dialog.budget_kind.setCurrentIndex(dialog.budget_kind.findData("steps"))
     dialog.budget.setValue(4)
     qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "loading images" in dialog.status.text(), timeout=30000)
+    qtbot.waitUntil(lambda: "reading" in dialog.status.text(), timeout=30000)  # file by file
     qtbot.wait(200)  # a few photos into the reading
     t0 = time.perf_counter()
     qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)

@@ -15,7 +15,8 @@ import torch
 import torch.nn as nn
 
 from desktop_app.core.training.config import TrainConfig
-from desktop_app.core.training.data import ImageSet, center_crop, load_image_set, random_patches
+from desktop_app.core.tasks import Work
+from desktop_app.core.training.data import ImageSet, center_crop, iter_image_set, random_patches
 
 
 class TrainingCode:
@@ -43,10 +44,11 @@ class TrainingCode:
         raise NotImplementedError
 
     # -- hooks, with their defaults -------------------------------------------------------
-    def load(self) -> ImageSet:
-        """The run's images, split into training and validation."""
+    def read(self) -> Work[ImageSet]:
+        """The run's images, split into training and validation: work that yields a Progress
+        per file read, so whoever reads (the trainer, the dialog's preview) can stop it there."""
         c = self.config
-        return load_image_set(c.data, c.val_fraction, c.val_min)
+        return (yield from iter_image_set(c.data, c.val_fraction, c.val_min))
 
     def attach(self, model: nn.Module) -> None:
         """Once the network is built: check that it suits the task, make copies of it."""

@@ -3,12 +3,9 @@ skipped, a deterministic validation split, random augmented patches."""
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 import re
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from desktop_app.core.imaging.io import DEFAULT_MAX_PIXELS
-from desktop_app.core.tasks import CancelToken, Progress, Work, run_work
+from desktop_app.core.tasks import Progress, Work, run_work
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
 
@@ -77,28 +74,6 @@ def is_validation(path: Path | str, fraction: float) -> bool:
     return int.from_bytes(digest[:4], "big") / 2**32 < fraction
 
 
-# The cancel token of whoever is reading now, for the plain loaders below. A task's `load`
-# hook is a plain function that calls them, so a caller that wants to stop it half-way (the
-# training dialog's preview) sets its token here around the call: every file read is then a
-# cancel point, raising Cancelled, without each task's hook becoming a generator.
-_reading_cancel: contextvars.ContextVar[CancelToken | None] = contextvars.ContextVar("reading_cancel", default=None)
-
-
-@contextmanager
-def cancel_reading(token: CancelToken | None) -> Iterator[None]:
-    """Within this block (on this thread), the loaders stop with Cancelled between files
-    once `token` is cancelled."""
-    reset = _reading_cancel.set(token)
-    try:
-        yield
-    finally:
-        _reading_cancel.reset(reset)
-
-
-def _run(work: Work):
-    return run_work(work, cancel=_reading_cancel.get())
-
-
 def iter_image_set(folders: list[str | Path], val_fraction: float = 0.1, min_val: int = 4,
                    min_size: int = 32) -> Work[ImageSet]:
     """Read the images of `folders` into a training and a validation set, one Progress per
@@ -146,9 +121,8 @@ def load_image_set(folders: list[str | Path], val_fraction: float = 0.1, min_val
                    min_size: int = 32) -> ImageSet:
     """The images of `folders` (found recursively; unreadable or smaller than `min_size`
     listed in `skipped`), split by a stable hash of the file name into training and
-    validation with at least `min_val` held back when there are enough. Stops with
-    Cancelled between files inside `cancel_reading`."""
-    return _run(iter_image_set(folders, val_fraction, min_val, min_size))
+    validation with at least `min_val` held back when there are enough."""
+    return run_work(iter_image_set(folders, val_fraction, min_val, min_size))
 
 
 def scene_key(path: Path) -> str:
@@ -194,9 +168,8 @@ def iter_pairs(folders: list[str | Path], val_fraction: float = 0.5) -> Work[Ima
 def load_pairs(folders: list[str | Path], val_fraction: float = 0.5) -> ImageSet:
     """Real (noisy, clean) pairs: each folder holds `noisy/` and `clean/` with the same file
     names. Each pair is one H x W x 6 array (noisy RGB, then clean RGB), so random crops and
-    flips stay aligned. The split goes by scene, not by shot. Stops with Cancelled between
-    pairs inside `cancel_reading`."""
-    return _run(iter_pairs(folders, val_fraction))
+    flips stay aligned. The split goes by scene, not by shot."""
+    return run_work(iter_pairs(folders, val_fraction))
 
 
 def held_back_scenes(scenes: list[str], fraction: float) -> set[str]:
@@ -261,14 +234,15 @@ def class_folders(folders: list[str | Path]) -> list[str]:
     return sorted(names)
 
 
-def load_labelled_image_set(folders: list[str | Path], classes: list[str], val_fraction: float = 0.1,
-                            min_val: int = 4, min_size: int = 32) -> ImageSet:
+def iter_labelled_image_set(folders: list[str | Path], classes: list[str], val_fraction: float = 0.1,
+                            min_val: int = 4, min_size: int = 32) -> Work[ImageSet]:
     """Images with class labels: the class of an image is the sub-folder it lies in (one of
     `classes`, see `class_folders`); each class is split into train and validation on its
     own, so every class has validation images. With no classes, one unlabelled set (labels
-    all 0). Images directly in a data folder that has class sub-folders are skipped."""
+    all 0). Images directly in a data folder that has class sub-folders are skipped. One
+    Progress per file read (a cancel point)."""
     if not classes:
-        out = load_image_set(folders, val_fraction, min_val, min_size)
+        out = yield from iter_image_set(folders, val_fraction, min_val, min_size)
         out.train_labels, out.val_labels = [0] * len(out.train), [0] * len(out.val)
         return out
     out = ImageSet([], [], classes=list(classes))
@@ -279,7 +253,7 @@ def load_labelled_image_set(folders: list[str | Path], classes: list[str], val_f
     for index, name in enumerate(classes):
         places = [Path(f) / name for f in folders if (Path(f) / name).is_dir()]
         try:
-            part = load_image_set(places, val_fraction, min(min_val, 2), min_size)
+            part = yield from iter_image_set(places, val_fraction, min(min_val, 2), min_size)
         except ValueError:
             raise ValueError(f"class {name!r} has no readable images") from None
         out.train += part.train
@@ -290,6 +264,12 @@ def load_labelled_image_set(folders: list[str | Path], classes: list[str], val_f
         out.train_labels += [index] * len(part.train)
         out.val_labels += [index] * len(part.val)
     return out
+
+
+def load_labelled_image_set(folders: list[str | Path], classes: list[str], val_fraction: float = 0.1,
+                            min_val: int = 4, min_size: int = 32) -> ImageSet:
+    """`iter_labelled_image_set`, read to the end."""
+    return run_work(iter_labelled_image_set(folders, classes, val_fraction, min_val, min_size))
 
 
 def center_crop(img: np.ndarray, size: int) -> np.ndarray:

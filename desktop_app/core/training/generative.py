@@ -44,7 +44,8 @@ from desktop_app.core import generation, metrics
 from desktop_app.core.models.archs.generators import level_widths
 from desktop_app.core.training.base import TrainingCode
 from desktop_app.core.training.config import TrainConfig
-from desktop_app.core.training.data import (ImageSet, class_folders, load_labelled_image_set, random_crop)
+from desktop_app.core.tasks import Work
+from desktop_app.core.training.data import ImageSet, class_folders, iter_labelled_image_set, random_crop
 
 VAL_SEED = 12345
 
@@ -233,12 +234,12 @@ class GenerativeTask(TrainingCode):
         self.step = step
 
     # -- data ---------------------------------------------------------------------------
-    def load(self) -> ImageSet:
+    def read(self) -> Work[ImageSet]:
         c = self.config
         classes = list(c.hparams.get("classes") or [])
         if c.hparams.get("num_classes", 0) and not classes:
             raise ValueError("a class-conditional model needs its class names in hparams['classes']")
-        data = load_labelled_image_set(c.data, classes, c.val_fraction, c.val_min)
+        data = yield from iter_labelled_image_set(c.data, classes, c.val_fraction, c.val_min)
         prepare = (lambda img: _whole(img, c.patch)) if self.crop == "whole" else (lambda img: _scaled(img, self.resize))
         data.train = [prepare(img) for img in data.train]
         data.val = [prepare(img) for img in data.val]

@@ -36,9 +36,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from desktop_app.core.metrics import psnr
+from desktop_app.core.tasks import Work
 from desktop_app.core.training.base import TrainingCode
 from desktop_app.core.training.config import TrainConfig
-from desktop_app.core.training.data import ImageSet, load_image_set, read_rgb
+from desktop_app.core.training.data import ImageSet, iter_image_set, read_rgb
 
 
 def neighbour_choice(n: int, height: int, width: int, gen: torch.Generator,
@@ -110,13 +111,13 @@ class SelfSupervisedDenoiseTask(TrainingCode):
         if not self.config.base:  # from scratch: ramp as the paper does
             self.gamma_now = self.gamma * min(1.0, step / max(1, self.config.steps))
 
-    def load(self) -> ImageSet:
+    def read(self) -> Work[ImageSet]:
         """The noisy photos, split as any folder of images but holding back as few as two
         (a user may have only ten); each held-out photo that has a clean reference is kept as
         H x W x 6 (noisy, then clean) for the PSNR."""
         c = self.config
         roots = [noisy_folder(Path(f)) for f in c.data]
-        data = load_image_set(roots, c.val_fraction, min(c.val_min, 2))
+        data = yield from iter_image_set(roots, c.val_fraction, min(c.val_min, 2))
         for k, path in enumerate(data.val_paths):
             root = next(r for r in roots if r == path or r in path.parents)
             ref = clean_reference(path, root) if root != path else None

@@ -12,10 +12,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from desktop_app.core.metrics import psnr, ssim_map
+from desktop_app.core.tasks import Work
 from desktop_app.core.training import degrade
 from desktop_app.core.training.base import TrainingCode
 from desktop_app.core.training.config import TrainConfig
-from desktop_app.core.training.data import ImageSet, load_pairs, random_patches
+from desktop_app.core.training.data import ImageSet, iter_pairs, random_patches
 from desktop_app.core.training.masks import mask_batch, random_mask
 
 
@@ -102,8 +103,8 @@ class PairedRealDenoiseTask(RealDenoiseTask):
     gets synthetic camera noise on the clean crops, so the model keeps its general skill.
     Validation: the held-out scenes' real pairs; the manifest lists the files trained on."""
 
-    def load(self) -> ImageSet:
-        return load_pairs(self.config.data, self.config.val_fraction)
+    def read(self) -> Work[ImageSet]:
+        return (yield from iter_pairs(self.config.data, self.config.val_fraction))
 
     def loss(self, model: nn.Module, batch: torch.Tensor, gen: torch.Generator, device) -> tuple[torch.Tensor, dict]:
         noisy, clean = batch[:, :3], batch[:, 3:]

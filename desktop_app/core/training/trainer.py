@@ -24,7 +24,7 @@ from desktop_app.core.models import registry
 from desktop_app.core.models.catalog import find
 from desktop_app.core.models.device import pick_device
 from desktop_app.core.models.weights import STORE_DTYPE, Manifest, load_model, save_model
-from desktop_app.core.tasks import Progress, Work
+from desktop_app.core.tasks import Progress, Work, run_work, subrange
 from desktop_app.core.training.checkpoint import load_checkpoint, save_checkpoint
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.data import ImageSet
@@ -110,7 +110,8 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         c.save(self.run_dir / "config.json")
         yield Progress(None, "loading images")
-        self.data = self.task.load()
+        here = self.step / c.steps  # reading and the first validation: messages, the bar stays
+        self.data = yield from subrange(self.task.read(), here, here)
         if not self.data.train or not self.data.val:
             raise ValueError("no images to " + ("train on" if not self.data.train else "validate on"))
         pairs = self.task.validation_pairs(self.data.val)
@@ -119,7 +120,7 @@ class Trainer:
         rng = np.random.default_rng(c.seed + self.step)
         gen = torch.Generator().manual_seed(c.seed * 7919 + self.step)
         if self.step == 0 and "step" not in self.best:
-            self.best = {**self.validate(pairs), "step": 0}
+            self.best = {**(yield from subrange(self.validation(pairs), here, here)), "step": 0}
             self.start_metrics = dict(self.best)
             # the starting weights are the best so far: a run whose steps never beat them
             # (too short, or a fine-tune that only got worse) still exports a model
@@ -170,7 +171,7 @@ class Trainer:
 
     def _validation(self, pairs) -> Work[None]:
         c = self.config
-        metrics = self.validate(pairs)
+        metrics = yield from subrange(self.validation(pairs), self.step / c.steps, self.step / c.steps)
         self.history.append({"step": self.step, **metrics})
         yield Progress(self.step / c.steps, f"validation: {self.score_text(metrics)}",
                        {"step": self.step, **metrics, "validation": True, **self._sample(pairs)})
@@ -194,18 +195,27 @@ class Trainer:
         """The network that is validated and exported (the task may keep a better copy)."""
         return self.task.inference_model(self.model)
 
-    @torch.inference_mode()
-    def validate(self, pairs) -> dict[str, float]:
+    def validation(self, pairs) -> Work[dict[str, float]]:
+        """The validation metrics over `pairs`: a Progress per pair (a cancel point, as one
+        pair of a large held-out photo can take seconds on the CPU)."""
         self.model.eval()
         model = self.inference_model()
         per: dict[str, list[float]] = {}
-        for pair in pairs:
-            per.setdefault(pair[0], []).append(self.task.evaluate(model, pair, self.device))
-        metrics = {f"{self.metric}_{k}": float(np.mean(v)) for k, v in per.items()}
-        metrics[self.metric] = float(np.mean(list(metrics.values())))
-        metrics.update(self.task.side_metrics(model, pairs, self.device))
-        self.model.train()
+        try:
+            for n, pair in enumerate(pairs):
+                yield Progress(n / len(pairs), f"validating {n + 1} of {len(pairs)}")
+                with torch.inference_mode():
+                    per.setdefault(pair[0], []).append(self.task.evaluate(model, pair, self.device))
+            metrics = {f"{self.metric}_{k}": float(np.mean(v)) for k, v in per.items()}
+            metrics[self.metric] = float(np.mean(list(metrics.values())))
+            with torch.inference_mode():
+                metrics.update(self.task.side_metrics(model, pairs, self.device))
+        finally:
+            self.model.train()
         return metrics
+
+    def validate(self, pairs) -> dict[str, float]:
+        return run_work(self.validation(pairs))
 
     @torch.inference_mode()
     def _sample(self, pairs) -> dict[str, Any]:

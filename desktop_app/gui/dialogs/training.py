@@ -189,7 +189,6 @@ class TrainingDialog(QDialog):
         self.result.clear()
 
         def work():
-            from desktop_app.core.training.data import cancel_reading
             from desktop_app.core.training.trainer import Trainer
 
             yield Progress(None, "building the model")
@@ -197,8 +196,7 @@ class TrainingDialog(QDialog):
             if resuming:
                 trainer.resume()
             self.trainer = trainer  # read on the GUI thread only after the first event
-            with cancel_reading(job.worker.token):  # Cancel stops the loading of the photos too
-                return (yield from pausable(trainer.run(), self._running))
+            return (yield from pausable(trainer.run(), self._running))
 
         job = WorkerThread(work, "training", self)
         job.progress.connect(self._on_progress)

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 
 from desktop_app.core.models.catalog import models_for
 from desktop_app.core.models.device import DEVICE_CHOICES
-from desktop_app.core.tasks import CancelToken, Progress
+from desktop_app.core.tasks import Progress
 from desktop_app.core.training import registry
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.runs import SavedRun
@@ -31,16 +31,13 @@ SELF_SUPERVISED_TIP = ("Learn from noisy photos alone, no clean versions (Neighb
                        "grainy, it has measured worse than the starting model, so compare before keeping.")
 
 
-def preview_work(config: TrainConfig, cancel: CancelToken | None = None):
+def preview_work(config: TrainConfig):
     """Read the folders as the trainer will (the task's own reading): counts, skipped files,
-    a few thumbnails. Once `cancel` is set, the reading stops at the next file."""
+    a few thumbnails. Each file read is a cancel point."""
     from PIL import Image
 
-    from desktop_app.core.training.data import cancel_reading
-
     yield Progress(None, "reading the images")
-    with cancel_reading(cancel):
-        data = registry.get(config.task).create(config).load()
+    data = yield from registry.get(config.task).create(config).read()
     thumbs = []
     for img in (data.train + data.val)[:THUMBS]:
         im = Image.fromarray(np.ascontiguousarray(img[..., :3]))  # RGB of (noisy, clean) pairs
@@ -317,7 +314,7 @@ class TrainingSetup(QWidget):
             return
         self.data_summary.setText("Reading the images...")
         c = self.make_config(folders)
-        job = WorkerThread(lambda: preview_work(c, job.worker.token), "training data preview", self)
+        job = WorkerThread(lambda: preview_work(c), "training data preview", self)
         # a stale preview (the folders changed while it read) is dropped
         job.succeeded.connect(lambda info: job is self.preview_job and self._show_preview(info))
         job.failed.connect(lambda msg, tb: job is self.preview_job
