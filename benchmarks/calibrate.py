@@ -109,7 +109,7 @@ def run_model(model: torch.nn.Module, noisy: np.ndarray) -> np.ndarray:
 def nlmeans(noisy: np.ndarray, sigma: float) -> np.ndarray:
     from desktop_app.core.operations import registry
     from desktop_app.core.operations.apply import apply_operation
-    from desktop_app.core.tasks import run_work
+    from desktop_app.core.work import run_work
 
     return run_work(apply_operation(registry.get("denoise", "nlmeans"), noisy, params={"sigma": sigma}))
 
@@ -120,7 +120,7 @@ def speed(args: argparse.Namespace) -> None:
     import cv2
 
     from desktop_app.core import calibration
-    from desktop_app.core.tasks import run_work
+    from desktop_app.core.work import run_work
 
     w, h = args.size
     folder = args.work / "burst"

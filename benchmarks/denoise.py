@@ -74,7 +74,7 @@ from desktop_app.core.models.device import pick_device
 from desktop_app.core.models.manager import MANAGER
 from desktop_app.core.operations import registry
 from desktop_app.core.operations.apply import apply_operation
-from desktop_app.core.tasks import run_work
+from desktop_app.core.work import run_work
 
 try:
     import bm3d

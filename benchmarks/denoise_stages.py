@@ -44,7 +44,7 @@ def child(args: argparse.Namespace) -> None:
     from desktop_app.core.imaging.noise import estimate_sigma
     from desktop_app.core.operations import registry
     from desktop_app.core.operations.apply import apply_operation
-    from desktop_app.core.tasks import run_work
+    from desktop_app.core.work import run_work
 
     times = {"start-up": time.perf_counter() - T0}
 

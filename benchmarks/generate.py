@@ -72,7 +72,7 @@ from desktop_app.core import generation  # noqa: E402
 from desktop_app.core.models import registry  # noqa: E402
 from desktop_app.core.models.catalog import find as find_model, models_for  # noqa: E402
 from desktop_app.core.models.weights import Manifest, ModelFileError, load_model  # noqa: E402
-from desktop_app.core.tasks import run_work  # noqa: E402
+from desktop_app.core.work import run_work  # noqa: E402
 from desktop_app.core.training.config import TrainConfig  # noqa: E402
 from desktop_app.core.training.generative import GenerativeTask  # noqa: E402
 

@@ -87,7 +87,7 @@ from desktop_app.core.imaging.io import load_image  # noqa: E402
 from desktop_app.core.models.device import pick_device  # noqa: E402
 from desktop_app.core.operations import registry  # noqa: E402
 from desktop_app.core.operations.apply import apply_operation  # noqa: E402
-from desktop_app.core.tasks import run_work  # noqa: E402
+from desktop_app.core.work import run_work  # noqa: E402
 from desktop_app.core.training.masks import random_mask  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -101,7 +101,7 @@ def bench_raw(args) -> int:
 def bench_batch(args) -> int:
     from desktop_app.core.batch import BatchSpec, run_batch
     from desktop_app.core.imaging.io import save_image
-    from desktop_app.core.tasks import run_work
+    from desktop_app.core.work import run_work
 
     work = Path(args.dir or tempfile.mkdtemp(prefix="pr-batch-"))
     photos = work / "in"
@@ -155,7 +155,7 @@ def bench_raw_vs_jpeg(args) -> int:
     from desktop_app.core.imaging.io import load_image
     from desktop_app.core.metrics import psnr
     from desktop_app.core.operations import apply_operation, registry
-    from desktop_app.core.tasks import run_work
+    from desktop_app.core.work import run_work
 
     def develop(data: bytes) -> np.ndarray:
         return formats.decode("RAW", data, 10**9, RawOptions(auto_bright_clip=0)).pixels / 65535.0

@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("desktop-app: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as e:  # noqa: BLE001 - every failure becomes one line for the user
-        from desktop_app.core.tasks import Cancelled
+        from desktop_app.core.work import Cancelled
 
         if isinstance(e, Cancelled):
             print("desktop-app: cancelled", file=sys.stderr)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from desktop_app.cli import arguments
 from desktop_app.cli.exit_codes import EXIT_ERROR
-from desktop_app.core.tasks import Progress, run_work
+from desktop_app.core.work import Progress, run_work
 
 
 def cmd_batch(args: argparse.Namespace) -> int:

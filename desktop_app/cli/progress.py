@@ -6,7 +6,7 @@ import sys
 import time
 from typing import Any, Callable, TextIO
 
-from desktop_app.core.tasks import Progress, Work, run_work
+from desktop_app.core.work import Progress, Work, run_work
 
 
 class ProgressBar:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from desktop_app.cli import arguments
-from desktop_app.core.tasks import Progress, run_work
+from desktop_app.core.work import Progress, run_work
 
 
 def cmd_train(args: argparse.Namespace) -> int:

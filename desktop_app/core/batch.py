@@ -32,7 +32,7 @@ from desktop_app.core.imaging.io import (OPENABLE_EXTENSIONS, SUPPORTED_EXTENSIO
                                          load_image, load_mask, save_image)
 from desktop_app.core.operations import apply_operation, registry
 from desktop_app.core.operations.base import Operation, ParameterError
-from desktop_app.core.tasks import CancelToken, Cancelled, Progress, Work, run_work
+from desktop_app.core.work import CancelToken, Cancelled, Progress, Work, run_work
 
 JOURNAL_NAME = ".photoretouch-batch.json"
 DEFAULT_PATTERN = "{stem}-{method}"

@@ -24,7 +24,7 @@ import torch.nn as nn
 from desktop_app.core.metrics import SwdResult, laplacian_pyramid, swd  # noqa: F401  (re-exported)
 from desktop_app.core.models.catalog import DEFAULT_GENERATOR  # noqa: F401  (re-exported)
 from desktop_app.core.models.runner import images_from_tensor, tensor_from_images
-from desktop_app.core.tasks import Progress, Work, run_work
+from desktop_app.core.work import Progress, Work, run_work
 
 LABEL_STREAM = 1_000_003  # offsets the seed of the class draws from the latent draws
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from desktop_app.core.imaging.convert import split_alpha, to_uint8
 from desktop_app.core.masks import CombineMode, bbox as _bbox, combine, feather, grow, shrink  # noqa: F401 (the API)
-from desktop_app.core.tasks import Progress, Work, run_work
+from desktop_app.core.work import Progress, Work, run_work
 
 Rect = tuple[int, int, int, int]  # x, y, width, height in image pixels
 

@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 
 from desktop_app.core.masks import feather, grow
-from desktop_app.core.tasks import Progress
+from desktop_app.core.work import Progress
 from desktop_app.gui.jobs import history_edit, mask_edit
 from desktop_app.gui.workers import WorkerThread
 

@@ -14,7 +14,7 @@ from desktop_app.core.imaging import formats
 from desktop_app.core.imaging.io import (SUPPORTED_EXTENSIONS, ImageMeta, is_write_protected, load_mask, save_image,
                                          save_mask)
 from desktop_app.core.paths import sample_photo
-from desktop_app.core.tasks import Progress
+from desktop_app.core.work import Progress
 from desktop_app.gui.qimage import display_levels
 from desktop_app.gui.workers import WorkerThread
 

@@ -21,7 +21,7 @@ from PySide6.QtGui import QImage
 from desktop_app.core.document import Document
 from desktop_app.core.document.document import PendingImage, PendingMask, PendingSwap, StaleEdit
 from desktop_app.core.document.history import Step
-from desktop_app.core.tasks import Progress, Work
+from desktop_app.core.work import Progress, Work
 from desktop_app.gui.qimage import display_levels, mask_overlay
 from desktop_app.gui.workers import WorkerThread
 

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QProgressBar, QS
 
 from desktop_app import APP_NAME
 from desktop_app.core.document import Document
-from desktop_app.core.tasks import Progress
+from desktop_app.core.work import Progress
 from desktop_app.gui.autosave import Autosave
 from desktop_app.gui.canvas import ImageCanvas
 from desktop_app.gui.edit_actions import EditActions

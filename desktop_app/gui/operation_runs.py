@@ -11,7 +11,7 @@ import numpy as np
 from desktop_app.core.document import Document
 from desktop_app.core.imaging.convert import paste_in_mask
 from desktop_app.core.operations import Operation, apply_variations, variation_seeds
-from desktop_app.core.tasks import Progress
+from desktop_app.core.work import Progress
 from desktop_app.gui.jobs import image_edit
 from desktop_app.gui.qimage import array_to_qimage
 from desktop_app.gui.workers import WorkerThread

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from desktop_app.core.tasks import CancelToken, Cancelled, Progress, Work
+from desktop_app.core.work import CancelToken, Cancelled, Progress, Work
 
 log = logging.getLogger(__name__)
 

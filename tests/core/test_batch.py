@@ -12,7 +12,7 @@ from desktop_app.core.batch import (JOURNAL_NAME, BatchError, BatchSpec, batch_o
                                     run_batch)
 from desktop_app.core.imaging.formats import synthetic_dng
 from desktop_app.core.imaging.io import ImageMeta, load_image, save_image, save_mask
-from desktop_app.core.tasks import CancelToken, Cancelled, run_work
+from desktop_app.core.work import CancelToken, Cancelled, run_work
 
 
 def noisy(seed: int, height: int = 24, width: int = 32) -> np.ndarray:
@@ -240,7 +240,7 @@ def test_parallel_jobs_never_run_one_model_on_two_photos_at_once(shoot, tmp_path
     import time
 
     from desktop_app.core.operations import Operation, registry
-    from desktop_app.core.tasks import Progress
+    from desktop_app.core.work import Progress
 
     running, most = [0], [0]
     lock = threading.Lock()

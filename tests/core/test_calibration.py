@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from desktop_app.core import calibration
-from desktop_app.core.tasks import run_work
+from desktop_app.core.work import run_work
 from desktop_app.core.training.data import load_pairs, scene_key
 
 SIZE = (160, 224)  # h, w
@@ -180,7 +180,7 @@ def _fraction_for_one_of(scenes: list[str]) -> float:
 
 
 def test_calibration_is_cancellable_between_frames(tmp_path):
-    from desktop_app.core.tasks import Cancelled, CancelToken
+    from desktop_app.core.work import Cancelled, CancelToken
 
     rng = np.random.default_rng(5)
     world = scene(7)

@@ -245,7 +245,7 @@ class _Clock:
 
 def test_progress_lines_when_stderr_is_not_a_terminal():
     from desktop_app.cli import ProgressBar
-    from desktop_app.core.tasks import Progress
+    from desktop_app.core.work import Progress
 
     stream, clock = io.StringIO(), _Clock()
     bar = ProgressBar("denoise cnn", stream=stream, clock=clock)
@@ -262,7 +262,7 @@ def test_progress_lines_when_stderr_is_not_a_terminal():
 
 def test_no_progress_lines_when_quiet():
     from desktop_app.cli import ProgressBar
-    from desktop_app.core.tasks import Progress
+    from desktop_app.core.work import Progress
 
     stream, clock = io.StringIO(), _Clock()
     bar = ProgressBar("x", enabled=False, stream=stream, clock=clock)
@@ -286,7 +286,7 @@ def test_telea_and_ns_refuse_a_mask_over_every_pixel(tmp_path, photo, method, va
 def test_operations_refuse_a_mask_over_every_pixel_in_the_core_too():
     from desktop_app.core.operations import apply_operation, registry
     from desktop_app.core.operations.base import ParameterError
-    from desktop_app.core.tasks import run_work
+    from desktop_app.core.work import run_work
 
     image = textured_image(30, 40)
     for method in ("telea", "ns"):

@@ -15,7 +15,7 @@ from desktop_app.core import generation
 from desktop_app.core.models import registry
 from desktop_app.core.models.catalog import library_dir
 from desktop_app.core.models.weights import Manifest, load_model, save_model
-from desktop_app.core.tasks import run_work
+from desktop_app.core.work import run_work
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.data import class_folders, load_labelled_image_set
 from desktop_app.core.training.generative import GanTask, blurred_crops, diff_augment

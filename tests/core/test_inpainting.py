@@ -7,7 +7,7 @@ import pytest
 from desktop_app.core.inpainting.fullres import fill_full_resolution, match_grain, plan_regions, spread
 from desktop_app.core.operations import apply_operation
 from desktop_app.core.operations import registry as ops
-from desktop_app.core.tasks import run_work
+from desktop_app.core.work import run_work
 from desktop_app.core.training.masks import KINDS, random_mask
 from tests.conftest import textured_image
 
@@ -295,7 +295,7 @@ def test_the_command_line_removes_by_default(tiny_inpaint_model, tmp_path):
 def test_a_large_removal_reports_progress_often_and_cancels(tiny_inpaint_model):
     """A 30 % hole filled at reduced scale, then given full-size detail: progress climbs in
     many small steps and a cancel in the middle stops the work at the next one."""
-    from desktop_app.core.tasks import CancelToken, Cancelled
+    from desktop_app.core.work import CancelToken, Cancelled
 
     image = leafy(600, 800, seed=6)
     mask = np.zeros((600, 800), np.float32)

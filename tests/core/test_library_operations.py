@@ -11,7 +11,7 @@ from desktop_app.core.models.catalog import library_dir
 from desktop_app.core.models.weights import Manifest, save_model
 from desktop_app.core.operations import apply_operation, registry
 from desktop_app.core.operations.library import sync_library_operations
-from desktop_app.core.tasks import CancelToken, Cancelled, Progress, pausable, run_work
+from desktop_app.core.work import CancelToken, Cancelled, Progress, pausable, run_work
 from tests.conftest import textured_image
 
 TINY = {"widths": [8, 16], "blocks": [1, 1]}

@@ -8,7 +8,7 @@ from desktop_app.core.models import registry
 from desktop_app.core.models.device import pick_device
 from desktop_app.core.models.tiled import MIN_TILE, OutOfMemory, TileSettings, dihedral_ensemble, run_tiled
 from desktop_app.core.models.weights import STORE_DTYPE, Manifest, ModelFileError, load_model, save_model
-from desktop_app.core.tasks import CancelToken, Cancelled, run_work
+from desktop_app.core.work import CancelToken, Cancelled, run_work
 from tests.conftest import textured_image
 
 TINY = {"channels": 3, "widths": [4, 8], "blocks": [1, 1], "noise_map": True, "unshuffle": 2}

@@ -4,7 +4,7 @@ import pytest
 from desktop_app.core.operations import ParameterError, apply_operation, registry
 from desktop_app.core.operations.base import Operation, Param
 from desktop_app.core.operations.classic import NLMEANS_TILE, nlmeans_settings
-from desktop_app.core.tasks import CancelToken, Cancelled, Progress, run_work
+from desktop_app.core.work import CancelToken, Cancelled, Progress, run_work
 from tests.conftest import textured_image
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from desktop_app.core.inpainting.patchmatch import patch_fill
-from desktop_app.core.tasks import CancelToken, Cancelled, run_work
+from desktop_app.core.work import CancelToken, Cancelled, run_work
 from tests.conftest import textured_image
 
 RED, BLUE = np.array([0.9, 0.1, 0.1], np.float32), np.array([0.1, 0.15, 0.85], np.float32)

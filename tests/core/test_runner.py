@@ -11,7 +11,7 @@ from desktop_app.core.models import registry, runtime
 from desktop_app.core.models.manager import LoadedModel
 from desktop_app.core.models.runner import ModelRunner
 from desktop_app.core.models.weights import Manifest
-from desktop_app.core.tasks import run_work
+from desktop_app.core.work import run_work
 from tests.conftest import textured_image
 
 TINY = {"channels": 3, "widths": [4, 8], "blocks": [1, 1], "noise_map": True, "unshuffle": 2}

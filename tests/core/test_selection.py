@@ -14,7 +14,7 @@ from desktop_app.core.brush import BrushSettings, stamp_segment
 from desktop_app.core.imaging.io import load_image, load_mask, save_image, save_mask
 from desktop_app.core.selection import (BoxSelectSettings, CombineMode, box_select, box_select_work, combine,
                                         feather, grow, magic_wand, magic_wand_work, shrink)
-from desktop_app.core.tasks import CancelToken, Cancelled, Progress, run_work
+from desktop_app.core.work import CancelToken, Cancelled, Progress, run_work
 
 
 def disc(shape: tuple[int, int], cx: float, cy: float, r: float) -> np.ndarray:

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from desktop_app.core.tasks import run_work
+from desktop_app.core.work import run_work
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.selfsup import neighbour_choice, subsample
 from desktop_app.core.training.trainer import Trainer

@@ -7,7 +7,7 @@ import torch
 from desktop_app.core.models.catalog import shipped_dir
 from desktop_app.core.models.weights import load_model
 from desktop_app.core.operations import apply_operation, registry
-from desktop_app.core.tasks import run_work
+from desktop_app.core.work import run_work
 from desktop_app.core.training import degrade
 from tests.conftest import textured_image
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from desktop_app.core.models.weights import load_model
-from desktop_app.core.tasks import CancelToken, Cancelled, run_work
+from desktop_app.core.work import CancelToken, Cancelled, run_work
 from desktop_app.core.training import degrade
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.data import load_image_set
@@ -181,7 +181,7 @@ def test_vivid_colours_reach_saturated_chroma():
 
 
 def test_a_balanced_loss_weighs_quiet_samples_up_and_loud_ones_down(folder):
-    from desktop_app.core.training.tasks import DenoiseTask
+    from desktop_app.core.training.restoration import DenoiseTask
 
     clean = torch.full((3, 3, 32, 32), 0.5)
     noise = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
@@ -250,7 +250,7 @@ def test_inpainting_zoom_enlarges_the_training_crops():
     import numpy as np
 
     from desktop_app.core.training.data import ImageSet
-    from desktop_app.core.training.tasks import InpaintTask
+    from desktop_app.core.training.restoration import InpaintTask
 
     # single-pixel stripes: a crop at the photo's own scale alternates at every pixel
     stripes = np.zeros((200, 300, 3), np.uint8)
@@ -273,7 +273,7 @@ def test_inpainting_zoom_enlarges_the_training_crops():
 
 
 def test_inpainting_without_pairs_learns_from_every_crop_of_the_batch():
-    from desktop_app.core.training.tasks import InpaintTask
+    from desktop_app.core.training.restoration import InpaintTask
 
     seen = []
 
@@ -403,7 +403,7 @@ def test_a_new_training_task_is_one_descriptor(folder, tmp_path):
     from desktop_app import cli
     from desktop_app.core.models.catalog import library_dir
     from desktop_app.core.training import registry
-    from desktop_app.core.training.tasks import DenoiseTask
+    from desktop_app.core.training.restoration import DenoiseTask
 
     spec = registry.TrainingTask(
         id="denoise-blind-gaussian", title="Denoise Gaussian noise, blind", model_task="denoise-real",

@@ -12,7 +12,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.core.operations import Operation, registry
-from desktop_app.core.tasks import Progress
+from desktop_app.core.work import Progress
 from desktop_app.gui.main_window import MainWindow
 from desktop_app.gui.settings import Settings
 

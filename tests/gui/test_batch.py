@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from desktop_app.core.batch import JOURNAL_NAME
 from desktop_app.core.imaging.io import load_image, save_image
 from desktop_app.core.operations import Operation, Param
-from desktop_app.core.tasks import Progress
+from desktop_app.core.work import Progress
 from desktop_app.gui.dialogs.batch import BatchDialog
 from tests.conftest import textured_image
 from tests.gui.helpers import open_and_wait, register_for_test

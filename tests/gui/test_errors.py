@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from desktop_app.core.operations import Operation
-from desktop_app.core.tasks import Progress
+from desktop_app.core.work import Progress
 from tests.gui.helpers import paint_stroke, register_for_test, run_from_panel
 
 

@@ -337,7 +337,7 @@ def test_a_task_added_as_a_descriptor_is_offered_trained_and_kept(qtbot, opened,
     """Nothing but a registered descriptor (an existing network and existing code): the
     dialog lists it, trains it, reports its metric in its words, and keeps it."""
     from desktop_app.core.training import registry as training_tasks
-    from desktop_app.core.training.tasks import RealDenoiseTask
+    from desktop_app.core.training.restoration import RealDenoiseTask
 
     spec = training_tasks.TrainingTask(
         id="test-blind", title="Denoise, blind (a test task)", model_task="denoise-real",

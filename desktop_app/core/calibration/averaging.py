@@ -20,7 +20,7 @@ from desktop_app.core.calibration.bursts import Burst, frame_info
 from desktop_app.core.imaging.convert import to_uint8
 from desktop_app.core.imaging.io import load_image
 from desktop_app.core.imaging.noise import estimate_sigma
-from desktop_app.core.tasks import Progress, Work
+from desktop_app.core.work import Progress, Work
 
 
 @dataclass

@@ -26,7 +26,7 @@ from desktop_app.core.calibration.averaging import (
 )
 from desktop_app.core.calibration.bursts import MIN_FRAMES, Burst
 from desktop_app.core.imaging.convert import to_uint8
-from desktop_app.core.tasks import Progress, Work
+from desktop_app.core.work import Progress, Work
 
 MANIFEST = "calibration.json"
 
@@ -138,7 +138,7 @@ def calibrate(bursts: list[Burst], out_dir: str | Path, settings: AlignSettings 
 
 
 def _scaled(work: Work, start: float, stop: float) -> Work:
-    from desktop_app.core.tasks import subrange
+    from desktop_app.core.work import subrange
 
     return (yield from subrange(work, start, stop))
 

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from desktop_app.core.imaging.noise import estimate_sigma
-from desktop_app.core.tasks import Progress, Work, subrange
+from desktop_app.core.work import Progress, Work, subrange
 
 # window (H x W x C float32, known pixels valid) + hole (bool H x W) -> filled window
 FillFn = Callable[[np.ndarray, np.ndarray], Work[np.ndarray]]

@@ -65,7 +65,7 @@ from desktop_app.core.inpainting.patch_pyramid import (
     usable_holes,
 )
 from desktop_app.core.inpainting.patch_voting import vote, vote_weights
-from desktop_app.core.tasks import Progress, Work
+from desktop_app.core.work import Progress, Work
 
 TEXTURE_WEIGHT = 4.0   # scale of the texture channels (mean |derivative|) against the colours
 LOCAL_SEARCH = 32      # random-search radius (px) at the levels after the coarsest

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from desktop_app.core.inpainting.fullres import FillFn
-from desktop_app.core.tasks import Work, subrange
+from desktop_app.core.work import Work, subrange
 
 LOW_SIGMA = 3.0  # px at the working scale: below this scale the network's content is kept
 REFINE_LEVELS = 2  # pyramid levels of the full-size pass over a fill made at a smaller scale

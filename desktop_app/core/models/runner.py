@@ -22,7 +22,7 @@ from desktop_app.core.models import runtime
 from desktop_app.core.models.descriptor import Architecture
 from desktop_app.core.models.tiled import (TensorFn, TileSettings, autocast, choose_tile, dihedral_ensemble,
                                            is_oom, run_tiled)
-from desktop_app.core.tasks import Progress, Work
+from desktop_app.core.work import Progress, Work
 
 if TYPE_CHECKING:
     from desktop_app.core.models.manager import LoadedModel

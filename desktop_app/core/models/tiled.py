@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from desktop_app.core.models.device import available_memory_bytes
-from desktop_app.core.tasks import Progress, Work
+from desktop_app.core.work import Progress, Work
 
 # The network function: NCHW float tensor on the device -> NCHW tensor of the same size.
 TensorFn = Callable[[torch.Tensor], torch.Tensor]

@@ -9,7 +9,7 @@ import numpy as np
 
 from desktop_app.core.imaging.convert import blend, join_alpha, split_alpha
 from desktop_app.core.operations.base import Operation, OperationInput, ParameterError
-from desktop_app.core.tasks import Progress, Work, subrange
+from desktop_app.core.work import Progress, Work, subrange
 
 
 def apply_operation(

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from desktop_app.core.tasks import Work
+from desktop_app.core.work import Work
 
 AUTO = "auto"
 

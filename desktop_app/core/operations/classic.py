@@ -9,7 +9,7 @@ import numpy as np
 from desktop_app.core.imaging import tiles as tiling
 from desktop_app.core.imaging.convert import to_uint8
 from desktop_app.core.operations.base import Operation, OperationInput, Param, ParameterError
-from desktop_app.core.tasks import Progress, Work
+from desktop_app.core.work import Progress, Work
 
 # --- NL-Means -------------------------------------------------------------------------------
 

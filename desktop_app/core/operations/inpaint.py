@@ -8,7 +8,7 @@ import numpy as np
 
 from desktop_app.core.inpainting.fullres import fill_full_resolution
 from desktop_app.core.operations.base import AUTO, Operation, OperationInput, Param
-from desktop_app.core.tasks import Progress, Work
+from desktop_app.core.work import Progress, Work
 
 MODEL_ID = "inpaint"  # resources/models/inpaint.safetensors
 

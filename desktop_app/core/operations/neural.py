@@ -7,7 +7,7 @@ import numpy as np
 
 from desktop_app.core.imaging.noise import estimate_sigma
 from desktop_app.core.operations.base import AUTO, Operation, OperationInput, Param
-from desktop_app.core.tasks import Progress, Work
+from desktop_app.core.work import Progress, Work
 
 BYTES_PER_PIXEL = 600.0  # working memory of the UNet denoisers per input pixel, fp32, measured roughly
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from desktop_app.core.training.config import TrainConfig
-from desktop_app.core.tasks import Work
+from desktop_app.core.work import Work
 from desktop_app.core.training.data import ImageSet, center_crop, iter_image_set, random_patches
 
 

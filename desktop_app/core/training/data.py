@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from desktop_app.core.imaging.io import DEFAULT_MAX_PIXELS
-from desktop_app.core.tasks import Progress, Work, run_work
+from desktop_app.core.work import Progress, Work, run_work
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
 

@@ -44,7 +44,7 @@ from desktop_app.core import generation, metrics
 from desktop_app.core.models.archs.generators import level_widths
 from desktop_app.core.training.base import TrainingCode
 from desktop_app.core.training.config import TrainConfig
-from desktop_app.core.tasks import Work
+from desktop_app.core.work import Work
 from desktop_app.core.training.data import ImageSet, class_folders, iter_labelled_image_set, random_crop
 
 VAL_SEED = 12345

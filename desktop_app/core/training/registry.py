@@ -220,7 +220,7 @@ def describe_metrics(metrics: dict[str, Any], parts: bool = False) -> str:
 
 # -- the tasks this app trains ----------------------------------------------------------------
 
-_TASKS_MODULE = "desktop_app.core.training.tasks"
+_RESTORATION = "desktop_app.core.training.restoration"
 # a fine-tune's defaults suit ten minutes on a CPU: benchmarks/finetune.py measured, on indoor
 # scenes and the shipped Gaussian denoiser (trained to the end of its schedule and easily
 # knocked off its optimum), lr 1e-4 at +0.06 dB and 3e-4 at -0.17 dB; the shipped networks were
@@ -230,17 +230,17 @@ _DENOISE_FINE_TUNE = Settings(lr=1e-4, batch=8, patch=96, val_every=200)
 
 register(TrainingTask(
     id="denoise", title="Denoise (Gaussian noise, level as input)", model_task="denoise",
-    default_arch="unet-denoise", code=f"{_TASKS_MODULE}:DenoiseTask",
+    default_arch="unet-denoise", code=f"{_RESTORATION}:DenoiseTask",
     scratch=_DENOISE_SCRATCH, fine_tune=_DENOISE_FINE_TUNE, default_name="my-denoiser",
     description="white noise of a random level, the level given to the network"))
 register(TrainingTask(
     id="denoise-real", title="Denoise real photos (blind)", model_task="denoise-real",
-    default_arch="unet-denoise-blind", code=f"{_TASKS_MODULE}:RealDenoiseTask",
+    default_arch="unet-denoise-blind", code=f"{_RESTORATION}:RealDenoiseTask",
     scratch=_DENOISE_SCRATCH, fine_tune=_DENOISE_FINE_TUNE, self_supervised="denoise-self",
     default_name="my-denoiser", description="camera-like noise, no noise level given"))
 register(TrainingTask(
     id="denoise-pairs", title="Denoise real photos, from pairs (noisy/ and clean/)", model_task="denoise-real",
-    default_arch="unet-denoise-blind", code=f"{_TASKS_MODULE}:PairedRealDenoiseTask",
+    default_arch="unet-denoise-blind", code=f"{_RESTORATION}:PairedRealDenoiseTask",
     scratch=_DENOISE_SCRATCH, fine_tune=_DENOISE_FINE_TUNE, default_name="my-camera", listed=False,
     records_files=True, description="folders holding noisy/ and clean/ photos of the same names"))
 register(TrainingTask(
@@ -256,7 +256,7 @@ register(TrainingTask(
     default_name="my-camera", listed=False))
 register(TrainingTask(
     id="inpaint", title="Remove objects (inpainting)", model_task="inpaint", default_arch="inpaint-fourier",
-    code=f"{_TASKS_MODULE}:InpaintTask",
+    code=f"{_RESTORATION}:InpaintTask",
     scratch=Settings(lr=3e-4, batch=16, patch=96, val_every=1000),
     fine_tune=Settings(lr=1e-4, batch=8, patch=128, val_every=200),
     metric=Metric(key="psnr", title="PSNR inside the holes"), default_name="my-inpainter"))

@@ -36,7 +36,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from desktop_app.core.metrics import psnr
-from desktop_app.core.tasks import Work
+from desktop_app.core.work import Work
 from desktop_app.core.training.base import TrainingCode
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.data import ImageSet, iter_image_set, read_rgb

@@ -24,14 +24,14 @@ from desktop_app.core.models import registry
 from desktop_app.core.models.catalog import find
 from desktop_app.core.models.device import pick_device
 from desktop_app.core.models.weights import STORE_DTYPE, Manifest, load_model, save_model
-from desktop_app.core.tasks import Progress, Work, run_work, subrange
+from desktop_app.core.work import Progress, Work, run_work, subrange
 from desktop_app.core.training.checkpoint import load_checkpoint, save_checkpoint
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.data import ImageSet
 from desktop_app.core.training import registry as training_tasks
 # the shipped tasks' code, which the registry names as "module:Class": imported here too so
 # that a frozen build (PyInstaller follows static imports only) bundles it
-from desktop_app.core.training import generative, selfsup, tasks  # noqa: F401, E402
+from desktop_app.core.training import generative, restoration, selfsup  # noqa: F401, E402
 
 
 class Trainer:

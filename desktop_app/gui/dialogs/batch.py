@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QFil
 
 from desktop_app.core.batch import DEFAULT_PATTERN, BatchReport, BatchSpec, batch_operations, run_batch
 from desktop_app.core.imaging.io import OPEN_FILTER
-from desktop_app.core.tasks import Progress
+from desktop_app.core.work import Progress
 from desktop_app.gui.panels.operations import ParamForm
 from desktop_app.gui.workers import WorkerThread
 

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QDialog, QHBoxLa
 from desktop_app.core.models import library
 from desktop_app.core.models.catalog import ModelEntry, all_models
 from desktop_app.core.models.manifest import ModelFileError
-from desktop_app.core.tasks import Progress, Work
+from desktop_app.core.work import Progress, Work
 from desktop_app.gui.workers import WorkerThread
 
 COLUMNS = ("Name", "Task", "Architecture", "Where", "Validation")

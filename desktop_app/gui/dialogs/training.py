@@ -23,7 +23,7 @@ from typing import Any
 from PySide6.QtWidgets import QDialog, QVBoxLayout, QWidget
 
 from desktop_app.core.paths import app_data_dir
-from desktop_app.core.tasks import Progress, pausable
+from desktop_app.core.work import Progress, pausable
 from desktop_app.core.training import registry
 from desktop_app.core.training.runs import SavedRun, mark_done, read_run, unfinished_runs
 from desktop_app.gui.dialogs.training_monitor import RunMonitor

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 
 from desktop_app.core.models.catalog import models_for
 from desktop_app.core.models.device import DEVICE_CHOICES
-from desktop_app.core.tasks import Progress
+from desktop_app.core.work import Progress
 from desktop_app.core.training import registry
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.runs import SavedRun

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFo
                                QLabel, QListView, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSpinBox,
                                QToolButton, QVBoxLayout, QWidget)
 
-from desktop_app.core.tasks import Progress
+from desktop_app.core.work import Progress
 from desktop_app.gui.icons import icon
 from desktop_app.gui.qimage import array_to_qimage
 

@@ -1,5 +1,6 @@
-"""What each training task does with a batch of clean patches: how it degrades them, what
-loss it optimises, and how it measures validation PSNR. The trainer owns everything else
+"""The restoration tasks' training code (denoisers, inpainting): what each does with a batch
+of clean patches, how it degrades them, what loss it optimises, and how it measures
+validation PSNR. The trainer owns everything else
 (data, schedule, checkpoints, export). The generators' tasks (GAN, VAE) are in
 `generative.py`, self-supervised denoising from noisy photos alone in `selfsup.py`; each
 task's descriptor (title, defaults, metric) is in `registry.py`."""
@@ -12,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from desktop_app.core.metrics import psnr, ssim_map
-from desktop_app.core.tasks import Work
+from desktop_app.core.work import Work
 from desktop_app.core.training import degrade
 from desktop_app.core.training.base import TrainingCode
 from desktop_app.core.training.config import TrainConfig
