@@ -27,10 +27,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     for scene in manifest["scenes"]:
         if scene["name"] not in names:
             continue
-        before, after = (sum(scene[k]) / len(scene[k]) for k in ("sigma_before", "sigma_after"))
-        print(f"{scene['name']}: {len(scene['frames'])} frames averaged in {scene['seconds_align']:.1f} s, "
-              f"noise {before:.2f} -> {after:.2f} (of 255, x{scene['noise_reduction']:.1f} less), "
-              f"{len(scene['pairs'])} pairs", file=sys.stderr)
+        print(f"{scene['name']}: {calibration.scene_summary(scene)}", file=sys.stderr)
         for frame, why in scene["left_out"]:
             print(f"  left out {frame}: {why}", file=sys.stderr)
     for name, why in manifest["left_out"].items():

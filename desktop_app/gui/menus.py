@@ -17,6 +17,13 @@ TOOLS = (("brush", "&Brush", "B", "fa5s.paint-brush", "Paint the mask (Alt: eras
          ("remove", "Re&move Hints", "Shift+K", "fa5s.minus-circle", "Paint over parts it wrongly took"))
 
 
+def open_calibration(w):
+    """Models > Calibrate to My Camera (the dialog's module loads on first use, as the others')."""
+    from desktop_app.gui.dialogs.calibration import open_calibration_dialog
+
+    return open_calibration_dialog(w)
+
+
 def make_actions(w) -> None:
     """Set the window's `act_*` actions and `tool_actions`, and build its menus and toolbar."""
 
@@ -79,6 +86,8 @@ def make_actions(w) -> None:
     w.act_cancel = A("&Cancel Operation", w.cancel_job, "Esc", "fa5s.stop")
     w.act_train = A("&Train / Fine-tune...", w.open_training_dialog, None, "fa5s.graduation-cap",
                     "Teach a denoiser on your own photos; the result joins the Operations panel")
+    w.act_calibrate = A("&Calibrate to My Camera...", lambda: open_calibration(w), None, "fa5s.camera",
+                        "Average bursts of a still scene into a clean reference, then teach the denoiser your camera")
     w.act_library = A("Manage &Library...", w.open_library_dialog, None, "fa5s.book",
                       "Rename, delete, export and import model files")
     w.act_generate = A("&Generate Images...", w.show_generate_panel, "Ctrl+G", "fa5s.magic",
@@ -107,8 +116,8 @@ def make_actions(w) -> None:
     for a in (w.act_run, w.act_cancel, None, w.act_generate):
         m.addSeparator() if a is None else m.addAction(a)
     m = bar.addMenu("&Models")
-    m.addAction(w.act_train)
-    m.addAction(w.act_library)
+    for a in (w.act_calibrate, w.act_train, w.act_library):
+        m.addAction(a)
     f.rebuild_recent()
 
     tb = w.addToolBar("Main")

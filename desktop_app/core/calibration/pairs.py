@@ -143,6 +143,38 @@ def _scaled(work: Work, start: float, stop: float) -> Work:
     return (yield from subrange(work, start, stop))
 
 
+def scene_noise(scene: dict) -> tuple[float, float]:
+    """A scene's noise (sigma, 0-255 scale, the mean over the channels) in its first frame and
+    in the mean of its frames."""
+    before, after = (sum(scene[k]) / len(scene[k]) for k in ("sigma_before", "sigma_after"))
+    return before, after
+
+
+def scene_summary(scene: dict) -> str:
+    """One scene of the manifest in words: frames averaged, the noise before and after (the
+    mean over the channels, 0-255 scale), the pairs written."""
+    before, after = scene_noise(scene)
+    return (f"{len(scene['frames'])} frames averaged in {scene['seconds_align']:.1f} s, noise {before:.2f} -> "
+            f"{after:.2f} (of 255, x{scene['noise_reduction']:.1f} less), {len(scene['pairs'])} pairs")
+
+
+def read_calibration(folders) -> dict:
+    """The camera and ISO range of the pairs folders among `folders` that `calibrate` wrote:
+    {"camera": "Make Model", "iso": [low, high]}, either left out when unknown; {} when none
+    of them holds a calibration.json."""
+    found = []
+    for folder in folders:
+        try:
+            m = json.loads((Path(folder) / MANIFEST).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(m, dict):
+            found.append({"camera": m.get("camera") if isinstance(m.get("camera"), str) else None,
+                          "iso": [i for i in (m.get("iso") or []) if isinstance(i, int)]})
+    out = {"camera": _one_camera(found), "iso": _iso_range(found)}
+    return {k: v for k, v in out.items() if v}
+
+
 def _one_camera(scenes) -> str | None:
     cameras = sorted({s["camera"] for s in scenes if s.get("camera")})
     return " / ".join(cameras) if cameras else None

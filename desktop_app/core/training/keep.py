@@ -41,15 +41,28 @@ def library_path(name: str) -> Path:
 
 def keep(trainer: "Trainer", name: str, title: str | None = None, description: str = "") -> "Manifest":
     """Export the run's best weights into the library as `name` (replacing a model of the
-    user's of that name) and list it where it is used; the start's score goes with it."""
+    user's of that name) and list it where it is used; the start's score goes with it.
+
+    Pairs made by `desktop-app calibrate` (or Models > Calibrate to My Camera) give the
+    model their camera and ISO range (the manifest's `training`) and, unless a title is
+    given, the title "Denoise for <camera>": a calibrated model is for that camera at
+    those ISOs (docs/models.md), and says so where it is chosen."""
+    from desktop_app.core.calibration import read_calibration
     from desktop_app.core.models.manager import MANAGER
     from desktop_app.core.operations.library import sync_library_operations
 
     check_name(name)
     trainer.config.name = name
     start = trainer.start_metrics.get(trainer.metric)
+    calibrated = read_calibration(trainer.config.data)
+    camera, iso = calibrated.get("camera"), calibrated.get("iso")
+    if camera:
+        title = title or f"Denoise for {camera}"
+        at = f" at ISO {iso[0]}-{iso[1]}" if iso else ""
+        description = f"{description} Calibrated to the {camera}: meant for its photos{at}.".strip()
     MANAGER.release()  # a model of this name may be loaded from the file being replaced
     manifest = trainer.export(library_path(name), title=title or name, description=description,
-                              extra_metrics={"start_" + trainer.metric: round(start, 3)} if start is not None else None)
+                              extra_metrics={"start_" + trainer.metric: round(start, 3)} if start is not None else None,
+                              training=calibrated)
     sync_library_operations()
     return manifest

@@ -241,7 +241,7 @@ register(TrainingTask(
 register(TrainingTask(
     id="denoise-pairs", title="Denoise real photos, from pairs (noisy/ and clean/)", model_task="denoise-real",
     default_arch="unet-denoise-blind", code=f"{_RESTORATION}:PairedRealDenoiseTask",
-    scratch=_DENOISE_SCRATCH, fine_tune=_DENOISE_FINE_TUNE, default_name="my-camera", listed=False,
+    scratch=_DENOISE_SCRATCH, fine_tune=_DENOISE_FINE_TUNE, default_name="my-camera",
     records_files=True, description="folders holding noisy/ and clean/ photos of the same names"))
 register(TrainingTask(
     id="denoise-self", title="Denoise real photos, self-supervised (noisy photos only)", model_task="denoise-real",

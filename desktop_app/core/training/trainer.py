@@ -252,14 +252,16 @@ class Trainer:
         )
 
     def export(self, weights_path: Path, title: str | None = None, description: str = "",
-               extra_metrics: dict[str, Any] | None = None) -> Manifest:
-        """Write the best weights so far as `<weights_path>` + manifest."""
+               extra_metrics: dict[str, Any] | None = None, training: dict[str, Any] | None = None) -> Manifest:
+        """Write the best weights so far as `<weights_path>` + manifest (`training`: more of
+        what the manifest says of the training, e.g. the camera calibrated to)."""
         model, _ = load_model(self.best_path.with_suffix(".json"))
         manifest = self._manifest()
         manifest.title = title or manifest.title
         manifest.description = description
         manifest.training["steps"] = self.best.get("step", self.step)
         manifest.metrics.update(extra_metrics or {})
+        manifest.training.update(training or {})
         return save_model(model, weights_path, manifest, dtype=STORE_DTYPE)
 
 

@@ -20,6 +20,7 @@ from desktop_app.core.work import Progress
 from desktop_app.core.training import registry
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.runs import SavedRun
+from desktop_app.gui.dialogs.folder_list import FolderList
 from desktop_app.gui.qimage import array_to_qimage
 from desktop_app.gui.workers import WorkerThread
 
@@ -81,8 +82,7 @@ class TrainingSetup(QWidget):
         self.self_supervised.toggled.connect(self._variant_changed)
         self.start.currentIndexChanged.connect(self.apply_defaults)
         self.device.currentIndexChanged.connect(self.apply_defaults)
-        self.add_folder.clicked.connect(self.choose_folder)
-        self.remove_folder.clicked.connect(self._remove_folder)
+        self.photos.changed.connect(self.refresh_preview)
         self._list_start_points()
         self.apply_defaults()
 
@@ -95,17 +95,8 @@ class TrainingSetup(QWidget):
         self.self_supervised.setToolTip(SELF_SUPERVISED_TIP)
         self.start = QComboBox()
         self.start.setToolTip("The model to fine-tune, or a new network trained from scratch")
-        self.folders = QListWidget()
-        self.folders.setMaximumHeight(80)
-        self.add_folder = QPushButton("Add Folder...")
-        self.remove_folder = QPushButton("Remove")
-        buttons = QVBoxLayout()
-        buttons.addWidget(self.add_folder)
-        buttons.addWidget(self.remove_folder)
-        buttons.addStretch(1)
-        folders = QHBoxLayout()
-        folders.addWidget(self.folders, 1)
-        folders.addLayout(buttons)
+        self.photos = FolderList(lambda: self.window_.ask_folder_path())
+        self.add_folder, self.remove_folder = self.photos.add_button, self.photos.remove_button
         # runs an earlier session left unfinished
         self.saved_runs = QComboBox()
         self.saved_runs.setToolTip("A run stopped by closing the window, a crash or Cancel: it continues from its "
@@ -120,7 +111,7 @@ class TrainingSetup(QWidget):
         form.addRow("Task", self.task)
         form.addRow("", self.self_supervised)
         form.addRow("Start from", self.start)
-        form.addRow("Photos", folders)
+        form.addRow("Photos", self.photos)
         return form
 
     def _build_data(self) -> QGroupBox:
@@ -255,8 +246,7 @@ class TrainingSetup(QWidget):
         self.task.setCurrentIndex(self.task.findData(listed))
         self.self_supervised.setChecked(variant is not None)
         self.start.setCurrentIndex(max(0, self.start.findData(c.base or SCRATCH)))
-        self.folders.clear()
-        self.folders.addItems(list(c.data))
+        self.photos.set_folders(c.data)
         self.batch.setValue(c.batch)
         self.patch.setValue(c.patch)
         self.lr.setValue(c.lr)
@@ -280,25 +270,11 @@ class TrainingSetup(QWidget):
         self.self_supervised.setEnabled(not locked and self.listed.self_supervised is not None)
 
     # -- photos ---------------------------------------------------------------------------
-    def choose_folder(self) -> None:
-        path = self.window_.ask_folder_path()
-        if path:
-            self.add_folders([path])
-
     def add_folders(self, paths: list[str]) -> None:
-        have = set(self.folder_list())
-        for p in paths:
-            if p not in have:
-                self.folders.addItem(p)
-        self.refresh_preview()
-
-    def _remove_folder(self) -> None:
-        for item in self.folders.selectedItems():
-            self.folders.takeItem(self.folders.row(item))
-        self.refresh_preview()
+        self.photos.add_folders(paths)  # the preview is read again
 
     def folder_list(self) -> list[str]:
-        return [self.folders.item(i).text() for i in range(self.folders.count())]
+        return self.photos.folders()
 
     def refresh_preview(self) -> None:
         self.cancel_preview()
