@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import tifffile
 
+import desktop_app
 from desktop_app.core.imaging.io import load_image, save_image, save_mask
 from tests.conftest import textured_image
 
@@ -104,7 +105,8 @@ def test_ctrl_c_in_the_first_second_of_a_real_process_prints_no_traceback(tmp_pa
         # traceback of frozen frames; none passes through the app's code
         if "Traceback" in err:
             frames = re.findall(r'File "([^"]+)"', err)
-            assert not [f for f in frames if "desktop_app" in f and not f.endswith("__main__.py")], err
+            package = str(Path(desktop_app.__file__).parent)  # not site-packages' editable-install finder
+            assert not [f for f in frames if f.startswith(package) and not f.endswith("__main__.py")], err
         else:
             assert len(err.strip().splitlines()) <= 1, err
 
