@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QColor, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QProgressBar, QScrollArea
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QProgressBar
 
 from desktop_app import APP_NAME
 from desktop_app.core.document import Document
@@ -39,18 +39,8 @@ from desktop_app.gui.panels.operations import OperationPanel
 from desktop_app.gui.prompts import Prompts
 from desktop_app.gui.selection_tools import SelectionTools
 from desktop_app.gui.settings import Settings
+from desktop_app.gui.scrolling import scrolling
 from desktop_app.gui.workers import WorkerThread
-
-
-def scrolling(widget) -> QScrollArea:
-    """A panel in a scroll area, so a dock never forces the window taller than the screen."""
-    area = QScrollArea()
-    area.setWidget(widget)
-    area.setWidgetResizable(True)
-    area.setFrameShape(QScrollArea.Shape.NoFrame)
-    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    area.setMinimumWidth(widget.minimumSizeHint().width() + 16)
-    return area
 
 
 class MainWindow(Prompts, QMainWindow):

@@ -92,7 +92,7 @@ def exif_of(image: Image.Image, fmt: str) -> tuple[bytes | None, int]:
     return raw, orientation
 
 
-def reset_orientation(buffer: bytearray, start: int) -> int:
+def reset_orientation(buffer: bytearray | np.ndarray, start: int) -> int:
     """Set Orientation to 1 in the TIFF structure at buffer[start:], in place; return its old value.
 
     Done on the bytes, not through Pillow, so every other tag (maker notes, thumbnail) stays

@@ -29,6 +29,7 @@ from desktop_app.core.training.runs import SavedRun, mark_done, read_run, unfini
 from desktop_app.gui.dialogs.training_monitor import RunMonitor
 from desktop_app.gui.dialogs.training_result import ResultPanel
 from desktop_app.gui.dialogs.training_setup import SCRATCH, TrainingSetup, preview_work  # noqa: F401 (re-exported)
+from desktop_app.gui.scrolling import fit_to_screen, scrolling
 from desktop_app.gui.workers import WorkerThread
 
 
@@ -56,9 +57,15 @@ class TrainingDialog(QDialog):
         self.setup.make_config = self.build_config
         self.monitor = RunMonitor(self)
         self.result = ResultPanel(self)
-        layout = QVBoxLayout(self)
+        parts = QWidget()
+        inner = QVBoxLayout(parts)
+        inner.setContentsMargins(0, 0, 0, 0)
         for part in (self.setup, self.monitor, self.result):
-            layout.addWidget(part)
+            inner.addWidget(part)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(scrolling(parts))  # a 768-px screen holds the dialog; its parts scroll
+        fit_to_screen(self, parts)
         self._connect()
         self._name_default()
         self._list_saved_runs()
