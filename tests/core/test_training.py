@@ -194,6 +194,21 @@ def test_a_balanced_loss_weighs_quiet_samples_up_and_loud_ones_down(folder):
         DenoiseTask(config(folder, task_options={"balance": 2.0}))
 
 
+def test_paired_training_takes_the_asked_share_of_real_pairs(folder):
+    from desktop_app.core.training.restoration import PairedRealDenoiseTask
+
+    task = PairedRealDenoiseTask(config(folder, task="denoise-pairs", task_options={"real": 0.75}))
+    clean = torch.rand(8, 3, 32, 32)
+    batch = torch.cat([torch.full_like(clean, 0.5), clean], dim=1)  # "noisy" halves all flat grey
+    seen = []
+    model = lambda x, _: seen.append(x.clone()) or x  # noqa: E731 - records what the network was given
+    task.loss(model, batch, torch.Generator().manual_seed(0), "cpu")
+    flat = [bool((x == 0.5).all()) for x in seen[0]]
+    assert flat == [True] * 6 + [False] * 2  # 6 of 8 real pairs, the rest synthetic noise on the clean
+    with pytest.raises(ValueError):
+        PairedRealDenoiseTask(config(folder, task="denoise-pairs", task_options={"real": 0.0}))
+
+
 def test_a_black_and_white_photo_gets_the_same_noise_in_every_channel():
     # as the app denoises it: its one channel given to all three inputs
     gen = torch.Generator().manual_seed(0)

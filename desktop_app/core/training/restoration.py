@@ -100,20 +100,29 @@ class RealDenoiseTask(DenoiseTask):
 
 class PairedRealDenoiseTask(RealDenoiseTask):
     """Fine-tuning the blind model on real camera noise: folders of (noisy, clean) pairs
-    (`noisy/` and `clean/`, same names). Half of each batch is real pairs; the other half
-    gets synthetic camera noise on the clean crops, so the model keeps its general skill.
+    (`noisy/` and `clean/`, same names). A share of each batch (`real`, half by default) is
+    real pairs; the rest gets synthetic camera noise on the clean crops, so the model keeps
+    its general skill. `balance` weighs the samples as for the Gaussian denoiser.
     Validation: the held-out scenes' real pairs; the manifest lists the files trained on."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__(config)
+        self.real_fraction = float(self.config.task_options.get("real", 0.5))
+        if not 0 < self.real_fraction <= 1:
+            raise ValueError(f"real is the share of each batch taken from the pairs, above 0 and at most 1, "
+                             f"not {self.real_fraction}")
 
     def read(self) -> Work[ImageSet]:
         return (yield from iter_pairs(self.config.data, self.config.val_fraction))
 
     def loss(self, model: nn.Module, batch: torch.Tensor, gen: torch.Generator, device) -> tuple[torch.Tensor, dict]:
         noisy, clean = batch[:, :3], batch[:, 3:]
-        half = batch.shape[0] // 2
-        synthetic, _, _ = degrade.realistic(clean[half:], gen)
-        noisy = torch.cat([noisy[:half], synthetic])
+        real = max(1, round(batch.shape[0] * self.real_fraction))
+        synthetic, _, _ = degrade.realistic(clean[real:], gen)
+        noisy = torch.cat([noisy[:real], synthetic])
         out = model(noisy.to(device), None)
-        return torch.mean(torch.abs(out - clean.to(device))), {}
+        per_sample = torch.abs(out - clean.to(device)).flatten(1).mean(dim=1)
+        return torch.mean(per_sample * self.sample_weights(noisy, clean).to(device)), {}
 
     def validation_pairs(self, images: list[np.ndarray]) -> list[tuple]:
         pairs = []
