@@ -16,8 +16,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from desktop_app.core import generation
     from desktop_app.core.imaging.io import save_image
     from desktop_app.core.models.catalog import find, models_for
-    from desktop_app.core.models.device import pick_device
-    from desktop_app.core.models.weights import load_model
 
     generators = models_for("generate")
     name = args.model or _default_generator(generators, generation.DEFAULT_GENERATOR)
@@ -37,9 +35,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     writable = out if out.is_dir() else next((p for p in out.absolute().parents if p.exists()), None)
     if writable is None or not os.access(writable, os.W_OK):
         raise ValueError(f"{out}: the folder is read-only or not writable")
-    device = pick_device(arguments.device_name(args))
-    model, _ = load_model(entry.path)
-    model = model.to(device)
+    device = arguments.device_name(args)  # the manager picks the device (auto, cpu, cuda...)
+    model = generation.load_generator(entry.manifest.id, device)  # through the model manager, as the panel
     index = generation.class_index(model, args.class_) if args.class_ is not None else None
     images = drive(generation.sample_work(model, args.count, args.seed, index, args.truncation),
                    "generate", args.quiet)
