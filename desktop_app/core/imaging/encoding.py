@@ -21,14 +21,8 @@ from desktop_app.core.imaging import metadata
 
 
 def encode_with_pillow(fmt: str, buffer: np.ndarray, icc, exif, quality: int, xmp=None) -> bytes:
-    options = {"JPEG": {"quality": quality}, "WEBP": {"quality": quality},
-               "AVIF": {"quality": quality}}.get(fmt, {})
-    if xmp:
-        options["xmp"] = xmp
-    if icc:
-        options["icc_profile"] = icc
-    if exif:
-        options["exif"] = exif
+    options = {"quality": quality} if fmt in ("JPEG", "WEBP", "AVIF") else {}
+    options.update(metadata.save_options(icc, exif, xmp))
     out = io.BytesIO()
     Image.fromarray(buffer).save(out, fmt, **options)
     return out.getvalue()

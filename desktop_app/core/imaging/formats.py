@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from desktop_app.core.imaging.metadata import save_options
+
 RAW_EXTENSIONS = (
     ".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".raf", ".orf",
     ".rw2", ".rwl", ".pef", ".srw", ".x3f", ".3fr", ".fff", ".iiq", ".erf", ".kdc", ".dcr",
@@ -115,13 +117,7 @@ def encode_heif(buffer: np.ndarray, bit_depth: int, icc: bytes | None, exif: byt
     height, width = buffer.shape[:2]
     heif = pillow_heif.from_bytes(mode=mode, size=(width, height),
                                   data=np.ascontiguousarray(buffer).tobytes())
-    options = {"quality": -1 if quality >= 100 else quality}
-    if icc:
-        options["icc_profile"] = icc
-    if exif:
-        options["exif"] = exif
-    if xmp:
-        options["xmp"] = xmp
+    options = {"quality": -1 if quality >= 100 else quality, **save_options(icc, exif, xmp)}
     out = io.BytesIO()
     heif.save(out, **options)
     return out.getvalue()

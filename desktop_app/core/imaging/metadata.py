@@ -92,6 +92,12 @@ def exif_of(image: Image.Image, fmt: str) -> tuple[bytes | None, int]:
     return raw, orientation
 
 
+def save_options(icc: bytes | None, exif: bytes | None, xmp: bytes | None) -> dict:
+    """The metadata a save embeds, under the option names Pillow and pillow-heif share; what
+    is missing is left out."""
+    return {key: value for key, value in (("icc_profile", icc), ("exif", exif), ("xmp", xmp)) if value}
+
+
 def reset_orientation(buffer: bytearray | np.ndarray, start: int) -> int:
     """Set Orientation to 1 in the TIFF structure at buffer[start:], in place; return its old value.
 
