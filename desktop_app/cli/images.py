@@ -58,6 +58,9 @@ def _run_image_op(args: argparse.Namespace, task: str) -> int:
     device = arguments.device_name(args) if op.uses_device else args.device
     image, meta = load_image(args.input)
     _report_notes(args.input, meta)
+    unsuited = op.unsuited_for(meta)
+    if unsuited:
+        raise ValueError(f"{Path(args.input).name}: {op.title} is {unsuited}")
     mask = load_mask(args.mask, image.shape[:2]) if getattr(args, "mask", None) else None
     work = apply_variations(op, image, mask, params, seeds, inside_mask_only=getattr(args, "inside_mask", False),
                             bit_depth=meta.bit_depth, device=device)

@@ -219,6 +219,9 @@ class _FileJob:
             if os.path.abspath(source) == os.path.abspath(target):
                 raise BatchError("the output would replace the photo itself; pick another folder or name")
             image, meta = load_image(source)
+            unsuited = self.op.unsuited_for(meta)
+            if unsuited:
+                raise BatchError(f"{self.op.title} is {unsuited}")
             mask = self.mask
             if mask is not None and mask.shape != image.shape[:2]:
                 self.notes.append(f"{source.name}: the mask is another size; processed whole")

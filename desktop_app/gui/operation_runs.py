@@ -66,6 +66,10 @@ class OperationRuns:
         except ValueError as e:
             self.w.show_error(f"{op.title}: bad setting", str(e))
             return None
+        unsuited = op.unsuited_for(doc.meta)
+        if unsuited:
+            self.w.show_error(f"{op.title}: not for this photo", f"{op.title} is {unsuited}")
+            return None
         image, mask = doc.image, doc.mask.copy()
         bit_depth = getattr(doc.meta, "bit_depth", 8)
         device = self.w.ops_panel.device() or self.w.settings.get("device", str)

@@ -85,3 +85,48 @@ def test_pausable_holds_between_events_and_still_cancels():
 
     with pytest.raises(Cancelled):
         run_work(paused, cancel_when_paused, token)
+
+
+def photo_with_exif(path, model: str, iso: int) -> None:
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Testmaker", f"Testmaker {model}"
+    exif.get_ifd(0x8769)[0x8827] = iso
+    Image.fromarray((textured_image(48, 64) * 255).astype(np.uint8)).save(path, exif=exif.tobytes(), quality=95)
+
+
+def test_a_calibrated_model_refuses_other_cameras_and_isos(tmp_path, capsys):
+    """A model calibrated at ISO 800-1600 of one camera wipes out detail at another ISO: the
+    command line refuses such photos with the reason, a batch lists them as failed and goes on."""
+    from desktop_app.cli import main
+    from desktop_app.core.batch import BatchSpec, run_batch
+    from desktop_app.core.imaging.io import load_image, save_image
+
+    torch.set_num_threads(1)
+    arch = "unet-denoise-blind"
+    model = archs.get(arch).create(**TINY).eval()
+    save_model(model, library_dir() / "z9.safetensors",
+               Manifest(id="z9", title="Denoise for Testmaker Z9", architecture=arch, task="denoise-real",
+                        hparams=TINY, training={"camera": "Testmaker Z9", "iso": [800, 1600]}))
+    sync_library_operations()
+    op = registry.get("denoise/z9")
+    photos = tmp_path / "in"
+    photos.mkdir()
+    for name, model_name, iso in (("fits", "Z9", 1600), ("high", "Z9", 6400), ("other", "Y1", 800)):
+        photo_with_exif(photos / f"{name}.jpg", model_name, iso)
+    save_image(photos / "plain.png", textured_image(48, 64))  # no EXIF
+    reasons = {p.stem: op.unsuited_for(load_image(p)[1]) for p in photos.iterdir()}
+    assert reasons["fits"] is None and reasons["plain"] is None  # what a photo does not say is not held against it
+    assert "ISO 800-1600" in reasons["high"] and "ISO 6400" in reasons["high"]
+    assert "Testmaker Y1" in reasons["other"]
+    assert registry.get("denoise/cnn-real").unsuited_for(load_image(photos / "high.jpg")[1]) is None
+
+    assert main(["denoise", str(photos / "high.jpg"), "--method", "z9", "-o", str(tmp_path / "h.png"), "-q"]) == 1
+    assert "ISO 6400" in capsys.readouterr().err and not (tmp_path / "h.png").exists()
+    assert main(["denoise", str(photos / "fits.jpg"), "--method", "z9", "-o", str(tmp_path / "f.png"), "-q"]) == 0
+
+    report = run_work(run_batch(BatchSpec(inputs=(photos,), output_dir=tmp_path / "out", operation="denoise/z9")))
+    assert sorted(o.source.stem for o in report.done) == ["fits", "plain"]
+    failed = {o.source.stem: o.reason for o in report.failed}
+    assert set(failed) == {"high", "other"} and "ISO 6400" in failed["high"]

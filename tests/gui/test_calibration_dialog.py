@@ -131,3 +131,8 @@ def test_calibrate_cancel_again_train_keep_and_use(qtbot, opened, bursts, monkey
     run_from_panel(qtbot, window, key, timeout=60)
     assert not window.dialogs.errors, window.dialogs.error_text
     assert not np.allclose(window.doc.image, before)
+
+    # a photo of this camera at an ISO it was not calibrated at: refused, with the reason
+    window.doc.meta.camera.update(camera=CAMERA, iso="6400")
+    assert window.run_operation(op, {}, False) is None
+    assert "ISO 6400" in window.dialogs.error_text and "ISO 800-1600" in window.dialogs.error_text

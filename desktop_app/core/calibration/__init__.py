@@ -48,6 +48,7 @@ from desktop_app.core.calibration.bursts import (
 from desktop_app.core.calibration.pairs import (
     MANIFEST,
     calibrate,
+    calibration_mismatch,
     read_calibration,
     scene_noise,
     scene_summary,
@@ -59,6 +60,6 @@ __all__ = [
     "FRAME_EXTENSIONS", "MANIFEST", "MAX_FRAMES", "MIN_FRAMES", "RAW_EXTENSIONS",
     "AlignSettings", "Aligner", "AlignmentError", "Burst", "BurstResult", "FrameInfo",
     "average_burst", "calibrate", "displacement", "find_bursts", "frame_info", "grey_small",
-    "group_by_capture", "load_frame", "read_calibration", "scene_noise",
+    "group_by_capture", "load_frame", "calibration_mismatch", "read_calibration", "scene_noise",
     "scene_summary", "tile_boxes", "write_pairs",
 ]

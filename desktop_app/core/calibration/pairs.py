@@ -175,6 +175,23 @@ def read_calibration(folders) -> dict:
     return {k: v for k, v in out.items() if v}
 
 
+def calibration_mismatch(calibrated: dict, camera: dict[str, str]) -> str | None:
+    """Why a model calibrated as `calibrated` ({"camera", "iso"}, a manifest's `training`) must
+    not denoise a photo whose EXIF summary is `camera` (ImageMeta.camera), or None. A
+    calibration learns how strong one camera's noise is at the ISOs of its bursts, and wipes
+    out detail at a lower ISO (docs/models.md, "Does calibrating help?"). What the photo does
+    not say (no EXIF) is not held against it."""
+    want, have = calibrated.get("camera"), camera.get("camera")
+    if want and have and have.strip().lower() not in {c.strip().lower() for c in want.split(" / ")}:
+        return f"calibrated to the {want}; this photo is from a {have}. Use a model for that camera, or cnn-real."
+    iso_range, iso = calibrated.get("iso"), camera.get("iso", "")
+    if iso_range and iso.isdigit() and not iso_range[0] <= int(iso) <= iso_range[1]:
+        at = f"ISO {iso_range[0]}" if iso_range[0] == iso_range[1] else f"ISO {iso_range[0]}-{iso_range[1]}"
+        return (f"calibrated at {at}; this photo is ISO {iso}, where its noise is of another strength. "
+                f"Calibrate with a burst at ISO {iso} too, or use cnn-real.")
+    return None
+
+
 def _one_camera(scenes) -> str | None:
     cameras = sorted({s["camera"] for s in scenes if s.get("camera")})
     return " / ".join(cameras) if cameras else None

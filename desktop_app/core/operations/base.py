@@ -92,6 +92,9 @@ class Operation:
     prepare_mask: Callable[[np.ndarray, dict[str, Any]], np.ndarray] | None = None
     # Measured speed or other facts the panel shows beside the title.
     note: str = ""
+    # Why the operation is not for a photo (its ImageMeta), or None: a model calibrated to
+    # one camera at some ISOs refuses the others (see `unsuited_for`).
+    suits: Callable[[Any], str | None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -103,6 +106,11 @@ class Operation:
             if p.name == name:
                 return p
         raise KeyError(name)
+
+    def unsuited_for(self, meta: Any) -> str | None:
+        """The reason this operation must not run on the photo described by `meta`
+        (imaging.metadata.ImageMeta), or None when it may."""
+        return self.suits(meta) if self.suits is not None and meta is not None else None
 
     def resolve_params(self, given: dict[str, Any] | None = None) -> dict[str, Any]:
         """Defaults, overridden by `given`, each validated; unknown names are an error."""

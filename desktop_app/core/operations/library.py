@@ -39,8 +39,20 @@ def operation_for(entry: ModelEntry) -> Operation:
         run=denoise_with(m.id),
         params=denoiser_params(noise_map=DENOISE_TASKS[m.task]),
         uses_device=True,
+        suits=_calibrated_check(m.training),
         extra={"library_model": m.id},
     )
+
+
+def _calibrated_check(training: dict):
+    """A model calibrated to a camera (its manifest's training.camera / .iso) refuses photos of
+    other cameras and ISOs; others take any photo."""
+    calibrated = {k: training.get(k) for k in ("camera", "iso") if training.get(k)}
+    if not calibrated:
+        return None
+    from desktop_app.core.calibration import calibration_mismatch
+
+    return lambda meta: calibration_mismatch(calibrated, meta.camera)
 
 
 def sync_library_operations() -> list[str]:
