@@ -4,11 +4,19 @@ memory stays flat over many photos.
     python benchmarks/photo_formats.py raw [--width 6000 --height 4000]
     python benchmarks/photo_formats.py batch [--count 200 --megapixels 12 --method cnn --jobs 1]
     python benchmarks/photo_formats.py raw-vs-jpeg [--data ../shared/data/bench/CBSD68 --count 12]
+    python benchmarks/photo_formats.py samples FOLDER      # real camera RAW files you have
 
 `raw` writes a synthetic 24 MP DNG (12-bit Bayer with noise; no camera file can be shipped or
 downloaded), then times opening it in the core and in the real main window (offscreen) until
 the canvas holds the picture. `batch` writes `--count` noisy JPEGs, runs the batch the CLI
-runs, and prints the resident memory after each file and the peak.
+runs, and prints the resident memory after each file and the peak. `samples` opens every RAW
+file of a folder as the app does (`load_image`), and compares the development with the JPEG
+preview the camera embedded (LibRaw's `extract_thumb`): the orientation (which of the 8 turns and
+mirror images of the development matches the preview best; 1 is as developed) and the colour,
+both in CIELAB (sRGB, D65) after the development is shrunk to the preview's size: the mean
+per-pixel difference (CIE76 delta E; tone curves differ between LibRaw and the camera, so this
+holds brightness and contrast too) and the difference of the two pictures' mean colours (a cast,
+a wrong white balance), and the same for a* b* alone (hue and saturation, brightness left out).
 """
 
 from __future__ import annotations
@@ -202,6 +210,65 @@ def bench_raw_vs_jpeg(args) -> int:
     return 0
 
 
+def bench_samples(args) -> int:
+    import cv2
+    import rawpy
+
+    from desktop_app.core.imaging.formats import RAW_EXTENSIONS
+    from desktop_app.core.imaging.io import load_image
+
+    def lab(rgb8: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(rgb8.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
+
+    rows = []
+    for path in sorted(Path(args.folder).iterdir()):
+        if path.suffix.lower() not in RAW_EXTENSIONS:
+            continue
+        start = time.perf_counter()
+        try:
+            image, meta = load_image(path)
+        except Exception as exc:  # noqa: BLE001 - a file that does not open is a row of the table
+            rows.append([path.name, "", "", f"does not open: {exc}", "", "", "", "", ""])
+            continue
+        seconds = time.perf_counter() - start
+        developed = (np.clip(image[..., :3], 0, 1) * 255).astype(np.uint8)
+        camera = meta.camera.get("camera", "?")
+        try:
+            with rawpy.imread(str(path)) as raw:
+                thumb = raw.extract_thumb()
+        except Exception:  # noqa: BLE001 - no preview in the file
+            thumb = None
+        if thumb is None or thumb.format != rawpy.ThumbFormat.JPEG:
+            rows.append([path.name, camera, f"{image.shape[1]}x{image.shape[0]}", f"{seconds:.2f}",
+                         "no JPEG preview", "", "", "", ""])
+            continue
+        preview = cv2.imdecode(np.frombuffer(thumb.data, np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1]
+        ph, pw = preview.shape[:2]
+        best = None
+        for k in range(8):  # the development turned k % 4 quarter turns, mirrored when k >= 4
+            turned = np.rot90(developed[:, ::-1] if k >= 4 else developed, k % 4)
+            small = cv2.resize(np.ascontiguousarray(turned), (pw, ph), interpolation=cv2.INTER_AREA)
+            err = float(np.mean(np.abs(small.astype(np.float32) - preview)))
+            if turned.shape[0] / turned.shape[1] * pw / ph < 0.9 or turned.shape[0] / turned.shape[1] * pw / ph > 1.1:
+                err = float("inf")  # another aspect ratio: not this turn
+            if best is None or err < best[0]:
+                best = (err, k, small)
+        _, k, small = best
+        a, b = lab(small), lab(preview)
+        delta = np.sqrt(((a - b) ** 2).sum(axis=2))
+        delta_ab = np.sqrt(((a[..., 1:] - b[..., 1:]) ** 2).sum(axis=2))
+        cast = float(np.sqrt(((a.reshape(-1, 3).mean(0) - b.reshape(-1, 3).mean(0)) ** 2).sum()))
+        rows.append([path.name, camera, f"{image.shape[1]}x{image.shape[0]}", f"{seconds:.2f}",
+                     f"{pw}x{ph}", "as developed" if k == 0 else f"turn {k % 4}, mirrored {k >= 4}",
+                     f"{delta.mean():.1f}", f"{cast:.1f}", f"{delta_ab.mean():.1f}"])
+        log(f"{path.name}: {' | '.join(rows[-1][1:])}")
+    print(markdown_table(["file", "camera (EXIF)", "developed", "open (s)", "embedded preview",
+                          "orientation that matches the preview", "mean delta E (CIE76)",
+                          "delta E of the mean colours", "mean delta a*b*"], rows))
+    print(f"\n`{command_line('benchmarks/photo_formats.py')}`")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
@@ -220,8 +287,10 @@ def main() -> int:
     versus.add_argument("--count", type=int, default=12)
     versus.add_argument("--noise", type=float, default=0.01, help="sensor read noise, share of white")
     versus.add_argument("--method", default="cnn")
+    samples = sub.add_parser("samples")
+    samples.add_argument("folder")
     args = ap.parse_args()
-    return {"raw": bench_raw, "batch": bench_batch, "raw-vs-jpeg": bench_raw_vs_jpeg}[args.what](args)
+    return {"samples": bench_samples, "raw": bench_raw, "batch": bench_batch, "raw-vs-jpeg": bench_raw_vs_jpeg}[args.what](args)
 
 
 if __name__ == "__main__":
