@@ -44,6 +44,7 @@ import argparse
 import hashlib
 import re
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -185,6 +186,9 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10,
                     help="training budget (0: none, for a run given --steps after --; default 10)")
     ap.add_argument("--model", type=Path, default=None, help="evaluate this model (.json) instead of training")
+    ap.add_argument("--base", default="cnn-real",
+                    help="model to calibrate from (default cnn-real; e.g. a model of the library trained "
+                         "without the camera, to measure a camera the model never saw)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-nlmeans", action="store_true", help="leave NL-Means out (saves a minute)")
     ap.add_argument("--speed", action="store_true", help="time calibration on a synthetic burst instead")
@@ -202,7 +206,8 @@ def main() -> None:
     from desktop_app.core.models.catalog import find
     from desktop_app.core.models.weights import load_model
 
-    base_entry = find("cnn-real")
+    base_entry = find(args.base)
+    shipped_entry = find("cnn-real")
     seen = set(base_entry.manifest.training.get("train_files", []))
     scenes = scenes_of(args.data, args.camera)
     learn, test = split(scenes, args.learn, args.scenes, seen)
@@ -214,14 +219,19 @@ def main() -> None:
     if model_path is None:
         out = args.work / f"calib-{args.camera}.safetensors"
         cmd = [sys.executable, "-m", "desktop_app", "train", "--task", "denoise-pairs",
-               "--data", str(args.work / "pairs"), "--base", "cnn-real",
+               "--data", str(args.work / "pairs"), "--base", args.base,
                *(["--minutes", str(args.minutes)] if args.minutes > 0 else []),
                "--name", f"calib-{args.camera}", "--threads", str(args.threads), "--val-fraction", f"{fraction:.6f}",
                "--run-dir", str(args.work / "run"), "--out", str(out), *args.train_args]
-        train_in_fresh_process(cmd, args.work / "run")
-        model_path = out.with_suffix(".json")
+        try:
+            train_in_fresh_process(cmd, args.work / "run")
+            model_path = out.with_suffix(".json")
+        except subprocess.CalledProcessError:  # no step beat the start: nothing written
+            log(f"the calibration kept nothing: {args.base} unchanged")
+            model_path = base_entry.path
 
     base, _ = load_model(base_entry.path)
+    shipped = load_model(shipped_entry.path)[0] if args.base != "cnn-real" else None
     tuned, manifest = load_model(model_path)
     # the run's last step too: what the training did to these scenes, even where validation
     # kept an earlier step (or step 0, the unchanged cnn-real)
@@ -248,13 +258,16 @@ def main() -> None:
         nl_sigma, nl_scores = best
     for (p, noisy, clean), nl in zip(images, nl_scores):
         v = [psnr(noisy, clean), nl, psnr(run_model(base, noisy), clean), psnr(run_model(tuned, noisy), clean),
-             psnr(run_model(last, noisy), clean) if last is not None else float("nan")]
+             psnr(run_model(last, noisy), clean) if last is not None else float("nan"),
+             psnr(run_model(shipped, noisy), clean) if shipped is not None else float("nan")]
         values.append(v)
         log(p.stem + ": " + ", ".join(f"{x:.2f}" for x in v))
 
     def row(label: str, v, bold: bool = False) -> list[str]:
         b = "**" if bold else ""
         cells = [f"{x:.2f}" for x in v[:4]] + [f"{v[3] - v[2]:+.2f}", f"{v[4]:.2f}", f"{v[4] - v[2]:+.2f}"]
+        if shipped is not None:
+            cells += [f"{v[5]:.2f}", f"{v[3] - v[5]:+.2f}"]
         return [label] + [f"{b}{c}{b}" for c in cells]
 
     for s in test:
@@ -266,12 +279,14 @@ def main() -> None:
     rows.append(row("**all**", mean, bold=True))
     t = manifest.training
     print(f"`{command_line('benchmarks/calibrate.py')}`\n")
-    print(f"{args.camera}: calibrated on {', '.join(learn)} ({val_scene} held back for validation); "
-          f"{t.get('steps')} steps, {t.get('seconds')} s; best validation {manifest.metrics}. PSNR (dB) of "
-          f"the camera's other photos (512 x 512, never seen by cnn-real), NL-Means at sigma {nl_sigma} "
+    print(f"{args.camera}: {args.base} calibrated on {', '.join(learn)} ({val_scene} held back for validation); "
+          + ("no step beat the start: the calibration kept nothing. " if model_path == base_entry.path else
+             f"{t.get('steps')} steps, {t.get('seconds')} s; best validation {manifest.metrics}. ")
+          + "PSNR (dB) of "
+          f"the camera's other photos (512 x 512, never seen by {args.base}), NL-Means at sigma {nl_sigma} "
           f"(its best on these photos).\n")
-    print(markdown_table(["photo", "noisy", "NL-Means", "cnn-real", "calibrated", "gain", "last step", "its gain"],
-                         rows))
+    print(markdown_table(["photo", "noisy", "NL-Means", args.base, "calibrated", "gain", "last step", "its gain"]
+                         + (["cnn-real (shipped)", "calibrated - shipped"] if shipped is not None else []), rows))
 
 
 if __name__ == "__main__":

@@ -67,7 +67,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"PSNR against the clean references of the held-out photos: {start['val_psnr']:.2f} dB before, "
               f"{best['val_psnr']:.2f} dB after ({best['val_psnr'] - start['val_psnr']:+.2f} dB)", file=sys.stderr)
     if not trainer.improved:
-        raise ValueError(f"no step beat the start ({trainer.score_text(best)} at step 0): nothing written; "
+        raise ValueError(f"no step beat the start{trainer.start_bar_text()} ({trainer.score_text(best)} at step 0): "
+                         "nothing written; "
                          "train longer or with a lower --lr (the checkpoint stays for --resume)")
     if args.out:
         m = trainer.export(Path(args.out), title=args.title)

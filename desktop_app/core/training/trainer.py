@@ -175,12 +175,27 @@ class Trainer:
         self.history.append({"step": self.step, **metrics})
         yield Progress(self.step / c.steps, f"validation: {self.score_text(metrics)}",
                        {"step": self.step, **metrics, "validation": True, **self._sample(pairs)})
-        if self.is_better(metrics[self.metric], self.best[self.metric]):
+        if self.is_better(metrics[self.metric], self._bar()):
             self.best = {**metrics, "step": self.step}
             self._save_best()
 
     def is_better(self, score: float, than: float) -> bool:
         return self.spec.metric.is_better(score, than)
+
+    @property
+    def start_margin(self) -> float:
+        """How much a step of a fine-tune must beat the starting weights by to be kept."""
+        return self.spec.keep_margin if self.config.base else 0.0
+
+    def _bar(self) -> float:
+        """The score a validation must beat to become the best."""
+        best = self.best[self.metric]
+        margin = self.start_margin if self.best.get("step", 0) == 0 else 0.0
+        return best - margin if self.spec.metric.lower_is_better else best + margin
+
+    def start_bar_text(self) -> str:
+        """" by 0.10 dB" where a fine-tune must beat its start by a margin, else ""."""
+        return f" by {self.spec.metric.text(self.start_margin)}" if self.start_margin else ""
 
     def score_text(self, metrics: dict[str, Any]) -> str:
         """The run's score in `metrics` as plain words: "29.63 dB"."""

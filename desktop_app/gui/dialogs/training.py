@@ -261,7 +261,8 @@ class TrainingDialog(QDialog):
             return
         text = f"Training {how} at step {t.step}." + (" Continue resumes it." if how == "cancelled" else "")
         if not t.improved and t.step > 0:
-            text += f" No step beat the start ({t.score_text(t.best)}): there is nothing better to keep yet."
+            text += (f" No step beat the start{t.start_bar_text()} ({t.score_text(t.best)}): "
+                     "there is nothing better to keep yet.")
         self.monitor.status.setText(text)
         self.result.show_report(t, self.start_metrics)
         self._update_buttons()
@@ -279,7 +280,8 @@ class TrainingDialog(QDialog):
         if t is None:
             return "Train a model first: Keep adds its best weights to your library."
         if not t.best_path.exists() or not t.improved:
-            return "No step has beaten the starting weights yet, so there is nothing new to keep: continue the run."
+            return (f"No step has beaten the starting weights{t.start_bar_text()} yet, so there is nothing new to "
+                    "keep: continue the run.")
         if not self.result.name.text().strip():
             return "Type a name for the model."
         return None
