@@ -23,6 +23,20 @@ cnn-grain-off  the same with grain off: the network's fill without the noise tha
           photo's grain (random, so it costs PSNR and SSIM on noisy photos; the others add none)
 gmic-matchpatch, gmic-pde   G'MIC's ``inpaint_matchpatch`` (patch-based) and ``inpaint_pde``
           (diffusion), by its command line (``apt-get install gmic``), left out when it is missing
+resynth   GIMP Resynthesizer's heal selection (GIMP 2.10.34, Debian 12; Resynthesizer built from
+          bootchk/resynthesizer master 3751adbdd52a, the GIMP 2 branch, its engine plug-in
+          ``plug-in-resynthesizer`` in ~/.config/GIMP/2.10/plug-ins/), run by ``gimp -i -d -f -b``
+          in a fresh GIMP per image; left out when gimp or the plug-in is missing. On GIMP 2.10
+          heal selection is a Python-Fu script (PluginScripts/plugin-heal-selection.py), and
+          Debian's GIMP 2.10 has no Python-Fu, so the Script-Fu here (``RESYNTH_SCRIPT``) takes
+          the script's steps with its defaults (sampling radius 50 px, sample from all around,
+          random filling order): the hole (loaded as a layer's alpha) is the selection; a
+          duplicate of the image with the selection grown by 50 px minus the hole, cropped to that
+          ring's bounds, is the corpus; then ``plug-in-resynthesizer`` with vtile 0, htile 0,
+          use-context 1 (random order), no in/out maps, map-weight 0.0, autism 0.117,
+          neighbourhood 16, trys 500. The engine seeds its own generator (fixed) and runs its
+          built-in 8 threads. Its seconds include GIMP's start-up (``gimp -i -d -f`` alone:
+          13-19 s on the 2 loaded cores where it was first run).
 shiftmap  OpenCV's ``cv2.xphoto.inpaint(..., INPAINT_SHIFTMAP)`` on the 8-bit image
 fsr-fast  OpenCV's ``cv2.xphoto.inpaint(..., INPAINT_FSR_FAST)``, left out when one image takes
           longer than ``--fsr-limit`` seconds
@@ -95,12 +109,40 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 APP_METHODS = ("remove", "telea", "ns", "patch", "cnn", "cnn-grain-off")  # the app's operations (the last: cnn, grain off), table order
 GMIC_METHODS = ("gmic-matchpatch", "gmic-pde")  # G'MIC's inpainting commands, run by its command line
+RESYNTH_METHODS = ("resynth",)  # GIMP Resynthesizer's heal selection, run by gimp -i
 OPENCV_METHODS = ("shiftmap", "fsr-fast")
-METHOD_KEYS = APP_METHODS + GMIC_METHODS + OPENCV_METHODS  # what --only and --skip take
+METHOD_KEYS = APP_METHODS + GMIC_METHODS + RESYNTH_METHODS + OPENCV_METHODS  # what --only and --skip take
 BIG_METHODS = ("remove", "telea", "patch", "cnn")
 # G'MIC command per method key: `gmic photo.png mask.png COMMAND[0] [1]` (mask: non-zero = hole)
 GMIC_COMMANDS = {"gmic-matchpatch": ("G'MIC inpaint_matchpatch", "inpaint_matchpatch"),
                  "gmic-pde": ("G'MIC inpaint_pde (diffusion)", "inpaint_pde")}
+RESYNTH_LABEL = "GIMP Resynthesizer, heal selection"
+# Heal selection's defaults: context sampling width (px), sample from (0: all around), filling
+# order (0: random, which is plug-in-resynthesizer's use-context 1).
+RESYNTH_SAMPLING_RADIUS, RESYNTH_DIRECTION, RESYNTH_ORDER = 50, 0, 0
+# Script-Fu (GIMP 2.10) of heal selection's steps: {src} the photo, {hole} an RGBA PNG whose alpha
+# is the hole, {out} the result. plug-in-resynthesizer's arguments after the drawable: vtile, htile,
+# use-context, corpus, inmask, outmask, map-weight, autism, neighbourhood, trys (heal selection's).
+RESYNTH_SCRIPT = """
+(let* ((img (car (gimp-file-load RUN-NONINTERACTIVE {src} {src})))
+       (drw (car (gimp-image-get-active-drawable img)))
+       (hole (car (gimp-file-load-layer RUN-NONINTERACTIVE img {hole}))))
+  (gimp-image-insert-layer img hole 0 -1)
+  (gimp-image-select-item img CHANNEL-OP-REPLACE hole)
+  (gimp-image-remove-layer img hole)
+  (let* ((corpus-img (car (gimp-image-duplicate img)))
+         (corpus (car (gimp-image-get-active-drawable corpus-img)))
+         (target (car (gimp-selection-save corpus-img))))
+    (gimp-selection-grow corpus-img {radius})
+    (gimp-image-select-item corpus-img CHANNEL-OP-SUBTRACT target)
+    (let* ((b (gimp-selection-bounds corpus-img))
+           (x1 (cadr b)) (y1 (caddr b)) (x2 (cadddr b)) (y2 (car (cddddr b))))
+      (gimp-image-crop corpus-img (- x2 x1) (- y2 y1) x1 y1))
+    (plug-in-resynthesizer RUN-NONINTERACTIVE img drw 0 0 1 corpus -1 -1 0.0 0.117 16 500)
+    (gimp-image-delete corpus-img))
+  (gimp-file-save RUN-NONINTERACTIVE img drw {out} {out})
+  (gimp-image-delete img))
+"""
 # The app's shipped inpainting model (resources/models/inpaint.*), for the "Models:" line.
 INPAINT_MODEL_ID = "inpaint"
 
@@ -183,9 +225,62 @@ def gmic_method(key: str) -> Method:
     return Method(label, key, run)
 
 
+def resynth_plugin() -> Path | None:
+    """The Resynthesizer engine plug-in where GIMP 2.10 looks for plug-ins (the user's folder,
+    GIMP2_DIRECTORY's, the system's), or None."""
+    folders = [Path.home() / ".config" / "GIMP" / "2.10" / "plug-ins", Path("/usr/lib/gimp/2.0/plug-ins"),
+               Path("/usr/local/lib/gimp/2.0/plug-ins")]
+    if os.environ.get("GIMP2_DIRECTORY"):
+        folders.insert(0, Path(os.environ["GIMP2_DIRECTORY"]) / "plug-ins")
+    for folder in folders:
+        for candidate in (folder / "resynthesizer", folder / "resynthesizer" / "resynthesizer"):
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return candidate
+    return None
+
+
+def resynth_method(key: str) -> Method:
+    """GIMP Resynthesizer's heal selection (RESYNTH_SCRIPT) on the 8-bit image, in a fresh
+    `gimp -i` per image, its result blended into the image through the mask."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    exe = shutil.which("gimp")
+    if exe is None:
+        raise FileNotFoundError("gimp is not installed (apt-get install gimp)")
+    if resynth_plugin() is None:
+        raise FileNotFoundError("the Resynthesizer plug-in is not installed (build bootchk/resynthesizer "
+                                "master and copy src/resynthesizer/resynthesizer to ~/.config/GIMP/2.10/plug-ins/)")
+
+    def scheme(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    def run(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        with tempfile.TemporaryDirectory() as tmp:
+            src, hole, out = (os.path.join(tmp, n) for n in ("in.png", "hole.png", "out.png"))
+            cv2.imwrite(src, cv2.cvtColor(to_uint8(image), cv2.COLOR_RGB2BGR))
+            alpha = np.zeros(mask.shape + (4,), np.uint8)
+            alpha[..., 3] = np.where(mask > 0, 255, 0)
+            cv2.imwrite(hole, alpha)
+            script = RESYNTH_SCRIPT.format(src=scheme(src), hole=scheme(hole), out=scheme(out),
+                                           radius=RESYNTH_SAMPLING_RADIUS)
+            done = subprocess.run([exe, "-i", "-d", "-f", "-b", script, "-b", "(gimp-quit 0)"],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True, errors="replace", timeout=600, check=False)
+            result = cv2.imread(out, cv2.IMREAD_COLOR) if os.path.exists(out) else None
+            if result is None or "execution error" in done.stdout:
+                raise RuntimeError(f"gimp gave no result (exit {done.returncode}): {done.stdout[-800:]}")
+        return blend(image, to_float(cv2.cvtColor(result, cv2.COLOR_BGR2RGB)), mask)
+
+    return Method(RESYNTH_LABEL, key, run)
+
+
 def build_method(key: str, args: argparse.Namespace) -> Method:
     if key in GMIC_COMMANDS:
         return gmic_method(key)
+    if key == "resynth":
+        return resynth_method(key)
     if key == "shiftmap":
         return xphoto_method(key, "OpenCV xphoto shift-map", cv2.xphoto.INPAINT_SHIFTMAP)
     if key == "fsr-fast":
@@ -487,7 +582,7 @@ def section_scores(args: argparse.Namespace, avail: Availability, data: Path, co
         "both images area-downscaled 4x, PSNR over the pixels at least half in the hole. "
         "The app's methods run as the app runs them (`apply_operation` with the registry's operation, "
         "defaults, seed 0 where there is a seed); the OpenCV xphoto baselines run on the 8-bit image "
-        "(their mask marks the known pixels) and are blended in through the mask; G'MIC's commands run on the 8-bit image by its command line (`gmic photo.png mask.png inpaint_matchpatch[0] [1]`, defaults, one OpenMP thread), blended in the same way. Seconds: wall time "
+        "(their mask marks the known pixels) and are blended in through the mask; G'MIC's commands run on the 8-bit image by its command line (`gmic photo.png mask.png inpaint_matchpatch[0] [1]`, defaults, one OpenMP thread), blended in the same way; GIMP Resynthesizer's heal selection runs in a fresh `gimp -i` per image (Script-Fu taking heal selection's steps with its defaults: sampling radius 50, all around, random order; GIMP 2.10, Resynthesizer master 3751adb; its seconds include GIMP's start-up), blended in the same way. Seconds: wall time "
         "of one call after a first call on a small image (model loading, compilation).",
     ]
     notes = avail.notes(METHOD_KEYS)
