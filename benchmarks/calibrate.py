@@ -125,22 +125,11 @@ def speed(args: argparse.Namespace) -> None:
 
     w, h = args.size
     folder = args.work / "burst"
-    rng = np.random.default_rng(0)
     if not folder.is_dir() or len(list(folder.glob("*.jpg"))) != args.frames:
         shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        log(f"making a synthetic burst of {args.frames} frames of {w} x {h}")
-        truth = _synthetic_scene(h, w, rng)
-        for i in range(args.frames):
-            angle, dx, dy = (0.0, 0.0, 0.0) if i == 0 else (rng.uniform(-0.3, 0.3), *rng.uniform(-4, 4, 2))
-            m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-            m[:, 2] += (dx, dy)
-            frame = cv2.warpAffine(truth, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
-            frame += rng.standard_normal(frame.shape, dtype=np.float32) * 6
-            cv2.imwrite(str(folder / f"frame_{i:02d}.jpg"), np.clip(frame, 0, 255).astype(np.uint8),
-                        [cv2.IMWRITE_JPEG_QUALITY, 95])
+        truth = write_synthetic_burst(folder, args.frames, w, h)
         cv2.imwrite(str(args.work / "truth.png"), truth.astype(np.uint8))
-        del truth, frame
+        del truth
     bursts, _ = calibration.find_bursts([folder])
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     start, cpu = time.perf_counter(), time.process_time()
@@ -160,6 +149,27 @@ def speed(args: argparse.Namespace) -> None:
                          [[f"{args.frames} x {w} x {h} JPEG", f"{len(result.frames)}", f"{align:.1f}", f"{align_cpu:.1f}", f"{write:.1f}",
                            f"{len(names)}", f"{peak:.2f} (before: {before:.2f})",
                            f"{np.mean(result.sigma_before):.2f} -> {np.mean(result.sigma_after):.2f}", f"{err:.2f}"]]))
+
+
+def write_synthetic_burst(folder: Path, frames: int, w: int, h: int, seed: int = 0) -> np.ndarray:
+    """`frames` JPEG frames (quality 95) of one textured scene into `folder`: the first as it is,
+    the others moved by up to 4 px and turned by up to 0.3 degrees, each with noise of sigma 6
+    (of 255). Returns the scene (float32 0-255 RGB, in OpenCV's BGR order as written)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    log(f"making a synthetic burst of {frames} frames of {w} x {h}")
+    truth = _synthetic_scene(h, w, rng)
+    for i in range(frames):
+        angle, dx, dy = (0.0, 0.0, 0.0) if i == 0 else (rng.uniform(-0.3, 0.3), *rng.uniform(-4, 4, 2))
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+        m[:, 2] += (dx, dy)
+        frame = cv2.warpAffine(truth, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+        frame += rng.standard_normal(frame.shape, dtype=np.float32) * 6
+        cv2.imwrite(str(folder / f"frame_{i:02d}.jpg"), np.clip(frame, 0, 255).astype(np.uint8),
+                    [cv2.IMWRITE_JPEG_QUALITY, 95])
+    return truth
 
 
 def _synthetic_scene(h: int, w: int, rng: np.random.Generator) -> np.ndarray:

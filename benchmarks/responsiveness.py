@@ -2,6 +2,7 @@
 
     python benchmarks/responsiveness.py [--width 6000 --height 4000] [--repeat 3]
                                         [--only ACTION ...] [--out docs/benchmarks.md]
+    python benchmarks/responsiveness.py --calibration [--width 6000 --height 4000] [--repeat 1]
 
 The real main window, offscreen, opens a 16-bit TIFF written to a temporary folder, gets a mask
 over a quarter of the photo, then goes through the actions a user takes on it: mask commands,
@@ -13,6 +14,18 @@ a worker thread that holds Python's lock that long, since the timer's slot needs
 too. The bar: the worst gap stays under 100 ms. Each action runs `--repeat` times (the photo
 is opened afresh each round); the table gives the worst gap of all rounds, the 99th
 percentile of all their gaps together, and the median time from the start to the repaint.
+
+`--calibration` measures Models > Calibrate to My Camera instead, with no photo open: a burst
+of 16 JPEG frames of the scene of `benchmarks/calibrate.py --speed` (moved by up to 4 px,
+turned by up to 0.3 degrees, noise of sigma 6, quality 95) added to the dialog as a user does,
+timed from the click on Calibrate until the dialog says it is done and has repainted; then its
+Train button's training dialog (pairs task, from cnn-real, a budget of 1 minute set in the
+form), timed from the click on Start until the run has ended (its validations and the preview
+they draw included) and the dialog has repainted; the run is discarded before the next round.
+The pairs task trains on one scene and validates on another, so the pairs of a second, small
+scene (8 frames of 2048x1365, calibrated unmeasured beforehand) are added in the training
+dialog as a user adds an earlier calibration's folder; the validation holds that scene back.
+These are long, so `--repeat` is 1 by default there.
 """
 
 from __future__ import annotations
@@ -27,6 +40,7 @@ if sys.path and os.path.abspath(sys.path[0]) == _HERE:  # benchmarks/select.py s
 import argparse  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -45,9 +59,14 @@ from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 HEADING = "## GUI responsiveness"
+CALIBRATION_HEADING = "## GUI responsiveness while calibrating"  # --calibration's own section
 TICK_MS = 10
 BAR_MS = 100.0  # the project's bar for the worst gap
 JOB_TIMEOUT_S = 600.0  # a 16-bit TIFF of 24 MP saves in tens of seconds on a loaded machine
+BURST_FRAMES = 16
+SECOND_FRAMES, SECOND_SIZE = 8, (2048, 1365)  # the second scene --calibration's training needs
+TRAIN_MINUTES = 1  # the training dialog's budget in --calibration
+CALIBRATION_TIMEOUT_S = 1800.0  # 16 frames of 24 MP take minutes on a loaded machine
 
 
 class GapRecorder:
@@ -133,6 +152,16 @@ def invert_operation():
     return registry.register(op)
 
 
+def write_synthetic_burst(folder: Path, frames: int, width: int, height: int, seed: int = 0) -> None:
+    """benchmarks/calibrate.py --speed's burst, written by a process of its own: calibrate.py
+    imports torch, which the app imports only once training starts (in a worker, a cost that
+    belongs to the measurement)."""
+    code = (f"import sys; sys.path.append({_HERE!r}); from pathlib import Path; "
+            "from calibrate import write_synthetic_burst as w; "
+            f"w(Path({str(folder)!r}), {frames}, {width}, {height}, seed={seed})")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=os.path.dirname(_HERE))
+
+
 def synthetic_photo(height: int, width: int) -> np.ndarray:
     """Smooth shapes with fine detail and a little noise, in [0, 1]."""
     import cv2
@@ -152,6 +181,10 @@ class Action:
     in_worker: bool  # the app runs it in the job runner's worker: a None job is a failure
     check: Callable[[], str | None] = lambda: None  # what went wrong, or None
     after: Callable[[], None] = lambda: None  # run unmeasured once the action is through
+    before: Callable[[], None] = lambda: None  # run unmeasured before the action starts
+    done: Callable[[], bool] | None = None  # the action is through; by default the window has no job
+    widget: Callable[[], object] | None = None  # the widget whose repaint ends it; by default the canvas
+    timeout: float = JOB_TIMEOUT_S
 
 
 class Bench:
@@ -169,10 +202,15 @@ class Bench:
         window.ask = lambda title, text, buttons, default=0: buttons.index("Discard") if "Discard" in buttons else -1
         self.saved = folder / "saved.tif"
         window.ask_save_path = lambda suggestion, filt="": str(self.saved)
+        self.burst = folder / "burst"
+        self.second = folder / "second"  # another scene's burst, calibrated beforehand
+        self.earlier_pairs = folder / "earlier-calibration"
+        self.folder_answer = self.burst  # what the next folder dialog answers
+        window.ask_folder_path = lambda: str(self.folder_answer)
         window.resize(1280, 800)
         window.show()
         wait(100)
-        self.paints = PaintWatch(window.canvas)
+        self.paint_watches: dict[int, PaintWatch] = {}
         self.recorder = GapRecorder()
         self.op = invert_operation()
         self.photo = folder / "photo.tif"
@@ -185,9 +223,31 @@ class Bench:
         save_image(self.photo, synthetic_photo(h, w), bit_depth=16)
         log(f"{self.photo.stat().st_size / 2**20:.0f} MiB written")
 
+    def write_burst(self) -> None:
+        """The burst to calibrate, and the pairs of a small second scene: the pairs task
+        trains on one scene and validates on another, so a single burst's pairs cannot be
+        trained on alone (the training dialog says so)."""
+        from desktop_app.core.calibration.session import calibration_work
+        from desktop_app.core.work import run_work
+
+        write_synthetic_burst(self.burst, BURST_FRAMES, self.args.width, self.args.height)
+        mib = sum(p.stat().st_size for p in self.burst.iterdir()) / 2**20
+        log(f"{mib:.0f} MiB of JPEG frames written")
+        write_synthetic_burst(self.second, SECOND_FRAMES, *SECOND_SIZE, seed=1)
+        result = run_work(calibration_work([str(self.second)], self.earlier_pairs))
+        if result.folder is None:
+            raise SystemExit(f"the second scene gave no pairs: {result.manifest['left_out']}")
+        log(f"the second scene calibrated: {len(list((self.earlier_pairs / 'noisy').iterdir()))} pairs")
+
+    def paint_watch(self, widget) -> PaintWatch:
+        if id(widget) not in self.paint_watches:
+            self.paint_watches[id(widget)] = PaintWatch(widget)
+        return self.paint_watches[id(widget)]
+
     def measure(self, action: Action) -> tuple[list[float], float]:
         """The gaps from the action's start until its job has ended and the canvas has
         repainted, and that time in seconds."""
+        action.before()
         self.recorder.start()
         end = self.go_through(action)
         return self.recorder.stop(end), end - self.recorder.started
@@ -199,10 +259,11 @@ class Bench:
         job = action.start()
         if action.in_worker and job is None:
             raise SystemExit(f"{action.name}: no job was started ({'; '.join(self.errors) or 'busy?'})")
-        wait_until(lambda: window.job is None, JOB_TIMEOUT_S, f"the job of '{action.name}'")
-        self.paints.request()
-        wait_until(lambda: self.paints.done_at is not None, 30, f"the repaint after '{action.name}'")
-        end = self.paints.done_at
+        wait_until(action.done or (lambda: window.job is None), action.timeout, f"the job of '{action.name}'")
+        paints = self.paint_watch(action.widget() if action.widget else window.canvas)
+        paints.request()
+        wait_until(lambda: paints.done_at is not None, 30, f"the repaint after '{action.name}'")
+        end = paints.done_at
         if self.errors:
             raise SystemExit(f"{action.name}: " + "; ".join(self.errors))
         problem = action.check()
@@ -282,9 +343,87 @@ class Bench:
             Action("save as 16-bit TIFF", window.save_as, True, saved_16_bit),
         ]
 
+    def calibration_actions(self) -> list[Action]:
+        """Calibrate a burst in Models > Calibrate to My Camera, then train on its pairs in the
+        training dialog its Train button opens; both dialogs driven through their own controls,
+        as tests/gui/test_calibration_dialog.py drives them."""
+        window = self.window
+
+        def click(button) -> None:
+            if not button.isEnabled():
+                raise SystemExit(f"'{button.text()}' is greyed ({'; '.join(self.errors) or 'why?'})")
+            QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+
+        def calibration_dialog():
+            return window.calibration_dialog
+
+        def training_dialog():
+            return window.training_dialog
+
+        def open_calibration() -> None:
+            window.act_calibrate.trigger()
+            dialog = window.calibration_dialog
+            if dialog.folder_list() != [str(self.burst)]:
+                click(dialog.add_button)  # answered with the burst's folder
+            wait(100)
+
+        def calibrate():
+            dialog = window.calibration_dialog
+            click(dialog.calibrate_button)
+            return dialog.job
+
+        def calibrated() -> str | None:
+            dialog = window.calibration_dialog
+            result = dialog.result
+            if not dialog.status.text().startswith("Done") or result is None or result.folder is None:
+                return f"no pairs: {dialog.status.text()!r}"
+            kept = len(result.manifest["scenes"][0]["frames"])
+            return None if kept == BURST_FRAMES else f"{kept} of {BURST_FRAMES} frames kept"
+
+        def open_training() -> None:
+            click(window.calibration_dialog.train_button)
+            training = window.training_dialog
+            self.folder_answer = self.earlier_pairs  # the pairs of a scene calibrated before
+            click(training.add_folder)
+            self.folder_answer = self.burst
+            wait_until(lambda: training.preview is not None, 300, "the training dialog's preview of the pairs")
+            training.budget_kind.setCurrentIndex(training.budget_kind.findData("minutes"))
+            training.budget.setValue(TRAIN_MINUTES)
+            wait(100)
+
+        def train():
+            training = window.training_dialog
+            click(training.start_button)
+            return training.job
+
+        def trained() -> str | None:
+            training = window.training_dialog
+            text = training.status.text()
+            if "finished" not in text:
+                return f"the run did not finish: {text!r}"
+            if len(training.metric_plot.points) < 2 or training.trainer.step < 1:
+                return f"no validation after a step: {text!r}"
+            log(f"training: {text}")
+            return None
+
+        def discard() -> None:
+            training = window.training_dialog
+            click(training.discard_button)
+            wait_until(lambda: not training.busy, 120, "Discard")
+
+        return [
+            Action(f"calibrate a burst of {BURST_FRAMES} JPEG frames", calibrate, True, calibrated,
+                   before=open_calibration, done=lambda: not window.calibration_dialog.running,
+                   widget=calibration_dialog, timeout=CALIBRATION_TIMEOUT_S),
+            Action(f"train on its pairs ({TRAIN_MINUTES} min budget, from cnn-real)", train, True, trained,
+                   before=open_training, after=discard,
+                   done=lambda: window.training_dialog.trainer is not None and not window.training_dialog.running,
+                   widget=training_dialog, timeout=CALIBRATION_TIMEOUT_S),
+        ]
+
     def run(self) -> dict[str, tuple[list[float], list[float]]]:
         """Per action: every gap of every round, and each round's total time."""
-        actions = self.actions()
+        actions = self.calibration_actions() if self.args.calibration else self.actions()
         chosen = [a for a in actions if not self.args.only or any(o in a.name for o in self.args.only)]
         results: dict[str, tuple[list[float], list[float]]] = {a.name: ([], []) for a in chosen}
         for round_ in range(self.args.repeat):
@@ -292,6 +431,7 @@ class Bench:
                 # the ones left out by --only still run, unmeasured, to bring the photo to the
                 # state the chosen ones start from
                 if action not in chosen:
+                    action.before()
                     self.go_through(action)
                     continue
                 gaps, total = self.measure(action)
@@ -306,12 +446,20 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--width", type=int, default=6000)
     ap.add_argument("--height", type=int, default=4000)
-    ap.add_argument("--repeat", type=int, default=3, help="rounds of every action (default 3)")
+    ap.add_argument("--repeat", type=int, default=None,
+                    help="rounds of every action (default 3; 1 with --calibration)")
+    ap.add_argument("--calibration", action="store_true",
+                    help=f"measure calibrating a burst of {BURST_FRAMES} frames of --width x --height and training "
+                         "on its pairs instead")
     ap.add_argument("--only", action="append", default=[],
                     help="report only the actions whose name contains this (repeatable); the others still run")
-    ap.add_argument("--out", help=f"also write the table into this markdown file, section '{HEADING}'")
+    ap.add_argument("--out", help=f"also write the table into this markdown file, section '{HEADING}' "
+                                  f"('{CALIBRATION_HEADING}' with --calibration)")
     args = ap.parse_args()
-    refuse_partial_out(ap, args.out, HEADING, only=bool(args.only))
+    if args.repeat is None:
+        args.repeat = 1 if args.calibration else 3
+    heading = CALIBRATION_HEADING if args.calibration else HEADING
+    refuse_partial_out(ap, args.out, heading, only=bool(args.only))
     command = command_line("benchmarks/responsiveness.py")  # before the data folder below is set
 
     folder = Path(tempfile.mkdtemp(prefix="pr-responsive-"))
@@ -319,7 +467,10 @@ def main() -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])  # noqa: F841 - kept alive
     try:
         bench = Bench(args, folder)
-        bench.write_photo()
+        if args.calibration:
+            bench.write_burst()
+        else:
+            bench.write_photo()
         load_before = os.getloadavg()
         start = time.perf_counter()
         results = bench.run()
@@ -337,10 +488,19 @@ def main() -> int:
                      f"{statistics.median(totals):.2f}"])
     table = markdown_table(["action", "worst gap (ms)", "99th percentile (ms)", "total time (s)"], rows)
     mp = args.width * args.height / 1e6
-    header = (f"`{command}`\n\n"
-              f"The main window, offscreen, on a {args.width}x{args.height} ({mp:.0f} MP) 16-bit TIFF with a mask "
-              f"over a quarter of it, {os.cpu_count()} cores. A {TICK_MS} ms timer ticks on the GUI thread from "
-              f"the start of each action until its job has ended and the canvas has repainted; a gap is the time "
+    if args.calibration:
+        what = (f"The main window, offscreen, {os.cpu_count()} cores: Models > Calibrate to My Camera on a burst of "
+                f"{BURST_FRAMES} JPEG frames of {args.width}x{args.height} ({mp:.0f} MP), then the training dialog "
+                f"its Train button opens, on the pairs (and those of a second scene of {SECOND_FRAMES} frames of "
+                f"{SECOND_SIZE[0]}x{SECOND_SIZE[1]}, held back for validation), from cnn-real with a budget of "
+                f"{TRAIN_MINUTES} min. "
+                f"A {TICK_MS} ms timer ticks on the GUI thread from the click on Calibrate (or Start) until the "
+                f"dialog reports the calibration done (or the run ended) and has repainted")
+    else:
+        what = (f"The main window, offscreen, on a {args.width}x{args.height} ({mp:.0f} MP) 16-bit TIFF with a mask "
+                f"over a quarter of it, {os.cpu_count()} cores. A {TICK_MS} ms timer ticks on the GUI thread from "
+                f"the start of each action until its job has ended and the canvas has repainted")
+    header = (f"`{command}`\n\n{what}; a gap is the time "
               f"between two ticks ({TICK_MS} ms when nothing holds the thread). Worst gap of {args.repeat} rounds, "
               f"99th percentile of all their gaps, median total time. Bar: worst gap under {BAR_MS:.0f} ms. "
               f"Load average (1, 5, 15 min) {', '.join(f'{x:.1f}' for x in load_before)} before the run, "
@@ -351,7 +511,7 @@ def main() -> int:
         footer += (f" The load average was above the {os.cpu_count()} cores: other processes shared the CPUs, "
                    "so these are figures of a loaded machine.")
     print(header + "\n\n" + table + "\n")
-    finish_report(args.out, HEADING, header, [table], footer)
+    finish_report(args.out, heading, header, [table], footer)
     return 0
 
 
