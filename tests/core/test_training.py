@@ -389,24 +389,38 @@ def test_oversized_and_broken_images_are_listed_and_skipped(folder, tmp_path):
         read_rgb(folder / "img00.png", max_pixels=100)
 
 
-def test_paired_data_with_two_scenes_splits_one_and_one(tmp_path):
+def test_paired_data_splits_by_scene_from_three_scenes_and_by_shot_below(tmp_path):
+    """Three scenes or more: whole scenes held back, never all or none of them. One or two
+    scenes (one or two calibration bursts): every scene on both sides, split by shot."""
     from PIL import Image
 
     from desktop_app.core.training.data import is_validation, load_pairs
 
-    # two scene names that the hash alone would both hold back, and two it would both train on
-    names = [f"scene{i}" for i in range(200)]
-    for both in ([n for n in names if is_validation(n, 0.5)][:2], [n for n in names if not is_validation(n, 0.5)][:2]):
-        root = tmp_path / both[0]
+    def folder(name, scenes, shots=4):
+        root = tmp_path / name
         for kind in ("noisy", "clean"):
             (root / kind).mkdir(parents=True)
-            for scene in both:
-                for shot in (1, 2):
+            for scene in scenes:
+                for shot in range(1, shots + 1):
                     img = (textured_image(40, 48, seed=shot) * 255).astype("uint8")
                     Image.fromarray(img).save(root / kind / f"{scene}_{shot}.png")
-        data = load_pairs([root], 0.5)
-        assert len(data.train) == 2 and len(data.val) == 2
-        assert {p.stem.rsplit("_", 1)[0] for p in data.train_paths} != {p.stem.rsplit("_", 1)[0] for p in data.val_paths}
+        return root
+
+    def scenes_of(paths):
+        return {p.stem.rsplit("_", 1)[0] for p in paths}
+
+    # three scene names that the hash alone would all hold back, and three it would all train on
+    names = [f"scene{i}" for i in range(200)]
+    for three in ([n for n in names if is_validation(n, 0.5)][:3], [n for n in names if not is_validation(n, 0.5)][:3]):
+        data = load_pairs([folder("s" + three[0], three)], 0.5)
+        train, val = scenes_of(data.train_paths), scenes_of(data.val_paths)
+        assert train and val and not train & val and train | val == set(three)
+    for scenes in (["one"], ["left", "right"]):
+        data = load_pairs([folder("-".join(scenes), scenes)], 0.5)
+        assert scenes_of(data.train_paths) == scenes_of(data.val_paths) == set(scenes)
+        assert len(data.train) + len(data.val) == 4 * len(scenes)
+    with pytest.raises(ValueError, match="at least two pairs"):
+        load_pairs([folder("lonely", ["a"], shots=1)], 0.5)
 
 
 # -- a new training task is one descriptor --------------------------------------------------

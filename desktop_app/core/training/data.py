@@ -152,29 +152,56 @@ def iter_pairs(folders: list[str | Path], val_fraction: float = 0.5) -> Work[Ima
                 out.skipped.append((noisy_path, f"size {noisy.shape[:2]} differs from the clean {clean.shape[:2]}"))
                 continue
             pairs.append((scene_key(noisy_path), noisy_path, np.concatenate([noisy, clean], axis=2)))
-    held = held_back_scenes(sorted({scene for scene, _, _ in pairs}), val_fraction)
+    held = held_back_pairs([(scene, path) for scene, path, _ in pairs], val_fraction)
     for scene, path, pair in pairs:
-        if scene in held:
+        if path in held:
             out.val.append(pair)
             out.val_paths.append(path)
         else:
             out.train.append(pair)
             out.train_paths.append(path)
     if not out.train or not out.val:
-        raise ValueError("paired data needs pairs of at least two scenes (one to train on, one to validate)")
+        raise ValueError("paired data needs at least two pairs of one scene, or two scenes (some to train on, "
+                         "some to validate)")
     return out
 
 
 def load_pairs(folders: list[str | Path], val_fraction: float = 0.5) -> ImageSet:
     """Real (noisy, clean) pairs: each folder holds `noisy/` and `clean/` with the same file
     names. Each pair is one H x W x 6 array (noisy RGB, then clean RGB), so random crops and
-    flips stay aligned. The split goes by scene, not by shot."""
+    flips stay aligned. The split goes by scene, not by shot, from three scenes on
+    (`held_back_pairs`)."""
     return run_work(iter_pairs(folders, val_fraction))
+
+
+def held_back_pairs(shots: list[tuple[str, Path]], fraction: float) -> set[Path]:
+    """The pairs kept for validation, given each one's (scene, path). From three scenes on,
+    whole scenes (`held_back_scenes`): a network judged on the shots of a scene it trained on
+    is judged too kindly. With one or two scenes (a calibration from one or two bursts) that
+    would leave one scene, or none, to learn from, so each scene's shots are split instead: a
+    stable share of each (`is_validation` of the file name), at least one and never all of a
+    scene's shots; a scene of one shot is trained on."""
+    scenes: dict[str, list[Path]] = {}
+    for scene, path in shots:
+        scenes.setdefault(scene, []).append(path)
+    if len(scenes) >= 3:
+        held = held_back_scenes(sorted(scenes), fraction)
+        return {path for scene, path in shots if scene in held}
+    out: set[Path] = set()
+    for paths in scenes.values():
+        if len(paths) < 2:
+            continue
+        order = sorted(paths, key=lambda p: hashlib.sha1(p.name.encode()).digest())
+        held = {p for p in paths if is_validation(p, fraction)} or {order[0]}
+        if len(held) == len(paths):
+            held.discard(order[-1])
+        out |= held
+    return out
 
 
 def held_back_scenes(scenes: list[str], fraction: float) -> set[str]:
     """The scenes kept for validation: a stable choice by name (`is_validation`), and with two
-    scenes or more never all or none of them, so two scenes always split one and one."""
+    scenes or more never all or none of them."""
     held = {s for s in scenes if is_validation(s, fraction)}
     if len(scenes) < 2:
         return held
