@@ -66,6 +66,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if trainer.metric != "val_psnr" and "val_psnr" in start and "val_psnr" in best:
         print(f"PSNR against the clean references of the held-out photos: {start['val_psnr']:.2f} dB before, "
               f"{best['val_psnr']:.2f} dB after ({best['val_psnr'] - start['val_psnr']:+.2f} dB)", file=sys.stderr)
+    for label, score in trainer.baselines.items():
+        print(f"{label} on the same photos: {trainer.score_text({trainer.metric: score})}", file=sys.stderr)
     if not trainer.improved:
         raise ValueError(f"no step beat the start{trainer.start_bar_text()} ({trainer.score_text(best)} at step 0): "
                          "nothing written; "

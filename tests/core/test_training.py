@@ -515,3 +515,6 @@ def test_a_calibration_keeps_a_step_only_once_it_beats_its_start_by_the_margin(t
     assert small.start_bar_text() == " by 0.10 dB"
     kept = run([30.0, 30.05, 30.2, 30.15, 30.25])
     assert kept.best["step"] == 4 and kept.improved  # past the margin once, then any gain counts
+    # the report's yardstick: NL-Means at its best strength on the same held-back pairs
+    (label, score), = kept.baselines.items()
+    assert label.startswith("NL-Means at its best strength") and 26.5 < score < 45  # noisy: 26 dB

@@ -112,6 +112,7 @@ def test_calibrate_cancel_again_train_keep_and_use(qtbot, opened, bursts, monkey
     click(qtbot, training.start_button)
     qtbot.waitUntil(lambda: training.trainer is not None and not training.running, timeout=120000)
     assert training.can_keep, training.keep_refusal()
+    assert any(row[0].startswith("NL-Means at its best strength") for row in training.report_rows())
     keep_and_wait(qtbot, training)
     assert not window.dialogs.errors, window.dialogs.error_text
 

@@ -76,6 +76,12 @@ class TrainingCode:
         """More validation numbers, reported but never used to pick the best."""
         return {}
 
+    def baselines(self, pairs: list[tuple]) -> dict[str, float]:
+        """Scores of what a user has without training (another method, by the run's metric) on
+        the validation pairs, computed once before the first step for the report: label ->
+        score. None by default."""
+        return {}
+
     def sample(self, model: nn.Module, pairs: list[tuple], device) -> tuple[np.ndarray, np.ndarray] | None:
         """A held-out image before and after (H x W x 3 in [0, 1]) for a dialog to show, or None."""
         return None

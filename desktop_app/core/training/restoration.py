@@ -98,6 +98,9 @@ class RealDenoiseTask(DenoiseTask):
         return pairs
 
 
+NLMEANS_STRENGTHS = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0)  # real camera noise at ISO 800-6400 (PolyU: best 4-8)
+
+
 class PairedRealDenoiseTask(RealDenoiseTask):
     """Fine-tuning the blind model on real camera noise: folders of (noisy, clean) pairs
     (`noisy/` and `clean/`, same names). A share of each batch (`real`, half by default) is
@@ -130,6 +133,20 @@ class PairedRealDenoiseTask(RealDenoiseTask):
             both = self.centre_tensor(img)
             pairs.append(("real", both[:, :3], both[:, 3:], None))
         return pairs
+
+    def baselines(self, pairs: list[tuple]) -> dict[str, float]:
+        """NL-Means at its best single strength on these photos (picked with their clean
+        references, a help no user has): what a calibration must beat to be worth it."""
+        from desktop_app.core.operations import apply_operation, registry
+        from desktop_app.core.work import run_work
+
+        op = registry.get("denoise", "nlmeans")
+        images = [(noisy[0].permute(1, 2, 0).numpy(), clean) for _, noisy, clean, _ in pairs]
+        scores = {sigma: float(np.mean([
+            psnr(torch.from_numpy(run_work(apply_operation(op, noisy, params={"sigma": sigma}))).permute(2, 0, 1)[None],
+                 clean) for noisy, clean in images])) for sigma in NLMEANS_STRENGTHS}
+        sigma = max(scores, key=scores.get)
+        return {f"NL-Means at its best strength (sigma {sigma:g})": scores[sigma]}
 
 
 class PatchDiscriminator(nn.Module):

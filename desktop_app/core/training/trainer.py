@@ -54,6 +54,7 @@ class Trainer:
         self.opt = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=self.task.adam_betas)
         self.metric = self.spec.metric.name  # the key of the score kept best: "val_psnr"
         self.start_metrics: dict[str, Any] = {}  # the validation before the first step
+        self.baselines: dict[str, float] = {}  # other methods' scores there (TrainingCode.baselines)
         self.step = 0
         self.seconds = 0.0  # training time over all invocations
         self.best: dict[str, Any] = {}
@@ -88,6 +89,7 @@ class Trainer:
         self.step, self.seconds = info["step"], info["seconds"]
         self.best, self.history = info["best"], info.get("history", [])
         self.start_metrics = info.get("start", {})
+        self.baselines = info.get("baselines", {})
         self._rng_state = info.get("rng")
         return True
 
@@ -122,6 +124,8 @@ class Trainer:
         if self.step == 0 and "step" not in self.best:
             self.best = {**(yield from subrange(self.validation(pairs), here, here)), "step": 0}
             self.start_metrics = dict(self.best)
+            yield Progress(here, "scoring the methods a user has without training")
+            self.baselines = self.task.baselines(pairs)
             # the starting weights are the best so far: a run whose steps never beat them
             # (too short, or a fine-tune that only got worse) still exports a model
             self._save_best()
@@ -245,7 +249,7 @@ class Trainer:
     def checkpoint(self) -> None:
         save_checkpoint(self.last_path, self.model, self.opt, self.task.modules,
                         {"step": self.step, "seconds": self.seconds, "best": self.best, "history": self.history,
-                         "start": self.start_metrics})
+                         "start": self.start_metrics, "baselines": self.baselines})
 
     def _save_best(self) -> None:
         save_model(self.inference_model(), self.best_path, self._manifest())

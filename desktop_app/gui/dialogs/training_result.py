@@ -39,13 +39,15 @@ class ResultPanel(QGroupBox):
         layout.addWidget(self.keep_reason)
 
     def show_report(self, trainer, start_metrics: dict | None) -> None:
-        """The starting weights and the best ones, each with its validation score."""
+        """The starting weights and the best ones, each with its validation score, and what a
+        user has without training (NL-Means for a calibration) on the same photos."""
         t = trainer
         rows = []
         if start_metrics and t.metric in start_metrics:
             rows.append(("Starting model" if t.config.base else "Untrained network", start_metrics, 0))
         if t.improved and t.metric in t.best:
             rows.append(("Trained (best)", t.best, t.best["step"]))
+        rows += [(label, {t.metric: score}, "") for label, score in t.baselines.items()]
         metric = t.spec.metric
         title = f"Validation {metric.title}" + (f" ({metric.explanation})" if metric.explanation != "higher is better"
                                                   and not metric.unit.startswith("(") else "")
