@@ -15,8 +15,7 @@ docs/models.md.
 2. The learning scenes' pairs go into WORK/pairs (`noisy/`, `clean/`, named `<scene>_<n>`)
    and `desktop-app train --task denoise-pairs --base cnn-real --minutes M --threads 1` is run
    on them with `--val-fraction` chosen so that exactly one learning scene is held back for
-   validation, or with two learning scenes a third of each scene's photos, as the trainer
-   splits one or two scenes (it keeps its best checkpoint on them, and a step must beat the
+   validation (it keeps its best checkpoint on them, and a step must beat the
    start by 0.1 dB; a run that never does keeps nothing: `cnn-real` unchanged). Arguments after `--` go to the
    command. `--model` evaluates an existing result instead.
 3. The full 512 x 512 evaluation photos are denoised by `cnn-real`, by the calibrated model
@@ -89,8 +88,7 @@ def stable_hash(name: str) -> float:
 
 def write_pairs(folder: Path, scenes: dict[str, list[Path]], learn: list[str], out: Path) -> tuple[float, str]:
     """Copy the learning scenes' pairs into out/noisy, out/clean as `<scene>_<n>`; return a
-    validation fraction that holds back exactly one scene, and that scene (from three scenes;
-    with two, the trainer holds back a share of each scene's photos)."""
+    validation fraction that holds back exactly one scene, and that scene."""
     shutil.rmtree(out, ignore_errors=True)
     for sub in ("noisy", "clean"):
         (out / sub).mkdir(parents=True)
@@ -99,8 +97,6 @@ def write_pairs(folder: Path, scenes: dict[str, list[Path]], learn: list[str], o
             n = re.search(r"(\d+)$", p.stem).group(1)
             for sub in ("noisy", "clean"):
                 shutil.copy(folder / sub / p.name, out / sub / f"{s}_{n}{p.suffix}")
-    if len(learn) <= 2:  # the trainer splits one or two scenes by shot (training.data.held_back_pairs)
-        return 0.34, "a third of each scene's photos"
     h = sorted((stable_hash(s), s) for s in learn)
     return (h[0][0] + h[1][0]) / 2, h[0][1]
 

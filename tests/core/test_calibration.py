@@ -167,10 +167,15 @@ def test_cli_calibrate_writes_pairs_the_trainer_reads(tmp_path):
     manifest = json.loads((out / "calibration.json").read_text())
     assert manifest["camera"] == "Testmaker Z9" and manifest["iso"] == [800, 1600]
     assert [s["name"] for s in manifest["scenes"]] == ["scene0", "scene1"]
-    # two bursts: the trainer learns from both scenes and validates on other tiles of both
-    pairs = load_pairs([out], val_fraction=0.25)
-    assert len(pairs.train) + len(pairs.val) == 16 and len(pairs.val) >= 2
-    assert {scene_key(p) for p in pairs.train_paths} == {scene_key(p) for p in pairs.val_paths} == {"scene0", "scene1"}
+    # two bursts: one scene to learn from, the other to validate on; one burst alone splits its tiles
+    pairs = load_pairs([out], val_fraction=0.5)
+    assert len(pairs.train) == len(pairs.val) == 8
+    assert {scene_key(p) for p in pairs.train_paths} | {scene_key(p) for p in pairs.val_paths} == {"scene0", "scene1"}
+    for name in [n for n in noisy if n.startswith("scene1")]:
+        for d in ("noisy", "clean"):
+            (out / d / name).unlink()
+    alone = load_pairs([out], val_fraction=0.25)
+    assert alone.train and alone.val and len(alone.train) + len(alone.val) == 8
 
 
 def test_calibration_is_cancellable_between_frames(tmp_path):

@@ -389,9 +389,9 @@ def test_oversized_and_broken_images_are_listed_and_skipped(folder, tmp_path):
         read_rgb(folder / "img00.png", max_pixels=100)
 
 
-def test_paired_data_splits_by_scene_from_three_scenes_and_by_shot_below(tmp_path):
-    """Three scenes or more: whole scenes held back, never all or none of them. One or two
-    scenes (one or two calibration bursts): every scene on both sides, split by shot."""
+def test_paired_data_splits_by_scene_from_two_scenes_and_one_scene_by_shot(tmp_path):
+    """Two scenes or more: whole scenes held back, never all or none of them (two split one
+    and one). One scene (one calibration burst): its shots are split."""
     from PIL import Image
 
     from desktop_app.core.training.data import is_validation, load_pairs
@@ -409,16 +409,17 @@ def test_paired_data_splits_by_scene_from_three_scenes_and_by_shot_below(tmp_pat
     def scenes_of(paths):
         return {p.stem.rsplit("_", 1)[0] for p in paths}
 
-    # three scene names that the hash alone would all hold back, and three it would all train on
+    # scene names that the hash alone would all hold back, and ones it would all train on
     names = [f"scene{i}" for i in range(200)]
-    for three in ([n for n in names if is_validation(n, 0.5)][:3], [n for n in names if not is_validation(n, 0.5)][:3]):
-        data = load_pairs([folder("s" + three[0], three)], 0.5)
-        train, val = scenes_of(data.train_paths), scenes_of(data.val_paths)
-        assert train and val and not train & val and train | val == set(three)
-    for scenes in (["one"], ["left", "right"]):
-        data = load_pairs([folder("-".join(scenes), scenes)], 0.5)
-        assert scenes_of(data.train_paths) == scenes_of(data.val_paths) == set(scenes)
-        assert len(data.train) + len(data.val) == 4 * len(scenes)
+    for count in (2, 3):
+        for group in ([n for n in names if is_validation(n, 0.5)][:count],
+                      [n for n in names if not is_validation(n, 0.5)][:count]):
+            data = load_pairs([folder(f"s{count}" + group[0], group)], 0.5)
+            train, val = scenes_of(data.train_paths), scenes_of(data.val_paths)
+            assert train and val and not train & val and train | val == set(group)
+    data = load_pairs([folder("one", ["one"])], 0.5)
+    assert scenes_of(data.train_paths) == scenes_of(data.val_paths) == {"one"}
+    assert len(data.train) + len(data.val) == 4 and data.train and data.val
     with pytest.raises(ValueError, match="at least two pairs"):
         load_pairs([folder("lonely", ["a"], shots=1)], 0.5)
 
