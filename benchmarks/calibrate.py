@@ -54,8 +54,8 @@ from _common import command_line, log, markdown_table, train_in_fresh_process
 
 from desktop_app.core.metrics import psnr
 from desktop_app.core.training.data import read_rgb, scene_key
+from desktop_app.core.training.restoration import NLMEANS_STRENGTHS  # the strengths the app's report tries
 
-NLMEANS_GRID = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
 
 
 def scenes_of(folder: Path, camera: str) -> dict[str, list[Path]]:
@@ -260,7 +260,7 @@ def main() -> None:
     nl_sigma, nl_scores = None, [float("nan")] * len(images)
     if not args.no_nlmeans:
         best = None
-        for s in NLMEANS_GRID:
+        for s in NLMEANS_STRENGTHS:
             scores = [psnr(nlmeans(noisy, s), clean) for _, noisy, clean in images]
             log(f"NL-Means sigma {s}: {np.mean(scores):.2f} dB")
             if best is None or np.mean(scores) > np.mean(best[1]):

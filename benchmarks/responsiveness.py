@@ -354,12 +354,6 @@ class Bench:
                 raise SystemExit(f"'{button.text()}' is greyed ({'; '.join(self.errors) or 'why?'})")
             QTest.mouseClick(button, Qt.MouseButton.LeftButton)
 
-        def calibration_dialog():
-            return window.calibration_dialog
-
-        def training_dialog():
-            return window.training_dialog
-
         def open_calibration() -> None:
             window.act_calibrate.trigger()
             dialog = window.calibration_dialog

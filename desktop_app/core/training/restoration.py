@@ -141,10 +141,15 @@ class PairedRealDenoiseTask(RealDenoiseTask):
         from desktop_app.core.work import run_work
 
         op = registry.get("denoise", "nlmeans")
-        images = [(noisy[0].permute(1, 2, 0).numpy(), clean) for _, noisy, clean, _ in pairs]
-        scores = {sigma: float(np.mean([
-            psnr(torch.from_numpy(run_work(apply_operation(op, noisy, params={"sigma": sigma}))).permute(2, 0, 1)[None],
-                 clean) for noisy, clean in images])) for sigma in NLMEANS_STRENGTHS}
+
+        def score(sigma: float) -> float:
+            results = []
+            for _, noisy, clean, _ in pairs:
+                out = run_work(apply_operation(op, noisy[0].permute(1, 2, 0).numpy(), params={"sigma": sigma}))
+                results.append(psnr(torch.from_numpy(out).permute(2, 0, 1)[None], clean))
+            return float(np.mean(results))
+
+        scores = {sigma: score(sigma) for sigma in NLMEANS_STRENGTHS}
         sigma = max(scores, key=scores.get)
         return {f"NL-Means at its best strength (sigma {sigma:g})": scores[sigma]}
 
