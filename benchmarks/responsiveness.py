@@ -408,11 +408,11 @@ class Bench:
         return [
             Action(f"calibrate a burst of {BURST_FRAMES} JPEG frames", calibrate, True, calibrated,
                    before=open_calibration, done=lambda: not window.calibration_dialog.running,
-                   widget=calibration_dialog, timeout=CALIBRATION_TIMEOUT_S),
+                   widget=lambda: window.calibration_dialog, timeout=CALIBRATION_TIMEOUT_S),
             Action(f"train on its pairs ({TRAIN_MINUTES} min budget, from cnn-real)", train, True, trained,
                    before=open_training, after=discard,
                    done=lambda: window.training_dialog.trainer is not None and not window.training_dialog.running,
-                   widget=training_dialog, timeout=CALIBRATION_TIMEOUT_S),
+                   widget=lambda: window.training_dialog, timeout=CALIBRATION_TIMEOUT_S),
         ]
 
     def run(self) -> dict[str, tuple[list[float], list[float]]]:
