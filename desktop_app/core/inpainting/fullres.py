@@ -105,8 +105,6 @@ def fill_region(image: np.ndarray, hole: np.ndarray, fill: FillFn, working: int,
     ys, xs = _windows(sh, working), _windows(sw, working)
     todo = [(y, x) for y in ys for x in xs if small_hole[y:y + working, x:x + working].any()]
     remaining = small_hole.copy()
-    if scale > REFINE_ABOVE:  # enlarged by so little that the cubic enlargement keeps the detail
-        refine = None
     share = REFINE_SHARE if refine is not None and scale < 1 else 1.0  # of the region's progress
     for k, (y, x) in enumerate(todo):
         win_hole = remaining[y:y + working, x:x + working]
@@ -128,7 +126,6 @@ def fill_region(image: np.ndarray, hole: np.ndarray, fill: FillFn, working: int,
     return out
 
 
-REFINE_ABOVE = 0.7  # no full-size refinement for a fill made at more than this scale
 REFINE_SHARE = 0.5  # of a region's progress for its windows when a full-size refinement follows
 SEAM_BAND = 4  # hole pixels within this distance of known ones carry the measured colour step
 SEAM_SIGMA = 3.0  # scale (pixels) of the local means compared across the seam
