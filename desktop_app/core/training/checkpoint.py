@@ -12,8 +12,10 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from desktop_app.core.training.adam import Adam
 
-def _flatten_optimizer(opt: torch.optim.Optimizer, prefix: str = "opt") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+
+def _flatten_optimizer(opt: Adam, prefix: str = "opt") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     sd = opt.state_dict()
     tensors: dict[str, torch.Tensor] = {}
     scalars: dict[str, Any] = {"param_groups": sd["param_groups"], "state": {}}
@@ -27,7 +29,7 @@ def _flatten_optimizer(opt: torch.optim.Optimizer, prefix: str = "opt") -> tuple
     return tensors, scalars
 
 
-def _restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], scalars: dict[str, Any]) -> None:
+def _restore_optimizer(opt: Adam, tensors: dict[str, torch.Tensor], scalars: dict[str, Any]) -> None:
     state: dict[int, dict[str, Any]] = {}
     for pid, st in scalars["state"].items():
         state[int(pid)] = {k: torch.tensor(v) if k == "step" else v for k, v in st.items()}
@@ -37,8 +39,8 @@ def _restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tens
     opt.load_state_dict({"state": state, "param_groups": scalars["param_groups"]})
 
 
-def save_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
-                    extra: dict[str, torch.nn.Module | torch.optim.Optimizer], info: dict[str, Any]) -> None:
+def save_checkpoint(path: Path, model: torch.nn.Module, opt: Adam,
+                    extra: dict[str, torch.nn.Module | Adam], info: dict[str, Any]) -> None:
     """`extra`: further named modules and optimizers of the task (a discriminator and its
     optimizer), stored under "x.<name>." prefixes."""
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -46,7 +48,7 @@ def save_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimiz
     tensors.update(opt_tensors)
     extra_scalars = {}
     for name, obj in extra.items():
-        if isinstance(obj, torch.optim.Optimizer):
+        if isinstance(obj, Adam):
             t, extra_scalars[name] = _flatten_optimizer(obj, f"x.{name}")
             tensors.update(t)
         else:
@@ -67,8 +69,8 @@ def _under(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Ten
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
-def load_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer | None,
-                    extra: dict[str, torch.nn.Module | torch.optim.Optimizer] | None = None) -> dict[str, Any]:
+def load_checkpoint(path: Path, model: torch.nn.Module, opt: Adam | None,
+                    extra: dict[str, torch.nn.Module | Adam] | None = None) -> dict[str, Any]:
     tensors = load_file(str(path))
     info = json.loads(path.with_suffix(".json").read_text())
     model.load_state_dict(_under(tensors, "model."))
@@ -76,7 +78,7 @@ def load_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimiz
         _restore_optimizer(opt, _under(tensors, "opt."), info.pop("optimizer"))
     extra_scalars = info.pop("extra_optimizers", {})
     for name, obj in (extra or {}).items():
-        if isinstance(obj, torch.optim.Optimizer):
+        if isinstance(obj, Adam):
             if name in extra_scalars:
                 _restore_optimizer(obj, _under(tensors, f"x.{name}."), extra_scalars[name])
         elif any(k.startswith(f"x.{name}.") for k in tensors):

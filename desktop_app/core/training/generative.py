@@ -42,6 +42,7 @@ from PIL import Image
 
 from desktop_app.core import generation, metrics
 from desktop_app.core.models.archs.generators import level_widths
+from desktop_app.core.training.adam import Adam
 from desktop_app.core.training.base import TrainingCode
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.work import Work
@@ -312,7 +313,7 @@ class GanTask(GenerativeTask):
         disc = Discriminator(c.patch, int(opts.get("d_width", 16)), int(c.hparams.get("max_width", 256)),
                              int(c.hparams.get("num_classes", 0)))
         self.modules = {"disc": disc,
-                        "disc_opt": torch.optim.Adam(disc.parameters(), lr=c.lr * self.d_lr, betas=self.adam_betas)}
+                        "disc_opt": Adam(disc.parameters(), lr=c.lr * self.d_lr, betas=self.adam_betas)}
 
     def attach(self, model: nn.Module) -> None:
         super().attach(model)

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from desktop_app.core.metrics import psnr, ssim_map
 from desktop_app.core.work import Work
 from desktop_app.core.training import degrade
+from desktop_app.core.training.adam import Adam
 from desktop_app.core.training.base import TrainingCode
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.data import ImageSet, iter_pairs, random_patches
@@ -206,7 +207,7 @@ class InpaintTask(TrainingCode):
         if self.adv_weight > 0:
             torch.manual_seed(self.config.seed + 1)
             disc = PatchDiscriminator()
-            self.modules = {"disc": disc, "disc_opt": torch.optim.Adam(disc.parameters(), lr=self.config.lr,
+            self.modules = {"disc": disc, "disc_opt": Adam(disc.parameters(), lr=self.config.lr,
                                                                       betas=(0.5, 0.99))}
         self._rng = np.random.default_rng(self.config.seed + 17)
 

@@ -25,6 +25,7 @@ from desktop_app.core.models.catalog import find
 from desktop_app.core.models.device import pick_device
 from desktop_app.core.models.weights import STORE_DTYPE, Manifest, load_model, save_model
 from desktop_app.core.work import Progress, Work, run_work, subrange
+from desktop_app.core.training.adam import Adam
 from desktop_app.core.training.checkpoint import load_checkpoint, save_checkpoint
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.data import ImageSet
@@ -51,7 +52,7 @@ class Trainer:
                              f"({config.arch}), not {config.patch}")
         self.task.attach(self.model)
         self.task.to(self.device)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=self.task.adam_betas)
+        self.opt = Adam(self.model.parameters(), lr=config.lr, betas=self.task.adam_betas)
         self.metric = self.spec.metric.name  # the key of the score kept best: "val_psnr"
         self.start_metrics: dict[str, Any] = {}  # the validation before the first step
         self.baselines: dict[str, float] = {}  # other methods' scores there (TrainingCode.baselines)
