@@ -109,8 +109,10 @@ def realistic(clean: torch.Tensor, gen: torch.Generator, jpeg_probability: float
 
     - signal-dependent Poisson-Gaussian noise in linear light (variance a * x + b), with
       the gains drawn log-uniformly from clean to high-ISO levels;
-    - channel correlation from a random colour-correction-like 3x3 mix of the noise, and a
-      slight spatial correlation (demosaicing) from a small random blur;
+    - camera grain: the noise split into brightness and colour parts, each blurred by its own
+      random amount (colour much more: demosaicing and in-camera noise reduction leave
+      colour noise in blotches; PolyU's measured noise is correlated over 4+ pixels in colour,
+      about 1 pixel in brightness), with a random share left white;
     - back through the sRGB-like tone curve, clipped and quantised to 8 bits like a real file;
     - JPEG compression at a random quality for most samples;
     - some samples get plain white Gaussian noise instead, so that case is not forgotten.
@@ -121,14 +123,8 @@ def realistic(clean: torch.Tensor, gen: torch.Generator, jpeg_probability: float
     a = 10 ** (-4.5 + 3.0 * u[:, 0])  # shot-noise gain
     b = 10 ** (-6.5 + 3.5 * u[:, 1])  # read-noise variance
     std = torch.sqrt(a[:, None, None, None] * lin + b[:, None, None, None])
-    noise = torch.randn(clean.shape, generator=gen)
-    # channel mixing: identity plus random off-diagonal terms, rows normalised to keep power
-    mix = torch.eye(c)[None] + 0.35 * torch.randn(n, c, c, generator=gen) * (torch.ones(c, c) - torch.eye(c))
-    mix = mix / mix.norm(dim=2, keepdim=True)
-    noise = torch.einsum("nij,njhw->nihw", mix, noise)
-    # spatial correlation: blur the noise a little, then restore its variance
-    blur_sigma = 1.2 * u[:, 2]
-    noise = _blur_each(noise, blur_sigma)
+    noise = camera_grain(torch.randn(clean.shape, generator=gen), gen) if c == 3 else \
+        _blur_each(torch.randn(clean.shape, generator=gen), 1.2 * u[:, 2])
     noisy_lin = (lin + std * noise).clamp(0, 1)
     noisy = noisy_lin ** (1 / 2.2)
     # some samples: plain additive white Gaussian noise in sRGB
@@ -142,14 +138,57 @@ def realistic(clean: torch.Tensor, gen: torch.Generator, jpeg_probability: float
     return noisy, clean, None
 
 
+def transplant(clean: torch.Tensor, residuals: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Real noise on other pictures: each clean sample gets one of `residuals` (a real pair's
+    noisy minus clean, same size), turned by a random multiple of 90 degrees (square patches)
+    and mirrored, scaled by 0.7-1.4, then stored as an 8-bit file."""
+    n = clean.shape[0]
+    if n == 0:
+        return clean.clone()
+    pick = torch.randint(len(residuals), (n,), generator=gen)
+    u = torch.rand(n, 3, generator=gen)
+    out = torch.empty_like(clean)
+    square = clean.shape[-1] == clean.shape[-2]
+    for i in range(n):
+        r = residuals[pick[i]]
+        if square:
+            r = torch.rot90(r, int(4 * u[i, 0]) % 4, (1, 2))
+        if u[i, 1] < 0.5:
+            r = r.flip(2)
+        out[i] = clean[i] + (0.7 + 0.7 * u[i, 2]) * r
+    return torch.round(out.clamp(0, 1) * 255) / 255
+
+
+# brightness and two colour-difference directions, orthonormal: the noise keeps its power
+_OPPONENT = torch.tensor([[1.0, 1.0, 1.0], [1.0, -1.0, 0.0], [1.0, 1.0, -2.0]])
+_OPPONENT = _OPPONENT / _OPPONENT.norm(dim=1, keepdim=True)
+
+
+def camera_grain(white: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Unit-variance RGB noise (N x 3 x H x W) with a camera's grain: its brightness part
+    blurred by 0.3-1.5 px, its colour part by 1.5-5 px and scaled by 0.5-1.5 (then the whole
+    renormalised), and 0-40 % of the power left white."""
+    n = white.shape[0]
+    u = torch.rand(n, 4, generator=gen)
+    opp = torch.einsum("ij,njhw->nihw", _OPPONENT, white)
+    lum = _blur_each(opp[:, :1], 0.3 + 1.2 * u[:, 0])
+    chroma = _blur_each(opp[:, 1:], 1.5 + 3.5 * u[:, 1]) * (0.5 + u[:, 2])[:, None, None, None]
+    grain = torch.einsum("ji,njhw->nihw", _OPPONENT, torch.cat([lum, chroma], dim=1))
+    grain = grain / grain.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
+    share = 0.4 * u[:, 3][:, None, None, None]
+    fresh = torch.randn(white.shape, generator=gen)
+    return torch.sqrt(1 - share) * grain + torch.sqrt(share) * fresh
+
+
 def _blur_each(noise: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
+    """Each sample's noise blurred by its own Gaussian sigma (pixels), variance restored."""
     import torch.nn.functional as F
 
     out = noise.clone()
     for i, s in enumerate(sigmas.tolist()):
         if s < 0.2:
             continue
-        r = 2
+        r = min(max(2, math.ceil(3 * s)), min(noise.shape[-2:]) - 1)  # reflect needs r < the side
         x = torch.arange(-r, r + 1, dtype=torch.float32)
         k1 = torch.exp(-(x ** 2) / (2 * s * s))
         k1 = k1 / k1.sum()
