@@ -6,9 +6,9 @@ import torch
 
 from desktop_app.core.models import registry
 from desktop_app.core.models.device import pick_device
-from desktop_app.core.models.tiled import MIN_TILE, OutOfMemory, TileSettings, dihedral_ensemble, run_tiled
+from desktop_app.core.models.tiled import MIN_TILE, OutOfMemory, TileSettings, dihedral_passes, run_tiled
 from desktop_app.core.models.weights import STORE_DTYPE, Manifest, ModelFileError, load_model, save_model
-from desktop_app.core.work import CancelToken, Cancelled, run_work
+from desktop_app.core.work import CancelToken, Cancelled, Progress, run_work
 from tests.conftest import textured_image
 
 TINY = {"channels": 3, "widths": [4, 8], "blocks": [1, 1], "noise_map": True, "unshuffle": 2}
@@ -91,12 +91,21 @@ def test_tiled_equals_untiled():
 
 
 def test_the_ensemble_turns_every_result_back_before_averaging():
-    dot = torch.zeros(1, 3, 7, 9)
-    dot[:, :, 3, 4] = 1.0
-    assert torch.equal(dihedral_ensemble(lambda x: x)(dot), dot)  # not square, so a wrong turn would show
+    def whole(network):  # a tiled pass of `network` over an H x W x C picture, one tile
+        def run(image):
+            yield Progress(1.0, "tile 1/1")
+            return network(image)
+        return run
+
+    dot = np.zeros((7, 9, 3), np.float32)
+    dot[3, 4] = 1.0
+    events = []
+    same = run_work(dihedral_passes(whole(lambda x: x), dot), on_progress=events.append)
+    assert np.array_equal(same, dot)  # not square, so a wrong turn would show
+    assert len(events) == 8 and events[-1].fraction == pytest.approx(1.0)  # a cancel point per pass
     # a network that moves everything one pixel right, in whatever orientation it is shown
     # the picture: averaged, the dot spreads evenly to its four neighbours
-    spread = dihedral_ensemble(lambda x: torch.roll(x, 1, dims=3))(dot)[0, 0]
+    spread = run_work(dihedral_passes(whole(lambda x: np.roll(x, 1, axis=1)), dot))[:, :, 0]
     assert spread[3, 4] == 0 and spread.sum() == pytest.approx(1.0)
     for y, x in ((2, 4), (4, 4), (3, 3), (3, 5)):
         assert spread[y, x] == pytest.approx(0.25)

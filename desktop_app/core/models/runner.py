@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from desktop_app.core.models import runtime
 from desktop_app.core.models.descriptor import Architecture
-from desktop_app.core.models.tiled import (TensorFn, TileSettings, autocast, choose_tile, dihedral_ensemble,
+from desktop_app.core.models.tiled import (TileSettings, autocast, choose_tile, dihedral_passes,
                                            is_oom, run_tiled)
 from desktop_app.core.work import Progress, Work
 
@@ -176,6 +176,8 @@ class ModelRunner:
                                 precision=self.precision,
                                 # the runtime takes plain NCHW arrays; torch prefers channels-last
                                 channels_last=self.compiled is None)
-        tensor_fn: TensorFn = dihedral_ensemble(fn) if ensemble else fn
-        out = yield from run_tiled(tensor_fn, rgb, self.device, settings)
+        if ensemble:
+            out = yield from dihedral_passes(lambda shown: run_tiled(fn, shown, self.device, settings), rgb)
+        else:
+            out = yield from run_tiled(fn, rgb, self.device, settings)
         return out.mean(axis=2, keepdims=True) if c == 1 and out.shape[2] != 1 else out

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from desktop_app.core.models.device import available_memory_bytes
-from desktop_app.core.work import Progress, Work
+from desktop_app.core.work import Progress, Work, subrange
 
 # The network function: NCHW float tensor on the device -> NCHW tensor of the same size.
 TensorFn = Callable[[torch.Tensor], torch.Tensor]
@@ -80,22 +80,23 @@ def autocast(device: torch.device, precision: str):
     return contextlib.nullcontext()
 
 
-def dihedral_ensemble(fn: TensorFn) -> TensorFn:
-    """`fn` run on the 8 turns and mirror images of its input, each result turned back and
-    the 8 averaged (self-ensemble): 8 times the work, less of the network's own grid and
-    orientation artefacts (+0.2 dB for the shipped denoiser on CBSD68, docs/benchmarks.md)."""
-
-    def run(x: torch.Tensor) -> torch.Tensor:
-        total = None
-        for turns in range(4):
-            for mirror in (False, True):
-                t = torch.rot90(x, turns, (2, 3))
-                y = fn(t.flip(3) if mirror else t).float()
-                y = torch.rot90(y.flip(3) if mirror else y, -turns, (2, 3))
-                total = y if total is None else total + y
-        return total / 8
-
-    return run
+def dihedral_passes(run: Callable[[np.ndarray], Work[np.ndarray]], image: np.ndarray) -> Work[np.ndarray]:
+    """`run` (a whole tiled pass) on the 8 turns and mirror images of `image`, each result
+    turned back and the 8 averaged (self-ensemble): 8 times the work, less of the network's
+    own grid and orientation artefacts (+0.2 dB for the shipped denoiser on CBSD68,
+    docs/benchmarks.md). Pass by pass, so every tile of every pass is a cancel point."""
+    total = None
+    for k in range(8):
+        turns, mirror = k // 2, bool(k % 2)
+        shown = np.rot90(image, turns)
+        shown = shown[:, ::-1] if mirror else shown
+        out = yield from subrange(run(np.ascontiguousarray(shown)), k / 8, (k + 1) / 8)
+        out = np.rot90(out[:, ::-1] if mirror else out, -turns)
+        if total is None:
+            total = out.astype(np.float32, copy=True)
+        else:
+            total += out
+    return np.ascontiguousarray(total / 8)
 
 
 def _run_tensor(fn: TensorFn, patch: np.ndarray, device: torch.device, s: TileSettings) -> np.ndarray:

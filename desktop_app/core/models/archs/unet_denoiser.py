@@ -92,7 +92,7 @@ GAUSSIAN = register(Architecture(
     build=UNetDenoiser,
     takes_noise_map=True,
     size_multiple_of=_size_multiple,
-    tiling=TilePolicy(context=64, cpu_tile=512, gpu_tile=1536),
+    tiling=TilePolicy(context=64, cpu_tile=1024, gpu_tile=1536),
     default_hparams={"channels": 3, "widths": [32, 64, 128, 256], "blocks": [1, 1, 2, 2], "noise_map": True, "unshuffle": 2},
 ))
 
@@ -103,6 +103,6 @@ BLIND = register(Architecture(
     build=UNetDenoiser,
     takes_noise_map=False,
     size_multiple_of=_size_multiple,
-    tiling=TilePolicy(context=64, cpu_tile=512, gpu_tile=1536),
+    tiling=TilePolicy(context=64, cpu_tile=1024, gpu_tile=1536),
     default_hparams={"channels": 3, "widths": [32, 64, 128, 256], "blocks": [1, 1, 2, 2], "noise_map": False, "unshuffle": 2},
 ))
