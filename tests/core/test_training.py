@@ -575,6 +575,11 @@ def test_a_calibration_keeps_a_step_only_once_it_beats_its_start_by_the_margin(t
     assert small.start_bar_text() == " by 0.10 dB"
     kept = run([30.0, 30.05, 30.2, 30.15, 30.25])
     assert kept.best["step"] == 4 and kept.improved  # past the margin once, then any gain counts
+    # it keeps half of its change to the starting weights (weight averaging): halfway there
+    start = load_model(library_dir() / "tiny-real.json")[0].state_dict()
+    trained, exported = kept.model.state_dict(), load_model(kept.best_path.with_suffix(".json"))[0].state_dict()
+    name = next(k for k, v in start.items() if v.is_floating_point() and not torch.equal(v, trained[k]))
+    torch.testing.assert_close(exported[name], (start[name] + trained[name]) / 2, atol=1e-6, rtol=0)
     # the report's yardstick: NL-Means at its best strength on the same held-back pairs
     (label, score), = kept.baselines.items()
     assert label.startswith("NL-Means at its best strength") and 26.5 < score < 45  # noisy: 26 dB

@@ -99,6 +99,10 @@ class TrainingTask:
     # A fine-tune's step must beat the starting weights by this much (in the metric's unit) to
     # be kept: on one or two held-back scenes a small gain is noise (docs/models.md).
     keep_margin: float = 0.0
+    # A fine-tune keeps this share of its change to the starting weights; the rest of the way
+    # back to them is weight averaging (WiSE-FT, Wortsman et al. 2022): what it learnt of a
+    # few scenes carries to other scenes better halfway (docs/models.md, "Calibrating").
+    kept_change: float = 1.0
 
     def settings(self, fine_tune: bool, device: str = "cpu") -> Settings:
         """The defaults for a fine-tune (or a new network) on `device` ("cpu", "cuda", "mps")."""
@@ -247,7 +251,8 @@ register(TrainingTask(
     scratch=_DENOISE_SCRATCH, fine_tune=_DENOISE_FINE_TUNE, default_name="my-camera",
     # calibrations kept at +0.06-0.09 dB on the held-back scene lost 0.16-0.24 dB on the
     # camera's other scenes (docs/models.md, "Does calibrating help?")
-    keep_margin=0.1, records_files=True, description="folders holding noisy/ and clean/ photos of the same names"))
+    keep_margin=0.1, kept_change=0.5, records_files=True,
+    description="folders holding noisy/ and clean/ photos of the same names"))
 register(TrainingTask(
     id="denoise-self", title="Denoise real photos, self-supervised (noisy photos only)", model_task="denoise-real",
     default_arch="unet-denoise-blind", code="desktop_app.core.training.selfsup:SelfSupervisedDenoiseTask",

@@ -10,6 +10,7 @@ names a task or asks what a task has.
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import time
@@ -46,6 +47,9 @@ class Trainer:
         self.device = pick_device(config.device)
         self.base_manifest: Manifest | None = None
         self.model = self._build_model()
+        # the starting weights, for a fine-tune that keeps only a share of its change to them
+        self.start_state = ({k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                            if config.base and self.spec.kept_change < 1 else None)
         self.task.size_multiple = network_multiple(self.model, config.arch)
         if config.patch % self.task.size_multiple:
             raise ValueError(f"the patch size must be a multiple of {self.task.size_multiple} for this network "
@@ -212,8 +216,17 @@ class Trainer:
         return self.best.get("step", 0) > 0
 
     def inference_model(self) -> nn.Module:
-        """The network that is validated and exported (the task may keep a better copy)."""
-        return self.task.inference_model(self.model)
+        """The network that is validated and exported (the task may keep a better copy; a
+        fine-tune whose task keeps a share of its change: that share of the way from the
+        starting weights)."""
+        model = self.task.inference_model(self.model)
+        if self.start_state is None:
+            return model
+        share, start = self.spec.kept_change, self.start_state
+        kept = copy.deepcopy(model)
+        kept.load_state_dict({k: start[k] + share * (v - start[k]) if v.is_floating_point() else v
+                              for k, v in model.state_dict().items()})
+        return kept
 
     def validation(self, pairs) -> Work[dict[str, float]]:
         """The validation metrics over `pairs`: a Progress per pair (a cancel point, as one
