@@ -228,46 +228,6 @@ def test_paired_training_takes_the_asked_share_of_real_pairs(folder):
         PairedRealDenoiseTask(config(folder, task="denoise-pairs", task_options={"real": 0.0}))
 
 
-def test_paired_training_can_move_real_noise_onto_other_crops(folder):
-    from desktop_app.core.training.restoration import PairedRealDenoiseTask
-
-    task = PairedRealDenoiseTask(config(folder, task="denoise-pairs", task_options={"real": 0.5, "transplant": 0.5}))
-    clean = torch.full((8, 3, 32, 32), 0.5)
-    clean[4:] = 0.25  # the crops that get moved or synthetic noise
-    noise = torch.zeros(8, 3, 32, 32)
-    noise[:4, :, ::2] = 0.1  # the real pairs' noise: striped
-    batch = torch.cat([clean + noise, clean], dim=1)
-    seen = []
-    model = lambda x, _: seen.append(x.clone()) or x  # noqa: E731 - records what the network was given
-    task.loss(model, batch, torch.Generator().manual_seed(0), "cpu")
-    given = seen[0] - clean
-    moved = [bool(((x.abs() < 0.01) | (x.abs() > 0.06)).all()) and float(x.abs().max()) > 0.06 for x in given[4:]]
-    assert moved == [True, True, False, False]  # 2 of the other 4 carry stripes of 0.07-0.14, 2 synthetic
-    assert torch.equal(seen[0][:4], batch[:4, :3])  # the real pairs as they are
-
-
-def test_paired_training_can_learn_the_pairs_noise_on_other_photos(folder, tmp_path):
-    import cv2
-
-    from desktop_app.core.training.restoration import PairedRealDenoiseTask
-
-    pairs = tmp_path / "pairs"
-    for scene in range(2):
-        for shot in range(2):
-            clean = (textured_image(40, 40, seed=10 * scene + shot) * 200).astype(int)
-            for kind, image in (("clean", clean), ("noisy", clean + 40)):
-                (pairs / kind).mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(pairs / kind / f"scene{scene}_{shot}.png"), image.astype(np.uint8))
-    task = PairedRealDenoiseTask(config(folder, task="denoise-pairs", data=[str(pairs)],
-                                        task_options={"real": 0.25, "content": str(folder)}))
-    data = run_work(task.read())
-    assert len(task.content) == 12  # the photo folder's readable photos (its broken file left out)
-    batch = task.batch(data, 8, 32, np.random.default_rng(0))
-    noisy, clean = batch[:, :3], batch[:, 3:]
-    assert all(float((n - c).mean()) > 0.05 for n, c in zip(noisy[:2], clean[:2]))  # 2 real pairs
-    assert torch.equal(noisy[2:], clean[2:])  # 6 crops of the photos, their noise comes in the loss
-
-
 def test_a_black_and_white_photo_gets_the_same_noise_in_every_channel():
     # as the app denoises it: its one channel given to all three inputs
     gen = torch.Generator().manual_seed(0)

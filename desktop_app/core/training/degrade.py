@@ -138,27 +138,6 @@ def realistic(clean: torch.Tensor, gen: torch.Generator, jpeg_probability: float
     return noisy, clean, None
 
 
-def transplant(clean: torch.Tensor, residuals: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Real noise on other pictures: each clean sample gets one of `residuals` (a real pair's
-    noisy minus clean, same size), turned by a random multiple of 90 degrees (square patches)
-    and mirrored, scaled by 0.7-1.4, then stored as an 8-bit file."""
-    n = clean.shape[0]
-    if n == 0:
-        return clean.clone()
-    pick = torch.randint(len(residuals), (n,), generator=gen)
-    u = torch.rand(n, 3, generator=gen)
-    out = torch.empty_like(clean)
-    square = clean.shape[-1] == clean.shape[-2]
-    for i in range(n):
-        r = residuals[pick[i]]
-        if square:
-            r = torch.rot90(r, int(4 * u[i, 0]) % 4, (1, 2))
-        if u[i, 1] < 0.5:
-            r = r.flip(2)
-        out[i] = clean[i] + (0.7 + 0.7 * u[i, 2]) * r
-    return torch.round(out.clamp(0, 1) * 255) / 255
-
-
 # brightness and two colour-difference directions, orthonormal: the noise keeps its power
 _OPPONENT = torch.tensor([[1.0, 1.0, 1.0], [1.0, -1.0, 0.0], [1.0, 1.0, -2.0]])
 _OPPONENT = _OPPONENT / _OPPONENT.norm(dim=1, keepdim=True)

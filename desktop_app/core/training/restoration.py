@@ -7,20 +7,18 @@ task's descriptor (title, defaults, metric) is in `registry.py`."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from desktop_app.core.metrics import psnr, ssim_map
-from desktop_app.core.work import Progress, Work
+from desktop_app.core.work import Work
 from desktop_app.core.training import degrade
 from desktop_app.core.training.adam import Adam
 from desktop_app.core.training.base import TrainingCode
 from desktop_app.core.training.config import TrainConfig
-from desktop_app.core.training.data import ImageSet, find_images, iter_pairs, random_patches, read_rgb
+from desktop_app.core.training.data import ImageSet, iter_pairs, random_patches
 from desktop_app.core.training.masks import mask_batch, random_mask
 
 
@@ -107,11 +105,8 @@ NLMEANS_STRENGTHS = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0)  # real camera noise at ISO 8
 class PairedRealDenoiseTask(RealDenoiseTask):
     """Fine-tuning the blind model on real camera noise: folders of (noisy, clean) pairs
     (`noisy/` and `clean/`, same names). A share of each batch (`real`, half by default) is
-    real pairs; of the rest, a share (`transplant`, none by default) gets the real noise of
-    another pair of the batch, turned and scaled (more scenes under the same camera noise),
-    and the others synthetic camera noise on the clean crops, so the model keeps its general
-    skill. `content`, a folder of clean photos: those samples are crops of its photos instead
-    of the pairs' clean halves, so a few pairs' noise is learnt on many scenes. `balance` weighs the samples as for the Gaussian denoiser.
+    real pairs; the rest gets synthetic camera noise on the clean crops, so the model keeps
+    its general skill. `balance` weighs the samples as for the Gaussian denoiser.
     Validation: the held-out scenes' real pairs; the manifest lists the files trained on."""
 
     def __init__(self, config: TrainConfig) -> None:
@@ -120,47 +115,15 @@ class PairedRealDenoiseTask(RealDenoiseTask):
         if not 0 < self.real_fraction <= 1:
             raise ValueError(f"real is the share of each batch taken from the pairs, above 0 and at most 1, "
                              f"not {self.real_fraction}")
-        self.content_folder = self.config.task_options.get("content")
-        self.content: list[np.ndarray] = []
-        self.transplant_fraction = float(self.config.task_options.get("transplant", 0.0))
-        if not 0 <= self.transplant_fraction <= 1:
-            raise ValueError(f"transplant is the share of the other samples given a real pair's noise, 0 to 1, "
-                             f"not {self.transplant_fraction}")
 
     def read(self) -> Work[ImageSet]:
-        data = yield from iter_pairs(self.config.data, self.config.val_fraction)
-        self.content = []
-        if self.content_folder:
-            for path in find_images([Path(self.content_folder)]):
-                yield Progress(None, f"reading {path.name}")
-                try:
-                    self.content.append(read_rgb(path))
-                except Exception:  # noqa: BLE001 - an unreadable photo is left out, as in the image sets
-                    continue
-            if not self.content:
-                raise ValueError(f"no photo in {self.content_folder} could be read (the content option)")
-        return data
-
-    def _real_count(self, count: int) -> int:
-        return max(1, round(count * self.real_fraction))
-
-    def batch(self, data: ImageSet, count: int, size: int, rng: np.random.Generator) -> torch.Tensor:
-        """Crops of the pairs; with `content`, the samples that are not real pairs are crops of
-        those photos instead (clean in both halves: the loss gives them their noise)."""
-        pairs = super().batch(data, count, size, rng)
-        real = self._real_count(count)
-        if self.content and real < count:
-            other = torch.from_numpy(random_patches(self.content, count - real, size, rng))
-            pairs[real:] = torch.cat([other, other], dim=1)
-        return pairs
+        return (yield from iter_pairs(self.config.data, self.config.val_fraction))
 
     def loss(self, model: nn.Module, batch: torch.Tensor, gen: torch.Generator, device) -> tuple[torch.Tensor, dict]:
         noisy, clean = batch[:, :3], batch[:, 3:]
-        real = self._real_count(batch.shape[0])
-        moved = round((batch.shape[0] - real) * self.transplant_fraction)
-        transplanted = degrade.transplant(clean[real:real + moved], noisy[:real] - clean[:real], gen)
-        synthetic, _, _ = degrade.realistic(clean[real + moved:], gen)
-        noisy = torch.cat([noisy[:real], transplanted, synthetic])
+        real = max(1, round(batch.shape[0] * self.real_fraction))
+        synthetic, _, _ = degrade.realistic(clean[real:], gen)
+        noisy = torch.cat([noisy[:real], synthetic])
         out = model(noisy.to(device), None)
         per_sample = torch.abs(out - clean.to(device)).flatten(1).mean(dim=1)
         return torch.mean(per_sample * self.sample_weights(noisy, clean).to(device)), {}
@@ -244,8 +207,7 @@ class InpaintTask(TrainingCode):
         if self.adv_weight > 0:
             torch.manual_seed(self.config.seed + 1)
             disc = PatchDiscriminator()
-            self.modules = {"disc": disc, "disc_opt": Adam(disc.parameters(), lr=self.config.lr,
-                                                                      betas=(0.5, 0.99))}
+            self.modules = {"disc": disc, "disc_opt": Adam(disc.parameters(), lr=self.config.lr, betas=(0.5, 0.99))}
         self._rng = np.random.default_rng(self.config.seed + 17)
 
     def batch(self, data: ImageSet, count: int, size: int, rng: np.random.Generator) -> torch.Tensor:
