@@ -495,7 +495,7 @@ def test_metrics_read_as_plain_words():
 def test_a_calibration_keeps_a_step_only_once_it_beats_its_start_by_the_margin(tmp_path):
     """On one held-back scene a gain of a few hundredths of a dB is noise (such steps lost
     0.2 dB on the camera's other scenes): a fine-tune from pairs keeps its start until a step
-    beats it by 0.1 dB."""
+    beats it by 0.1 dB, 0.05 dB for the network it keeps (half of the change)."""
     import numpy as np
     from PIL import Image
 
@@ -530,10 +530,10 @@ def test_a_calibration_keeps_a_step_only_once_it_beats_its_start_by_the_margin(t
         run_work(trainer.run())
         return trainer
 
-    small = run([30.0, 30.05, 30.09])
+    small = run([30.0, 30.02, 30.04])
     assert small.best["step"] == 0 and not small.improved
-    assert small.start_bar_text() == " by 0.10 dB"
-    kept = run([30.0, 30.05, 30.2, 30.15, 30.25])
+    assert small.start_bar_text() == " by 0.05 dB"
+    kept = run([30.0, 30.02, 30.1, 30.08, 30.12])
     assert kept.best["step"] == 4 and kept.improved  # past the margin once, then any gain counts
     # it keeps half of its change to the starting weights (weight averaging): halfway there
     start = load_model(library_dir() / "tiny-real.json")[0].state_dict()

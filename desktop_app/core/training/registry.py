@@ -96,8 +96,9 @@ class TrainingTask:
     listed: bool = True
     records_files: bool = False
     description: str = ""
-    # A fine-tune's step must beat the starting weights by this much (in the metric's unit) to
-    # be kept: on one or two held-back scenes a small gain is noise (docs/models.md).
+    # A fine-tune's step must beat the starting weights by this much (in the metric's unit; for
+    # the trained weights, in proportion for the kept share below) to be kept: on one or two
+    # held-back scenes a small gain is noise (docs/models.md).
     keep_margin: float = 0.0
     # A fine-tune keeps this share of its change to the starting weights; the rest of the way
     # back to them is weight averaging (WiSE-FT, Wortsman et al. 2022): what it learnt of a

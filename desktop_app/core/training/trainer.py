@@ -193,8 +193,10 @@ class Trainer:
 
     @property
     def start_margin(self) -> float:
-        """How much a step of a fine-tune must beat the starting weights by to be kept."""
-        return self.spec.keep_margin if self.config.base else 0.0
+        """How much a step of a fine-tune must beat the starting weights by to be kept: the
+        task's margin for the trained weights, in proportion for a network that keeps only a
+        share of their change (its scores move that much less)."""
+        return self.spec.keep_margin * self.spec.kept_change if self.config.base else 0.0
 
     def _bar(self) -> float:
         """The score a validation must beat to become the best."""
@@ -203,7 +205,7 @@ class Trainer:
         return best - margin if self.spec.metric.lower_is_better else best + margin
 
     def start_bar_text(self) -> str:
-        """" by 0.10 dB" where a fine-tune must beat its start by a margin, else ""."""
+        """" by 0.05 dB" where a fine-tune must beat its start by a margin, else ""."""
         return f" by {self.spec.metric.text(self.start_margin)}" if self.start_margin else ""
 
     def score_text(self, metrics: dict[str, Any]) -> str:
