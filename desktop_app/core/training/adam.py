@@ -4,7 +4,7 @@ Why not `torch.optim.Adam`: building any `torch.optim` optimizer imports `torch.
 sympy) on a session's first run, 1.5-3.4 s that hold Python's lock in stretches of 250-370 ms,
 so the window froze right after Start (docs/benchmarks.md, "While calibrating and training").
 This class never imports it. Its `state_dict` has the layout of torch's, so checkpoints written
-by either load in the other."""
+with `torch.optim.Adam` resume with it."""
 
 from __future__ import annotations
 
