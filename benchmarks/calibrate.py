@@ -14,9 +14,11 @@ docs/models.md.
    burst of the same scene, what `desktop-app calibrate` makes from a user's bursts.
 2. The learning scenes' pairs go into WORK/pairs (`noisy/`, `clean/`, named `<scene>_<n>`)
    and `desktop-app train --task denoise-pairs --base cnn-real --minutes M --threads 1` is run
-   on them with `--val-fraction` chosen so that exactly one learning scene is held back for
-   validation (it keeps its best checkpoint on them, and a step must beat the
-   start by 0.1 dB; a run that never does keeps nothing: `cnn-real` unchanged). Arguments after `--` go to the
+   on them. From three learning scenes, `--val-fraction` is chosen so that exactly one of them
+   is held back for validation; two are split by shot as the app splits them (some shots of
+   each held back, the app's default fraction). The run keeps its best checkpoint on those
+   (the averaged network, half of the change: a step must beat the start by 0.05 dB; a run
+   that never does keeps nothing: the base unchanged). Arguments after `--` go to the
    command. `--model` evaluates an existing result instead.
 3. The full 512 x 512 evaluation photos are denoised by `cnn-real`, by the calibrated model
    and by NL-Means at its best single strength for the camera's evaluation photos (chosen
@@ -86,9 +88,11 @@ def stable_hash(name: str) -> float:
     return int.from_bytes(hashlib.sha1(name.encode()).digest()[:4], "big") / 2**32
 
 
-def write_pairs(folder: Path, scenes: dict[str, list[Path]], learn: list[str], out: Path) -> tuple[float, str]:
+def write_pairs(folder: Path, scenes: dict[str, list[Path]], learn: list[str], out: Path
+                ) -> tuple[float | None, str]:
     """Copy the learning scenes' pairs into out/noisy, out/clean as `<scene>_<n>`; return a
-    validation fraction that holds back exactly one scene, and that scene."""
+    validation fraction that holds back exactly one scene, and what is held back. Two scenes
+    are split by shot (`training.data.held_back_pairs`): None, the app's own fraction."""
     shutil.rmtree(out, ignore_errors=True)
     for sub in ("noisy", "clean"):
         (out / sub).mkdir(parents=True)
@@ -97,8 +101,10 @@ def write_pairs(folder: Path, scenes: dict[str, list[Path]], learn: list[str], o
             n = re.search(r"(\d+)$", p.stem).group(1)
             for sub in ("noisy", "clean"):
                 shutil.copy(folder / sub / p.name, out / sub / f"{s}_{n}{p.suffix}")
+    if len(learn) < 3:
+        return None, "some shots of each scene held back"
     h = sorted((stable_hash(s), s) for s in learn)
-    return (h[0][0] + h[1][0]) / 2, h[0][1]
+    return (h[0][0] + h[1][0]) / 2, f"{h[0][1]} held back"
 
 
 @torch.inference_mode()
@@ -221,9 +227,9 @@ def main() -> None:
     seen = set(base_entry.manifest.training.get("train_files", []))
     scenes = scenes_of(args.data, args.camera)
     learn, test = split(scenes, args.learn, args.scenes, seen)
-    fraction, val_scene = write_pairs(args.data, scenes, learn, args.work / "pairs")
+    fraction, held = write_pairs(args.data, scenes, learn, args.work / "pairs")
     log(f"{args.camera}: calibrating on {', '.join(learn)} ({sum(len(scenes[s]) for s in learn)} photos, "
-        f"{val_scene} held back for validation); evaluating on {', '.join(test)}")
+        f"{held} for validation); evaluating on {', '.join(test)}")
 
     model_path = args.model
     if model_path is None:
@@ -231,7 +237,8 @@ def main() -> None:
         cmd = [sys.executable, "-m", "desktop_app", "train", "--task", "denoise-pairs",
                "--data", str(args.work / "pairs"), "--base", args.base,
                *(["--minutes", str(args.minutes)] if args.minutes > 0 else []),
-               "--name", f"calib-{args.camera}", "--threads", str(args.threads), "--val-fraction", f"{fraction:.6f}",
+               "--name", f"calib-{args.camera}", "--threads", str(args.threads),
+               *(["--val-fraction", f"{fraction:.6f}"] if fraction is not None else []),
                "--run-dir", str(args.work / "run"), "--out", str(out), *args.train_args]
         try:
             train_in_fresh_process(cmd, args.work / "run")
@@ -289,7 +296,7 @@ def main() -> None:
     rows.append(row("**all**", mean, bold=True))
     t = manifest.training
     print(f"`{command_line('benchmarks/calibrate.py')}`\n")
-    print(f"{args.camera}: {args.base} calibrated on {', '.join(learn)} ({val_scene} held back for validation); "
+    print(f"{args.camera}: {args.base} calibrated on {', '.join(learn)} ({held} for validation); "
           + ("no step beat the start: the calibration kept nothing. " if model_path == base_entry.path else
              f"{t.get('steps')} steps, {t.get('seconds')} s; best validation {manifest.metrics}. ")
           + "PSNR (dB) of "

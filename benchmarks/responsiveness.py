@@ -22,9 +22,9 @@ timed from the click on Calibrate until the dialog says it is done and has repai
 Train button's training dialog (pairs task, from cnn-real, a budget of 1 minute set in the
 form), timed from the click on Start until the run has ended (its validations and the preview
 they draw included) and the dialog has repainted; the run is discarded before the next round.
-The pairs task trains on one scene and validates on another, so the pairs of a second, small
-scene (8 frames of 2048x1365, calibrated unmeasured beforehand) are added in the training
-dialog as a user adds an earlier calibration's folder; the validation holds that scene back.
+The pairs of a second, small scene (8 frames of 2048x1365, calibrated unmeasured beforehand)
+are added in the training dialog as a user adds an earlier calibration's folder: two scenes,
+some shots of each held back for validation.
 These are long, so `--repeat` is 1 by default there.
 """
 
@@ -224,9 +224,8 @@ class Bench:
         log(f"{self.photo.stat().st_size / 2**20:.0f} MiB written")
 
     def write_burst(self) -> None:
-        """The burst to calibrate, and the pairs of a small second scene: the pairs task
-        trains on one scene and validates on another, so a single burst's pairs cannot be
-        trained on alone (the training dialog says so)."""
+        """The burst to calibrate, and the pairs of a small second scene (a user's earlier
+        calibration): the run learns from both and validates on some shots of each."""
         from desktop_app.core.calibration.session import calibration_work
         from desktop_app.core.work import run_work
 
@@ -486,7 +485,7 @@ def main() -> int:
         what = (f"The main window, offscreen, {os.cpu_count()} cores: Models > Calibrate to My Camera on a burst of "
                 f"{BURST_FRAMES} JPEG frames of {args.width}x{args.height} ({mp:.0f} MP), then the training dialog "
                 f"its Train button opens, on the pairs (and those of a second scene of {SECOND_FRAMES} frames of "
-                f"{SECOND_SIZE[0]}x{SECOND_SIZE[1]}, held back for validation), from cnn-real with a budget of "
+                f"{SECOND_SIZE[0]}x{SECOND_SIZE[1]}; some shots of each held back for validation), from cnn-real with a budget of "
                 f"{TRAIN_MINUTES} min. "
                 f"A {TICK_MS} ms timer ticks on the GUI thread from the click on Calibrate (or Start) until the "
                 f"dialog reports the calibration done (or the run ended) and has repainted")

@@ -122,7 +122,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--val-every", type=arguments.count, default=None,
                    help="validate every this many steps (default: the task's)")
     p.add_argument("--val-fraction", type=arguments.fraction, default=None,
-                   help="share of the images (of the scenes, for paired data) held back for validation")
+                   help="share of the images held back for validation (paired data: of the scenes from three "
+                        "scenes on, of each scene's shots with one or two)")
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=arguments.count, default=None)
     p.add_argument("--run-dir", default=None, help="checkpoint folder (default: the cache folder)")

@@ -228,6 +228,26 @@ def test_paired_training_takes_the_asked_share_of_real_pairs(folder):
         PairedRealDenoiseTask(config(folder, task="denoise-pairs", task_options={"real": 0.0}))
 
 
+def test_paired_training_shows_its_synthetic_samples_in_vivid_colours(folder):
+    """A calibration's two scenes hold few saturated colours; without colour augmentation of
+    the synthetic share, a Canon 600D calibration forgot them (a red toy desaturated, -10 dB)."""
+    from desktop_app.core.training.restoration import PairedRealDenoiseTask
+
+    clean = torch.rand(8, 3, 32, 32) * 0.2 + 0.4  # dull colours, as in most photos
+    batch = torch.cat([clean, clean], dim=1)
+    chroma = lambda x: float((x.amax(dim=1) - x.amin(dim=1)).mean())  # noqa: E731
+
+    def synthetic_inputs(vivid):
+        task = PairedRealDenoiseTask(config(folder, task="denoise-pairs", task_options={"real": 0.5, "vivid": vivid}))
+        seen = []
+        task.loss(lambda x, _: seen.append(x.clone()) or x, batch, torch.Generator().manual_seed(0), "cpu")
+        return seen[0]
+
+    vivid, plain = synthetic_inputs(1.0), synthetic_inputs(0.0)
+    assert chroma(vivid[4:]) > 1.5 * chroma(plain[4:])
+    assert torch.equal(vivid[:4], clean[:4])  # the real pairs are left as the camera made them
+
+
 def test_a_black_and_white_photo_gets_the_same_noise_in_every_channel():
     # as the app denoises it: its one channel given to all three inputs
     gen = torch.Generator().manual_seed(0)
@@ -408,9 +428,10 @@ def test_oversized_and_broken_images_are_listed_and_skipped(folder, tmp_path):
         read_rgb(folder / "img00.png", max_pixels=100)
 
 
-def test_paired_data_splits_by_scene_from_two_scenes_and_one_scene_by_shot(tmp_path):
-    """Two scenes or more: whole scenes held back, never all or none of them (two split one
-    and one). One scene (one calibration burst): its shots are split."""
+def test_paired_data_splits_by_scene_from_three_scenes_and_fewer_by_shot(tmp_path):
+    """Three scenes or more: whole scenes held back, never all or none of them. One or two
+    scenes (one or two calibration bursts): each scene's shots are split, so the network
+    learns from every scene and is judged on every scene."""
     from PIL import Image
 
     from desktop_app.core.training.data import is_validation, load_pairs
@@ -430,15 +451,16 @@ def test_paired_data_splits_by_scene_from_two_scenes_and_one_scene_by_shot(tmp_p
 
     # scene names that the hash alone would all hold back, and ones it would all train on
     names = [f"scene{i}" for i in range(200)]
-    for count in (2, 3):
+    for count in (3, 4):
         for group in ([n for n in names if is_validation(n, 0.5)][:count],
                       [n for n in names if not is_validation(n, 0.5)][:count]):
             data = load_pairs([folder(f"s{count}" + group[0], group)], 0.5)
             train, val = scenes_of(data.train_paths), scenes_of(data.val_paths)
             assert train and val and not train & val and train | val == set(group)
-    data = load_pairs([folder("one", ["one"])], 0.5)
-    assert scenes_of(data.train_paths) == scenes_of(data.val_paths) == {"one"}
-    assert len(data.train) + len(data.val) == 4 and data.train and data.val
+    for group in (["one"], ["one", "two"]):
+        data = load_pairs([folder("-".join(group), group)], 0.5)
+        assert scenes_of(data.train_paths) == scenes_of(data.val_paths) == set(group)
+        assert len(data.train) + len(data.val) == 4 * len(group)
     with pytest.raises(ValueError, match="at least two pairs"):
         load_pairs([folder("lonely", ["a"], shots=1)], 0.5)
 

@@ -175,16 +175,18 @@ def load_pairs(folders: list[str | Path], val_fraction: float = 0.5) -> ImageSet
 
 
 def held_back_pairs(shots: list[tuple[str, Path]], fraction: float) -> set[Path]:
-    """The pairs kept for validation, given each one's (scene, path). From two scenes on,
+    """The pairs kept for validation, given each one's (scene, path). From three scenes on,
     whole scenes (`held_back_scenes`): a network judged on other shots of a scene it trained
-    on is judged too kindly (a calibration on two scenes split by shot rose 0.5 dB there and
-    lost 6 dB on a photo of another scene; docs/models.md). One scene (a calibration from one
-    burst) has nothing else to hold back, so its shots are split: a stable share
-    (`is_validation` of the file name), at least one and never all of them."""
+    on is judged too kindly. With one or two scenes (a calibration from one or two bursts),
+    holding a whole scene back leaves one scene to learn from, and the held-back scene alone
+    judged the Canon 600D's calibrations so poorly that they kept nothing; so each scene's
+    shots are split: a stable share (`is_validation` of the file name), at least one and never
+    all of them. The kept network keeps only half of its change (`TrainingTask.kept_change`),
+    which is what makes the kinder judge safe (docs/models.md)."""
     scenes: dict[str, list[Path]] = {}
     for scene, path in shots:
         scenes.setdefault(scene, []).append(path)
-    if len(scenes) >= 2:
+    if len(scenes) >= 3:
         held = held_back_scenes(sorted(scenes), fraction)
         return {path for scene, path in shots if scene in held}
     out: set[Path] = set()
