@@ -485,7 +485,8 @@ def main() -> int:
         what = (f"The main window, offscreen, {os.cpu_count()} cores: Models > Calibrate to My Camera on a burst of "
                 f"{BURST_FRAMES} JPEG frames of {args.width}x{args.height} ({mp:.0f} MP), then the training dialog "
                 f"its Train button opens, on the pairs (and those of a second scene of {SECOND_FRAMES} frames of "
-                f"{SECOND_SIZE[0]}x{SECOND_SIZE[1]}; some shots of each held back for validation), from cnn-real with a budget of "
+                f"{SECOND_SIZE[0]}x{SECOND_SIZE[1]}; some shots of each held back for validation), "
+                f"from cnn-real with a budget of "
                 f"{TRAIN_MINUTES} min. "
                 f"A {TICK_MS} ms timer ticks on the GUI thread from the click on Calibrate (or Start) until the "
                 f"dialog reports the calibration done (or the run ended) and has repainted")
