@@ -55,7 +55,7 @@ import torch
 from _common import command_line, log, markdown_table, train_in_fresh_process
 
 from desktop_app.core.metrics import psnr
-from desktop_app.core.training.data import read_rgb, scene_key
+from desktop_app.core.training.data import WHOLE_SCENES_FROM, read_rgb, scene_key
 from desktop_app.core.training.restoration import NLMEANS_STRENGTHS  # the strengths the app's report tries
 
 
@@ -101,7 +101,7 @@ def write_pairs(folder: Path, scenes: dict[str, list[Path]], learn: list[str], o
             n = re.search(r"(\d+)$", p.stem).group(1)
             for sub in ("noisy", "clean"):
                 shutil.copy(folder / sub / p.name, out / sub / f"{s}_{n}{p.suffix}")
-    if len(learn) < 3:
+    if len(learn) < WHOLE_SCENES_FROM:
         return None, "some shots of each scene held back"
     h = sorted((stable_hash(s), s) for s in learn)
     return (h[0][0] + h[1][0]) / 2, f"{h[0][1]} held back"

@@ -238,7 +238,7 @@ def test_paired_training_shows_its_synthetic_samples_in_vivid_colours(folder):
     chroma = lambda x: float((x.amax(dim=1) - x.amin(dim=1)).mean())  # noqa: E731
 
     def synthetic_inputs(vivid):
-        task = PairedRealDenoiseTask(config(folder, task="denoise-pairs", task_options={"real": 0.5, "vivid": vivid}))
+        task = PairedRealDenoiseTask(config(folder, task="denoise-pairs", task_options={"real": 0.5, "colour": vivid}))
         seen = []
         task.loss(lambda x, _: seen.append(x.clone()) or x, batch, torch.Generator().manual_seed(0), "cpu")
         return seen[0]

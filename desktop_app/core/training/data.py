@@ -174,6 +174,9 @@ def load_pairs(folders: list[str | Path], val_fraction: float = 0.5) -> ImageSet
     return run_work(iter_pairs(folders, val_fraction))
 
 
+WHOLE_SCENES_FROM = 3  # paired data with this many scenes or more holds back whole scenes
+
+
 def held_back_pairs(shots: list[tuple[str, Path]], fraction: float) -> set[Path]:
     """The pairs kept for validation, given each one's (scene, path). From three scenes on,
     whole scenes (`held_back_scenes`): a network judged on other shots of a scene it trained
@@ -186,7 +189,7 @@ def held_back_pairs(shots: list[tuple[str, Path]], fraction: float) -> set[Path]
     scenes: dict[str, list[Path]] = {}
     for scene, path in shots:
         scenes.setdefault(scene, []).append(path)
-    if len(scenes) >= 3:
+    if len(scenes) >= WHOLE_SCENES_FROM:
         held = held_back_scenes(sorted(scenes), fraction)
         return {path for scene, path in shots if scene in held}
     out: set[Path] = set()

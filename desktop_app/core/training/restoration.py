@@ -106,9 +106,10 @@ class PairedRealDenoiseTask(RealDenoiseTask):
     """Fine-tuning the blind model on real camera noise: folders of (noisy, clean) pairs
     (`noisy/` and `clean/`, same names). A share of each batch (`real`, three quarters by
     default) is real pairs; the rest gets synthetic camera noise on the clean crops, so the
-    model keeps its general skill, and a share of those (`vivid`, all by default) is first
-    given vivid colours (`degrade.vivid`): a calibration's few scenes hold few saturated
-    colours, and a model that saw none for ten minutes washed a red toy out (docs/models.md).
+    model keeps its general skill, and a share of those (`colour`, as for the Gaussian
+    denoiser, but all by default) is first given vivid colours (`degrade.vivid`): a
+    calibration's few scenes hold few saturated colours, and a model that saw none for ten
+    minutes washed a red toy out (docs/models.md).
     `balance` weighs the samples as for the Gaussian denoiser.
     Validation: the held-back real pairs (`training.data.held_back_pairs`); the manifest lists
     the files trained on."""
@@ -119,10 +120,8 @@ class PairedRealDenoiseTask(RealDenoiseTask):
         if not 0 < self.real_fraction <= 1:
             raise ValueError(f"real is the share of each batch taken from the pairs, above 0 and at most 1, "
                              f"not {self.real_fraction}")
-        self.vivid_fraction = float(self.config.task_options.get("vivid", 1.0))
-        if not 0 <= self.vivid_fraction <= 1:
-            raise ValueError(f"vivid is the share of the synthetic samples given vivid colours, from 0 to 1, "
-                             f"not {self.vivid_fraction}")
+        if "colour" not in self.config.task_options:
+            self.colour_fraction = 1.0
 
     def read(self) -> Work[ImageSet]:
         return (yield from iter_pairs(self.config.data, self.config.val_fraction))
@@ -130,7 +129,7 @@ class PairedRealDenoiseTask(RealDenoiseTask):
     def loss(self, model: nn.Module, batch: torch.Tensor, gen: torch.Generator, device) -> tuple[torch.Tensor, dict]:
         noisy, clean = batch[:, :3], batch[:, 3:]
         real = max(1, round(batch.shape[0] * self.real_fraction))
-        vivid = torch.rand(batch.shape[0] - real, generator=gen) < self.vivid_fraction
+        vivid = torch.rand(batch.shape[0] - real, generator=gen) < self.colour_fraction
         clean = torch.cat([clean[:real], degrade.vivid(clean[real:], vivid, gen)])
         synthetic, _, _ = degrade.realistic(clean[real:], gen)
         noisy = torch.cat([noisy[:real], synthetic])
