@@ -4,7 +4,7 @@ seeded variations of the neural fill (on a tiny random network, so no training n
 import numpy as np
 import pytest
 
-from desktop_app.core.inpainting.fullres import fill_full_resolution, match_grain, plan_regions, spread
+from desktop_app.core.inpainting.fullres import Copied, fill_full_resolution, match_grain, plan_regions, spread
 from desktop_app.core.operations import apply_operation
 from desktop_app.core.operations import registry as ops
 from desktop_app.core.work import run_work
@@ -63,6 +63,38 @@ def test_large_holes_are_filled_at_reduced_resolution_with_context():
     assert max(h, w) <= 256
     (y0, y1, x0, x1), = plan_regions(mask > 0, 256)
     assert y0 < 300 - 200 and y1 > 900 + 200  # the region holds surroundings around the hole
+
+
+def test_a_fill_made_at_reduced_scale_gets_back_the_full_size_detail_of_what_it_copied():
+    rng = np.random.default_rng(6)
+    columns = rng.random((1, 1600, 3), dtype=np.float32)  # 1-px stripes: gone at a fifth of the size
+    image = np.repeat(columns, 1200, axis=0)
+    mask = np.zeros(image.shape[:2], np.float32)
+    mask[400:800, 200:1400] = 1.0
+    hole = mask > 0
+
+    def copy_from_above(window, win_hole, copied=True):
+        """Each hole pixel copied from the known pixel 8 rows above the hole in its column: at
+        any scale the stripes there are the ones the hole hides."""
+        ys, xs = np.nonzero(win_hole)
+        top = ys.min() - 8
+        out = window.copy()
+        out[ys, xs] = window[top, xs]
+        source = np.full(win_hole.shape + (2,), -1, np.int32)
+        source[ys, xs, 0], source[ys, xs, 1] = top, xs
+        yield from ()
+        return Copied(out, source) if copied else out
+
+    def plain(window, win_hole):
+        return (yield from copy_from_above(window, win_hole, copied=False))
+
+    restored = run_work(fill_full_resolution(image, mask, copy_from_above, working=256, grain=False, seam=False))
+    enlarged = run_work(fill_full_resolution(image, mask, plain, working=256, grain=False, seam=False))
+    inner = np.zeros_like(hole)
+    inner[420:780, 220:1380] = True  # away from the hole's edge, where the enlargement mixes in the surroundings
+    assert np.abs(enlarged - image)[inner].mean() > 0.15  # the stripes are lost at the reduced scale
+    assert np.abs(restored - image)[inner].mean() < 0.02  # and come back from the copied place
+    assert np.array_equal(restored[~hole], image[~hole])
 
 
 def test_a_tinted_fill_is_brought_to_the_colour_of_its_surroundings():

@@ -80,11 +80,22 @@ def as_rgb(pixels: np.ndarray) -> np.ndarray:
 
 
 def blend(original: np.ndarray, result: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """original where mask is 0, result where 1, soft in between."""
+    """original where mask is 0, result where 1, soft in between. Only the mask's non-zero
+    pixels are computed (a small selection on a big photo)."""
     if mask is None:
         return result
-    m = mask[:, :, None].astype(np.float32, copy=False)
-    return (original * (1.0 - m) + result * m).astype(np.float32, copy=False)
+    from desktop_app.core.imaging.tiles import mask_bbox
+
+    out = np.array(original, dtype=np.float32, copy=True)
+    box = mask_bbox(mask > 0)
+    if box is not None:
+        y0, y1, x0, x1 = box
+        ys, xs = np.nonzero(mask[y0:y1, x0:x1])  # a selection's pixels, not its whole box
+        ys += y0
+        xs += x0
+        m = mask[ys, xs, None].astype(np.float32, copy=False)
+        out[ys, xs] = original[ys, xs] * (1.0 - m) + result[ys, xs] * m
+    return out
 
 
 def paste_in_mask(image: np.ndarray, mask: np.ndarray, picture: np.ndarray) -> np.ndarray:

@@ -14,7 +14,9 @@ import torch.nn.functional as F
 from desktop_app.core.inpainting.patch_pyramid import DIRECTIONS, Level
 
 FEATURE_DIMS = 16      # PCA components patches are compared on
-PCA_SAMPLES = 4096     # known patches drawn per level to find them
+SUBSPACE_EXTRA = 8     # extra vectors and steps of the subspace iteration that finds them
+SUBSPACE_STEPS = 4
+PCA_SAMPLES = 1024     # known patches drawn per level to find them (at most as many as there are)
 
 
 class Features:
@@ -121,9 +123,11 @@ def _improve(field: Field, candidates: torch.Tensor, features: Features, level: 
 def _patches_at(image: torch.Tensor, cy: torch.Tensor, cx: torch.Tensor, patch: int) -> torch.Tensor:
     """(M, C * patch * patch) patches centred at (cy, cx), in conv2d weight order."""
     d = torch.arange(patch, device=image.device) - patch // 2
-    ys = (cy[:, None, None] + d[None, :, None]).expand(-1, patch, patch)
-    xs = (cx[:, None, None] + d[None, None, :]).expand(-1, patch, patch)
-    return image[:, ys, xs].permute(1, 0, 2, 3).reshape(cy.numel(), -1)
+    width = image.shape[2]
+    offsets = (d[:, None] * width + d[None, :]).flatten()
+    flat = ((cy * width + cx)[:, None] + offsets[None, :]).flatten()  # index_select: a fast gather
+    taken = image.reshape(image.shape[0], -1).index_select(1, flat).view(image.shape[0], cy.numel(), -1)
+    return taken.permute(1, 0, 2).reshape(cy.numel(), -1)
 
 
 def eigen_patches(level: Level, gen: torch.Generator) -> torch.Tensor:
@@ -131,12 +135,19 @@ def eigen_patches(level: Level, gen: torch.Generator) -> torch.Tensor:
     (dims, C, patch, patch)."""
     channels, patch = level.image.shape[0], 2 * level.radius + 1
     dims = min(FEATURE_DIMS, channels * patch * patch)
-    pick = _random_sources(level, PCA_SAMPLES, gen)
+    pick = _random_sources(level, min(PCA_SAMPLES, level.sources.numel()), gen)
     width = level.shape[1]
-    samples = _patches_at(level.image, pick // width, pick % width, patch).double()
+    samples = _patches_at(level.image, pick // width, pick % width, patch)
     samples -= samples.mean(0)
-    _, vectors = torch.linalg.eigh(samples.T @ samples)  # eigenvalues ascending
-    return vectors[:, -dims:].T.float().reshape(dims, channels, patch, patch).contiguous()
+    scatter = samples.T @ samples
+    # the leading eigenvectors by subspace iteration: a full eigendecomposition of the
+    # (channels * patch**2)-square matrix cost as much as the rest of a small level's solve
+    basis = torch.randn(scatter.shape[0], dims + SUBSPACE_EXTRA, generator=gen, device=scatter.device)
+    for _ in range(SUBSPACE_STEPS):
+        basis, _ = torch.linalg.qr(scatter @ basis)
+    _, vectors = torch.linalg.eigh((basis.T @ scatter @ basis).double())  # eigenvalues ascending
+    leading = basis @ vectors[:, -dims:].float()
+    return leading.T.reshape(dims, channels, patch, patch).contiguous()
 
 
 def source_features(level: Level, basis: torch.Tensor) -> torch.Tensor:

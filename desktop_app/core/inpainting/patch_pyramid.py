@@ -40,7 +40,10 @@ class Level:
     box: tuple[int, int, int, int]  # target centres' bounding box: y0, y1, x0, x1 (inclusive)
     radius: int                # patch half-size
     neighbours: dict[int, torch.Tensor]  # jump -> (N, 4) target number that far away, or -1
+    hole_y: torch.Tensor       # (Nh,) the hole's pixels, the ones a vote writes
+    hole_x: torch.Tensor
     guide: torch.Tensor | None = None  # (G, H, W) channels kept as they are, the last G of image
+    copied_from: torch.Tensor | None = None  # (Nh,) after a sharp vote: the flat pixel each hole pixel took
 
     def keep_guide(self) -> None:
         """Put the fixed guide channels back after a vote or an upscale wrote into them."""
@@ -107,10 +110,17 @@ def texture_channels(image: torch.Tensor, hole: torch.Tensor, window: int) -> to
         n = grey.shape[dim] - 1
         both = (known.narrow(dim, 1, n) & known.narrow(dim, 0, n)).to(grey.dtype)
         step = (grey.narrow(dim, 1, n) - grey.narrow(dim, 0, n)).abs() * both
-        total = F.avg_pool2d(F.pad(step, pad)[None, None], window, stride=1, padding=window // 2)
-        count = F.avg_pool2d(F.pad(both, pad)[None, None], window, stride=1, padding=window // 2)
-        features.append((total / count.clamp(min=1e-12))[0, 0])
+        total, count = _box_mean(F.pad(step, pad), window), _box_mean(F.pad(both, pad), window)
+        features.append(total / count.clamp(min=1e-12))
     return torch.stack(features)
+
+
+def _box_mean(plane: torch.Tensor, window: int) -> torch.Tensor:
+    """(H, W) mean over a window x window box (odd), zero padded: from a summed-area table."""
+    r = window // 2
+    table = F.pad(plane.double(), (r + 1, r, r + 1, r)).cumsum(0).cumsum(1)
+    box = table[window:, window:] - table[:-window, window:] - table[window:, :-window] + table[:-window, :-window]
+    return (box / window**2).to(plane.dtype)
 
 
 def _valid_centres(hole: torch.Tensor, radius: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -129,6 +139,7 @@ def make_level(image: torch.Tensor, hole: torch.Tensor, radius: int) -> Level:
     valid, targets = _valid_centres(hole, radius)
     valid = valid.flatten()
     ty, tx = torch.nonzero(targets, as_tuple=True)
+    hole_y, hole_x = torch.nonzero(hole, as_tuple=True)
     index = torch.full((height, width), -1, dtype=torch.long, device=hole.device)
     index[ty, tx] = torch.arange(ty.numel(), device=hole.device)
     depth = cv2.distanceTransform(hole.cpu().numpy().astype(np.uint8), cv2.DIST_L2, 3)
@@ -137,7 +148,8 @@ def make_level(image: torch.Tensor, hole: torch.Tensor, radius: int) -> Level:
                   ty=ty, tx=tx, index=index,
                   log_depth_weight=(-math.log(BOUNDARY_GAMMA) * depth).clamp(min=-LOG_FLOOR),
                   box=(int(ty.min()), int(ty.max()), int(tx.min()), int(tx.max())), radius=radius,
-                  neighbours={jump: _neighbours(index, ty, tx, jump) for jump in JUMPS})
+                  neighbours={jump: _neighbours(index, ty, tx, jump) for jump in JUMPS},
+                  hole_y=hole_y, hole_x=hole_x)
 
 
 def _neighbours(index: torch.Tensor, ty: torch.Tensor, tx: torch.Tensor, jump: int) -> torch.Tensor:

@@ -9,6 +9,8 @@ import torch
 from desktop_app.core.inpainting.patch_field import Field
 from desktop_app.core.inpainting.patch_pyramid import LOG_FLOOR, Level
 
+VOTE_CHUNK = 1 << 16  # (offset, hole pixel) pairs gathered at once: few operations on small levels, in cache
+
 
 def vote_weights(level: Level, field: Field) -> torch.Tensor:
     """Wexler's weights: exp(-d / 2 sigma^2), sigma^2 the 75th percentile of the distances, times
@@ -23,37 +25,42 @@ def vote_weights(level: Level, field: Field) -> torch.Tensor:
 def vote(level: Level, field: Field, weight: torch.Tensor, pick_best: bool) -> None:
     """Re-estimate the hole: every target patch puts its source's pixels at its own place; each
     hole pixel takes the weighted mean of what lands on it (or, with pick_best, the one value of
-    highest weight). Done densely over the targets' box, one patch offset at a time."""
-    channels, width = level.image.shape[0], level.shape[1]
-    y0, y1, x0, x1 = level.box
-    bh, bw = y1 - y0 + 1, x1 - x0 + 1
-    dev = weight.device
-    # every box centre reads from its own place unless it is a target (weight 0 then)
-    rows = torch.arange(y0, y1 + 1, device=dev)[:, None] * width
-    source = (rows + torch.arange(x0, x1 + 1, device=dev)[None, :]).flatten()
-    patch_weight = torch.zeros(bh * bw, device=dev, dtype=weight.dtype)
-    local = (level.ty - y0) * bw + (level.tx - x0)
-    source[local] = field.source
-    patch_weight[local] = weight
-    patch_weight = patch_weight.view(bh, bw)
-    pixels = level.image.reshape(channels, -1)
-
-    r = level.radius
-    total = torch.zeros(bh + 2 * r, bw + 2 * r, device=dev, dtype=weight.dtype)
-    accum = torch.zeros(channels, bh + 2 * r, bw + 2 * r, device=dev, dtype=level.image.dtype)
-    for dy in range(-r, r + 1):
-        for dx in range(-r, r + 1):
-            values = pixels.index_select(1, source + (dy * width + dx)).view(channels, bh, bw)
-            ys, xs = slice(r + dy, r + dy + bh), slice(r + dx, r + dx + bw)
-            if pick_best:
-                better = patch_weight > total[ys, xs]
-                total[ys, xs] = torch.where(better, patch_weight, total[ys, xs])
-                accum[:, ys, xs] = torch.where(better, values, accum[:, ys, xs])
-            else:
-                accum[:, ys, xs] += values * patch_weight
-                total[ys, xs] += patch_weight
-
-    region = (slice(None), slice(y0 - r, y1 + r + 1), slice(x0 - r, x1 + r + 1))
+    highest weight, and its flat index is kept in level.copied_from). Gathered per hole pixel:
+    the patch centred `offset` before the pixel brings its source's pixel `offset` after that
+    source's centre; many offsets at once (VOTE_CHUNK), as the small levels are many short
+    operations. The guide channels are not voted (they stay as they are)."""
+    height, width = level.shape
+    channels = level.image.shape[0] - (0 if level.guide is None else level.guide.shape[0])
+    pixels = level.image[:channels].reshape(channels, -1)
+    hy, hx = level.hole_y, level.hole_x
+    targets = level.index.view(-1)
+    dev, r = weight.device, level.radius
+    total = torch.zeros(hy.numel(), device=dev, dtype=weight.dtype)
+    accum = torch.zeros(channels, hy.numel(), device=dev, dtype=pixels.dtype)
+    copied = torch.full_like(hy, -1) if pick_best else None
+    span = torch.arange(-r, r + 1, device=dev)
+    offsets = torch.stack(torch.meshgrid(span, span, indexing="ij"), -1).reshape(-1, 2)
+    step = max(1, VOTE_CHUNK // max(hy.numel(), 1))
+    for chunk in offsets.split(step):
+        qy, qx = hy[None] - chunk[:, :1], hx[None] - chunk[:, 1:]  # (K, Nh) centres of the patches
+        ok = (qy >= 0) & (qy < height) & (qx >= 0) & (qx < width)
+        centre = (qy * width + qx).clamp_(0, targets.numel() - 1)
+        target = targets.index_select(0, centre.view(-1)).view(qy.shape)
+        ok &= target >= 0
+        flat = target.clamp_(min=0).view(-1)
+        w = torch.where(ok, weight.index_select(0, flat).view(qy.shape), 0.0)
+        source = field.source.index_select(0, flat).view(qy.shape) + (chunk[:, :1] * width + chunk[:, 1:])
+        if copied is not None:
+            best, pick = w.max(0)  # the first of equal weights, as a scan in offset order
+            better = best > total
+            taken = source.gather(0, pick[None])[0]
+            total = torch.where(better, best, total)
+            accum = torch.where(better, pixels.index_select(1, taken), accum)
+            copied = torch.where(better, taken, copied)
+        else:
+            values = pixels.index_select(1, source.view(-1)).view(channels, *qy.shape)
+            accum += values.mul_(w).sum(1)
+            total += w.sum(0)
     estimate = accum if pick_best else accum / total.clamp(min=1e-30)
-    update = level.hole[region[1:]] & (total > 0)
-    level.image[region] = torch.where(update, estimate, level.image[region])
+    level.copied_from = copied
+    level.image[:channels, hy, hx] = torch.where(total > 0, estimate, level.image[:channels, hy, hx])

@@ -36,6 +36,8 @@ This module imports torch: import it where the fill runs, not at start-up.
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -44,6 +46,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from desktop_app.core.inpainting.fullres import Copied
 from desktop_app.core.inpainting.patch_field import (
     Features,
     Field,
@@ -72,16 +75,21 @@ LOCAL_SEARCH = 32      # random-search radius (px) at the levels after the coars
 VOTE_COST = 0.5        # a vote's time, in PatchMatch iterations, for the progress fraction
 GUIDE_WEIGHT = 1.0     # scale of the guide channels (a coarse fill's colours) against the colours
 GUIDE_SIGMA = 2.0      # blur (px at full size) of the guide and of the photo it is compared with
-# Intra-op threads on the CPU. The work is many short gathers over ~1e5 elements, which gain
-# little from threads, while OpenMP's spinning threads collapse when other processes load the
-# cores: 512 px took 2 s with 1 thread and 34 s with 2 on a 2-core machine running a training.
-CPU_THREADS = 1
 
 
 def patch_fill(image: np.ndarray, hole: np.ndarray, seed: int = 0, patch: int = 7,
                device: str = "cpu", guide: np.ndarray | None = None,
                guide_weight: float = GUIDE_WEIGHT, sharp: bool = False,
-               levels: int | None = None) -> Work[np.ndarray]:
+               levels: int | None = None, threads: int | None = None) -> Work[np.ndarray]:
+    """The image of patch_copy's fill (the same arguments)."""
+    copied = yield from patch_copy(image, hole, seed, patch, device, guide, guide_weight, sharp, levels, threads)
+    return copied.image
+
+
+def patch_copy(image: np.ndarray, hole: np.ndarray, seed: int = 0, patch: int = 7,
+               device: str = "cpu", guide: np.ndarray | None = None,
+               guide_weight: float = GUIDE_WEIGHT, sharp: bool = False,
+               levels: int | None = None, threads: int | None = None) -> Work[Copied]:
     """Fill `hole` (bool H x W, True = synthesise) of `image` (float32 H x W x C in [0, 1]) with
     patches copied from the rest of it. Pixels outside the hole come back unchanged. The same
     seed gives the same fill; other seeds give other plausible fills. Raises ValueError when
@@ -96,10 +104,16 @@ def patch_fill(image: np.ndarray, hole: np.ndarray, seed: int = 0, patch: int = 
     `sharp`: every vote at full size takes the best patch's pixels instead of the weighted mean
     (the mean of a few misaligned textures is smoother than any of them). `levels`: solve only
     the finest this many pyramid levels (with a guide that already holds the layout: a fill
-    computed at a smaller scale, brought to full size)."""
+    computed at a smaller scale, brought to full size). `threads`: torch's intra-op threads on
+    the CPU (default cpu_threads(); a caller filling many windows decides once, before its own
+    load counts).
+
+    Returns the filled image with, for every hole pixel, the known pixel it was copied from
+    (the last vote takes each pixel from one patch), which lets fullres bring a fill made at a
+    smaller scale back with the full-size detail of what it copied."""
     source_image, hole = _checked(image, hole, patch)
     if not hole.any():
-        return np.array(image, dtype=np.float32, copy=True)
+        return Copied(np.array(image, dtype=np.float32, copy=True), np.full(hole.shape + (2,), -1, np.int32))
     dev = torch.device(device)
     guide_t = None
     if guide is not None:
@@ -109,15 +123,23 @@ def patch_fill(image: np.ndarray, hole: np.ndarray, seed: int = 0, patch: int = 
         guide_t = torch.from_numpy(blurred.transpose(2, 0, 1).copy()).to(dev)
     work = _fill(torch.from_numpy(source_image.transpose(2, 0, 1).copy()).to(dev),
                  torch.from_numpy(hole).to(dev), seed, patch, guide_t, guide_weight, sharp, levels)
-    filled = yield from (_with_cpu_threads(work, CPU_THREADS) if dev.type == "cpu" else work)
+    if dev.type == "cpu":
+        work = _with_cpu_threads(work, cpu_threads() if threads is None else threads)
+    last = yield from work
     out = source_image.copy()
-    out[hole] = filled.permute(1, 2, 0).cpu().numpy()[hole]
-    return out.reshape(np.shape(image))
+    out[hole] = last.image[:source_image.shape[2]].permute(1, 2, 0).cpu().numpy()[hole]
+    source = np.full(hole.shape + (2,), -1, np.int32)
+    flat = last.copied_from.cpu().numpy()
+    taken = flat >= 0
+    hy, hx = last.hole_y.cpu().numpy()[taken], last.hole_x.cpu().numpy()[taken]
+    source[hy, hx, 0], source[hy, hx, 1] = np.divmod(flat[taken], hole.shape[1])
+    return Copied(out.reshape(np.shape(image)), source)
 
 
 def _fill(image: torch.Tensor, hole: torch.Tensor, seed: int, patch: int, guide: torch.Tensor | None = None,
-          guide_weight: float = GUIDE_WEIGHT, sharp: bool = False, max_levels: int | None = None) -> Work[torch.Tensor]:
-    """The whole coarse-to-fine solve on (C, H, W) tensors; returns the image with the hole filled."""
+          guide_weight: float = GUIDE_WEIGHT, sharp: bool = False, max_levels: int | None = None) -> Work[Level]:
+    """The whole coarse-to-fine solve on (C, H, W) tensors; returns the full-size level, its
+    hole filled."""
     yield Progress(0.0, "preparing the patch fill")
     gen = torch.Generator(device=image.device)
     gen.manual_seed(int(seed))
@@ -167,7 +189,7 @@ def _fill(image: torch.Tensor, hole: torch.Tensor, seed: int, patch: int, guide:
             done += level.ty.numel() * step_cost
             yield Progress(min(done / total, 1.0), message)
         previous = level
-    return previous.image[:channels]
+    return previous
 
 
 @dataclass(frozen=True)
@@ -212,6 +234,40 @@ def _solve_level(level: Level, field: Field, plan: _Plan, gen: torch.Generator,
         vote(level, field, vote_weights(level, field), pick_best)
         level.keep_guide()
         yield VOTE_COST
+
+
+def cpu_threads() -> int:
+    """Intra-op threads for a fill on the CPU: one per core that other work leaves idle now, at
+    least one. Threads make a 512-px window 1.5x faster on an idle 2-core machine, but OpenMP's
+    spinning threads collapse when other processes load the cores: the same window took 2 s
+    with 1 thread and 34 s with 2 beside a training run. A core counts as busy from 0.75 on."""
+    busy = busy_cores()
+    if busy is None:
+        return 1
+    return max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - int(busy + 0.25)))
+
+
+def busy_cores(interval: float = 0.1) -> float | None:
+    """How many cores other work keeps busy: /proc/stat over `interval` seconds while this
+    thread sleeps (Linux); else the 1-minute load average (macOS; it also counts this process's
+    own recent work); else None (Windows)."""
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle, iowait
+        return sum(fields[:8]) - idle, sum(fields[:8])
+
+    try:
+        busy0, total0 = sample()
+        time.sleep(interval)
+        busy1, total1 = sample()
+    except (OSError, ValueError, IndexError):
+        try:
+            return os.getloadavg()[0]
+        except (AttributeError, OSError):
+            return None
+    total = total1 - total0
+    return (os.cpu_count() or 1) * (busy1 - busy0) / total if total > 0 else 0.0
 
 
 def _with_cpu_threads(work: Work, threads: int) -> Work:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from desktop_app.core.inpainting.fullres import fill_full_resolution
+from desktop_app.core.inpainting.fullres import Copied, fill_full_resolution
 from desktop_app.core.operations.base import AUTO, Operation, OperationInput, Param
 from desktop_app.core.work import Progress, Work
 
@@ -55,15 +55,17 @@ inpaint_cnn = inpaint_with(MODEL_ID)
 
 
 def inpaint_patch(inp: OperationInput) -> Work[np.ndarray]:
-    from desktop_app.core.inpainting.patchmatch import patch_fill
+    from desktop_app.core.inpainting.patchmatch import cpu_threads, patch_copy
     from desktop_app.core.models.device import pick_device
 
     assert inp.mask is not None
     seed = int(inp.params["seed"])
     device = str(pick_device(inp.device or "auto"))
+    threads = cpu_threads()  # once, before this fill's own load counts
 
-    def fill(window: np.ndarray, hole: np.ndarray) -> Work[np.ndarray]:
-        return (yield from patch_fill(window, hole, seed=seed, patch=int(inp.params["patch"]), device=device))
+    def fill(window: np.ndarray, hole: np.ndarray) -> Work[Copied]:
+        return (yield from patch_copy(window, hole, seed=seed, patch=int(inp.params["patch"]), device=device,
+                                      threads=threads))
 
     return (yield from fill_full_resolution(inp.image, inp.mask, fill, int(inp.params["working_size"]),
                                             seed=seed, grain=bool(inp.params["grain"])))
@@ -79,7 +81,8 @@ def _expand(mask: np.ndarray, params: dict) -> np.ndarray:
 def remove_object(inp: OperationInput) -> Work[np.ndarray]:
     """The network's fill as the coarse content, the photo's own patches as its texture
     (inpainting.remove), seam and grain matched at full resolution."""
-    from desktop_app.core.inpainting.remove import full_size_detail, guided_fill
+    from desktop_app.core.inpainting.patchmatch import cpu_threads
+    from desktop_app.core.inpainting.remove import guided_fill
     from desktop_app.core.models.device import pick_device
 
     assert inp.mask is not None
@@ -87,10 +90,10 @@ def remove_object(inp: OperationInput) -> Work[np.ndarray]:
     device = str(pick_device(inp.device or "auto"))
     yield Progress(None, f"loading {MODEL_ID}")
     network = _network_fill(inp, seed)
-    return (yield from fill_full_resolution(inp.image, inp.mask, guided_fill(network, seed, device=device),
+    fill = guided_fill(network, seed, device=device, threads=cpu_threads())  # threads: before its own load counts
+    return (yield from fill_full_resolution(inp.image, inp.mask, fill,
                                             int(inp.params["working_size"]), seed=seed,
-                                            grain=bool(inp.params["grain"]),
-                                            refine=full_size_detail(seed, device=device)))
+                                            grain=bool(inp.params["grain"])))
 
 
 NEURAL_FILL_EXTRA = {"variations": 3}  # seeds offered to pick from after a run
