@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from desktop_app.core.imaging.noise import estimate_sigma
+from desktop_app.core.imaging.tiles import mask_bbox
 from desktop_app.core.work import Progress, Work, subrange
 
 
@@ -60,6 +61,11 @@ def _scale(radius: float, working: int) -> float:
     return min(1.0, (working - 2 * MARGIN) / (2 * CONTEXT * radius + 1e-6))
 
 
+def thickness(hole: np.ndarray) -> float:
+    """The hole's largest inscribed radius in pixels (the array's edge counts as known)."""
+    return float(cv2.distanceTransform(np.pad(hole.astype(np.uint8), 1), cv2.DIST_L2, 5).max())
+
+
 def plan_regions(hole: np.ndarray, working: int) -> list[Box]:
     """Boxes around groups of hole pixels, with the context their fill needs. Components
     whose boxes overlap are merged, so their windows do not fight over the same pixels."""
@@ -69,7 +75,7 @@ def plan_regions(hole: np.ndarray, working: int) -> list[Box]:
     for i in range(1, count):
         x, y, bw, bh, _ = stats[i]
         comp = (labels[y:y + bh, x:x + bw] == i).astype(np.uint8)
-        radius = float(cv2.distanceTransform(np.pad(comp, 1), cv2.DIST_L2, 5).max())
+        radius = thickness(comp)
         pad = int(math.ceil((CONTEXT - 1) * radius + MARGIN / _scale(radius, working)))
         boxes.append([max(0, y - pad), min(h, y + bh + pad), max(0, x - pad), min(w, x + bw + pad)])
     merged = True
@@ -107,7 +113,7 @@ def fill_region(image: np.ndarray, hole: np.ndarray, fill: FillFn, working: int)
     A fill made at a smaller scale is enlarged; where its pixels were copied from known ones
     (Copied), they get back the full-size detail of their source (restore_detail)."""
     h, w = hole.shape
-    radius = float(cv2.distanceTransform(np.pad(hole.astype(np.uint8), 1), cv2.DIST_L2, 5).max())
+    radius = thickness(hole)
     scale = _scale(radius, working)
     sh, sw = max(8, round(h * scale)), max(8, round(w * scale))
     small = _resize(image, (sh, sw), True) if scale < 1 else image.copy()
@@ -179,6 +185,7 @@ def restore_detail(image: np.ndarray, hole: np.ndarray, enlarged: np.ndarray, so
 
 SEAM_BAND = 4  # hole pixels within this distance of known ones carry the measured colour step
 SEAM_SIGMA = 3.0  # scale (pixels) of the local means compared across the seam
+SEAM_MARGIN = 16  # known pixels around the hole the seam's local means read (> 3 SEAM_SIGMA + 1)
 
 
 def _local_mean(img: np.ndarray, where: np.ndarray) -> np.ndarray:
@@ -215,6 +222,11 @@ def match_seam(original: np.ndarray, filled: np.ndarray, hole: np.ndarray) -> np
     hole and add it to the fill."""
     if hole.all() or not hole.any():
         return filled
+    y0, y1, x0, x1 = mask_bbox(hole, SEAM_MARGIN)  # the hole and what its seam's means reach
+    if (y1 - y0) * (x1 - x0) < hole.size:
+        out = filled.copy()
+        out[y0:y1, x0:x1] = match_seam(original[y0:y1, x0:x1], filled[y0:y1, x0:x1], hole[y0:y1, x0:x1])
+        return out
     inside = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
     band = hole & (inside <= SEAM_BAND)
     step = (_local_mean(original, ~hole) - _local_mean(filled, hole)).astype(np.float32)
@@ -256,7 +268,8 @@ def match_grain(original: np.ndarray, filled: np.ndarray, hole: np.ndarray, rng:
     ys, xs = np.nonzero(hole)
     centre = (int(ys.mean()), int(xs.mean()))
     want = estimate_sigma(original, max_side=GRAIN_WINDOW, exclude=hole, centre=centre) / 255.0
-    have = _robust_std(_residual(filled)[hole]) / _GAIN
+    y0, y1, x0, x1 = mask_bbox(hole, 1)
+    have = _robust_std(_residual(filled[y0:y1, x0:x1])[hole[y0:y1, x0:x1]]) / _GAIN
     add = np.sqrt(np.maximum(want**2 - have**2, 0.0)).astype(np.float32)
     if not np.any(add > 1e-4):
         return filled

@@ -49,7 +49,9 @@ def keep_low_frequencies(textured: np.ndarray, coarse: np.ndarray, hole: np.ndar
 
 def coarse_content(network: FillFn, window: np.ndarray, hole: np.ndarray) -> Work[np.ndarray]:
     """The network's fill of the window, at half its size when the window is large: only its
-    content above LOW_SIGMA is kept, and a quarter of the pixels cost a quarter of the time."""
+    content above LOW_SIGMA is kept, and a quarter of the pixels cost a quarter of the time.
+    (On PolyU's 512-px photos it cost 0.2 dB of structure PSNR in the small-hole band, also
+    when only thick holes were filled at half size, and nothing in the others.)"""
     h, w = hole.shape
     if min(h, w) < 2 * NETWORK_MIN_SIDE:
         return (yield from network(window, hole))
