@@ -44,6 +44,22 @@ class Level:
     hole_x: torch.Tensor
     guide: torch.Tensor | None = None  # (G, H, W) channels kept as they are, the last G of image
     copied_from: torch.Tensor | None = None  # (Nh,) after a sharp vote: the flat pixel each hole pixel took
+    _covering: tuple[torch.Tensor, torch.Tensor] | None = None  # see covering()
+
+    def covering(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """For each patch offset d (row-major over the patch) and each hole pixel p: the target
+        centred at p - d, or -1 (P x Nh, int32); and each offset as a flat shift (P,). Made once
+        per level, for its votes."""
+        if self._covering is None:
+            height, width = self.shape
+            span = torch.arange(-self.radius, self.radius + 1, device=self.hole_y.device)
+            dy, dx = (v.reshape(-1, 1) for v in torch.meshgrid(span, span, indexing="ij"))
+            qy, qx = self.hole_y[None] - dy, self.hole_x[None] - dx
+            inside = (qy >= 0) & (qy < height) & (qx >= 0) & (qx < width)
+            centre = (qy * width + qx).clamp_(0, height * width - 1)
+            table = torch.where(inside, self.index.view(-1).index_select(0, centre.view(-1)).view(centre.shape), -1)
+            self._covering = (table.to(torch.int32), (dy * width + dx)[:, 0])
+        return self._covering
 
     def keep_guide(self) -> None:
         """Put the fixed guide channels back after a vote or an upscale wrote into them."""

@@ -27,29 +27,21 @@ def vote(level: Level, field: Field, weight: torch.Tensor, pick_best: bool) -> N
     hole pixel takes the weighted mean of what lands on it (or, with pick_best, the one value of
     highest weight, and its flat index is kept in level.copied_from). Gathered per hole pixel:
     the patch centred `offset` before the pixel brings its source's pixel `offset` after that
-    source's centre; many offsets at once (VOTE_CHUNK), as the small levels are many short
-    operations. The guide channels are not voted (they stay as they are)."""
-    height, width = level.shape
+    source's centre (level.covering() lists those patches); many offsets at once
+    (VOTE_CHUNK), as the small levels are many short operations. The guide channels are not
+    voted (they stay as they are)."""
     channels = level.image.shape[0] - (0 if level.guide is None else level.guide.shape[0])
     pixels = level.image[:channels].reshape(channels, -1)
-    hy, hx = level.hole_y, level.hole_x
-    targets = level.index.view(-1)
-    dev, r = weight.device, level.radius
-    total = torch.zeros(hy.numel(), device=dev, dtype=weight.dtype)
-    accum = torch.zeros(channels, hy.numel(), device=dev, dtype=pixels.dtype)
-    copied = torch.full_like(hy, -1) if pick_best else None
-    span = torch.arange(-r, r + 1, device=dev)
-    offsets = torch.stack(torch.meshgrid(span, span, indexing="ij"), -1).reshape(-1, 2)
-    step = max(1, VOTE_CHUNK // max(hy.numel(), 1))
-    for chunk in offsets.split(step):
-        qy, qx = hy[None] - chunk[:, :1], hx[None] - chunk[:, 1:]  # (K, Nh) centres of the patches
-        ok = (qy >= 0) & (qy < height) & (qx >= 0) & (qx < width)
-        centre = (qy * width + qx).clamp_(0, targets.numel() - 1)
-        target = targets.index_select(0, centre.view(-1)).view(qy.shape)
-        ok &= target >= 0
-        flat = target.clamp_(min=0).view(-1)
-        w = torch.where(ok, weight.index_select(0, flat).view(qy.shape), 0.0)
-        source = field.source.index_select(0, flat).view(qy.shape) + (chunk[:, :1] * width + chunk[:, 1:])
+    covering, shifts = level.covering()
+    count = covering.shape[1]
+    total = torch.zeros(count, device=weight.device, dtype=weight.dtype)
+    accum = torch.zeros(channels, count, device=weight.device, dtype=pixels.dtype)
+    copied = torch.full((count,), -1, device=weight.device, dtype=torch.long) if pick_best else None
+    step = max(1, VOTE_CHUNK // max(count, 1))
+    for rows, shift in zip(covering.split(step), shifts.split(step)):
+        flat = rows.clamp(min=0).view(-1)
+        w = torch.where(rows >= 0, weight.index_select(0, flat).view(rows.shape), 0.0)
+        source = field.source.index_select(0, flat).view(rows.shape) + shift[:, None]
         if copied is not None:
             best, pick = w.max(0)  # the first of equal weights, as a scan in offset order
             better = best > total
@@ -58,9 +50,10 @@ def vote(level: Level, field: Field, weight: torch.Tensor, pick_best: bool) -> N
             accum = torch.where(better, pixels.index_select(1, taken), accum)
             copied = torch.where(better, taken, copied)
         else:
-            values = pixels.index_select(1, source.view(-1)).view(channels, *qy.shape)
+            values = pixels.index_select(1, source.view(-1)).view(channels, *rows.shape)
             accum += values.mul_(w).sum(1)
             total += w.sum(0)
     estimate = accum if pick_best else accum / total.clamp(min=1e-30)
     level.copied_from = copied
+    hy, hx = level.hole_y, level.hole_x
     level.image[:channels, hy, hx] = torch.where(total > 0, estimate, level.image[:channels, hy, hx])
