@@ -170,3 +170,30 @@ def test_an_empty_hole_returns_the_image_and_a_hole_with_nothing_to_copy_is_refu
     hole[:3, :3] = False  # too few known pixels for a single 7 x 7 patch
     with pytest.raises(ValueError, match="patch of known pixels"):
         fill(image, hole)
+
+
+def test_each_filled_pixel_says_which_known_pixel_it_was_copied_from():
+    from desktop_app.core.inpainting.patchmatch import patch_copy
+
+    image = natural_texture(96, 128, seed=4)
+    hole = disc(96, 128, 48, 64, 20)
+    copied = run_work(patch_copy(image, hole, seed=1))
+    ys, xs = np.nonzero(hole)
+    sy, sx = copied.source[ys, xs, 0], copied.source[ys, xs, 1]
+    assert np.all(sy >= 0) and not hole[sy, sx].any()  # every hole pixel, from a known one
+    assert np.array_equal(copied.image[ys, xs], image[sy, sx])  # and holds exactly its colour
+    assert np.all(copied.source[~hole] == -1)
+
+
+def test_a_fill_uses_the_cores_other_work_leaves_idle(monkeypatch):
+    import os
+
+    import torch
+
+    from desktop_app.core.inpainting import patchmatch
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    for busy, threads in ((None, 1), (0.1, 4), (1.0, 3), (2.6, 2), (2.8, 1), (7.0, 1)):
+        monkeypatch.setattr(patchmatch, "busy_cores", lambda busy=busy: busy)
+        assert patchmatch.cpu_threads() == threads
