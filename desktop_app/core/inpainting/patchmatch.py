@@ -73,7 +73,12 @@ from desktop_app.core.work import Progress, Work
 TEXTURE_WEIGHT = 4.0   # scale of the texture channels (mean |derivative|) against the colours
 LOCAL_SEARCH = 32      # random-search radius (px) at the levels after the coarsest
 VOTE_COST = 0.5        # a vote's time, in PatchMatch iterations, for the progress fraction
-GUIDE_WEIGHT = 1.0     # scale of the guide channels (a coarse fill's colours) against the colours
+# Scale of the guide channels (a coarse fill's blurred colours) against the colours. 0: the guide
+# only starts the solve. With the network's fill as the guide, 0 beat 0.25 and 1 on every score
+# (PolyU texture distance 2.74 -> 1.32 in the small band; docs/benchmarks.md, "Where Remove
+# object's texture and detail go"): compared on the guide, patches came from places whose
+# blurred colours match the network's smooth fill, not the texture that belongs there.
+GUIDE_WEIGHT = 0.0
 GUIDE_SIGMA = 2.0      # blur (px at full size) of the guide and of the photo it is compared with
 
 
@@ -96,10 +101,11 @@ def patch_copy(image: np.ndarray, hole: np.ndarray, seed: int = 0, patch: int = 
     the hole leaves no whole patch of known pixels.
 
     `guide` (H x W x C, only its hole pixels are read) is a coarse estimate of the hole, such
-    as the network's fill: the search starts from it, and every patch is also compared on its
-    blurred colours (weighted by `guide_weight`) against the blurred photo around a source, so
-    the copied texture keeps to the guide's large-scale content (Image Analogies' guidance
-    channels; Content-Aware Fill's "structure" term).
+    as the network's fill: the search starts from it. With `guide_weight` > 0 every patch is
+    also compared on its blurred colours (so weighted) against the blurred photo around a
+    source, holding the copied texture to the guide's large-scale content (Image Analogies'
+    guidance channels; Content-Aware Fill's "structure" term); see GUIDE_WEIGHT for why the
+    default is 0.
 
     `sharp`: every vote at full size takes the best patch's pixels instead of the weighted mean
     (the mean of a few misaligned textures is smoother than any of them). `levels`: solve only
@@ -152,8 +158,12 @@ def _fill(image: torch.Tensor, hole: torch.Tensor, seed: int, patch: int, guide:
     texture = texture_channels(image, hole, 2 ** max(len(holes) - 1, 1) + 1)
     images = image_pyramid(torch.cat([image, TEXTURE_WEIGHT * texture]), holes)
     levels = [make_level(img, h, patch // 2) for img, h in zip(images, holes)]
-    if guide is not None:
-        weighted = guide * guide_weight  # already blurred (GUIDE_SIGMA)
+    start = None  # the coarsest level's first estimate of the hole: the guide's colours
+    if guide is not None:  # already blurred (GUIDE_SIGMA)
+        start = guide if levels[0].shape == tuple(hole.shape) else \
+            F.interpolate(guide[None], size=levels[0].shape, mode="area")[0]
+    if guide is not None and guide_weight > 0:
+        weighted = guide * guide_weight
         for level in levels:
             g = weighted if level.shape == tuple(hole.shape) else \
                 F.interpolate(weighted[None], size=level.shape, mode="area")[0]
@@ -165,18 +175,17 @@ def _fill(image: torch.Tensor, hole: torch.Tensor, seed: int, patch: int, guide:
     previous, field = None, None
     for number, (level, plan) in enumerate(zip(levels, plans)):
         if previous is None:
-            if level.guide is None:
+            if start is None:
                 level.image = diffused_fill(level.image, level.hole)
             else:  # start from the guide's colours; the texture channels by a quick push-pull
                 from desktop_app.core.inpainting.fullres import spread
 
-                free = level.image[:-level.guide.shape[0]]
+                free = level.image.shape[0] - (0 if level.guide is None else level.guide.shape[0])
                 known = (~level.hole).cpu().numpy()
-                values = free.permute(1, 2, 0).cpu().numpy()
+                values = level.image[:free].permute(1, 2, 0).cpu().numpy()
                 smooth = np.concatenate([spread(np.ascontiguousarray(values[:, :, i:i + 3]), known)  # cv2: <= 4
                                          for i in range(0, values.shape[2], 3)], axis=2)
-                level.image[:-level.guide.shape[0]] = torch.from_numpy(smooth).permute(2, 0, 1).to(free.device)
-                start = level.guide / max(guide_weight, 1e-6)
+                level.image[:free] = torch.from_numpy(smooth).permute(2, 0, 1).to(level.image.device)
                 level.image[:channels] = torch.where(level.hole, start, level.image[:channels])
             field = random_field(level, gen)
         else:

@@ -7,9 +7,8 @@ Wexler et al. 2007 and of Content-Aware Fill:
 
 1. the network fills the window: the coarse content;
 2. multi-scale PatchMatch with EM voting fills it again from the photo's own patches, started
-   from the network's fill and held to it: every patch is compared also on its blurred colours
-   against the network's blurred fill (patchmatch's guide channels), so the texture copied into
-   a place is texture that lies, in the photo, under colours like the ones the network put there;
+   from the network's fill (comparing patches also on the network's blurred colours, as
+   patchmatch's guide channels can, copied worse texture: see patchmatch.GUIDE_WEIGHT);
 3. what is left of a disagreement at large scale is taken from the network: the fill's low
    frequencies (a Gaussian of LOW_SIGMA) are replaced by the network's, so no wrong object,
    colour or brightness is pasted in, while the fine detail stays the copied one.
