@@ -102,7 +102,9 @@ def test_box_select_an_object_remove_it_pick_a_variation_and_undo(qtbot, window,
     wait_idle(qtbot, window)
     second = doc.image
     assert strip.buttons[1].isChecked()
-    assert np.abs(second - first)[disc].mean() > 0.01, "another variation, another fill"
+    # the ground is a low-contrast texture: its variations differ by about 0.007 on average (on
+    # CBSD68 photos by 0.04-0.07), and the same fill twice by 0
+    assert np.abs(second - first)[disc].mean() > 0.004, "another variation, another fill"
     assert len(doc.history.done) == steps + 1
 
     window.act_undo.trigger()  # Edit > Undo (Ctrl+Z); a large step is undone in the worker
