@@ -74,8 +74,8 @@ TEXTURE_WEIGHT = 4.0   # scale of the texture channels (mean |derivative|) again
 LOCAL_SEARCH = 32      # random-search radius (px) at the levels after the coarsest
 VOTE_COST = 0.5        # a vote's time, in PatchMatch iterations, for the progress fraction
 # Scale of the guide channels (a coarse fill's blurred colours) against the colours. 0: the guide
-# only starts the solve. With the network's fill as the guide, 0 beat 0.25 and 1 on every score
-# (PolyU texture distance 2.74 -> 1.32 in the small band; docs/benchmarks.md, "Where Remove
+# only starts the solve. With the network's fill as the guide, 0 gave lower texture distances
+# than 1 in every band and about the same as 0.25 (PolyU's small band 2.74 -> 1.35; docs/benchmarks.md, "Where Remove
 # object's texture and detail go"): compared on the guide, patches came from places whose
 # blurred colours match the network's smooth fill, not the texture that belongs there.
 GUIDE_WEIGHT = 0.0
