@@ -36,7 +36,6 @@ from desktop_app.core.imaging.tiles import mask_bbox
 from desktop_app.core.work import Progress, Work, subrange
 
 
-
 @dataclass
 class Copied:
     """A window's fill made of pixels copied from its known part (patch synthesis)."""

@@ -42,7 +42,6 @@ class Level:
     neighbours: dict[int, torch.Tensor]  # jump -> (N, 4) target number that far away, or -1
     hole_y: torch.Tensor       # (Nh,) the hole's pixels, the ones a vote writes
     hole_x: torch.Tensor
-    guide: torch.Tensor | None = None  # (G, H, W) channels kept as they are, the last G of image
     copied_from: torch.Tensor | None = None  # (Nh,) after a sharp vote: the flat pixel each hole pixel took
     _covering: tuple[torch.Tensor, torch.Tensor] | None = None  # see covering()
 
@@ -60,11 +59,6 @@ class Level:
             table = torch.where(inside, self.index.view(-1).index_select(0, centre.view(-1)).view(centre.shape), -1)
             self._covering = (table.to(torch.int32), (dy * width + dx)[:, 0])
         return self._covering
-
-    def keep_guide(self) -> None:
-        """Put the fixed guide channels back after a vote or an upscale wrote into them."""
-        if self.guide is not None:
-            self.image[-self.guide.shape[0]:] = self.guide
 
     @property
     def shape(self) -> tuple[int, int]:

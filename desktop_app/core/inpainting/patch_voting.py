@@ -28,9 +28,8 @@ def vote(level: Level, field: Field, weight: torch.Tensor, pick_best: bool) -> N
     highest weight, and its flat index is kept in level.copied_from). Gathered per hole pixel:
     the patch centred `offset` before the pixel brings its source's pixel `offset` after that
     source's centre (level.covering() lists those patches); many offsets at once
-    (VOTE_CHUNK), as the small levels are many short operations. The guide channels are not
-    voted (they stay as they are)."""
-    channels = level.image.shape[0] - (0 if level.guide is None else level.guide.shape[0])
+    (VOTE_CHUNK), as the small levels are many short operations."""
+    channels = level.image.shape[0]
     pixels = level.image[:channels].reshape(channels, -1)
     covering, shifts = level.covering()
     count = covering.shape[1]

@@ -73,46 +73,37 @@ from desktop_app.core.work import Progress, Work
 TEXTURE_WEIGHT = 4.0   # scale of the texture channels (mean |derivative|) against the colours
 LOCAL_SEARCH = 32      # random-search radius (px) at the levels after the coarsest
 VOTE_COST = 0.5        # a vote's time, in PatchMatch iterations, for the progress fraction
-# Scale of the guide channels (a coarse fill's blurred colours) against the colours. 0: the guide
-# only starts the solve. With the network's fill as the guide, 0 gave lower texture distances
-# than 1 in every band and about the same as 0.25 (PolyU's small band 2.74 -> 1.35; docs/benchmarks.md, "Where Remove
-# object's texture and detail go"): compared on the guide, patches came from places whose
-# blurred colours match the network's smooth fill, not the texture that belongs there.
-GUIDE_WEIGHT = 0.0
-GUIDE_SIGMA = 2.0      # blur (px at full size) of the guide and of the photo it is compared with
+GUIDE_SIGMA = 2.0      # blur (px at full size) of the guide before it starts the solve
 
 
 def patch_fill(image: np.ndarray, hole: np.ndarray, seed: int = 0, patch: int = 7,
-               device: str = "cpu", guide: np.ndarray | None = None,
-               guide_weight: float = GUIDE_WEIGHT, sharp: bool = False,
-               levels: int | None = None, threads: int | None = None) -> Work[np.ndarray]:
+               device: str = "cpu", guide: np.ndarray | None = None, sharp: bool = False,
+               threads: int | None = None) -> Work[np.ndarray]:
     """The image of patch_copy's fill (the same arguments)."""
-    copied = yield from patch_copy(image, hole, seed, patch, device, guide, guide_weight, sharp, levels, threads)
+    copied = yield from patch_copy(image, hole, seed, patch, device, guide, sharp, threads)
     return copied.image
 
 
 def patch_copy(image: np.ndarray, hole: np.ndarray, seed: int = 0, patch: int = 7,
-               device: str = "cpu", guide: np.ndarray | None = None,
-               guide_weight: float = GUIDE_WEIGHT, sharp: bool = False,
-               levels: int | None = None, threads: int | None = None) -> Work[Copied]:
+               device: str = "cpu", guide: np.ndarray | None = None, sharp: bool = False,
+               threads: int | None = None) -> Work[Copied]:
     """Fill `hole` (bool H x W, True = synthesise) of `image` (float32 H x W x C in [0, 1]) with
     patches copied from the rest of it. Pixels outside the hole come back unchanged. The same
     seed gives the same fill; other seeds give other plausible fills. Raises ValueError when
     the hole leaves no whole patch of known pixels.
 
     `guide` (H x W x C, only its hole pixels are read) is a coarse estimate of the hole, such
-    as the network's fill: the search starts from it. With `guide_weight` > 0 every patch is
-    also compared on its blurred colours (so weighted) against the blurred photo around a
-    source, holding the copied texture to the guide's large-scale content (Image Analogies'
-    guidance channels; Content-Aware Fill's "structure" term); see GUIDE_WEIGHT for why the
-    default is 0.
+    as the network's fill: the solve starts from it, blurred by GUIDE_SIGMA. It does not steer
+    the search: comparing every patch also on the guide's blurred colours (Image Analogies'
+    guidance channels, Content-Aware Fill's "structure" term) made the network's smooth fill
+    pull in smooth sources, and removing that took 12 PolyU photos' texture distance from
+    2.74 / 2.10 / 1.73 to 1.35 / 1.71 / 1.57 (docs/benchmarks.md, "Where Remove object's
+    texture and detail go").
 
     `sharp`: every vote at full size takes the best patch's pixels instead of the weighted mean
-    (the mean of a few misaligned textures is smoother than any of them). `levels`: solve only
-    the finest this many pyramid levels (with a guide that already holds the layout: a fill
-    computed at a smaller scale, brought to full size). `threads`: torch's intra-op threads on
-    the CPU (default cpu_threads(); a caller filling many windows decides once, before its own
-    load counts).
+    (the mean of a few misaligned textures is smoother than any of them). `threads`: torch's
+    intra-op threads on the CPU (default cpu_threads(); a caller filling many windows decides
+    once, before its own load counts).
 
     Returns the filled image with, for every hole pixel, the known pixel it was copied from
     (the last vote takes each pixel from one patch), which lets fullres bring a fill made at a
@@ -128,7 +119,7 @@ def patch_copy(image: np.ndarray, hole: np.ndarray, seed: int = 0, patch: int = 
                                    borderType=cv2.BORDER_REFLECT).reshape(source_image.shape)
         guide_t = torch.from_numpy(blurred.transpose(2, 0, 1).copy()).to(dev)
     work = _fill(torch.from_numpy(source_image.transpose(2, 0, 1).copy()).to(dev),
-                 torch.from_numpy(hole).to(dev), seed, patch, guide_t, guide_weight, sharp, levels)
+                 torch.from_numpy(hole).to(dev), seed, patch, guide_t, sharp)
     if dev.type == "cpu":
         work = _with_cpu_threads(work, cpu_threads() if threads is None else threads)
     last = yield from work
@@ -143,7 +134,7 @@ def patch_copy(image: np.ndarray, hole: np.ndarray, seed: int = 0, patch: int = 
 
 
 def _fill(image: torch.Tensor, hole: torch.Tensor, seed: int, patch: int, guide: torch.Tensor | None = None,
-          guide_weight: float = GUIDE_WEIGHT, sharp: bool = False, max_levels: int | None = None) -> Work[Level]:
+          sharp: bool = False) -> Work[Level]:
     """The whole coarse-to-fine solve on (C, H, W) tensors; returns the full-size level, its
     hole filled."""
     yield Progress(0.0, "preparing the patch fill")
@@ -152,8 +143,6 @@ def _fill(image: torch.Tensor, hole: torch.Tensor, seed: int, patch: int, guide:
     holes = usable_holes(hole_pyramid(hole, patch), patch // 2)
     if not holes:
         raise ValueError(f"the hole leaves no {patch} x {patch} patch of known pixels to copy from")
-    if max_levels is not None:
-        holes = holes[-max_levels:]
     channels = image.shape[0]
     texture = texture_channels(image, hole, 2 ** max(len(holes) - 1, 1) + 1)
     images = image_pyramid(torch.cat([image, TEXTURE_WEIGHT * texture]), holes)
@@ -162,12 +151,6 @@ def _fill(image: torch.Tensor, hole: torch.Tensor, seed: int, patch: int, guide:
     if guide is not None:  # already blurred (GUIDE_SIGMA)
         start = guide if levels[0].shape == tuple(hole.shape) else \
             F.interpolate(guide[None], size=levels[0].shape, mode="area")[0]
-    if guide is not None and guide_weight > 0:
-        weighted = guide * guide_weight
-        for level in levels:
-            g = weighted if level.shape == tuple(hole.shape) else \
-                F.interpolate(weighted[None], size=level.shape, mode="area")[0]
-            level.image, level.guide = torch.cat([level.image, g]), g
 
     plans = [_plan(number, len(levels)) for number in range(len(levels))]
     total = sum(level.ty.numel() * plan.cost for level, plan in zip(levels, plans))
@@ -180,17 +163,15 @@ def _fill(image: torch.Tensor, hole: torch.Tensor, seed: int, patch: int, guide:
             else:  # start from the guide's colours; the texture channels by a quick push-pull
                 from desktop_app.core.inpainting.fullres import spread
 
-                free = level.image.shape[0] - (0 if level.guide is None else level.guide.shape[0])
                 known = (~level.hole).cpu().numpy()
-                values = level.image[:free].permute(1, 2, 0).cpu().numpy()
+                values = level.image.permute(1, 2, 0).cpu().numpy()
                 smooth = np.concatenate([spread(np.ascontiguousarray(values[:, :, i:i + 3]), known)  # cv2: <= 4
                                          for i in range(0, values.shape[2], 3)], axis=2)
-                level.image[:free] = torch.from_numpy(smooth).permute(2, 0, 1).to(level.image.device)
+                level.image[:] = torch.from_numpy(smooth).permute(2, 0, 1).to(level.image.device)
                 level.image[:channels] = torch.where(level.hole, start, level.image[:channels])
             field = random_field(level, gen)
         else:
             upsample_estimate(previous, level)
-            level.keep_guide()
             field = upsample_field(previous, field, level, gen)
         message = f"patch fill, scale {number + 1} of {len(levels)}"
         steps = _solve_level(level, field, plan, gen, last=number == len(levels) - 1, sharp=sharp)
@@ -241,7 +222,6 @@ def _solve_level(level: Level, field: Field, plan: _Plan, gen: torch.Generator,
             yield 1.0
         pick_best = last and (sharp or step == len(plan.searches) - 1)
         vote(level, field, vote_weights(level, field), pick_best)
-        level.keep_guide()
         yield VOTE_COST
 
 

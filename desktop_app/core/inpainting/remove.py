@@ -7,8 +7,8 @@ Wexler et al. 2007 and of Content-Aware Fill:
 
 1. the network fills the window: the coarse content;
 2. multi-scale PatchMatch with EM voting fills it again from the photo's own patches, started
-   from the network's fill (comparing patches also on the network's blurred colours, as
-   patchmatch's guide channels can, copied worse texture: see patchmatch.GUIDE_WEIGHT);
+   from the network's fill (comparing patches also on the network's blurred colours copied
+   worse texture: see patchmatch.patch_copy);
 3. what is left of a disagreement at large scale is taken from the network: the fill's low
    frequencies (a Gaussian of LOW_SIGMA) are replaced by the network's, so no wrong object,
    colour or brightness is pasted in, while the fine detail stays the copied one.
@@ -63,19 +63,16 @@ def coarse_content(network: FillFn, window: np.ndarray, hole: np.ndarray) -> Wor
 
 
 def guided_fill(network: FillFn, seed: int, patch: int = 7, device: str = "cpu",
-                low_sigma: float = LOW_SIGMA, guide_weight: float | None = None,
-                threads: int | None = None) -> FillFn:
+                low_sigma: float = LOW_SIGMA, threads: int | None = None) -> FillFn:
     """The fill function over windows (see fullres.FillFn): network, then guided patch synthesis."""
     from desktop_app.core.inpainting import patchmatch
-
-    weight = patchmatch.GUIDE_WEIGHT if guide_weight is None else guide_weight
 
     def fill(window: np.ndarray, hole: np.ndarray) -> Work[np.ndarray]:
         coarse = yield from subrange(coarse_content(network, window, hole), 0.0, NETWORK_SHARE)
         try:
             textured = yield from subrange(
                 patchmatch.patch_copy(window, hole, seed=seed, patch=patch, device=device, guide=coarse,
-                                      guide_weight=weight, sharp=True, threads=threads), NETWORK_SHARE, 1.0)
+                                      sharp=True, threads=threads), NETWORK_SHARE, 1.0)
         except ValueError:  # no whole known patch to copy from (a window almost all hole)
             return coarse
         return Copied(keep_low_frequencies(textured.image, coarse, hole, low_sigma), textured.source)

@@ -61,7 +61,7 @@ def inpaint_patch(inp: OperationInput) -> Work[np.ndarray]:
     assert inp.mask is not None
     seed = int(inp.params["seed"])
     device = str(pick_device(inp.device or "auto"))
-    threads = cpu_threads()  # once, before this fill's own load counts
+    threads = cpu_threads() if device == "cpu" else None  # once, before this fill's own load counts
 
     def fill(window: np.ndarray, hole: np.ndarray) -> Work[Copied]:
         return (yield from patch_copy(window, hole, seed=seed, patch=int(inp.params["patch"]), device=device,
@@ -90,7 +90,8 @@ def remove_object(inp: OperationInput) -> Work[np.ndarray]:
     device = str(pick_device(inp.device or "auto"))
     yield Progress(None, f"loading {MODEL_ID}")
     network = _network_fill(inp, seed)
-    fill = guided_fill(network, seed, device=device, threads=cpu_threads())  # threads: before its own load counts
+    threads = cpu_threads() if device == "cpu" else None  # once, before this fill's own load counts
+    fill = guided_fill(network, seed, device=device, threads=threads)
     return (yield from fill_full_resolution(inp.image, inp.mask, fill,
                                             int(inp.params["working_size"]), seed=seed,
                                             grain=bool(inp.params["grain"])))
