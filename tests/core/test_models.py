@@ -3,10 +3,11 @@ import json
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from desktop_app.core.models import registry
 from desktop_app.core.models.device import pick_device
-from desktop_app.core.models.tiled import MIN_TILE, OutOfMemory, TileSettings, dihedral_passes, run_tiled
+from desktop_app.core.models.tiled import MIN_TILE, VIEWS, OutOfMemory, TileSettings, run_tiled
 from desktop_app.core.models.weights import STORE_DTYPE, Manifest, ModelFileError, load_model, save_model
 from desktop_app.core.work import CancelToken, Cancelled, Progress, run_work
 from tests.conftest import textured_image
@@ -91,24 +92,38 @@ def test_tiled_equals_untiled():
 
 
 def test_the_ensemble_turns_every_result_back_before_averaging():
-    def whole(network):  # a tiled pass of `network` over an H x W x C picture, one tile
-        def run(image):
-            yield Progress(1.0, "tile 1/1")
-            return network(image)
-        return run
-
     dot = np.zeros((7, 9, 3), np.float32)
     dot[3, 4] = 1.0
+    ensemble = TileSettings(tile=64, context=0, views=VIEWS)
     events = []
-    same = run_work(dihedral_passes(whole(lambda x: x), dot), on_progress=events.append)
+    same = run_work(run_tiled(lambda x: x, dot, torch.device("cpu"), ensemble), on_progress=events.append)
     assert np.array_equal(same, dot)  # not square, so a wrong turn would show
-    assert len(events) == 8 and events[-1].fraction == pytest.approx(1.0)  # a cancel point per pass
+    views = [e for e in events if "view" in e.message]
+    assert len(views) == 8 and views[-1].fraction == pytest.approx(1.0)  # a cancel point per view
     # a network that moves everything one pixel right, in whatever orientation it is shown
     # the picture: averaged, the dot spreads evenly to its four neighbours
-    spread = run_work(dihedral_passes(whole(lambda x: np.roll(x, 1, axis=1)), dot))[:, :, 0]
+    spread = run_work(run_tiled(lambda x: torch.roll(x, 1, dims=3), dot, torch.device("cpu"), ensemble))[:, :, 0]
     assert spread[3, 4] == 0 and spread.sum() == pytest.approx(1.0)
     for y, x in ((2, 4), (4, 4), (3, 3), (3, 5)):
         assert spread[y, x] == pytest.approx(0.25)
+
+
+def test_the_ensemble_over_many_tiles_matches_it_over_one():
+    # each tile is turned on its own: with enough context the tiles' ensembles blend into
+    # the whole picture's (a 3x3 box blur stands in for the network)
+    rng = np.random.default_rng(3)
+    img = rng.random((150, 170, 3)).astype(np.float32)
+
+    def blur(x):
+        right = F.pad(x, (1, 0, 0, 0), mode="replicate")[..., :-1]  # turned, it points elsewhere
+        return F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1) + 0.1 * right
+
+    whole = run_work(run_tiled(blur, img, torch.device("cpu"), TileSettings(tile=512, context=8, views=VIEWS)))
+    events = []
+    tiled = run_work(run_tiled(blur, img, torch.device("cpu"), TileSettings(tile=64, context=8, views=VIEWS)),
+                     on_progress=events.append)
+    assert len([e for e in events if "view 8/8" in e.message]) == 9  # 3 x 3 tiles
+    assert np.abs(whole - tiled).max() < 1e-5
 
 
 def test_out_of_memory_retries_with_smaller_tiles():

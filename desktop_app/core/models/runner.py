@@ -20,8 +20,7 @@ import torch.nn.functional as F
 
 from desktop_app.core.models import runtime
 from desktop_app.core.models.descriptor import Architecture
-from desktop_app.core.models.tiled import (TileSettings, autocast, choose_tile, dihedral_passes,
-                                           is_oom, run_tiled)
+from desktop_app.core.models.tiled import VIEWS, TileSettings, autocast, choose_tile, is_oom, run_tiled
 from desktop_app.core.work import Progress, Work
 
 if TYPE_CHECKING:
@@ -150,7 +149,7 @@ class ModelRunner:
     def run_tiled(self, image: np.ndarray, vector: np.ndarray | Sequence[float] | None = None,
                   ensemble: bool = False, bytes_per_pixel: float = 600.0) -> Work[np.ndarray]:
         """An image-to-image network over a picture of any size, tile by tile (a progress
-        event and a cancel point per tile); `ensemble` averages the 8 turns and mirror images."""
+        event and a cancel point per tile); `ensemble` averages each tile's 8 turns and mirror images."""
         h, w, c = image.shape
         rgb = np.repeat(image, self.channels, axis=2) if c == 1 and self.channels != 1 else image
         extra = self._vector(vector)
@@ -175,9 +174,7 @@ class ModelRunner:
                                 context=tiling.context, size_multiple=self.size_multiple,
                                 precision=self.precision,
                                 # the runtime takes plain NCHW arrays; torch prefers channels-last
-                                channels_last=self.compiled is None)
-        if ensemble:
-            out = yield from dihedral_passes(lambda shown: run_tiled(fn, shown, self.device, settings), rgb)
-        else:
-            out = yield from run_tiled(fn, rgb, self.device, settings)
+                                channels_last=self.compiled is None,
+                                views=VIEWS if ensemble else 1)
+        out = yield from run_tiled(fn, rgb, self.device, settings)
         return out.mean(axis=2, keepdims=True) if c == 1 and out.shape[2] != 1 else out

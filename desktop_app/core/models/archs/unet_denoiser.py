@@ -85,6 +85,11 @@ def _size_multiple(hp: dict) -> int:
     return hp.get("unshuffle", 2) * 2 ** (len(hp.get("widths", (48, 96, 192))) - 1)
 
 
+# 2048-px tiles on the CPU: with 64 px of context each side, a 12 MP photo is 4 tiles of
+# 2.2-3.5 MP in place of 12 of 1.1-1.3 MP, 12.9 MP of network input in place of 14.5 (the
+# network's cost per pixel is the same at both sizes, measured with OpenVINO).
+_TILING = TilePolicy(context=64, cpu_tile=2048, gpu_tile=1536)
+
 GAUSSIAN = register(Architecture(
     id="unet-denoise",
     task="denoise",
@@ -92,7 +97,7 @@ GAUSSIAN = register(Architecture(
     build=UNetDenoiser,
     takes_noise_map=True,
     size_multiple_of=_size_multiple,
-    tiling=TilePolicy(context=64, cpu_tile=1024, gpu_tile=1536),
+    tiling=_TILING,
     default_hparams={"channels": 3, "widths": [32, 64, 128, 256], "blocks": [1, 1, 2, 2], "noise_map": True, "unshuffle": 2},
 ))
 
@@ -103,6 +108,6 @@ BLIND = register(Architecture(
     build=UNetDenoiser,
     takes_noise_map=False,
     size_multiple_of=_size_multiple,
-    tiling=TilePolicy(context=64, cpu_tile=1024, gpu_tile=1536),
+    tiling=_TILING,
     default_hparams={"channels": 3, "widths": [32, 64, 128, 256], "blocks": [1, 1, 2, 2], "noise_map": False, "unshuffle": 2},
 ))
