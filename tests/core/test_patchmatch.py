@@ -197,3 +197,27 @@ def test_a_fill_uses_the_cores_other_work_leaves_idle(monkeypatch):
     for busy, threads in ((None, 1), (0.1, 4), (1.0, 3), (2.6, 2), (2.8, 1), (7.0, 1)):
         monkeypatch.setattr(patchmatch, "busy_cores", lambda busy=busy: busy)
         assert patchmatch.cpu_threads() == threads
+
+
+def test_the_last_vote_copies_what_the_covering_patches_agree_on_not_one_strong_patch():
+    import torch
+
+    from desktop_app.core.inpainting.patch_field import Field
+    from desktop_app.core.inpainting.patch_pyramid import make_level
+    from desktop_app.core.inpainting.patch_voting import vote
+
+    image = torch.from_numpy(textured_image(20, 20, seed=4).transpose(2, 0, 1).copy())
+    hole = torch.zeros(20, 20, dtype=torch.bool)
+    hole[8:11, 8:11] = True
+    level = make_level(image.clone(), hole, radius=1)
+    shift = -7 * 20 - 6  # every 3 x 3 patch matched 7 rows up and 6 columns left: a coherent copy
+    centre = level.ty * 20 + level.tx
+    source = centre + shift
+    strong = int(((level.ty == 9) & (level.tx == 9)).nonzero()[0, 0])  # the middle patch, matched elsewhere
+    source[strong] = 15 * 20 + 15
+    weight = torch.ones(centre.numel())
+    weight[strong] = 5.0  # the best single match for all nine hole pixels, outvoted by the eight around
+    vote(level, Field(source, torch.zeros(centre.numel())), weight, pick_best=True)
+    hy, hx = level.hole_y, level.hole_x
+    assert torch.equal(level.copied_from, hy * 20 + hx + shift)
+    assert torch.equal(level.image[:, hy, hx], image[:, hy - 7, hx - 6])

@@ -22,8 +22,9 @@ the nearest-neighbour search Barnes et al. (2009, "PatchMatch"):
   a vote: each hole pixel becomes the weighted mean of what the overlapping patches' matches
   put there. Weights favour good matches and patches near the hole's border.
 * The NNF is scaled up to start the next finer level. The very last vote takes, for each pixel,
-  the single best-weighted patch instead of the mean, so the fill keeps the sharpness and the
-  colours of the source.
+  the one source pixel that the most weight proposes instead of the mean (coherent patches
+  agree), so the fill keeps the sharpness and the colours of the source and is copied in whole
+  runs, not a mosaic of single pixels.
 
 Everything is vectorised in torch over all patches at once, so the same code runs on CUDA.
 PatchMatch's propagation is done in parallel, jump-flood style (neighbours 8, 4, 2 and 1 px
@@ -100,7 +101,7 @@ def patch_copy(image: np.ndarray, hole: np.ndarray, seed: int = 0, patch: int = 
     2.74 / 2.10 / 1.73 to 1.35 / 1.71 / 1.57 (docs/benchmarks.md, "Where Remove object's
     texture and detail go").
 
-    `sharp`: every vote at full size takes the best patch's pixels instead of the weighted mean
+    `sharp`: every vote at full size takes the agreed source's pixels instead of the weighted mean
     (the mean of a few misaligned textures is smoother than any of them). `threads`: torch's
     intra-op threads on the CPU (default cpu_threads(); a caller filling many windows decides
     once, before its own load counts).
