@@ -92,11 +92,15 @@ VIEWS = 8  # the self-ensemble's views: 4 quarter turns, each also mirrored
 
 def turn(x: torch.Tensor, view: int) -> torch.Tensor:
     """View `view` (0-7) of an N x C x H x W tensor: view // 2 quarter turns, mirrored when odd."""
+    if view == 0:
+        return x
     x = torch.rot90(x, view // 2, dims=(2, 3))
     return x.flip(3) if view % 2 else x
 
 
 def turn_back(y: torch.Tensor, view: int) -> torch.Tensor:
+    if view == 0:
+        return y
     y = y.flip(3) if view % 2 else y
     return torch.rot90(y, -(view // 2), dims=(2, 3))
 
