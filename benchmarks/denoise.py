@@ -23,9 +23,9 @@ estimator  Error of the app's noise estimator (``estimate_sigma``, per channel) 
 polyu      PolyU real camera noise (noisy / clean pairs): NL-Means and BM3D at the single
            strength that gives the best mean PSNR over the set, the CNN with an estimated
            noise level, and the blind real-noise CNN.
-runtime    Each network on the CPU through torch and through the CPU runtime (OpenVINO), the two
-           alternated image by image on clipped σ 25 CBSD68 images: s/MP of the network alone
-           and the PSNR difference.
+runtime    Each network on the CPU through torch and through the CPU runtime (OpenVINO) in f32
+           and, where the CPU has it, bf16, alternated image by image (cnn on clipped CBSD68
+           at each σ, cnn-real on PolyU): s/MP of the network alone and the PSNR difference.
 big        A 24-megapixel photo: wall time and peak memory of each method, each measured in a
            fresh process running this script.
 command    The whole command a user runs, `desktop-app denoise photo.jpg -o out.jpg`, on a
@@ -511,18 +511,31 @@ def section_polyu(ctx: Context) -> str:
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
-RUNTIME_SIGMA = 25.0
+
+
+def runtime_pairs(ctx: Context, model_id: str) -> list[tuple[str, Callable[[], Iterable]]]:
+    """(what, pairs) the runtime section measures a network on: cnn on CBSD68 with clipped
+    noise stored in a 16-bit file at each σ, cnn-real on the PolyU pairs it was not trained on."""
+    args = ctx.args
+    if model_id == "cnn-real":
+        exclude = trained_on("cnn-real")
+        return [("PolyU", lambda: real_pairs(args.data / "bench" / "PolyU", args.images, exclude))]
+    files = image_files(args.data / "bench" / "CBSD68", args.images)
+    return [(f"CBSD68 σ {fmt_sigma(s)}", lambda s=s: gaussian_pairs(files, s, clip=True, file=True))
+            for s in args.sigmas]
 
 
 def section_runtime(ctx: Context) -> str:
-    """torch against the CPU runtime, on the network alone, alternated image by image."""
+    """torch against the CPU runtime in f32 and, where the CPU has it, in bf16: the network
+    alone, the runners alternated image by image."""
     from desktop_app.core.models import runtime
     from desktop_app.core.models.runner import ModelRunner
 
-    args = ctx.args
-    files = image_files(args.data / "bench" / "CBSD68", args.images)
-    header = ["network", "torch s/MP", f"{RUNTIME_NAME} s/MP", "speed-up", "torch PSNR",
-              f"{RUNTIME_NAME} PSNR", "largest PSNR difference", "largest pixel difference"]
+    bf16 = runtime.installed() and runtime.supports_bf16()
+    kinds = ["torch", "f32"] + (["bf16"] if bf16 else [])
+    header = (["network", "images", "torch s/MP", f"{RUNTIME_NAME} f32 s/MP"]
+              + ([f"{RUNTIME_NAME} bf16 s/MP"] if bf16 else [])
+              + ["torch PSNR", "f32 − torch (largest)"] + (["bf16 − torch (largest)"] if bf16 else []))
     rows, notes = [], []
     for model_id in MODELS:
         note = left_out(model_id, model_id, ctx.avail)
@@ -534,33 +547,47 @@ def section_runtime(ctx: Context) -> str:
             notes.append(f"Not measured: {model_id} on {RUNTIME_NAME}: the runtime is not available "
                          f"({'not installed' if not runtime.installed() else 'it failed: see the log'}).")
             continue
-        slow = ModelRunner(fast.loaded, use_runtime=False)
-        sigma = [RUNTIME_SIGMA / 255.0] * 3 if fast.arch.takes_noise_map else None
-        run_work(fast.run_tiled(np.zeros((64, 64, 3), np.float32), vector=sigma))  # converted or read once, not timed
-        speed = {"torch": [], "runtime": []}
-        psnr = {"torch": [], "runtime": []}
-        diff = 0.0
-        for k, (clean, noisy) in enumerate(gaussian_pairs(files, RUNTIME_SIGMA, clip=True)):
-            out = {}
-            for name, runner in (("torch", slow), ("runtime", fast)) if k % 2 == 0 else (("runtime", fast), ("torch", slow)):
-                t0 = time.perf_counter()
-                out[name] = run_work(runner.run_tiled(noisy, vector=sigma))
-                speed[name].append((time.perf_counter() - t0) / (clean.shape[0] * clean.shape[1] / 1e6))
-                psnr[name].append(peak_signal_noise_ratio(clean, out[name], data_range=1.0))
-            diff = max(diff, float(np.abs(out["torch"] - out["runtime"]).max()))
-        gap = max(abs(a - b) for a, b in zip(psnr["torch"], psnr["runtime"]))
-        t, r = statistics.median(speed["torch"]), statistics.median(speed["runtime"])
-        rows.append([model_id, fmt_speed(t), fmt_speed(r), f"{t / r:.2f}x", fmt_psnr(float(np.mean(psnr["torch"]))),
-                     fmt_psnr(float(np.mean(psnr["runtime"]))), f"{gap:.4f} dB", f"{diff:.1e}"])
-        log(f"runtime {model_id}: torch {t:.2f} s/MP, {RUNTIME_NAME} {r:.2f} s/MP, PSNR gap {gap:.4f} dB")
+        runners = {"torch": ModelRunner(fast.loaded, use_runtime=False),
+                   "f32": ModelRunner(fast.loaded, cpu_bf16=False)}
+        if bf16:
+            runners["bf16"] = ModelRunner(fast.loaded, cpu_bf16=True)
+        for what, pairs in runtime_pairs(ctx, model_id):
+            sigma = None
+            if fast.arch.takes_noise_map:
+                sigma = [float(what.split("σ ")[1]) / 255.0] * 3
+            for runner in runners.values():  # converted or read once, not timed
+                run_work(runner.run_tiled(np.zeros((64, 64, 3), np.float32), vector=sigma))
+            speed = {k: [] for k in kinds}
+            psnr = {k: [] for k in kinds}
+            for k, (clean, noisy) in enumerate(pairs()):
+                order = kinds[k % len(kinds):] + kinds[:k % len(kinds)]  # who goes first rotates
+                for name in order:
+                    t0 = time.perf_counter()
+                    out = run_work(runners[name].run_tiled(noisy, vector=sigma))
+                    speed[name].append((time.perf_counter() - t0) / (clean.shape[0] * clean.shape[1] / 1e6))
+                    psnr[name].append(peak_signal_noise_ratio(clean, np.clip(out, 0.0, 1.0), data_range=1.0))
+            base = np.array(psnr["torch"])
+
+            def gap(name: str) -> str:
+                d = np.array(psnr[name]) - base
+                return f"{d.mean():+.4f} ({np.abs(d).max():.4f}) dB"
+
+            rows.append([model_id, f"{what} ({len(base)})"] + [fmt_speed(statistics.median(speed[k])) for k in kinds]
+                        + [fmt_psnr(float(base.mean()))] + [gap(k) for k in kinds[1:]])
+            log(f"runtime {model_id} {what}: " + ", ".join(
+                f"{k} {statistics.median(speed[k]):.2f} s/MP" for k in kinds))
     version = runtime.version() if runtime.installed() else "not installed"
     lines = [
-        f"### CPU runtime: torch against {RUNTIME_NAME} ({len(files)} images)", "",
+        f"### CPU runtime: torch against {RUNTIME_NAME}", "",
         markdown_table(header, rows), "",
-        f"{RUNTIME_NAME} {version}, f32. Each network alone (the runner's tiled pass, no noise "
-        f"estimation) on CBSD68 with σ {fmt_sigma(RUNTIME_SIGMA)} noise clipped to [0, 1]; torch and "
-        f"{RUNTIME_NAME} alternated image by image, which goes first alternating too. s/MP: median "
-        "over images; PSNR difference: the largest over images.",
+        f"{RUNTIME_NAME} {version}"
+        + ("; this CPU computes bf16 natively" if bf16 else "; this CPU has no bf16, so only f32 is measured")
+        + ". Each network alone (the runner's tiled pass, no noise estimation): cnn on CBSD68 with "
+        "noise clipped to [0, 1] and stored in a 16-bit PNG, cnn-real on the PolyU pairs it was not "
+        "trained on; the runners alternated image by image, which goes first rotating. s/MP: median "
+        "over images; PSNR differences: mean over images, the largest in brackets. The app computes "
+        "in bf16 where the CPU has it and the architecture allows it (`cpu_bf16`, for a cost under "
+        "0.01 dB), else f32.",
     ]
     return "\n".join(lines + ([""] + notes if notes else []))
 
@@ -786,7 +813,8 @@ def runtime_note(device: str | None) -> str:
     if pick_device(device).type != "cpu":
         return ""
     if runtime.installed() and runtime.enabled():
-        return f" through {RUNTIME_NAME} {runtime.version()} (f32)"
+        precision = "bf16 where the architecture allows it" if runtime.supports_bf16() else "f32"
+        return f" through {RUNTIME_NAME} {runtime.version()} ({precision})"
     return " through torch (no CPU runtime)"
 
 

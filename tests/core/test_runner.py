@@ -47,14 +47,40 @@ def test_grey_images_go_through_the_colour_network_and_come_back_grey():
 def test_runtime_and_torch_agree_on_a_tiny_random_network():
     pytest.importorskip("openvino")
     image = textured_image(150, 170, seed=1)
-    fast = ModelRunner(loaded())
-    assert fast.backend == "openvino"
+    fast = ModelRunner(loaded(), cpu_bf16=False)  # f32 (bf16 is checked below)
+    assert fast.backend == "openvino" and fast.precision == "fp32"
     slow = ModelRunner(loaded(), use_runtime=False)
     for ensemble in (False, True):
         a = run_work(fast.run_tiled(image, vector=[0.1, 0.1, 0.1], ensemble=ensemble))
         b = run_work(slow.run_tiled(image, vector=[0.1, 0.1, 0.1], ensemble=ensemble))
         assert np.abs(a - b).max() < 1e-4
     assert fast.backend == "openvino"  # it never fell back
+
+
+def test_bf16_rounding_is_unbiased_repeatable_and_keeps_exact_values():
+    # an 8-bit photo's levels in the upper half: rounded to the nearest bf16, all move up
+    levels = torch.arange(128, 256, dtype=torch.float32).repeat(2000) / 255
+    nearest_bias = float((levels.bfloat16().float() - levels).mean())
+    dithered = runtime.bf16_dithered(levels)
+    assert torch.equal(dithered, dithered.bfloat16().float())  # bf16 values
+    assert float((dithered - levels).abs().max()) <= 2 ** -8  # a neighbour, never further
+    assert nearest_bias > 8e-4 and abs(float((dithered - levels).mean())) < nearest_bias / 20
+    assert torch.equal(dithered, runtime.bf16_dithered(levels))  # the same input, the same result
+    mask = torch.tensor([0.0, 1.0, 0.5, 0.25])
+    assert torch.equal(runtime.bf16_dithered(mask), mask)
+
+
+def test_bf16_runtime_where_the_cpu_has_it():
+    pytest.importorskip("openvino")
+    if not runtime.supports_bf16():
+        pytest.skip("this CPU has no bf16")
+    image = textured_image(150, 170, seed=1)
+    fast = ModelRunner(loaded(), cpu_bf16=True)
+    assert fast.precision == "bf16"
+    a = run_work(fast.run_tiled(image, vector=[0.1] * 3))
+    b = run_work(ModelRunner(loaded(), use_runtime=False).run_tiled(image, vector=[0.1] * 3))
+    assert 1e-4 < np.abs(a - b).max() < 2e-2 and np.abs(a - b).mean() < 2e-3  # bf16, and close
+    assert fast.backend == "openvino"
 
 
 def test_runtime_runs_the_inpainting_network_with_its_fourier_blocks():

@@ -68,7 +68,9 @@ class ModelRunner:
     """Runs one loaded network on images. Made by `ModelManager.runner`, which keeps it (and
     its compiled CPU graph) warm with the model."""
 
-    def __init__(self, loaded: LoadedModel, *, use_runtime: bool = True) -> None:
+    def __init__(self, loaded: LoadedModel, *, use_runtime: bool = True, cpu_bf16: bool | None = None) -> None:
+        """`cpu_bf16`: let the CPU runtime compute in bf16 where the CPU has it; None: as the
+        architecture's descriptor says (benchmarks and tests pin it)."""
         self.loaded = loaded
         self.module, self.arch, self.device = loaded.module, loaded.arch, loaded.device
         # the network's own multiple (it follows from its hyper-parameters), not a constant
@@ -84,7 +86,8 @@ class ModelRunner:
                 if loaded.manifest.sha256:
                     key = runtime.cache_key(loaded.manifest.sha256, self.arch.id, loaded.manifest.hparams,
                                             self.module)
-                self.compiled = runtime.compiled_network(self.module, key, self.arch.cpu_bf16)
+                self.compiled = runtime.compiled_network(
+                    self.module, key, self.arch.cpu_bf16 if cpu_bf16 is None else cpu_bf16)
                 self.precision = self.compiled.precision
             except Exception as e:  # noqa: BLE001 - any failure means torch runs it
                 self._fall_back(e)
