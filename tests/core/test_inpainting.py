@@ -1,6 +1,7 @@
 """Object removal: training masks, the full-resolution path, the soft-mask blend, grain and
 seeded variations of the neural fill (on a tiny random network, so no training needed)."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -344,3 +345,33 @@ def test_a_large_removal_reports_progress_often_and_cancels(tiny_inpaint_model):
     fractions = [e.fraction for e in seen if e.fraction is not None]
     assert len(fractions) > 30 and fractions == sorted(fractions)
     assert any("patch fill" in e.message for e in seen if e.fraction is not None and e.fraction > 0.5)
+
+
+def _texture(rng, shape, strength):
+    noise = cv2.GaussianBlur(rng.standard_normal(shape).astype(np.float32), (0, 0), 0.8)
+    return (0.5 + strength * noise / noise.std()).astype(np.float32)
+
+
+def test_match_detail_evens_the_fills_detail_with_the_photos_around_it():
+    from desktop_app.core.inpainting.remove import match_detail
+
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:140, :140]
+    hole = (yy - 70) ** 2 + (xx - 70) ** 2 < 30 ** 2
+    photo = _texture(rng, (140, 140, 3), 0.08)
+
+    def detail(image):  # mean Laplacian magnitude inside the hole's core, over the photo's around it
+        lap = np.abs(cv2.Laplacian(image.mean(axis=2), cv2.CV_32F))
+        core = (yy - 70) ** 2 + (xx - 70) ** 2 < 24 ** 2
+        return lap[core].mean() / lap[~hole].mean()
+
+    for strength, lo, hi in ((0.05, 0.8, 1.1), (0.16, 0.9, 1.4)):  # a smooth fill, a too busy one
+        filled = photo.copy()
+        filled[hole] = _texture(rng, (140, 140, 3), strength)[hole]
+        out = match_detail(filled, hole)
+        np.testing.assert_array_equal(out[~hole], filled[~hole])  # nothing outside the hole moves
+        before, after = detail(filled), detail(out)
+        assert lo < after < hi and abs(after - 1) < abs(before - 1) - 0.2, (strength, before, after)
+    same = photo.copy()
+    same[hole] = _texture(rng, (140, 140, 3), 0.08)[hole]  # as detailed as around it: left about as is
+    assert np.abs(match_detail(same, hole) - same).max() < 0.02

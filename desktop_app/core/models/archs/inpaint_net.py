@@ -109,6 +109,9 @@ INPAINT = register(Architecture(
     in_channels=5,
     size_multiple_of=_size_multiple,
     precisions=("fp32", "bf16"),  # its FFTs run in fp32 anyway; fp16 was never tried
+    # bf16 on a CPU that has it: 1.7x faster (a 768-px window 0.87 -> 0.52 s); on 5 CBSD68 photos'
+    # holes, Remove object's and Neural fill's scores moved by at most 0.05 (docs/benchmarks.md)
+    cpu_bf16=True,
     # the whole working crop is one tile: the network needs all of it to fill the hole
     tiling=TilePolicy(context=0, cpu_tile=1024, gpu_tile=1024),
     default_hparams={"widths": [32, 64, 128, 192], "middle": 4, "unshuffle": 2},
