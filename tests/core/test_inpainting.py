@@ -375,3 +375,24 @@ def test_match_detail_evens_the_fills_detail_with_the_photos_around_it():
     same = photo.copy()
     same[hole] = _texture(rng, (140, 140, 3), 0.08)[hole]  # as detailed as around it: left about as is
     assert np.abs(match_detail(same, hole) - same).max() < 0.02
+
+
+def test_the_networks_share_starts_at_a_larger_scale_where_it_is_smoother_than_the_photo():
+    from desktop_app.core.inpainting.remove import LOW_SIGMA, low_sigma
+
+    rng = np.random.default_rng(4)
+    yy, xx = np.mgrid[:200, :200]
+    hole = (yy - 100) ** 2 + (xx - 100) ** 2 < 40 ** 2
+
+    def photo(blur):  # texture whose features are about `blur` px wide
+        noise = cv2.GaussianBlur(rng.standard_normal((200, 200, 3)).astype(np.float32), (0, 0), blur)
+        return 0.5 + 0.1 * noise / noise.std()
+
+    sharp, soft = photo(0.8), photo(5.0)
+    # a network fill as detailed as the photo at every scale: its content is kept from LOW_SIGMA on
+    assert low_sigma(photo(0.8), sharp, hole) == LOW_SIGMA
+    # a soft photo (leaves many pixels wide) and a network fill smooth below ~10 px: the copy's
+    # detail is kept up to a larger scale
+    smooth = cv2.GaussianBlur(soft, (0, 0), 10.0)
+    assert low_sigma(smooth, soft, hole) >= 2 * LOW_SIGMA
+    assert low_sigma(smooth, soft, hole) > low_sigma(photo(5.0), soft, hole)
