@@ -303,6 +303,7 @@ def best_strength(make: Callable[[float], Method], grid: list[float], pairs: Cal
         return tried[grid[i]].psnr
 
     i = len(grid) // 2
+    score(i)  # a grid of one value has no neighbour to compare with
     while True:
         # the first better neighbour gives the direction; the other one need not be run
         better = next((j for j in (i - 1, i + 1) if 0 <= j < len(grid) and score(j) > score(i)), None)
