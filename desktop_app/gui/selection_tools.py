@@ -45,7 +45,10 @@ class SelectionTools:
                 on_raw(prepared.extra)
             self.w.set_overlay_visible(True)
             if step is None:
-                self.w.statusBar().showMessage(f"{title}: the mask did not change", 4000)
+                found_nothing = not np.any(np.asarray(prepared.extra) > 0.5)
+                self.w.statusBar().showMessage(
+                    f"{title}: found nothing to select there; the brush (B) paints any area" if found_nothing
+                    else f"{title}: the mask did not change", 6000)
 
         return self.w.runner.edit(title, work, done, stale="The mask was painted while the selection ran; "
                                                             "nothing changed.")

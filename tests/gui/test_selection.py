@@ -114,3 +114,14 @@ def test_grow_and_shrink_from_the_panel(qtbot, window, disc_photo):
     wait_idle(qtbot, window)
     assert (window.doc.mask > 0.5).sum() < area
     assert window.doc.history.titles()[-3:] == ["Grow mask 5px", "Shrink mask 5px", "Shrink mask 5px"]
+
+
+def test_a_box_over_no_object_says_so_and_points_to_the_brush(qtbot, window, tmp_path):
+    flat = textured_image(240, 320, seed=5) * 0.1 + 0.45  # background only: nothing to pick out
+    save_image(tmp_path / "flat.png", flat)
+    open_and_wait(qtbot, window, tmp_path / "flat.png")
+    window.set_tool("box")
+    box_drag(qtbot, window, 100, 60, 220, 180)
+    assert window.doc.mask.max() <= 0.5  # box select found no object in a plain background
+    message = window.statusBar().currentMessage()
+    assert "found nothing" in message and "brush" in message
