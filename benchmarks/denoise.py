@@ -514,15 +514,15 @@ def section_polyu(ctx: Context) -> str:
 
 
 
-def runtime_pairs(ctx: Context, model_id: str) -> list[tuple[str, Callable[[], Iterable]]]:
-    """(what, pairs) the runtime section measures a network on: cnn on CBSD68 with clipped
+def runtime_pairs(ctx: Context, model_id: str) -> list[tuple[str, float | None, Callable[[], Iterable]]]:
+    """(what, σ, pairs) the runtime section measures a network on: cnn on CBSD68 with clipped
     noise stored in a 16-bit file at each σ, cnn-real on the PolyU pairs it was not trained on."""
     args = ctx.args
     if model_id == "cnn-real":
         exclude = trained_on("cnn-real")
-        return [("PolyU", lambda: real_pairs(args.data / "bench" / "PolyU", args.images, exclude))]
+        return [("PolyU", None, lambda: real_pairs(args.data / "bench" / "PolyU", args.images, exclude))]
     files = image_files(args.data / "bench" / "CBSD68", args.images)
-    return [(f"CBSD68 σ {fmt_sigma(s)}", lambda s=s: gaussian_pairs(files, s, clip=True, file=True))
+    return [(f"CBSD68 σ {fmt_sigma(s)}", s, lambda s=s: gaussian_pairs(files, s, clip=True, file=True))
             for s in args.sigmas]
 
 
@@ -552,10 +552,8 @@ def section_runtime(ctx: Context) -> str:
                    "f32": ModelRunner(fast.loaded, cpu_bf16=False)}
         if bf16:
             runners["bf16"] = ModelRunner(fast.loaded, cpu_bf16=True)
-        for what, pairs in runtime_pairs(ctx, model_id):
-            sigma = None
-            if fast.arch.takes_noise_map:
-                sigma = [float(what.split("σ ")[1]) / 255.0] * 3
+        for what, level, pairs in runtime_pairs(ctx, model_id):
+            sigma = [level / 255.0] * 3 if fast.arch.takes_noise_map and level is not None else None
             for runner in runners.values():  # converted or read once, not timed
                 run_work(runner.run_tiled(np.zeros((64, 64, 3), np.float32), vector=sigma))
             speed = {k: [] for k in kinds}

@@ -54,6 +54,11 @@ def keep_low_frequencies(textured: np.ndarray, coarse: np.ndarray, hole: np.ndar
     return out
 
 
+def _around(hole: np.ndarray, ring: int = DETAIL_RING) -> np.ndarray:
+    """The known pixels within `ring` px (a square) of the hole."""
+    return (cv2.dilate(hole.astype(np.uint8), np.ones((2 * ring + 1, 2 * ring + 1), np.uint8)) > 0) & ~hole
+
+
 def _band(image: np.ndarray, where: np.ndarray, sigma: float) -> float:
     """Mean magnitude of `image`'s detail between the scales `sigma` and 2 `sigma` at `where`."""
     fine = cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
@@ -72,7 +77,7 @@ def low_sigma(coarse: np.ndarray, photo: np.ndarray, hole: np.ndarray, start: fl
     hole's gradient 0.57 of the ring's, the photo's 0.96; 0.80 with the raised scale). Only
     for windows the network sees at half size: on the 68 CBSD68 photos, where it sees them
     whole, raising the scale cost the small holes 0.06 dB of structure, under Telea's."""
-    ring = (cv2.dilate(hole.astype(np.uint8), np.ones((33, 33), np.uint8)) > 0) & ~hole
+    ring = _around(hole)
     inside = cv2.erode(hole.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     sigma = start
     if ring.sum() < 50 or inside.sum() < 50:
@@ -95,7 +100,7 @@ def match_detail(filled: np.ndarray, hole: np.ndarray, sigmas: tuple[float, ...]
     (docs/benchmarks.md, "Matching the fill's detail"): 5 CBSD68 photos' detail ratio 0.71 /
     0.74 / 0.66 -> 0.79 / 0.93 / 0.77, 12 PolyU photos' texture distance in the medium and
     large bands 1.34 / 1.27 -> 1.19 / 1.17, where the fill had more fine detail than the photo."""
-    around = (cv2.dilate(hole.astype(np.uint8), np.ones((2 * ring + 1, 2 * ring + 1), np.uint8)) > 0) & ~hole
+    around = _around(hole, ring)
     inside = cv2.erode(hole.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     if inside.sum() < 50:
         inside = hole
