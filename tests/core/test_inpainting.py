@@ -347,8 +347,8 @@ def test_a_large_removal_reports_progress_often_and_cancels(tiny_inpaint_model):
     assert any("patch fill" in e.message for e in seen if e.fraction is not None and e.fraction > 0.5)
 
 
-def _texture(rng, shape, strength):
-    noise = cv2.GaussianBlur(rng.standard_normal(shape).astype(np.float32), (0, 0), 0.8)
+def _texture(rng, shape, strength, blur=0.8):
+    noise = cv2.GaussianBlur(rng.standard_normal(shape).astype(np.float32), (0, 0), blur)
     return (0.5 + strength * noise / noise.std()).astype(np.float32)
 
 
@@ -358,23 +358,35 @@ def test_match_detail_evens_the_fills_detail_with_the_photos_around_it():
     rng = np.random.default_rng(3)
     yy, xx = np.mgrid[:140, :140]
     hole = (yy - 70) ** 2 + (xx - 70) ** 2 < 30 ** 2
-    photo = _texture(rng, (140, 140, 3), 0.08)
+    core = (yy - 70) ** 2 + (xx - 70) ** 2 < 24 ** 2
 
-    def detail(image):  # mean Laplacian magnitude inside the hole's core, over the photo's around it
-        lap = np.abs(cv2.Laplacian(image.mean(axis=2), cv2.CV_32F))
-        core = (yy - 70) ** 2 + (xx - 70) ** 2 < 24 ** 2
-        return lap[core].mean() / lap[~hole].mean()
+    def detail(image, fine):  # mean detail inside the hole's core, over the photo's around it
+        grey = image.mean(axis=2)
+        if fine:  # the pixel level
+            band = np.abs(cv2.Laplacian(grey, cv2.CV_32F))
+        else:  # 1-2 px
+            band = np.abs(cv2.GaussianBlur(grey, (0, 0), 1.0) - cv2.GaussianBlur(grey, (0, 0), 2.0))
+        return band[core].mean() / band[~hole].mean()
 
-    for strength, lo, hi in ((0.05, 0.8, 1.1), (0.16, 0.9, 1.4)):  # a smooth fill, a too busy one
+    def case(grain, strength):  # the photo's grain is `grain` px wide; the fill's as wide, `strength` / 0.08 as strong
+        photo = _texture(rng, (140, 140, 3), 0.08, blur=grain)
         filled = photo.copy()
-        filled[hole] = _texture(rng, (140, 140, 3), strength)[hole]
+        filled[hole] = _texture(rng, (140, 140, 3), strength, blur=grain)[hole]
         out = match_detail(filled, hole)
         np.testing.assert_array_equal(out[~hole], filled[~hole])  # nothing outside the hole moves
-        before, after = detail(filled), detail(out)
-        assert lo < after < hi and abs(after - 1) < abs(before - 1) - 0.2, (strength, before, after)
-    same = photo.copy()
-    same[hole] = _texture(rng, (140, 140, 3), 0.08)[hole]  # as detailed as around it: left about as is
-    assert np.abs(match_detail(same, hole) - same).max() < 0.02
+        return filled, out
+
+    filled, out = case(0.8, 0.16)  # too busy, at the pixel level: toned down
+    before, after = detail(filled, True), detail(out, True)
+    assert 0.9 < after < 1.4 and after < before - 0.4, (before, after)
+    filled, out = case(2.0, 0.05)  # too smooth, at 1-2 px: strengthened
+    before, after = detail(filled, False), detail(out, False)
+    assert before + 0.08 < after < 1.1, (before, after)
+    filled, out = case(2.0, 0.08)  # as detailed as around it: left about as is
+    assert np.abs(out - filled).max() < 0.02
+    # the finest band is the copied places' own: a smoother fill is not sharpened at the pixel level
+    filled, out = case(0.8, 0.05)
+    assert detail(out, True) < 1.2 * detail(filled, True)  # (both bands up to 1.5: 1.5 times)
 
 
 def test_the_networks_share_starts_at_a_larger_scale_where_it_is_smoother_than_the_photo():
@@ -396,3 +408,41 @@ def test_the_networks_share_starts_at_a_larger_scale_where_it_is_smoother_than_t
     smooth = cv2.GaussianBlur(soft, (0, 0), 10.0)
     assert low_sigma(smooth, soft, hole) >= 2 * LOW_SIGMA
     assert low_sigma(smooth, soft, hole) > low_sigma(photo(5.0), soft, hole)
+
+
+def test_the_fill_has_no_step_where_neighbouring_pixels_were_copied_from_different_places():
+    from desktop_app.core.inpainting.remove import keep_low_frequencies, network_lows
+
+    rng = np.random.default_rng(5)
+    photo = _texture(rng, (120, 120, 3), 0.04)
+    photo[:48] -= 0.3  # a dark band at the top
+    hole = np.zeros((120, 120), bool)
+    hole[50:80, 30:90] = True
+    ys, xs = np.nonzero(hole)
+    source = np.full((120, 120, 2), -1, np.int32)
+    # the hole's left half copied from the dark band, its right half from the bright bottom
+    source[ys, xs, 0] = np.where(xs < 60, ys - 40, ys + 35)
+    source[ys, xs, 1] = xs
+    copy = photo.copy()
+    copy[ys, xs] = photo[source[ys, xs, 0], source[ys, xs, 1]]
+    coarse = photo.copy()
+    coarse[hole] = 0.5  # the network: a smooth fill in the bottom's brightness
+    window = photo.copy()
+    window[hole] = 0.5  # what lies under the hole is not read
+
+    def step(out, x):  # brightness step between the 3 columns either side of x, inside the hole
+        return abs(float(out[52:78, x:x + 3].mean() - out[52:78, x - 3:x].mean()))
+
+    before = keep_low_frequencies(copy, coarse, hole)
+    after = network_lows(window, Copied(copy, source), coarse, hole)
+    assert step(before, 60) > 0.1  # the copy's own detail keeps the band's edge
+    assert step(after, 60) < 0.02, step(after, 60)
+    np.testing.assert_array_equal(after[~hole], copy[~hole])
+    # the detail is the sources' own: the same high-pass, on the network's brightness
+    high = lambda im: im - cv2.GaussianBlur(im, (0, 0), 1.0)
+    inner = np.zeros_like(hole)
+    inner[54:76, 36:84] = True
+    inner[:, 56:64] = False
+    corr = np.corrcoef(high(after)[inner].ravel(), high(copy)[inner].ravel())[0, 1]
+    assert corr > 0.9, corr
+    assert abs(float(after[inner].mean()) - 0.5) < 0.03

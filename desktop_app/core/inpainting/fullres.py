@@ -69,12 +69,18 @@ def plan_regions(hole: np.ndarray, working: int) -> list[Box]:
     """Boxes around groups of hole pixels, with the context their fill needs. Components
     whose boxes overlap are merged, so their windows do not fight over the same pixels."""
     h, w = hole.shape
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(hole.astype(np.uint8), connectivity=8)
+    around = mask_bbox(hole)  # labelling only the hole's box: a small hole in a big photo
+    if around is None:
+        return []
+    top, _, left, _ = around
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        hole[around[0]:around[1], around[2]:around[3]].astype(np.uint8), connectivity=8)
     boxes = []
     for i in range(1, count):
         x, y, bw, bh, _ = stats[i]
         comp = (labels[y:y + bh, x:x + bw] == i).astype(np.uint8)
         radius = thickness(comp)
+        x, y = x + left, y + top
         pad = int(math.ceil((CONTEXT - 1) * radius + MARGIN / _scale(radius, working)))
         boxes.append([max(0, y - pad), min(h, y + bh + pad), max(0, x - pad), min(w, x + bw + pad)])
     merged = True
@@ -187,11 +193,11 @@ SEAM_SIGMA = 3.0  # scale (pixels) of the local means compared across the seam
 SEAM_MARGIN = 16  # known pixels around the hole the seam's local means read (> 3 SEAM_SIGMA + 1)
 
 
-def _local_mean(img: np.ndarray, where: np.ndarray) -> np.ndarray:
+def local_mean(img: np.ndarray, where: np.ndarray, sigma: float = SEAM_SIGMA) -> np.ndarray:
     """Gaussian-weighted mean of `img` over the pixels in `where` (normalised convolution)."""
     w = where.astype(np.float32)
-    num = cv2.GaussianBlur(img * w[:, :, None], (0, 0), SEAM_SIGMA).reshape(img.shape)
-    den = cv2.GaussianBlur(w, (0, 0), SEAM_SIGMA)[:, :, None]
+    num = cv2.GaussianBlur(img * w[:, :, None], (0, 0), sigma).reshape(img.shape)
+    den = cv2.GaussianBlur(w, (0, 0), sigma)[:, :, None]
     return num / np.maximum(den, 1e-6)
 
 
@@ -228,7 +234,7 @@ def match_seam(original: np.ndarray, filled: np.ndarray, hole: np.ndarray) -> np
         return out
     inside = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
     band = hole & (inside <= SEAM_BAND)
-    step = (_local_mean(original, ~hole) - _local_mean(filled, hole)).astype(np.float32)
+    step = (local_mean(original, ~hole) - local_mean(filled, hole)).astype(np.float32)
     field = spread(np.where(band[:, :, None], step, 0.0).astype(np.float32), band)
     out = filled.copy()
     out[hole] += field[hole]

@@ -11,8 +11,8 @@ Wexler et al. 2007 and of Content-Aware Fill:
    worse texture: see patchmatch.patch_copy);
 3. what is left of a disagreement at large scale is taken from the network: the fill's low
    frequencies (a Gaussian of `low_sigma`: LOW_SIGMA or more where the network is smooth) are
-   replaced by the network's, so no wrong object, colour or brightness is pasted in, while the
-   fine detail stays the copied one;
+   the network's, so no wrong object, colour or brightness is pasted in, and its fine detail
+   is that of the places the copy took each pixel from (`network_lows`);
 4. the fill's fine detail is brought to the strength of the photo's around the hole, band by
    band (`match_detail`): copies favour smooth sources, and the network's lows smooth too.
 
@@ -27,14 +27,14 @@ import math
 import cv2
 import numpy as np
 
-from desktop_app.core.inpainting.fullres import Copied, FillFn
+from desktop_app.core.inpainting.fullres import Copied, FillFn, local_mean
 from desktop_app.core.work import Work, subrange
 
 LOW_SIGMA = 3.0  # px at the working scale: from this scale up the network's content is kept...
 LOW_SIGMA_MAX = 24.0
 NETWORK_DETAIL = 0.3  # ...unless its fill holds less than this share of the photo's detail there
 DETAIL_SIGMAS = (1.0, 2.0)  # px at the working scale: the detail bands match_detail evens out
-DETAIL_GAIN = (0.67, 1.5)  # the most a band is weakened or strengthened
+DETAIL_GAINS = ((0.67, 1.0), (0.67, 1.5))  # the most each band is weakened or strengthened
 DETAIL_RING = 16  # px around the hole whose detail is the reference
 NETWORK_SHARE = 0.25  # of a window's progress
 NETWORK_MIN_SIDE = 192  # the network sees a window at half size when that keeps this short side
@@ -54,13 +54,46 @@ def keep_low_frequencies(textured: np.ndarray, coarse: np.ndarray, hole: np.ndar
     return out
 
 
+def network_lows(window: np.ndarray, copied: Copied, coarse: np.ndarray, hole: np.ndarray,
+                 sigma: float = LOW_SIGMA) -> np.ndarray:
+    """The fill with its content above `sigma` (a Gaussian) from the network's fill `coarse`
+    and its detail below it from the photo: each copied hole pixel gets the detail (the photo
+    minus its blur over the known pixels) of the place it was copied from. Pixels the copy has
+    no source for keep their own detail (keep_low_frequencies).
+
+    Taking the copy's own detail instead (the copy minus its blur) kept the steps between
+    neighbouring pixels copied from different places: where a shadow or an object's edge
+    ended inside the hole, a jagged line, and the pixel-level contrast of 12 PolyU fills 1.4
+    times the photo's (1.16 with the sources' detail; texture distance 1.02 / 1.20 / 1.17 ->
+    0.81 / 1.06 / 1.13, CBSD68 within 0.1 of before)."""
+    taken = hole & (copied.source[:, :, 0] >= 0)
+    if not taken.any():
+        return keep_low_frequencies(copied.image, coarse, hole, sigma)
+    out = keep_low_frequencies(copied.image, coarse, hole, sigma) if (hole & ~taken).any() else copied.image.copy()
+    photo = window.astype(np.float32)
+    detail = photo - local_mean(photo, ~hole, sigma)
+    low = cv2.GaussianBlur(coarse.astype(np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT).reshape(photo.shape)
+    out[taken] = low[taken] + detail[copied.source[taken, 0], copied.source[taken, 1]]
+    return out
+
+
 def _around(hole: np.ndarray, ring: int = DETAIL_RING) -> np.ndarray:
     """The known pixels within `ring` px (a square) of the hole."""
     return (cv2.dilate(hole.astype(np.uint8), np.ones((2 * ring + 1, 2 * ring + 1), np.uint8)) > 0) & ~hole
 
 
 def _band(image: np.ndarray, where: np.ndarray, sigma: float) -> float:
-    """Mean magnitude of `image`'s detail between the scales `sigma` and 2 `sigma` at `where`."""
+    """Mean magnitude of `image`'s detail between the scales `sigma` and 2 `sigma` at `where`,
+    measured on the image reduced by a power of two that leaves `sigma` at least 1.5 px (at full
+    size the blurs of a 768-px window took a second of a 24 MP removal)."""
+    factor = 1
+    while sigma / (2 * factor) >= 1.5:
+        factor *= 2
+    if factor > 1:
+        size = (max(1, where.shape[1] // factor), max(1, where.shape[0] // factor))
+        small = cv2.resize(where.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.5
+        if small.sum() >= 20:
+            image, where, sigma = cv2.resize(image, size, interpolation=cv2.INTER_AREA), small, sigma / factor
     fine = cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
     coarse = cv2.GaussianBlur(image, (0, 0), 2 * sigma, borderType=cv2.BORDER_REFLECT)
     return float(np.abs((fine - coarse).reshape(image.shape)[where]).mean())
@@ -92,8 +125,10 @@ def match_detail(filled: np.ndarray, hole: np.ndarray, sigmas: tuple[float, ...]
                  ring: int = DETAIL_RING) -> np.ndarray:
     """`filled` with the detail inside the hole at the strength of the detail around it: each
     band (differences of Gaussians at `sigmas`) is scaled by its mean magnitude in a ring of
-    `ring` px around the hole over that inside (within DETAIL_GAIN), the gain fading in over
-    the hole's edge. Pixels outside the hole do not change.
+    `ring` px around the hole over that inside (within DETAIL_GAINS), the gain fading in over
+    the hole's edge. Pixels outside the hole do not change. The finest band is only ever
+    weakened: it is the copied places' own (network_lows), and strengthening it sharpened
+    12 PolyU fills' pixels past the photo's (texture distance of the small holes 0.70 -> 0.81).
 
     A patch copy favours smooth sources (they match more easily), and the network's lows
     smooth what they replace; a photo's detail is about even across a small hole. Measured
@@ -110,10 +145,10 @@ def match_detail(filled: np.ndarray, hole: np.ndarray, sigmas: tuple[float, ...]
     levels = [image] + [cv2.GaussianBlur(image, (0, 0), s, borderType=cv2.BORDER_REFLECT).reshape(image.shape)
                         for s in sigmas]
     out = levels[-1].copy()
-    for fine, coarse in zip(levels, levels[1:]):
+    for fine, coarse, limits in zip(levels, levels[1:], DETAIL_GAINS):
         band = fine - coarse
         gain = float(np.clip(np.abs(band[around]).mean() / max(float(np.abs(band[inside]).mean()), 1e-6),
-                             *DETAIL_GAIN))
+                             *limits))
         fade = cv2.GaussianBlur(np.where(hole, gain, 1.0).astype(np.float32), (0, 0), 1.5)
         out += band * fade.reshape(hole.shape + (1,) * (band.ndim - 2))
     result = filled.copy()
@@ -153,7 +188,7 @@ def guided_fill(network: FillFn, seed: int, patch: int = 7, device: str = "cpu",
         sigma = low_sigma_start
         if min(hole.shape) >= 2 * NETWORK_MIN_SIDE:  # the network saw it at half size (coarse_content)
             sigma = low_sigma(coarse, textured.image, hole, low_sigma_start)
-        filled = keep_low_frequencies(textured.image, coarse, hole, sigma)
+        filled = network_lows(window, textured, coarse, hole, sigma)
         return Copied(match_detail(filled, hole), textured.source)
 
     return fill
@@ -173,11 +208,12 @@ def default_expand(shape: tuple[int, ...]) -> int:
 def grow_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
     """The soft mask grown outward by `pixels` (a grey dilation with a disc): every value only
     rises, so the known area never grows, and the soft edge keeps its width, moved outward."""
-    if pixels <= 0 or not np.any(mask > 0):
-        return mask
     from desktop_app.core.imaging.tiles import mask_bbox
 
-    y0, y1, x0, x1 = mask_bbox(mask > 0, pixels)  # only the hole's neighbourhood (a big photo)
+    box = mask_bbox(mask > 0, pixels) if pixels > 0 else None  # only the hole's neighbourhood (a big photo)
+    if box is None:
+        return mask
+    y0, y1, x0, x1 = box
     out = np.array(mask, dtype=np.float32, copy=True)
     crop = out[y0:y1, x0:x1].copy()
     grown = crop.copy()
@@ -186,5 +222,5 @@ def grow_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
         half_h, half_w = round(pixels * math.sin(angle)), round(pixels * math.cos(angle))
         rect = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * half_w + 1, 2 * half_h + 1))
         np.maximum(grown, cv2.dilate(crop, rect, borderType=cv2.BORDER_CONSTANT, borderValue=0), out=grown)
-    out[y0:y1, x0:x1] = grown
-    return np.maximum(out, mask)
+    out[y0:y1, x0:x1] = grown  # the disc holds its centre: no value falls
+    return out
