@@ -30,11 +30,12 @@ import numpy as np
 from desktop_app.core.inpainting.fullres import Copied, FillFn, local_mean
 from desktop_app.core.work import Work, subrange
 
-LOW_SIGMA = 3.0  # px at the working scale: from this scale up the network's content is kept...
+LOW_SIGMA = 2.5  # px at the working scale: from this scale up the network's content is kept...
 LOW_SIGMA_MAX = 24.0
 NETWORK_DETAIL = 0.3  # ...unless its fill holds less than this share of the photo's detail there
 DETAIL_SIGMAS = (1.0, 2.0)  # px at the working scale: the detail bands match_detail evens out
-DETAIL_GAINS = ((0.67, 1.0), (0.67, 1.5))  # the most each band is weakened or strengthened
+DETAIL_GAIN = (0.67, 1.5)  # the most a band is weakened or strengthened
+DETAIL_VOTE = 3  # px: a copied pixel's detail is the mean of what this square of neighbours' sources propose
 DETAIL_RING = 16  # px around the hole whose detail is the reference
 NETWORK_SHARE = 0.25  # of a window's progress
 NETWORK_MIN_SIDE = 192  # the network sees a window at half size when that keeps this short side
@@ -57,15 +58,15 @@ def keep_low_frequencies(textured: np.ndarray, coarse: np.ndarray, hole: np.ndar
 def network_lows(window: np.ndarray, copied: Copied, coarse: np.ndarray, hole: np.ndarray,
                  sigma: float = LOW_SIGMA) -> np.ndarray:
     """The fill with its content above `sigma` (a Gaussian) from the network's fill `coarse`
-    and its detail below it from the photo: each copied hole pixel gets the detail (the photo
-    minus its blur over the known pixels) of the place it was copied from. Pixels the copy has
-    no source for keep their own detail (keep_low_frequencies).
+    and its detail below it from the photo: the detail (the photo minus its blur over the known
+    pixels) of the places the copy took the pixel and its neighbours from (`voted_detail`).
+    Pixels the copy has no source for keep their own detail (keep_low_frequencies).
 
     Taking the copy's own detail instead (the copy minus its blur) kept the steps between
     neighbouring pixels copied from different places: where a shadow or an object's edge
-    ended inside the hole, a jagged line, and the pixel-level contrast of 12 PolyU fills 1.4
-    times the photo's (1.16 with the sources' detail; texture distance 1.02 / 1.20 / 1.17 ->
-    0.81 / 1.06 / 1.13, CBSD68 within 0.1 of before)."""
+    ended inside the hole, a jagged line, and inside 12 PolyU holes a pixel-level contrast
+    1.2-1.4 times the photo's (docs/benchmarks.md, "The fill's detail from the places it was
+    copied from")."""
     taken = hole & (copied.source[:, :, 0] >= 0)
     if not taken.any():
         return keep_low_frequencies(copied.image, coarse, hole, sigma)
@@ -73,8 +74,39 @@ def network_lows(window: np.ndarray, copied: Copied, coarse: np.ndarray, hole: n
     photo = window.astype(np.float32)
     detail = photo - local_mean(photo, ~hole, sigma)
     low = cv2.GaussianBlur(coarse.astype(np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT).reshape(photo.shape)
-    out[taken] = low[taken] + detail[copied.source[taken, 0], copied.source[taken, 1]]
+    out[taken] = low[taken] + voted_detail(detail, hole, copied.source, taken)
     return out
+
+
+def voted_detail(detail: np.ndarray, hole: np.ndarray, source: np.ndarray, taken: np.ndarray,
+                 size: int = DETAIL_VOTE) -> np.ndarray:
+    """For each `taken` pixel (in np.nonzero order), the mean over its `size` x `size`
+    neighbours (copied or known) of the `detail` their source puts at this pixel: the source
+    shifted back by the neighbour's offset, when that lands on a known pixel. Where a run of
+    pixels was copied from one place all proposals agree and it is that place's detail; where
+    two places meet, their textures are blended over a few pixels instead of meeting at a hard
+    edge (Wexler et al.'s vote, on the detail only)."""
+    h, w = hole.shape
+    ys, xs = np.nonzero(taken)
+    src_y = np.where(taken, source[:, :, 0], np.arange(h)[:, None])  # a known pixel is its own source
+    src_x = np.where(taken, source[:, :, 1], np.arange(w)[None, :])
+    proposes = taken | ~hole
+    total = np.zeros((ys.size, detail.shape[2]), np.float32)
+    count = np.zeros(ys.size, np.float32)
+    r = size // 2
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            ny, nx = ys + dy, xs + dx
+            ok = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+            ny, nx = np.clip(ny, 0, h - 1), np.clip(nx, 0, w - 1)
+            py, px = src_y[ny, nx] - dy, src_x[ny, nx] - dx
+            ok &= proposes[ny, nx] & (py >= 0) & (py < h) & (px >= 0) & (px < w)
+            py, px = np.clip(py, 0, h - 1), np.clip(px, 0, w - 1)
+            ok &= ~hole[py, px]
+            total[ok] += detail[py[ok], px[ok]]
+            count[ok] += 1
+    own = detail[source[ys, xs, 0], source[ys, xs, 1]]
+    return np.where(count[:, None] > 0, total / np.maximum(count, 1)[:, None], own)
 
 
 def _around(hole: np.ndarray, ring: int = DETAIL_RING) -> np.ndarray:
@@ -125,10 +157,8 @@ def match_detail(filled: np.ndarray, hole: np.ndarray, sigmas: tuple[float, ...]
                  ring: int = DETAIL_RING) -> np.ndarray:
     """`filled` with the detail inside the hole at the strength of the detail around it: each
     band (differences of Gaussians at `sigmas`) is scaled by its mean magnitude in a ring of
-    `ring` px around the hole over that inside (within DETAIL_GAINS), the gain fading in over
-    the hole's edge. Pixels outside the hole do not change. The finest band is only ever
-    weakened: it is the copied places' own (network_lows), and strengthening it sharpened
-    12 PolyU fills' pixels past the photo's (texture distance of the small holes 0.70 -> 0.81).
+    `ring` px around the hole over that inside (within DETAIL_GAIN), the gain fading in over
+    the hole's edge. Pixels outside the hole do not change.
 
     A patch copy favours smooth sources (they match more easily), and the network's lows
     smooth what they replace; a photo's detail is about even across a small hole. Measured
@@ -145,10 +175,10 @@ def match_detail(filled: np.ndarray, hole: np.ndarray, sigmas: tuple[float, ...]
     levels = [image] + [cv2.GaussianBlur(image, (0, 0), s, borderType=cv2.BORDER_REFLECT).reshape(image.shape)
                         for s in sigmas]
     out = levels[-1].copy()
-    for fine, coarse, limits in zip(levels, levels[1:], DETAIL_GAINS):
+    for fine, coarse in zip(levels, levels[1:]):
         band = fine - coarse
         gain = float(np.clip(np.abs(band[around]).mean() / max(float(np.abs(band[inside]).mean()), 1e-6),
-                             *limits))
+                             *DETAIL_GAIN))
         fade = cv2.GaussianBlur(np.where(hole, gain, 1.0).astype(np.float32), (0, 0), 1.5)
         out += band * fade.reshape(hole.shape + (1,) * (band.ndim - 2))
     result = filled.copy()
