@@ -72,9 +72,9 @@ def plan_regions(hole: np.ndarray, working: int) -> list[Box]:
     around = mask_bbox(hole)  # labelling only the hole's box: a small hole in a big photo
     if around is None:
         return []
-    top, _, left, _ = around
+    top, bottom, left, right = around
     count, labels, stats, _ = cv2.connectedComponentsWithStats(
-        hole[around[0]:around[1], around[2]:around[3]].astype(np.uint8), connectivity=8)
+        hole[top:bottom, left:right].astype(np.uint8), connectivity=8)
     boxes = []
     for i in range(1, count):
         x, y, bw, bh, _ = stats[i]
