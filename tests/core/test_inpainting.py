@@ -53,6 +53,19 @@ def test_full_resolution_path_keeps_size_and_fills_thin_lines_at_full_resolution
     assert len(mean_fill.calls) >= 5 and all(max(s[:2]) <= 256 for s in mean_fill.calls)
 
 
+def test_a_windows_leftover_hole_is_filled_in_the_part_of_the_window_it_needs():
+    image = textured_image(400, 1400, seed=5)
+    mask = np.zeros(image.shape[:2], np.float32)
+    mask[200:204, 100:1300] = 1.0
+    mean_fill.calls = []
+    out = run_work(fill_full_resolution(image, mask, mean_fill, working=256, grain=False))
+    assert np.array_equal(out[mask == 0], image[mask == 0])
+    assert not np.any(np.all(out[mask > 0] == image[mask > 0], axis=-1))  # every hole pixel filled
+    # windows overlap by a quarter; each later one only needs what its neighbour left, plus context
+    widths = [s[1] for s in mean_fill.calls]
+    assert len(widths) >= 5 and sum(widths) < 1.3 * 1200 and min(widths) < 256
+
+
 def test_large_holes_are_filled_at_reduced_resolution_with_context():
     image = textured_image(1200, 1600, seed=4)
     mask = np.zeros(image.shape[:2], np.float32)

@@ -79,14 +79,17 @@ def as_rgb(pixels: np.ndarray) -> np.ndarray:
     return colour
 
 
-def blend(original: np.ndarray, result: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+def blend(original: np.ndarray, result: np.ndarray, mask: np.ndarray | None,
+          out: np.ndarray | None = None) -> np.ndarray:
     """original where mask is 0, result where 1, soft in between. Only the mask's non-zero
-    pixels are computed (a small selection on a big photo)."""
+    pixels are computed (a small selection on a big photo). `out` (float32, the shape of
+    `original`; may be `result` itself) receives the blend instead of a new array: a new
+    24 MP array costs its page faults, up to 0.7 s on a virtual machine."""
     if mask is None:
         return result
     from desktop_app.core.imaging.tiles import mask_bbox
 
-    out = np.array(original, dtype=np.float32, copy=True)
+    values = None
     box = mask_bbox(mask > 0)
     if box is not None:
         y0, y1, x0, x1 = box
@@ -94,7 +97,13 @@ def blend(original: np.ndarray, result: np.ndarray, mask: np.ndarray | None) -> 
         ys += y0
         xs += x0
         m = mask[ys, xs, None].astype(np.float32, copy=False)
-        out[ys, xs] = original[ys, xs] * (1.0 - m) + result[ys, xs] * m
+        values = original[ys, xs] * (1.0 - m) + result[ys, xs] * m  # read before `out` is written
+    if out is None:
+        out = np.array(original, dtype=np.float32, copy=True)
+    else:
+        np.copyto(out, original)
+    if values is not None:
+        out[ys, xs] = values
     return out
 
 

@@ -132,12 +132,14 @@ def fill_region(image: np.ndarray, hole: np.ndarray, fill: FillFn, working: int)
         win_hole = remaining[y:y + working, x:x + working]
         if not win_hole.any():
             continue
-        window = small[y:y + working, x:x + working]
+        y0, y1, x0, x1 = _context(win_hole)
+        win_hole = win_hole[y0:y1, x0:x1]
+        window = small[y + y0:y + y1, x + x0:x + x1]
         filled = yield from subrange(fill(window, win_hole), k / len(todo), (k + 1) / len(todo))
         if isinstance(filled, Copied):
-            _keep_sources(source, small_hole, filled.source, win_hole, (y, x))
+            _keep_sources(source, small_hole, filled.source, win_hole, (y + y0, x + x0))
             filled = filled.image
-        small[y:y + working, x:x + working][win_hole] = filled[win_hole]
+        window[win_hole] = filled[win_hole]
         # the next window sees this fill as known pixels, so fills continue across windows
         remaining[y:y + working, x:x + working] = False
     if scale == 1:
@@ -147,6 +149,15 @@ def fill_region(image: np.ndarray, hole: np.ndarray, fill: FillFn, working: int)
     grow = cv2.dilate(hole.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     out[grow] = up[grow]
     return restore_detail(image, hole, out, source) if np.any(source[:, :, 0] >= 0) else out
+
+
+def _context(hole: np.ndarray) -> Box:
+    """The part of a window a fill needs for what is left of its hole: the hole's box with the
+    context plan_regions gives a hole of its thickness. A window whose earlier neighbours filled
+    most of it is filled in that part only (a window's fixed cost is about 0.3 s on 2 cores at
+    512 px: most of a 24 MP removal's windows are such leftovers)."""
+    pad = int(math.ceil((CONTEXT - 1) * thickness(hole) + MARGIN))
+    return mask_bbox(hole, pad)
 
 
 def _keep_sources(source: np.ndarray, hole: np.ndarray, copied: np.ndarray, win_hole: np.ndarray,

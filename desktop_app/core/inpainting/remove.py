@@ -245,12 +245,13 @@ def grow_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
         return mask
     y0, y1, x0, x1 = box
     out = np.array(mask, dtype=np.float32, copy=True)
-    crop = out[y0:y1, x0:x1].copy()
-    grown = crop.copy()
+    crop = np.ascontiguousarray(mask[y0:y1, x0:x1], dtype=np.float32)
+    grown = out[y0:y1, x0:x1]  # the disc holds its centre: no value falls
+    rect_max = np.empty_like(crop)  # one buffer for every dilation (fresh big arrays cost page faults)
     for k in range(DISC_RECTANGLES):  # the disc as a union of rectangles: each a fast separable dilation
         angle = (k + 0.5) * math.pi / (2 * DISC_RECTANGLES)
         half_h, half_w = round(pixels * math.sin(angle)), round(pixels * math.cos(angle))
         rect = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * half_w + 1, 2 * half_h + 1))
-        np.maximum(grown, cv2.dilate(crop, rect, borderType=cv2.BORDER_CONSTANT, borderValue=0), out=grown)
-    out[y0:y1, x0:x1] = grown  # the disc holds its centre: no value falls
+        cv2.dilate(crop, rect, dst=rect_max, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        np.maximum(grown, rect_max, out=grown)
     return out

@@ -43,7 +43,7 @@ def apply_operation(
         result = np.array(result, dtype=np.float32)
     np.clip(result, 0.0, 1.0, out=result)  # in place: the operation's own new array (24 MP: 0.3 s less)
     if op.fills_mask or inside_mask_only:
-        result = blend(colour, result, mask)
+        result = blend(colour, result, mask, out=result)  # the operation's own array (above)
     yield Progress(1.0, "done")
     return join_alpha(result, alpha)
 
