@@ -5,7 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from desktop_app.core.inpainting.fullres import Copied, fill_full_resolution, match_grain, plan_regions, spread
+from desktop_app.core.inpainting.fullres import (Copied, fill_full_resolution, match_grain, match_seam, plan_regions,
+                                                 spread)
 from desktop_app.core.operations import apply_operation
 from desktop_app.core.operations import registry as ops
 from desktop_app.core.work import run_work
@@ -133,6 +134,19 @@ def test_a_tinted_fill_is_brought_to_the_colour_of_its_surroundings():
     assert np.array_equal(fixed[~hole], image[~hole])
     # the structure inside the fill is kept, not smoothed away
     assert np.corrcoef(fixed[hole][:, 1], image[hole][:, 1])[0, 1] > 0.9
+
+
+def test_an_edge_running_along_the_seam_gets_no_light_line():
+    rng = np.random.default_rng(8)
+    image = np.full((120, 200, 3), 0.3, np.float32)
+    image[:50] = 0.8  # a light area above a dark one
+    image += rng.normal(0, 0.01, image.shape).astype(np.float32)
+    hole = np.zeros((120, 200), bool)
+    hole[44:80, 40:160] = True  # the hole's top edge 6 px above the light area's edge
+    fixed = match_seam(image, image.copy(), hole)  # a fill that has the edge right
+    light = hole & (np.arange(120)[:, None] < 50)
+    assert fixed[light].mean() - image[light].mean() < 0.01  # no line brighter than the area
+    assert np.abs(fixed - image)[hole].max() < 0.05
 
 
 def test_spread_keeps_known_values_and_interpolates_between_them():
