@@ -413,6 +413,34 @@ def test_match_detail_evens_the_fills_detail_with_the_photos_around_it():
     assert np.abs(out - filled).max() < 0.02
 
 
+def test_the_patch_search_starts_from_the_networks_fill_only_where_the_network_saw_the_window_whole(monkeypatch):
+    from desktop_app.core.inpainting import patchmatch
+    from desktop_app.core.inpainting.remove import NETWORK_MIN_SIDE, guided_fill
+
+    seen = []
+
+    def smooth_network(window, hole):  # the network's fill: the mean colour
+        out = window.copy()
+        out[hole] = window[~hole].mean(axis=0)
+        yield from ()
+        return out
+
+    def recording_copy(window, hole, guide=None, **kw):
+        seen.append((min(hole.shape), guide is not None))
+        yield from ()
+        return Copied(window.copy(), np.full(hole.shape + (2,), -1, np.int32))
+
+    monkeypatch.setattr(patchmatch, "patch_copy", recording_copy)
+    fill = guided_fill(smooth_network, seed=0)
+    for side in (2 * NETWORK_MIN_SIDE - 64, 2 * NETWORK_MIN_SIDE + 64):
+        window = textured_image(side, side, seed=side)
+        hole = np.zeros((side, side), bool)
+        hole[side // 3:2 * side // 3, side // 3:2 * side // 3] = True
+        run_work(fill(window, hole))
+    # seen whole: started from its fill; seen at half size (smoother than the photo): not
+    assert seen == [(2 * NETWORK_MIN_SIDE - 64, True), (2 * NETWORK_MIN_SIDE + 64, False)]
+
+
 def test_the_networks_share_starts_at_a_larger_scale_where_it_is_smoother_than_the_photo():
     from desktop_app.core.inpainting.remove import LOW_SIGMA, low_sigma
 

@@ -7,8 +7,8 @@ Wexler et al. 2007 and of Content-Aware Fill:
 
 1. the network fills the window: the coarse content;
 2. multi-scale PatchMatch with EM voting fills it again from the photo's own patches, started
-   from the network's fill (comparing patches also on the network's blurred colours copied
-   worse texture: see patchmatch.patch_copy);
+   from the network's fill where the network saw the window whole (comparing patches also on
+   the network's blurred colours copied worse texture: see patchmatch.patch_copy);
 3. what is left of a disagreement at large scale is taken from the network: the fill's low
    frequencies (a Gaussian of `low_sigma`: LOW_SIGMA or more where the network is smooth) are
    the network's, so no wrong object, colour or brightness is pasted in, and its fine detail
@@ -209,15 +209,18 @@ def guided_fill(network: FillFn, seed: int, patch: int = 7, device: str = "cpu",
 
     def fill(window: np.ndarray, hole: np.ndarray) -> Work[np.ndarray]:
         coarse = yield from subrange(coarse_content(network, window, hole), 0.0, NETWORK_SHARE)
+        half_size = min(hole.shape) >= 2 * NETWORK_MIN_SIDE  # the network saw it at half size (coarse_content)
         try:
+            # a fill the network made at half size is too smooth to start the search from: the
+            # copy then took smooth sources (12 PolyU photos' texture distance, medium and large
+            # holes, 0.94 / 0.97 -> 0.91 / 0.93; docs/benchmarks.md, "Where the search starts")
             textured = yield from subrange(
-                patchmatch.patch_copy(window, hole, seed=seed, patch=patch, device=device, guide=coarse,
-                                      sharp=True, threads=threads), NETWORK_SHARE, 1.0)
+                patchmatch.patch_copy(window, hole, seed=seed, patch=patch, device=device,
+                                      guide=None if half_size else coarse, sharp=True, threads=threads),
+                NETWORK_SHARE, 1.0)
         except ValueError:  # no whole known patch to copy from (a window almost all hole)
             return coarse
-        sigma = low_sigma_start
-        if min(hole.shape) >= 2 * NETWORK_MIN_SIDE:  # the network saw it at half size (coarse_content)
-            sigma = low_sigma(coarse, textured.image, hole, low_sigma_start)
+        sigma = low_sigma(coarse, textured.image, hole, low_sigma_start) if half_size else low_sigma_start
         filled = network_lows(window, textured, coarse, hole, sigma)
         return Copied(match_detail(filled, hole), textured.source)
 
