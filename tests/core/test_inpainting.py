@@ -441,6 +441,26 @@ def test_the_patch_search_starts_from_the_networks_fill_only_where_the_network_s
     assert seen == [(2 * NETWORK_MIN_SIDE - 64, True), (2 * NETWORK_MIN_SIDE + 64, False)]
 
 
+def test_match_detail_takes_the_detail_of_the_photo_near_each_pixel_not_of_the_whole_ring():
+    from desktop_app.core.inpainting.remove import match_detail
+
+    rng = np.random.default_rng(9)
+    photo = _texture(rng, (200, 260, 3), 0.01)  # a smooth table...
+    photo[:, :60] = _texture(rng, (200, 60, 3), 0.12)  # ...beside a busy pot
+    hole = np.zeros((200, 260), bool)
+    hole[40:160, 62:230] = True  # over the table, touching the pot on its left
+    filled = photo.copy()
+    filled[hole] = _texture(rng, (200, 260, 3), 0.01)[hole]  # the table's own grain: right as it is
+    out = match_detail(filled, hole)
+
+    def fine(image, cols):  # pixel-level detail in the hole's rows, in those columns
+        lap = np.abs(cv2.Laplacian(image.mean(axis=2), cv2.CV_32F))
+        return lap[50:150, cols].mean()
+
+    far = slice(150, 220)  # more than 90 px from the pot
+    assert 0.85 < fine(out, far) / fine(filled, far) < 1.15  # the pot's detail is not put on the table
+
+
 def test_the_networks_share_starts_at_a_larger_scale_where_it_is_smoother_than_the_photo():
     from desktop_app.core.inpainting.remove import LOW_SIGMA, low_sigma
 

@@ -37,6 +37,7 @@ DETAIL_SIGMAS = (1.0, 2.0)  # px at the working scale: the detail bands match_de
 DETAIL_GAIN = (0.67, 1.5)  # the most a band is weakened or strengthened
 DETAIL_VOTE = 3  # px: a copied pixel's detail is the mean of what this square of neighbours' sources propose
 DETAIL_RING = 16  # px around the hole whose detail is the reference
+DETAIL_REACH = 24.0  # px: a hole pixel's detail is matched to the ring's near it (a Gaussian of this)
 NETWORK_SHARE = 0.25  # of a window's progress
 NETWORK_MIN_SIDE = 192  # the network sees a window at half size when that keeps this short side
 
@@ -157,8 +158,15 @@ def match_detail(filled: np.ndarray, hole: np.ndarray, sigmas: tuple[float, ...]
                  ring: int = DETAIL_RING) -> np.ndarray:
     """`filled` with the detail inside the hole at the strength of the detail around it: each
     band (differences of Gaussians at `sigmas`) is scaled by its mean magnitude in a ring of
-    `ring` px around the hole over that inside (within DETAIL_GAIN), the gain fading in over
-    the hole's edge. Pixels outside the hole do not change.
+    `ring` px around the hole over that inside (within DETAIL_GAIN), both means taken near each
+    hole pixel (a Gaussian of DETAIL_REACH), the gain fading in over the hole's edge. Pixels
+    outside the hole do not change.
+
+    One gain for the whole window matched a hole over a smooth table to the dotted pot beside
+    it: the fill came out at 2.4 times the photo's pixel-level contrast (PolyU plant_13). Near
+    each pixel, 12 PolyU photos' texture distance went 0.52 / 0.91 / 0.93 -> 0.47 / 0.86 / 0.87
+    and 68 CBSD68 photos' 4.85 / 5.08 / 4.65 -> 4.54 / 4.77 / 4.59 (docs/benchmarks.md,
+    "Detail matched near each pixel").
 
     A patch copy favours smooth sources (they match more easily), and the network's lows
     smooth what they replace; a photo's detail is about even across a small hole. Measured
@@ -177,13 +185,31 @@ def match_detail(filled: np.ndarray, hole: np.ndarray, sigmas: tuple[float, ...]
     out = levels[-1].copy()
     for fine, coarse in zip(levels, levels[1:]):
         band = fine - coarse
-        gain = float(np.clip(np.abs(band[around]).mean() / max(float(np.abs(band[inside]).mean()), 1e-6),
-                             *DETAIL_GAIN))
+        magnitude = np.abs(band).reshape(hole.shape + (-1,)).mean(axis=2)
+        ring_near, reached = _nearby_mean(magnitude, around)
+        ring_mean = np.where(reached, ring_near, magnitude[around].mean())  # beyond its reach: the whole ring's
+        gain = np.clip(ring_mean / np.maximum(_nearby_mean(magnitude, inside)[0], 1e-6), *DETAIL_GAIN)
         fade = cv2.GaussianBlur(np.where(hole, gain, 1.0).astype(np.float32), (0, 0), 1.5)
         out += band * fade.reshape(hole.shape + (1,) * (band.ndim - 2))
     result = filled.copy()
     result[hole] = out[hole]
     return result
+
+
+def _nearby_mean(values: np.ndarray, where: np.ndarray, sigma: float = DETAIL_REACH) -> tuple[np.ndarray, np.ndarray]:
+    """The Gaussian-weighted mean of `values` (H x W) over the pixels in `where`, everywhere,
+    and where any of those pixels is within the Gaussian's reach (3 sigma). Computed at a
+    quarter of the size (a smooth field; a 24-px Gaussian at full size cost more than the rest
+    of detail matching)."""
+    h, w = where.shape
+    factor = 4 if min(h, w) >= 64 else 1
+    size = (max(1, w // factor), max(1, h // factor))
+    weight = cv2.resize(where.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    total = cv2.resize(values.astype(np.float32) * where, size, interpolation=cv2.INTER_AREA)
+    num = cv2.GaussianBlur(total, (0, 0), sigma / factor, borderType=cv2.BORDER_REFLECT)
+    den = cv2.GaussianBlur(weight, (0, 0), sigma / factor, borderType=cv2.BORDER_REFLECT)
+    mean = cv2.resize(num / np.maximum(den, 1e-6), (w, h), interpolation=cv2.INTER_LINEAR)
+    return mean, cv2.resize(den, (w, h), interpolation=cv2.INTER_LINEAR) > 1e-3
 
 
 def coarse_content(network: FillFn, window: np.ndarray, hole: np.ndarray) -> Work[np.ndarray]:
