@@ -164,8 +164,8 @@ def match_detail(filled: np.ndarray, hole: np.ndarray, sigmas: tuple[float, ...]
 
     One gain for the whole window matched a hole over a smooth table to the dotted pot beside
     it: the fill came out at 2.4 times the photo's pixel-level contrast (PolyU plant_13). Near
-    each pixel, 12 PolyU photos' texture distance went 0.52 / 0.91 / 0.93 -> 0.47 / 0.86 / 0.87
-    and 68 CBSD68 photos' 4.85 / 5.08 / 4.65 -> 4.54 / 4.77 / 4.59 (docs/benchmarks.md,
+    each pixel, 12 PolyU photos' texture distance went 0.52 / 0.91 / 0.93 -> 0.47 / 0.85 / 0.87
+    and 68 CBSD68 photos' 4.85 / 5.08 / 4.65 -> 4.53 / 4.76 / 4.58 (docs/benchmarks.md,
     "Detail matched near each pixel").
 
     A patch copy favours smooth sources (they match more easily), and the network's lows
