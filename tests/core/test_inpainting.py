@@ -284,6 +284,61 @@ def test_the_hole_grows_by_expand_and_never_shrinks():
     assert default_expand((321, 481)) == 2 and default_expand((4000, 6000)) == 24
 
 
+def soft_disc_scene(h=160, w=200, radius=18, rim=3.0):
+    """A dark disc with a soft rim (a Gaussian of `rim` px) on a fine light texture, the disc
+    at (70, 80); the selection a smart tool makes of it: where it is more than half dark."""
+    import cv2
+
+    rng = np.random.default_rng(3)
+    disc = np.zeros((h, w), np.float32)
+    cv2.circle(disc, (80, 70), radius, 1.0, -1)
+    disc = cv2.GaussianBlur(disc, (0, 0), rim)
+    texture = cv2.GaussianBlur(rng.normal(0, 1, (h, w, 3)).astype(np.float32), (0, 0), 0.8)
+    image = np.clip(0.75 + 0.03 * texture / texture.std() - 0.6 * disc[:, :, None], 0, 1).astype(np.float32)
+    return image, disc, (disc > 0.5).astype(np.float32)
+
+
+def test_auto_expand_grows_a_hugging_selection_past_the_objects_rim_and_no_other():
+    from desktop_app.core.inpainting.remove import auto_expand, default_expand
+
+    image, disc, hugging = soft_disc_scene()
+    grow = auto_expand(image, hugging)
+    # the rim is still 5 % dark 5 px outside the selection: the hole must grow past that
+    assert grow >= 7, grow
+    drawn = np.zeros_like(hugging)  # a hole of the same size drawn over plain texture
+    drawn[100:136, 140:176] = 1.0
+    assert auto_expand(image, drawn) == default_expand(image.shape) == 2
+    # what lies under the mask is not read
+    under = image.copy()
+    under[hugging > 0] = 0.0
+    assert auto_expand(under, hugging) == grow
+
+
+def test_a_hugging_selection_leaves_no_outline_of_the_object(monkeypatch):
+    import cv2
+
+    from desktop_app.core.operations import inpaint
+
+    def mean_network(window, hole):  # a network that continues the surroundings' colour
+        out = window.copy()
+        out[hole] = window[~hole].mean(axis=0)
+        yield from ()
+        return out
+
+    monkeypatch.setattr(inpaint, "_network_fill", lambda inp, seed: mean_network)
+    image, disc, hugging = soft_disc_scene()
+    outside = cv2.distanceTransform((hugging == 0).astype(np.uint8), cv2.DIST_L2, 5)
+    rim = (outside >= 1) & (outside <= 6)  # where the object's soft edge lay outside the selection
+    background = image[disc < 0.01].mean()
+
+    def darkness(out):
+        return background - out[rim].mean()
+
+    assert darkness(image) > 0.05  # the rim a fill with too small a hole leaves behind
+    assert darkness(run_remove(image, hugging, expand=2)) > 0.03
+    assert abs(darkness(run_remove(image, hugging))) < 0.01  # auto: grown past it (4 px: 0.025)
+
+
 def test_remove_changes_nothing_outside_the_grown_mask_and_fills_the_ring(tiny_inpaint_model):
     from desktop_app.core.inpainting.remove import grow_mask
 

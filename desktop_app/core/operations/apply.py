@@ -32,9 +32,9 @@ def apply_operation(
     if mask is not None and mask.shape != image.shape[:2]:
         raise ParameterError(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the image is "
                              f"{image.shape[1]}x{image.shape[0]}")
-    if has_mask and op.prepare_mask is not None:
-        mask = op.prepare_mask(mask, values)
     colour, alpha = split_alpha(image)
+    if has_mask and op.prepare_mask is not None:
+        mask = op.prepare_mask(colour, mask, values)
     yield Progress(0.0, op.title)
     result = yield from op.run(OperationInput(colour, mask if has_mask else None, values, bit_depth, device))
     if result.shape != colour.shape:

@@ -87,9 +87,10 @@ class Operation:
     # is always blended into the image through the mask.
     fills_mask: bool = False
     uses_device: bool = False
-    # The mask the operation fills and is blended through, made from the user's mask and the
-    # resolved parameters (object removal grows it over the object's edge); None: as painted.
-    prepare_mask: Callable[[np.ndarray, dict[str, Any]], np.ndarray] | None = None
+    # The mask the operation fills and is blended through, made from the photo (colour), the
+    # user's mask and the resolved parameters (object removal grows it over the object's
+    # edge); None: as painted.
+    prepare_mask: Callable[[np.ndarray, np.ndarray, dict[str, Any]], np.ndarray] | None = None
     # Measured speed or other facts the panel shows beside the title.
     note: str = ""
     # Why the operation is not for a photo (its ImageMeta), or None: a model calibrated to

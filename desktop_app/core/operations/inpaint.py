@@ -71,10 +71,10 @@ def inpaint_patch(inp: OperationInput) -> Work[np.ndarray]:
                                             seed=seed, grain=bool(inp.params["grain"])))
 
 
-def _expand(mask: np.ndarray, params: dict) -> np.ndarray:
-    from desktop_app.core.inpainting.remove import default_expand, grow_mask
+def _expand(image: np.ndarray, mask: np.ndarray, params: dict) -> np.ndarray:
+    from desktop_app.core.inpainting.remove import auto_expand, grow_mask
 
-    pixels = default_expand(mask.shape) if params["expand"] == AUTO else int(params["expand"])
+    pixels = auto_expand(image, mask) if params["expand"] == AUTO else int(params["expand"])
     return grow_mask(mask, pixels)
 
 
@@ -133,7 +133,8 @@ PATCH = Operation(
 
 EXPAND = Param("expand", int, AUTO, "Expand",
                "Grow the hole by this many pixels before filling, over the object's edge, halo and soft "
-               "shadow; auto: 0.4 % of the photo's long side (2 px on a small photo, 24 on 24 MP).",
+               "shadow; auto: past an edge that follows the selection's outline (a selection hugging the "
+               "object), plus 0.4 % of the photo's long side (2 px on a small photo, 24 on 24 MP).",
                minimum=0, maximum=500, step=1, allow_auto=True)
 
 REMOVE = Operation(
