@@ -303,8 +303,8 @@ def test_auto_expand_grows_a_hugging_selection_past_the_objects_rim_and_no_other
 
     image, disc, hugging = soft_disc_scene()
     grow = auto_expand(image, hugging)
-    # the rim is still 5 % dark 5 px outside the selection: the hole must grow past that
-    assert grow >= 7, grow
+    # the rim is still 3 % dark 5 px outside the selection: the hole must grow past that
+    assert grow >= 6, grow
     drawn = np.zeros_like(hugging)  # a hole of the same size drawn over plain texture
     drawn[100:136, 140:176] = 1.0
     assert auto_expand(image, drawn) == default_expand(image.shape) == 2
