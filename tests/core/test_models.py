@@ -208,3 +208,44 @@ def test_noise_estimate_survives_clipping():
     est = estimate_sigma(image)
     assert np.all(np.abs(est - 25) < 1.5), est  # it read 19-21 before clipped patches were left out
     assert np.all(np.abs(estimate_sigma(_clipped_photo(50)) - 50) < 3)
+
+
+def _mesh_and_wall(h=128, w=160, seed=0):
+    """The left half a fine mesh (a 3-px checker of +-0.12), the right half a plain wall, both
+    under mild camera-like noise (sigma 4 on 0-255)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    clean = np.full((h, w, 3), 0.5, np.float32)
+    mesh = np.where(((yy // 3) + (xx // 3)) % 2 == 0, 0.12, -0.12).astype(np.float32)
+    clean[:, : w // 2] += mesh[:, : w // 2, None]
+    noisy = clean + rng.normal(0, 4 / 255, clean.shape).astype(np.float32)
+    return clean, noisy
+
+
+def test_keep_texture_puts_back_the_texture_a_denoiser_wiped_and_leaves_the_noise_out():
+    from desktop_app.core.imaging.noise import keep_texture
+
+    clean, noisy = _mesh_and_wall()
+    wiped = np.full_like(clean, 0.5)  # the mesh taken for noise, the wall's noise rightly removed
+    out = keep_texture(noisy, wiped)
+    mesh, wall = np.s_[8:-8, 8:72], np.s_[8:-8, 88:-8]
+    err = lambda a, where: np.sqrt(np.mean((a[where] - clean[where]) ** 2))  # noqa: E731
+    assert err(wiped, mesh) > 0.1 and err(out, mesh) < 0.03  # the mesh is back (with its noise, 4/255)
+    assert err(out, wall) < 0.5 / 255  # the wall stays clean: its residual is noise
+    grey = keep_texture(noisy[:, :, :1], wiped[:, :, :1])
+    assert grey.shape == (128, 160, 1) and err(grey, mesh) < 0.03
+
+
+def test_the_blind_denoiser_keeps_a_fine_mesh_it_used_to_wipe():
+    from desktop_app.core.operations import apply_operation, registry
+    from desktop_app.core.work import run_work
+
+    clean, noisy = _mesh_and_wall(seed=1)
+    op = registry.get("denoise/cnn-real")
+    kept = run_work(apply_operation(op, noisy, device="cpu"))
+    wiped = run_work(apply_operation(op, noisy, params={"keep_texture": False}, device="cpu"))
+    mesh = np.s_[8:-8, 8:72]
+    contrast = lambda a: np.abs(a[mesh] - a[mesh].mean()).mean()  # noqa: E731
+    assert contrast(wiped) < 0.5 * contrast(clean)  # the network alone takes the mesh for noise
+    assert contrast(kept) > 0.75 * contrast(clean)
+    assert np.abs(kept - wiped)[8:-8, 88:-8].max() < 2 / 255  # the plain wall: as the network left it

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from desktop_app.core.imaging.noise import estimate_sigma
+from desktop_app.core.imaging.noise import estimate_sigma, keep_texture
 from desktop_app.core.operations.base import AUTO, Operation, OperationInput, Param
 from desktop_app.core.work import Progress, Work
 
@@ -34,6 +34,8 @@ def denoise_with(model_id: str):
             sigma = sigma / 255.0
         out = yield from runner.run_tiled(image, vector=sigma, ensemble=bool(inp.params.get("ensemble", False)),
                                           bytes_per_pixel=BYTES_PER_PIXEL)
+        if inp.params.get("keep_texture", False):
+            out = keep_texture(image, out)
         strength = float(inp.params.get("strength", 1.0))
         return image + strength * (out - image)
 
@@ -46,6 +48,9 @@ _STRENGTH = Param("strength", float, 1.0, "Strength",
 _ENSEMBLE = Param("ensemble", bool, False, "Best quality (8x slower)",
                   "Run the network on the 8 turned and mirrored versions of the photo and average them: "
                   "about 8 times the time for a cleaner result (+0.2 dB on CBSD68).")
+_TEXTURE = Param("keep_texture", bool, True, "Keep fine texture",
+                 "Where the network took away far more than the photo's noise (a fabric's weave, a mesh, "
+                 "grass), put it back: the network judges the noise itself and can take fine texture for it.")
 _SIGMA = Param("sigma", float, AUTO, "Noise level",
                "Noise standard deviation on the 0-255 scale, or auto to estimate it per channel.",
                minimum=0.0, maximum=100.0, step=1.0, allow_auto=True)
@@ -53,7 +58,7 @@ _SIGMA = Param("sigma", float, AUTO, "Noise level",
 
 def denoiser_params(noise_map: bool) -> tuple[Param, ...]:
     """The parameters of a denoising network's operation; `noise_map`: it takes the noise level."""
-    return (_SIGMA, _STRENGTH, _ENSEMBLE) if noise_map else (_STRENGTH, _ENSEMBLE)
+    return (_SIGMA, _STRENGTH, _ENSEMBLE) if noise_map else (_STRENGTH, _ENSEMBLE, _TEXTURE)
 
 
 CNN = Operation(
