@@ -149,7 +149,7 @@ def keep_texture(noisy: np.ndarray, denoised: np.ndarray, radius: int = TEXTURE_
     (the median of the residual read a photo half covered by a mesh as all noise).
 
     On the 29 PolyU pairs `cnn-real` never trained on, 39.53 -> 39.91 dB (the wiped mesh of
-    the Nikon D800's classroom_5 33.20 -> 37.30, a Canon's fabric 36.85 -> 38.62), no photo
+    the Nikon D800's classroom_5 33.20 -> 37.24, a Canon's fabric 36.85 -> 38.61), no photo
     worse by more than 0.03 dB; on 12 CBSD68 photos with Gaussian noise (15-50) within 0.01 dB
     (docs/benchmarks.md, "Texture the blind network wiped")."""
     import cv2
