@@ -294,8 +294,20 @@ def auto_expand(image: np.ndarray, mask: np.ndarray) -> int:
         size = (max(1, round((x1 - x0) / factor)), max(1, round((y1 - y0) / factor)))
         crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
         hole = cv2.resize(hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+    profile = _outline_profile(crop, hole, 2 * OUTLINE_LOOK)
+    further = max(float(np.median(profile[OUTLINE_LOOK:])), 0.5 / 255)
+    below = np.flatnonzero(profile[:OUTLINE_LOOK] < OUTLINE_RATIO * further)
+    edge = int(below[0]) if below.size else OUTLINE_LOOK  # px (at this scale) the edge reaches out
+    # past the measured reach the rim's tail still shades the photo: another `least` for it
+    return least + (round(edge * factor) + least if edge else 0)
+
+
+def _outline_profile(image: np.ndarray, hole: np.ndarray, rings: int) -> np.ndarray:
+    """The mean change of `image` over 1.5 px along the outward normal, in each ring of known
+    pixels k + 1 px from the hole (k < `rings`): only where the step moved at least 1 px away
+    from the hole (not at a corner, where the normal is unsure), so no pixel under the mask is
+    read."""
     distance = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 5)
-    # the outward normal, and the change over 1.5 px along it (both ends known pixels)
     ny = cv2.Sobel(distance, cv2.CV_32F, 0, 1, ksize=3)
     nx = cv2.Sobel(distance, cv2.CV_32F, 1, 0, ksize=3)
     norm = np.maximum(np.hypot(nx, ny), 1e-6)
@@ -303,22 +315,14 @@ def auto_expand(image: np.ndarray, mask: np.ndarray) -> int:
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     xs += 1.5 * nx / norm
     ys += 1.5 * ny / norm
-    ahead = cv2.remap(crop, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).reshape(crop.shape)
-    # only where the step moved at least 1 px away from the hole (not at a corner, where the
-    # normal is unsure): then it read no pixel under the mask
+    ahead = cv2.remap(image, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).reshape(image.shape)
     away = cv2.remap(distance, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT) >= distance + 1
-    change = np.abs(ahead - crop).max(axis=2)
+    change = np.abs(ahead - image).max(axis=2)
     ring = np.floor(distance).astype(np.int64)
-    rings = 2 * OUTLINE_LOOK + 1
-    known = (ring >= 1) & (ring < rings) & away
-    count = np.bincount(ring[known], minlength=rings)
-    total = np.bincount(ring[known], weights=change[known], minlength=rings)
-    profile = total[1:] / np.maximum(count[1:], 1)  # profile[k]: the ring k + 1 px from the hole
-    further = max(float(np.median(profile[OUTLINE_LOOK:])), 0.5 / 255)
-    below = np.flatnonzero(profile[:OUTLINE_LOOK] < OUTLINE_RATIO * further)
-    edge = int(below[0]) if below.size else OUTLINE_LOOK  # px (at this scale) the edge reaches out
-    # past the measured reach the rim's tail still shades the photo: another `least` for it
-    return least + (round(edge * factor) + least if edge else 0)
+    counted = (ring >= 1) & (ring <= rings) & away
+    count = np.bincount(ring[counted], minlength=rings + 1)
+    total = np.bincount(ring[counted], weights=change[counted], minlength=rings + 1)
+    return total[1:] / np.maximum(count[1:], 1)
 
 
 def grow_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
