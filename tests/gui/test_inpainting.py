@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QScrollArea
 
 from tests.gui.helpers import paint_stroke, run_from_panel, wait_idle
 
@@ -24,6 +25,11 @@ def test_neural_fill_offers_three_variations_to_pick_from_and_undo(qtbot, opened
     assert strip.isVisible() and len(strip.buttons) == 3
     assert [b.text() for b in strip.buttons] == ["Seed 5", "Seed 6", "Seed 7"]
     assert strip.buttons[0].isChecked()
+    area = window.ops_panel.parentWidget().parentWidget()  # the dock's scroll area (its viewport, then it)
+    assert isinstance(area, QScrollArea)
+    qtbot.waitUntil(lambda: 0 <= strip.mapTo(area.viewport(), strip.rect().topLeft()).y()
+                    and strip.mapTo(area.viewport(), strip.rect().bottomLeft()).y() <= area.viewport().height(),
+                    timeout=2000)  # scrolled into view: below Run they were out of sight on a small screen
     first = doc.image
     inside, outside = mask > 0.99, mask == 0
     assert np.abs(first - before)[inside].mean() > 0.01

@@ -9,7 +9,7 @@ from typing import Any
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
-                               QLabel, QProgressBar, QPushButton, QSpinBox, QToolButton, QTreeWidget,
+                               QLabel, QProgressBar, QPushButton, QScrollArea, QSpinBox, QToolButton, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from desktop_app.core.models.device import DEVICE_CHOICES, available_devices
@@ -133,6 +133,16 @@ class VariationStrip(QWidget):
             self.buttons.append(b)
         self.set_current(current)
         self.show()
+        QTimer.singleShot(0, self._reveal)  # once the panel's layout has made room for it
+
+    def _reveal(self) -> None:
+        """Scroll the panel so the thumbnails are in view: below Run and the progress bar they
+        were out of sight on a 768-px screen, and a user who ran with Ctrl+R never saw them."""
+        area = self.parentWidget()
+        while area is not None and not isinstance(area, QScrollArea):
+            area = area.parentWidget()
+        if area is not None and self.isVisible():
+            area.ensureWidgetVisible(self, 0, 8)
 
     def set_current(self, index: int) -> None:
         if 0 <= index < len(self.buttons):
