@@ -294,7 +294,7 @@ def soft_disc_scene(h=160, w=200, radius=18, rim=3.0):
     cv2.circle(disc, (80, 70), radius, 1.0, -1)
     disc = cv2.GaussianBlur(disc, (0, 0), rim)
     texture = cv2.GaussianBlur(rng.normal(0, 1, (h, w, 3)).astype(np.float32), (0, 0), 0.8)
-    image = np.clip(0.75 + 0.03 * texture / texture.std() - 0.6 * disc[:, :, None], 0, 1).astype(np.float32)
+    image = np.clip(0.75 + 0.02 * texture / texture.std() - 0.6 * disc[:, :, None], 0, 1).astype(np.float32)
     return image, disc, (disc > 0.5).astype(np.float32)
 
 
@@ -304,7 +304,7 @@ def test_auto_expand_grows_a_hugging_selection_past_the_objects_rim_and_no_other
     image, disc, hugging = soft_disc_scene()
     grow = auto_expand(image, hugging)
     # the rim is still 3 % dark 5 px outside the selection: the hole must grow past that
-    assert grow >= 6, grow
+    assert grow >= 6, grow  # 7 (6-8 over other seeds and texture strengths)
     drawn = np.zeros_like(hugging)  # a hole of the same size drawn over plain texture
     drawn[100:136, 140:176] = 1.0
     assert auto_expand(image, drawn) == default_expand(image.shape) == 2
