@@ -319,13 +319,8 @@ def test_a_hugging_selection_leaves_no_outline_of_the_object(monkeypatch):
 
     from desktop_app.core.operations import inpaint
 
-    def mean_network(window, hole):  # a network that continues the surroundings' colour
-        out = window.copy()
-        out[hole] = window[~hole].mean(axis=0)
-        yield from ()
-        return out
-
-    monkeypatch.setattr(inpaint, "_network_fill", lambda inp, seed: mean_network)
+    mean_fill.calls = []  # the network continues the surroundings' colour
+    monkeypatch.setattr(inpaint, "_network_fill", lambda inp, seed: mean_fill)
     image, disc, hugging = soft_disc_scene()
     outside = cv2.distanceTransform((hugging == 0).astype(np.uint8), cv2.DIST_L2, 5)
     rim = (outside >= 1) & (outside <= 6)  # where the object's soft edge lay outside the selection
