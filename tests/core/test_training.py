@@ -248,6 +248,29 @@ def test_paired_training_shows_its_synthetic_samples_in_vivid_colours(folder):
     assert torch.equal(vivid[:4], clean[:4])  # the real pairs are left as the camera made them
 
 
+def test_paired_training_can_carry_the_real_noise_onto_other_photos(folder):
+    from desktop_app.core.training.data import ImageSet
+    from desktop_app.core.training.restoration import PairedRealDenoiseTask
+    from desktop_app.core.work import run_work
+
+    yy, xx = np.mgrid[0:64, 0:64]
+    grain = np.where((yy + xx) % 2 == 0, 5, -5)[:, :, None]  # the "camera's" noise: a +-5 checker
+    pair = np.concatenate([128 + grain.repeat(3, axis=2), np.full((64, 64, 3), 128)], axis=2).astype(np.uint8)
+    task = PairedRealDenoiseTask(config(folder, task="denoise-pairs",
+                                        task_options={"real": 0.75, "transfer": str(folder)}))
+    pairs = ImageSet([pair, pair], [pair])
+    task.transfer_images = run_work(task.read_transfer())
+    batch = task.batch(pairs, 8, 32, np.random.default_rng(0))
+    noisy, clean = batch[:, :3], batch[:, 3:]
+    moved = [not bool((c == 128 / 255).all()) for c in clean]
+    assert moved == [True] * 3 + [False] * 5  # half of the 6 real samples carry the noise onto photos
+    noise = (noisy[:3] - clean[:3]) * 255
+    inside = (clean[:3] > 6 / 255) & (clean[:3] < 249 / 255)  # where clipping leaves it whole
+    assert torch.all((noise[inside].abs() - 5).abs() <= 0.5)  # the pair's noise, rounded to 8 bits
+    assert torch.equal(torch.round(noisy * 255), noisy * 255)
+    assert len(task.transfer_images) == 12  # the damaged photo in the folder is left out
+
+
 def test_a_black_and_white_photo_gets_the_same_noise_in_every_channel():
     # as the app denoises it: its one channel given to all three inputs
     gen = torch.Generator().manual_seed(0)

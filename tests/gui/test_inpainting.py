@@ -93,6 +93,11 @@ def test_box_select_an_object_remove_it_pick_a_variation_and_undo(qtbot, window,
 
     panel = window.ops_panel
     assert panel.operation is not None and panel.operation.key == "inpaint/remove"  # offered first
+    expand, auto = panel.form.widgets["expand"], panel.form.autos["expand"]
+    assert auto.isChecked() and not expand.isEnabled()
+    auto.setChecked(False)  # a number to start from, not 0 (which grows nothing)
+    assert expand.isEnabled() and expand.value() == 8
+    auto.setChecked(True)
     qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, window, 120)
     assert not window.dialogs.errors, window.dialogs.error_text

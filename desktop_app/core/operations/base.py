@@ -34,6 +34,8 @@ class Param:
     choices: tuple[str, ...] = ()
     # The value may be the string "auto" (the operation then estimates it).
     allow_auto: bool = False
+    # With "auto" as the default: the number a form offers when the user unticks auto.
+    manual: float | None = None
 
     def coerce(self, value: Any) -> Any:
         """Validate and convert a value from a form or the command line."""

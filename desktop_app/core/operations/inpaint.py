@@ -135,7 +135,7 @@ EXPAND = Param("expand", int, AUTO, "Expand",
                "Grow the hole by this many pixels before filling, over the object's edge, halo and soft "
                "shadow; auto: past an edge that follows the selection's outline (a selection hugging the "
                "object), plus 0.4 % of the photo's long side (2 px on a small photo, 24 on 24 MP).",
-               minimum=0, maximum=500, step=1, allow_auto=True)
+               minimum=0, maximum=500, step=1, allow_auto=True, manual=8)
 
 REMOVE = Operation(
     task="inpaint", method="remove", title="Remove object", category="Restoration",

@@ -59,7 +59,7 @@ _SIMILAR = Param("average_similar", bool, True, "Average similar patches",
                  "megapixel more.")
 _SIGMA = Param("sigma", float, AUTO, "Noise level",
                "Noise standard deviation on the 0-255 scale, or auto to estimate it per channel.",
-               minimum=0.0, maximum=100.0, step=1.0, allow_auto=True)
+               minimum=0.0, maximum=100.0, step=1.0, allow_auto=True, manual=25.0)
 
 
 def denoiser_params(noise_map: bool) -> tuple[Param, ...]:

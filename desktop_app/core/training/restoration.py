@@ -13,12 +13,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from desktop_app.core.metrics import psnr, ssim_map
-from desktop_app.core.work import Work
+from desktop_app.core.work import Progress, Work
 from desktop_app.core.training import degrade
 from desktop_app.core.training.adam import Adam
 from desktop_app.core.training.base import TrainingCode
 from desktop_app.core.training.config import TrainConfig
-from desktop_app.core.training.data import ImageSet, iter_pairs, random_patches
+from desktop_app.core.training.data import ImageSet, find_images, iter_pairs, random_patches, read_rgb
 from desktop_app.core.training.masks import mask_batch, random_mask
 
 
@@ -111,20 +111,59 @@ class PairedRealDenoiseTask(RealDenoiseTask):
     calibration's few scenes hold few saturated colours, and a model that saw none for ten
     minutes washed a red toy out (docs/models.md).
     `balance` weighs the samples as for the Gaussian denoiser.
+    With `transfer` (a folder of clean photos) a share of the real samples (`transfer_share`,
+    half by default) carries a real pair's noise (its noisy minus its clean, from a random crop)
+    onto a crop of one of those photos instead: the camera's own noise on far more kinds of
+    texture than a few scenes hold.
     Validation: the held-back real pairs (`training.data.held_back_pairs`); the manifest lists
     the files trained on."""
 
     def __init__(self, config: TrainConfig) -> None:
         super().__init__(config)
-        self.real_fraction = float(self.config.task_options.get("real", 0.75))
+        opts = self.config.task_options
+        self.real_fraction = float(opts.get("real", 0.75))
         if not 0 < self.real_fraction <= 1:
             raise ValueError(f"real is the share of each batch taken from the pairs, above 0 and at most 1, "
                              f"not {self.real_fraction}")
-        if "colour" not in self.config.task_options:
+        if "colour" not in opts:
             self.colour_fraction = 1.0
+        self.transfer_folder = opts.get("transfer")
+        self.transfer_share = float(opts.get("transfer_share", 0.5))
+        if not 0 <= self.transfer_share <= 1:
+            raise ValueError(f"transfer_share is a fraction from 0 to 1, not {self.transfer_share}")
+        self.transfer_images: list[np.ndarray] = []
 
     def read(self) -> Work[ImageSet]:
-        return (yield from iter_pairs(self.config.data, self.config.val_fraction))
+        data = yield from iter_pairs(self.config.data, self.config.val_fraction)
+        if self.transfer_folder:
+            self.transfer_images = yield from self.read_transfer()
+        return data
+
+    def read_transfer(self) -> Work[list[np.ndarray]]:
+        """The photos of the `transfer` folder (damaged ones left out)."""
+        images = []
+        for path in find_images([self.transfer_folder]):
+            yield Progress(None, f"reading {path.name}")
+            try:
+                images.append(read_rgb(path))
+            except Exception:  # noqa: BLE001 - a damaged photo is left out, as in the other sets
+                continue
+        if not images:
+            raise FileNotFoundError(f"{self.transfer_folder}: no photos to carry the noise onto")
+        return images
+
+    def batch(self, data: ImageSet, count: int, size: int, rng: np.random.Generator) -> torch.Tensor:
+        """Random crops of the pairs (noisy, clean: 6 channels); with `transfer`, the first
+        `transfer_share` of the real samples hold a pair's noise on a clean photo's crop,
+        clipped and rounded to 8 bits as a file would be."""
+        batch = torch.from_numpy(random_patches(data.train, count, size, rng))
+        moved = round(round(count * self.real_fraction) * self.transfer_share) if self.transfer_images else 0
+        if moved:
+            clean = torch.from_numpy(random_patches(self.transfer_images, moved, size, rng))
+            noise = batch[:moved, :3] - batch[:moved, 3:]
+            noisy = torch.round((clean + noise).clamp(0, 1) * 255) / 255
+            batch[:moved] = torch.cat([noisy, clean], dim=1)
+        return batch
 
     def loss(self, model: nn.Module, batch: torch.Tensor, gen: torch.Generator, device) -> tuple[torch.Tensor, dict]:
         noisy, clean = batch[:, :3], batch[:, 3:]

@@ -50,14 +50,14 @@ class ParamForm(QWidget):
                 w.setRange(int(p.minimum if p.minimum is not None else -10**6),
                            int(p.maximum if p.maximum is not None else 10**6))
                 w.setSingleStep(int(p.step or 1))
-                w.setValue(int(value) if value != AUTO else int(p.default if p.default != AUTO else 0))
+                w.setValue(int(value) if value != AUTO else int(p.manual if p.manual is not None else w.minimum()))
             else:
                 w = QDoubleSpinBox()
                 w.setRange(float(p.minimum if p.minimum is not None else -1e9),
                            float(p.maximum if p.maximum is not None else 1e9))
                 w.setSingleStep(float(p.step or 0.1))
                 w.setDecimals(0 if (p.step or 0.1) >= 1 else 2)
-                w.setValue(float(value) if value != AUTO else 25.0)
+                w.setValue(float(value) if value != AUTO else float(p.manual if p.manual is not None else w.minimum()))
             w.setToolTip(p.description)
             w.setObjectName(f"param_{p.name}")
             self.widgets[p.name] = w
