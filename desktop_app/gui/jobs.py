@@ -98,6 +98,7 @@ class JobRunner(QObject):
         super().__init__(window)
         self.window = window
         self.job: WorkerThread | None = None
+        self.outcome = "Ready"  # how the last job ended, in a few words (a result may say more)
 
     @property
     def busy(self) -> bool:
@@ -110,8 +111,11 @@ class JobRunner(QObject):
             return None
         job = WorkerThread(make_work, title, self)
         job.progress.connect(self.progress)
-        job.succeeded.connect(on_result)
+        self.outcome = f"{title}: done"
+        job.succeeded.connect(on_result)  # after the line above: a result may say more
+        job.failed.connect(lambda msg, tb: self._ended(f"{title} failed"))
         job.failed.connect(lambda msg, tb: self.window.show_error(f"{title} failed", msg))
+        job.cancelled.connect(lambda: self._ended(f"{title}: cancelled, nothing changed"))
         job.cancelled.connect(lambda: self.window.statusBar().showMessage(f"{title}: cancelled, nothing changed", 5000))
         job.finished.connect(lambda: self._finished(job, on_end))
         self.job = job
@@ -119,6 +123,9 @@ class JobRunner(QObject):
         self.busyChanged.emit(True)
         job.start()
         return job
+
+    def _ended(self, outcome: str) -> None:
+        self.outcome = outcome
 
     def _finished(self, job: WorkerThread, on_end) -> None:
         job.thread.wait(2000)
@@ -146,13 +153,16 @@ class JobRunner(QObject):
 
         def done(prepared: PreparedEdit | None) -> None:
             if prepared is None:
+                self.outcome = f"{title}: nothing to change"
                 return
             if self.window.doc is not prepared.doc:
-                self.window.statusBar().showMessage(f"{title}: another photo is open now; nothing changed", 5000)
+                self.outcome = f"{title}: another photo is open now; nothing changed"
+                self.window.statusBar().showMessage(self.outcome, 5000)
                 return
             try:
                 step = prepared.commit(self.window.canvas)
             except StaleEdit:
+                self.outcome = f"{title}: not applied, the image changed meanwhile"
                 self.window.show_error(title, stale)
                 return
             if on_committed is not None:

@@ -202,7 +202,7 @@ class MainWindow(Prompts, QMainWindow):
         self.runner.cancel()
 
     def _busy_changed(self, busy: bool) -> None:
-        self.ops_panel.set_running(busy, self.job.title if busy and self.job else "Ready")
+        self.ops_panel.set_running(busy, self.job.title if busy and self.job else self.runner.outcome)
         self.job_progress.setVisible(busy)
         if not busy:
             self.job_label.setText("")

@@ -95,6 +95,7 @@ class OperationRuns:
             if len(results) > 1 and step is not None:
                 self.variations = Variations(doc, op.title, results, 0, step)
                 self.w.ops_panel.variations.show_variations(thumbs, [f"Seed {s}" for s in seeds])
+                self.w.runner.outcome = f"{op.title}: done; {len(results)} variations below, click one to use it"
 
         self.clear_variations()
         return self.w.runner.edit(op.title, work, done,

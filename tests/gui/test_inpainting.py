@@ -107,6 +107,7 @@ def test_box_select_an_object_remove_it_pick_a_variation_and_undo(qtbot, window,
     assert np.abs(first - ground)[disc].mean() < 0.12, "the ground continues into the hole"
     strip = panel.variations
     assert strip.isVisible() and len(strip.buttons) == 3
+    assert "3 variations below" in panel.status.text()  # not a bare "Ready" beside them
     assert len(doc.history.done) == steps + 1
 
     qtbot.mouseClick(strip.buttons[1], Qt.MouseButton.LeftButton)
