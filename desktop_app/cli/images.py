@@ -45,6 +45,7 @@ def _report_notes(path: str, meta) -> None:
 def _run_image_op(args: argparse.Namespace, task: str) -> int:
     from desktop_app.core.imaging.io import load_image, load_mask, save_image
     from desktop_app.core.operations import apply_variations, registry, variation_seeds
+    from desktop_app.core.work import collect_notes
 
     op = registry.get(task, args.method) if args.method else registry.for_task(task)[0]
     params = arguments.op_params(args, op)
@@ -64,7 +65,10 @@ def _run_image_op(args: argparse.Namespace, task: str) -> int:
     mask = load_mask(args.mask, image.shape[:2]) if getattr(args, "mask", None) else None
     work = apply_variations(op, image, mask, params, seeds, inside_mask_only=getattr(args, "inside_mask", False),
                             bit_depth=meta.bit_depth, device=device)
-    results = drive(work, f"{task} {op.method}", args.quiet)
+    notes: list[str] = []
+    results = drive(collect_notes(work, notes), f"{task} {op.method}", args.quiet)
+    for note in notes:
+        print(f"desktop-app: {op.title}: {note}", file=sys.stderr)
     for path, result, seed in zip(outs, results, seeds):
         save_image(path, result, meta, jpeg_quality=args.quality, replace_read_only=args.overwrite)
         if len(outs) > 1:

@@ -79,6 +79,22 @@ def subrange(work: Work[T], start: float, stop: float) -> Work[T]:
         return stop_.value
 
 
+def collect_notes(work: Work[T], notes: list[str]) -> Work[T]:
+    """Pass `work`'s events on, keeping in `notes` (once each) the facts its events mark as
+    worth telling the user after the run (`data["note"]`: how far a hole was grown, ...)."""
+    try:
+        while True:
+            event = next(work)
+            note = event.data.get("note")
+            if note and note not in notes:
+                notes.append(note)
+            yield event
+    except StopIteration as stop:
+        return stop.value
+    finally:
+        work.close()
+
+
 class Stopwatch:
     def __init__(self) -> None:
         self.start = time.perf_counter()

@@ -11,7 +11,7 @@ import numpy as np
 from desktop_app.core.document import Document
 from desktop_app.core.imaging.convert import paste_in_mask
 from desktop_app.core.operations import Operation, apply_variations, variation_seeds
-from desktop_app.core.work import Progress
+from desktop_app.core.work import Progress, collect_notes
 from desktop_app.gui.jobs import image_edit
 from desktop_app.gui.qimage import array_to_qimage
 from desktop_app.gui.workers import WorkerThread
@@ -73,10 +73,12 @@ class OperationRuns:
         image, mask = doc.image, doc.mask.copy()
         bit_depth = getattr(doc.meta, "bit_depth", 8)
         device = self.w.ops_panel.device() or self.w.settings.get("device", str)
+        notes: list[str] = []  # what the run tells the user (how far the hole was grown)
 
         def work():
-            results = yield from apply_variations(op, image, mask, params, seeds, inside_mask_only=inside_mask,
-                                                  bit_depth=bit_depth, device=device)
+            results = yield from collect_notes(apply_variations(op, image, mask, params, seeds,
+                                                                inside_mask_only=inside_mask, bit_depth=bit_depth,
+                                                                device=device), notes)
             yield Progress(None, "Updating the history")
             thumbs = variation_thumbnails(results, mask) if len(results) > 1 else []
             return image_edit(doc, results[0], op.title, extra=(results, thumbs))
@@ -92,10 +94,14 @@ class OperationRuns:
                                                "(Ctrl+H shows it, painting brings it back)", 6000)
             else:
                 self.w.statusBar().showMessage(f"{op.title} done", 4000)
-            if len(results) > 1 and step is not None:
+            if step is None:
+                return
+            said = [f"{op.title}: done"] + notes
+            if len(results) > 1:
                 self.variations = Variations(doc, op.title, results, 0, step)
                 self.w.ops_panel.variations.show_variations(thumbs, [f"Seed {s}" for s in seeds])
-                self.w.runner.outcome = f"{op.title}: done; {len(results)} variations below, click one to use it"
+                said.append(f"{len(results)} variations below, click one to use it")
+            self.w.runner.outcome = "; ".join(said)
 
         self.clear_variations()
         return self.w.runner.edit(op.title, work, done,

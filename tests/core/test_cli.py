@@ -144,6 +144,20 @@ def test_inpaint_variations_writes_one_file_per_seed(tmp_path, tiny_inpaint_mode
     assert bad.returncode != 0 and "no seed" in bad.stderr and not (tmp_path / "t-1.png").exists()
 
 
+
+def test_the_default_removal_says_how_far_it_grew_the_hole(tmp_path, tiny_inpaint_model):
+    image = textured_image(96, 128)
+    save_image(tmp_path / "in.png", image)
+    mask = np.zeros(image.shape[:2], np.float32)
+    mask[30:60, 40:90] = 1.0
+    save_mask(tmp_path / "mask.png", mask)
+    r = cli("inpaint", tmp_path / "in.png", "--mask", tmp_path / "mask.png", "-o", tmp_path / "out.png",
+            "--expand", 6, "--device", "cpu", "-q")  # no --method: Remove object
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == ["desktop-app: Remove object: hole grown by 6 px"]
+    filled = load_image(tmp_path / "out.png")[0]
+    assert np.abs(filled - image)[27, 40:90].mean() > 0.01  # 3 px above the painted hole: grown over
+
 # -- train ------------------------------------------------------------------------------------
 
 TINY_TRAIN = ("--hparam", "widths=[8,16]", "--hparam", "blocks=[1,1]", "--threads", "1", "--batch", "2",

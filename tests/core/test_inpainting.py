@@ -312,6 +312,12 @@ def test_auto_expand_grows_a_hugging_selection_past_the_objects_rim_and_no_other
     under = image.copy()
     under[hugging > 0] = 0.0
     assert auto_expand(under, hugging) == grow
+    # the user is told how far it grew, and why
+    remove = ops.get("inpaint", "remove")
+    auto = remove.resolve_params({})
+    assert remove.prepare_mask(image, hugging, auto)[1] == f"hole grown by {grow} px (Expand auto, past an edge along the selection)"
+    assert remove.prepare_mask(image, drawn, auto)[1] == "hole grown by 2 px (Expand auto)"
+    assert remove.prepare_mask(image, drawn, remove.resolve_params({"expand": 0}))[1] == ""
 
 
 def test_a_hugging_selection_leaves_no_outline_of_the_object(monkeypatch):

@@ -3,6 +3,7 @@ variations, undo."""
 
 from __future__ import annotations
 
+import re
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
@@ -108,6 +109,7 @@ def test_box_select_an_object_remove_it_pick_a_variation_and_undo(qtbot, window,
     strip = panel.variations
     assert strip.isVisible() and len(strip.buttons) == 3
     assert "3 variations below" in panel.status.text()  # not a bare "Ready" beside them
+    assert re.search(r"hole grown by \d+ px \(Expand auto", panel.status.text())  # how far auto reached
     assert len(doc.history.done) == steps + 1
 
     qtbot.mouseClick(strip.buttons[1], Qt.MouseButton.LeftButton)

@@ -33,9 +33,10 @@ def apply_operation(
         raise ParameterError(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the image is "
                              f"{image.shape[1]}x{image.shape[0]}")
     colour, alpha = split_alpha(image)
+    note = ""
     if has_mask and op.prepare_mask is not None:
-        mask = op.prepare_mask(colour, mask, values)
-    yield Progress(0.0, op.title)
+        mask, note = op.prepare_mask(colour, mask, values)
+    yield Progress(0.0, f"{op.title}: {note}" if note else op.title, {"note": note} if note else {})
     result = yield from op.run(OperationInput(colour, mask if has_mask else None, values, bit_depth, device))
     if result.shape != colour.shape:
         raise RuntimeError(f"{op.key} returned shape {result.shape}, expected {colour.shape}")

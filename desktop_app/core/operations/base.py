@@ -91,8 +91,8 @@ class Operation:
     uses_device: bool = False
     # The mask the operation fills and is blended through, made from the photo (colour), the
     # user's mask and the resolved parameters (object removal grows it over the object's
-    # edge); None: as painted.
-    prepare_mask: Callable[[np.ndarray, np.ndarray, dict[str, Any]], np.ndarray] | None = None
+    # edge), and a note for the user on what was done to it ("" for none); None: as painted.
+    prepare_mask: Callable[[np.ndarray, np.ndarray, dict[str, Any]], tuple[np.ndarray, str]] | None = None
     # Measured speed or other facts the panel shows beside the title.
     note: str = ""
     # Why the operation is not for a photo (its ImageMeta), or None: a model calibrated to

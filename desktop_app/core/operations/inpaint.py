@@ -71,11 +71,17 @@ def inpaint_patch(inp: OperationInput) -> Work[np.ndarray]:
                                             seed=seed, grain=bool(inp.params["grain"])))
 
 
-def _expand(image: np.ndarray, mask: np.ndarray, params: dict) -> np.ndarray:
-    from desktop_app.core.inpainting.remove import auto_expand, grow_mask
+def _expand(image: np.ndarray, mask: np.ndarray, params: dict) -> tuple[np.ndarray, str]:
+    from desktop_app.core.inpainting.remove import auto_expand, default_expand, grow_mask
 
-    pixels = auto_expand(image, mask) if params["expand"] == AUTO else int(params["expand"])
-    return grow_mask(mask, pixels)
+    if params["expand"] == AUTO:
+        pixels = auto_expand(image, mask)
+        how = "auto, past an edge along the selection" if pixels > default_expand(mask.shape) else "auto"
+        note = f"hole grown by {pixels} px (Expand {how})"
+    else:
+        pixels = int(params["expand"])
+        note = f"hole grown by {pixels} px" if pixels else ""
+    return grow_mask(mask, pixels), note
 
 
 def remove_object(inp: OperationInput) -> Work[np.ndarray]:

@@ -204,6 +204,7 @@ class OperationPanel(QWidget):
         self.progress.setTextVisible(False)
         self.status = QLabel("Ready")
         self.status.setObjectName("op_status")
+        self.status.setWordWrap(True)  # a run's outcome may say what it did (how far a hole grew)
         self.variations = VariationStrip()
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
