@@ -112,6 +112,9 @@ class MainWindow(Prompts, QMainWindow):
         state = self.settings.get("window/state", QByteArray)
         if state:
             self.restoreState(state)
+        else:  # first start: the operations' form, Run and the variations get the height, the history little
+            self.resizeDocks([self.docks[n] for n in ("operations", "mask", "history")], [520, 300, 90],
+                             Qt.Orientation.Vertical)
         self.apply_settings()
 
     def _connect(self) -> None:

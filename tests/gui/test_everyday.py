@@ -55,6 +55,12 @@ def test_the_window_fits_a_1366x768_screen_with_every_panel_open(qtbot, opened, 
     assert history.isVisible() and history.geometry().bottom() <= window.height(), "History is on screen"
 
 
+def test_a_first_start_gives_the_operations_the_height_and_the_history_little(qtbot, window):
+    docks = {name: window.docks[name].height() for name in ("operations", "mask", "history")}
+    assert docks["operations"] > docks["mask"] > docks["history"], docks
+    assert docks["operations"] >= 3 * docks["history"], docks
+
+
 def test_grow_and_undo_of_a_fill_show_the_mask(qtbot, opened, tiny_inpaint_model):
     window = opened
     paint_stroke(window, [(40, 60), (120, 60)])
