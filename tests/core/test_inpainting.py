@@ -588,3 +588,32 @@ def test_the_fill_has_no_step_where_neighbouring_pixels_were_copied_from_differe
         image[ys, xs] = values
         jump[name] = float(np.abs(image[52:78, 60] - image[52:78, 59]).mean())
     assert jump["voted"] < 0.7 * jump["own"], jump
+
+
+def test_a_seeds_reading_takes_the_copys_content_where_it_agrees_or_deep_inside():
+    from desktop_app.core.inpainting.remove import READINGS, copy_content
+
+    rng = np.random.default_rng(6)
+    hole = np.zeros((160, 160), bool)
+    hole[20:140, 20:140] = True
+    coarse = np.full((160, 160, 3), 0.5, np.float32)  # the network: a flat average in the hole
+    copy = coarse + 0.01 * rng.standard_normal((160, 160, 3)).astype(np.float32)
+    copy[20:140, 20:80] += 0.03  # the left half copied a little brighter: agrees with the network
+    copy[20:140, 80:140] = 0.9  # the right half: a bright object the network did not lay out
+    source = np.full((160, 160, 2), -1, np.int32)
+    source[hole] = 0  # every hole pixel was copied from somewhere
+    filled = coarse.copy()  # the network's content, as network_lows leaves it
+    run = {reading: copy_content(filled, Copied(copy, source), coarse, hole, 2.5, reading) for reading in READINGS}
+
+    assert np.array_equal(run["network"], filled)
+    for out in run.values():
+        np.testing.assert_array_equal(out[~hole], filled[~hole])  # nothing outside the hole moves
+    left, right = np.s_[40:120, 30:65], np.s_[40:120, 95:130]
+    agreeing = run["agreeing"]
+    assert abs(float(agreeing[left].mean()) - 0.53) < 0.005  # the copy's own content where it agrees
+    assert abs(float(agreeing[right].mean()) - 0.5) < 0.005  # the network's where the copy pasted an object
+    photo = run["photo"]
+    assert abs(float(photo[76:84, 88:94].mean()) - 0.9) < 0.02  # deep inside: the copy's object
+    assert abs(float(photo[22:26, 100:110].mean()) - 0.5) < 0.05  # at the edge: the network's layout
+    with pytest.raises(ValueError, match="unknown reading"):
+        copy_content(filled, Copied(copy, source), coarse, hole, 2.5, "guess")

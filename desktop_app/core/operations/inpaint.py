@@ -137,6 +137,13 @@ PATCH = Operation(
     fills_mask=True, uses_device=True,
 )
 
+_REMOVE_SEED = Param("seed", int, 0, "Seed",
+                     "Which of the possible fills. Seeds 0, 3, 6... follow the network's layout; 1, 4... keep "
+                     "the photo's own content where it agrees with that layout (sharper edges); 2, 5... let "
+                     "the photo's patches decide deep inside a large hole. The three variations offered after "
+                     "a run are one of each.",
+                     minimum=0, maximum=2**31 - 1, step=1)
+
 EXPAND = Param("expand", int, AUTO, "Expand",
                "Grow the hole by this many pixels before filling, over the object's edge, halo and soft "
                "shadow; auto: past an edge that follows the selection's outline (a selection hugging the "
@@ -148,6 +155,6 @@ REMOVE = Operation(
     description="Fills the selection with the photo's own texture, laid out by the inpainting network: "
                 "the network decides what continues into the hole, patches copied from the photo give it "
                 "real detail. The hole is grown a little first (Expand) so no edge or halo is left.",
-    run=remove_object, params=(_SEED, EXPAND, _working(512), _GRAIN), fills_mask=True, uses_device=True,
+    run=remove_object, params=(_REMOVE_SEED, EXPAND, _working(512), _GRAIN), fills_mask=True, uses_device=True,
     prepare_mask=_expand, extra=dict(NEURAL_FILL_EXTRA),
 )
