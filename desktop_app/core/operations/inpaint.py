@@ -104,8 +104,11 @@ def remove_object(inp: OperationInput) -> Work[np.ndarray]:
 
 
 NEURAL_FILL_EXTRA = {"variations": 3}  # seeds offered to pick from after a run
-_SEED = Param("seed", int, 0, "Seed", "Which of the possible fills: another seed gives another variation.",
-              minimum=0, maximum=2**31 - 1, step=1)
+def _seed(description: str) -> Param:
+    return Param("seed", int, 0, "Seed", description, minimum=0, maximum=2**31 - 1, step=1)
+
+
+_SEED = _seed("Which of the possible fills: another seed gives another variation.")
 _GRAIN = Param("grain", bool, True, "Match grain",
                "Add noise to the fill so it is as grainy as the pixels around the hole.")
 
@@ -137,12 +140,10 @@ PATCH = Operation(
     fills_mask=True, uses_device=True,
 )
 
-_REMOVE_SEED = Param("seed", int, 0, "Seed",
-                     "Which of the possible fills. Seeds 0, 3, 6... follow the network's layout; 1, 4... keep "
+_REMOVE_SEED = _seed("Which of the possible fills. Seeds 0, 3, 6... follow the network's layout; 1, 4... keep "
                      "the photo's own content where it agrees with that layout (sharper edges); 2, 5... let "
                      "the photo's patches decide deep inside a large hole. The three variations offered after "
-                     "a run are one of each.",
-                     minimum=0, maximum=2**31 - 1, step=1)
+                     "a run are one of each.")
 
 EXPAND = Param("expand", int, AUTO, "Expand",
                "Grow the hole by this many pixels before filling, over the object's edge, halo and soft "

@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QHBoxLayout,
                                QLabel, QProgressBar, QPushButton, QScrollArea, QSpinBox, QToolButton, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
@@ -102,12 +102,22 @@ class VariationStrip(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.label = QLabel("Variations: click one to use it")
-        self.row = QHBoxLayout()
+        # the thumbnails scroll sideways in a narrow dock instead of widening the whole panel
+        # (which pushed the form's text and the status out of view)
+        row = QWidget()
+        self.row = QHBoxLayout(row)
         self.row.setContentsMargins(0, 0, 0, 0)
+        self.row.addStretch(1)
+        scroller = QScrollArea()
+        scroller.setWidget(row)
+        scroller.setWidgetResizable(True)
+        scroller.setFrameShape(QFrame.Shape.NoFrame)
+        scroller.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroller = scroller
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addWidget(self.label)
-        layout.addLayout(self.row)
+        layout.addWidget(scroller)
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
         self.group.idClicked.connect(self.chosen)
@@ -129,8 +139,10 @@ class VariationStrip(QWidget):
             b.setToolTip(f"Use {text.lower()}")
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
             self.group.addButton(b, i)
-            self.row.addWidget(b)
+            self.row.insertWidget(i, b)
             self.buttons.append(b)
+        bar = self.scroller.horizontalScrollBar().sizeHint().height()
+        self.scroller.setFixedHeight(self.scroller.widget().sizeHint().height() + bar)  # room for the bar
         self.set_current(current)
         self.show()
         QTimer.singleShot(0, self._reveal)  # once the panel's layout has made room for it
