@@ -44,7 +44,7 @@ def _report_notes(path: str, meta) -> None:
 
 def _run_image_op(args: argparse.Namespace, task: str) -> int:
     from desktop_app.core.imaging.io import load_image, load_mask, save_image
-    from desktop_app.core.operations import apply_variations, registry, variation_seeds
+    from desktop_app.core.operations import apply_variations, registry, variation_label, variation_seeds
     from desktop_app.core.work import collect_notes
 
     op = registry.get(task, args.method) if args.method else registry.for_task(task)[0]
@@ -72,7 +72,7 @@ def _run_image_op(args: argparse.Namespace, task: str) -> int:
     for path, result, seed in zip(outs, results, seeds):
         save_image(path, result, meta, jpeg_quality=args.quality, replace_read_only=args.overwrite)
         if len(outs) > 1:
-            print(f"wrote {path} (seed {seed})", file=sys.stderr)
+            print(f"wrote {path} ({variation_label(op, seed, ': ').lower()})", file=sys.stderr)
     return 0
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from desktop_app.core.document import Document
 from desktop_app.core.imaging.convert import paste_in_mask
-from desktop_app.core.operations import Operation, apply_variations, variation_seeds
+from desktop_app.core.operations import Operation, apply_variations, variation_label, variation_seeds
 from desktop_app.core.work import Progress, collect_notes
 from desktop_app.gui.jobs import image_edit
 from desktop_app.gui.qimage import array_to_qimage
@@ -99,7 +99,7 @@ class OperationRuns:
             said = [f"{op.title}: done"] + notes
             if len(results) > 1:
                 self.variations = Variations(doc, op.title, results, 0, step)
-                self.w.ops_panel.variations.show_variations(thumbs, [f"Seed {s}" for s in seeds])
+                self.w.ops_panel.variations.show_variations(thumbs, [variation_label(op, s) for s in seeds])
                 said.append(f"{len(results)} variations below, click one to use it")
             self.w.runner.outcome = "; ".join(said)
 

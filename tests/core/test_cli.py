@@ -155,6 +155,12 @@ def test_the_default_removal_says_how_far_it_grew_the_hole(tmp_path, tiny_inpain
             "--expand", 6, "--device", "cpu", "-q")  # no --method: Remove object
     assert r.returncode == 0, r.stderr
     assert r.stderr.splitlines() == ["desktop-app: Remove object: hole grown by 6 px"]
+    r = cli("inpaint", tmp_path / "in.png", "--mask", tmp_path / "mask.png", "-o", tmp_path / "v.png",
+            "--expand", 6, "--seed", 4, "--variations", 2, "--device", "cpu", "-q")
+    assert r.returncode == 0, r.stderr
+    # each file says what its seed does, as the Seed setting explains
+    assert f"wrote {tmp_path / 'v-1.png'} (seed 4: sharp edges)" in r.stderr.splitlines()
+    assert f"wrote {tmp_path / 'v-2.png'} (seed 5: photo inside)" in r.stderr.splitlines()
     filled = load_image(tmp_path / "out.png")[0]
     assert np.abs(filled - image)[27, 40:90].mean() > 0.01  # 3 px above the painted hole: grown over
 

@@ -271,6 +271,39 @@ def test_paired_training_can_carry_the_real_noise_onto_other_photos(folder):
     assert len(task.transfer_images) == 12  # the damaged photo in the folder is left out
 
 
+def test_a_paired_fine_tune_with_ema_validates_a_moving_average_of_its_weights(folder):
+    from desktop_app.core.models import registry as archs
+    from desktop_app.core.training.restoration import PairedRealDenoiseTask
+
+    with pytest.raises(ValueError, match="ema"):
+        PairedRealDenoiseTask(config(folder, task="denoise-pairs", task_options={"ema": 1.0}))
+    plain = PairedRealDenoiseTask(config(folder, task="denoise-pairs"))
+    model = archs.get("unet-denoise-blind").create(**TINY)
+    plain.attach(model)
+    assert plain.inference_model(model) is model  # none unless asked for
+
+    task = PairedRealDenoiseTask(config(folder, task="denoise-pairs", task_options={"ema": 0.99}))
+    task.attach(model)
+    start = [p.detach().clone() for p in model.parameters()]
+    for step in range(3):  # three steps, each moving every weight by 1
+        task.begin_step(step, 1e-4)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(1.0)
+        task.after_step(model)
+    average = task.inference_model(model)
+    assert average is not model and task.modules["ema"] is average  # checkpointed with the run
+    # a short memory at first (decay 1/10, 2/11, 3/12 at steps 0, 1, 2), then 0.99
+    expected = 0.0  # the average's offset from the start
+    for step in range(3):
+        decay = (1 + step) / (10 + step)
+        expected = decay * expected + (1 - decay) * (step + 1)
+    for p, a, s in zip(model.parameters(), average.parameters(), start):
+        torch.testing.assert_close(a - s, torch.full_like(s, expected), atol=1e-5, rtol=0)
+        assert not a.requires_grad
+    assert 2.0 < expected < 2.9  # behind the trained weights (3 steps on)
+
+
 def test_a_black_and_white_photo_gets_the_same_noise_in_every_channel():
     # as the app denoises it: its one channel given to all three inputs
     gen = torch.Generator().manual_seed(0)

@@ -108,6 +108,8 @@ def test_box_select_an_object_remove_it_pick_a_variation_and_undo(qtbot, window,
     assert np.abs(first - ground)[disc].mean() < 0.12, "the ground continues into the hole"
     strip = panel.variations
     assert strip.isVisible() and len(strip.buttons) == 3
+    # each says what its seed does, as the Seed setting explains
+    assert [b.text() for b in strip.buttons] == ["Seed 0\nlayout", "Seed 1\nsharp edges", "Seed 2\nphoto inside"]
     assert "3 variations below" in panel.status.text()  # not a bare "Ready" beside them
     assert re.search(r"hole grown by \d+ px \(Expand auto", panel.status.text())  # how far auto reached
     assert len(doc.history.done) == steps + 1

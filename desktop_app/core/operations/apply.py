@@ -49,6 +49,13 @@ def apply_operation(
     return join_alpha(result, alpha)
 
 
+def variation_label(op: Operation, seed: int, between: str = "\n") -> str:
+    """What a variation is called: "Seed 4", then (after `between`) what that seed does where
+    the operation names its seeds' kinds (`extra["variation_names"]`, by seed modulo their count)."""
+    names = op.extra.get("variation_names")
+    return f"Seed {seed}" + (f"{between}{names[seed % len(names)]}" if names else "")
+
+
 def variation_seeds(op: Operation, params: dict[str, Any], count: int | None = None) -> list[int | None]:
     """The seeds a run tries: `count` (or the operation's `variations`, default 1) seeds from
     `params["seed"]` up, for a seeded operation; [None] (one plain run) otherwise."""

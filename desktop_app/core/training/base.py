@@ -8,6 +8,7 @@ A task must say how it scores a model (`validation_pairs`, `evaluate`) and what 
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -24,10 +25,14 @@ class TrainingCode:
     optimisers to checkpoint (a discriminator, a moving average)."""
 
     adam_betas: tuple[float, float] = (0.9, 0.99)
+    # above 0: a moving average of the weights with this decay is what is validated and
+    # exported (Polyak averaging): it smooths a noisy run's last steps (a task option `ema`)
+    ema_decay: float = 0.0
 
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
         self.modules: dict[str, Any] = {}
+        self.step = 0
         # the side every network input must be a multiple of; the trainer sets it from the
         # network it built, before it asks for validation pairs
         self.size_multiple = 1
@@ -51,7 +56,12 @@ class TrainingCode:
         return (yield from iter_image_set(c.data, c.val_fraction, c.val_min))
 
     def attach(self, model: nn.Module) -> None:
-        """Once the network is built: check that it suits the task, make copies of it."""
+        """Once the network is built: check that it suits the task, make copies of it (the
+        moving average, when there is one)."""
+        if self.ema_decay > 0:
+            average = copy.deepcopy(model)
+            average.requires_grad_(False)
+            self.modules["ema"] = average
 
     def to(self, device) -> None:
         for module in self.modules.values():
@@ -64,13 +74,18 @@ class TrainingCode:
 
     def begin_step(self, step: int, lr: float) -> None:
         """Before each optimiser step (e.g. set a second optimiser's learning rate)."""
+        self.step = step
 
     def after_step(self, model: nn.Module) -> None:
-        """After each optimiser step (e.g. update a moving average of the weights)."""
+        """After each optimiser step: the moving average of the weights follows."""
+        if "ema" in self.modules:
+            # a short memory at first, so the average is not stuck at the start
+            decay = min(self.ema_decay, (1 + self.step) / (10 + self.step))
+            update_average(self.modules["ema"], model, decay)
 
     def inference_model(self, model: nn.Module) -> nn.Module:
-        """The network to validate and export (e.g. a moving average of the trained one)."""
-        return model
+        """The network to validate and export: the moving average when there is one."""
+        return self.modules.get("ema", model)
 
     def side_metrics(self, model: nn.Module, pairs: list[tuple], device) -> dict[str, float]:
         """More validation numbers, reported but never used to pick the best."""
@@ -99,3 +114,13 @@ class TrainingCode:
                              f"network's {m}-pixel step")
         y, x = (crop.shape[0] - h) // 2, (crop.shape[1] - w) // 2
         return torch.from_numpy(crop[y:y + h, x:x + w].transpose(2, 0, 1) / 255.0).float()[None]
+
+
+@torch.no_grad()
+def update_average(average: nn.Module, model: nn.Module, decay: float) -> None:
+    """average <- decay * average + (1 - decay) * model, for parameters; buffers (batch-norm
+    statistics) are copied."""
+    for a, m in zip(average.parameters(), model.parameters()):
+        a.lerp_(m, 1 - decay)
+    for a, m in zip(average.buffers(), model.buffers()):
+        a.copy_(m)

@@ -31,7 +31,6 @@ keeps the checkpoint with the best "val_neg_swd" (higher is better, so the negat
 
 from __future__ import annotations
 
-import copy
 
 import cv2
 import numpy as np
@@ -140,16 +139,6 @@ def diff_augment(x: torch.Tensor, policy: tuple[str, ...], gen: torch.Generator)
 
 
 @torch.no_grad()
-def update_average(average: nn.Module, model: nn.Module, decay: float) -> None:
-    """average <- decay * average + (1 - decay) * model, for parameters; buffers (batch-norm
-    statistics) are copied."""
-    for a, m in zip(average.parameters(), model.parameters()):
-        a.lerp_(m, 1 - decay)
-    for a, m in zip(average.buffers(), model.buffers()):
-        a.copy_(m)
-
-
-@torch.no_grad()
 def refresh_batch_statistics(generator: nn.Module, batches: int = 4, batch: int = 32, seed: int = 0) -> None:
     """Re-estimate the batch-norm statistics of a generator from its own samples ("standing
     statistics", Brock et al. 2019): the averaged weights make activations of their own,
@@ -212,7 +201,6 @@ class GenerativeTask(TrainingCode):
             raise ValueError(f"crop must be 'random' or 'whole', not {self.crop!r}")
         self.turn = bool(opts.get("turn", self.crop == "random"))
         self.val_samples = int(opts.get("val_samples", 256))
-        self.step = 0
         # the model is built after the task: say here what size and classes it must have
         hp = c.hparams
         if hp.setdefault("size", c.patch) != c.patch:
@@ -230,9 +218,7 @@ class GenerativeTask(TrainingCode):
         if not generation.is_generator(model):
             raise ValueError(f"task {self.config.task} trains a generator; architecture "
                              f"{self.config.arch!r} is not one (use --arch {self.default_arch})")
-
-    def begin_step(self, step: int, lr: float) -> None:
-        self.step = step
+        super().attach(model)
 
     # -- data ---------------------------------------------------------------------------
     def read(self) -> Work[ImageSet]:
@@ -315,30 +301,17 @@ class GanTask(GenerativeTask):
         self.modules = {"disc": disc,
                         "disc_opt": Adam(disc.parameters(), lr=c.lr * self.d_lr, betas=self.adam_betas)}
 
-    def attach(self, model: nn.Module) -> None:
-        super().attach(model)
-        if self.ema_decay > 0:
-            average = copy.deepcopy(model)
-            average.requires_grad_(False)
-            self.modules["ema"] = average
-
     def begin_step(self, step: int, lr: float) -> None:
         super().begin_step(step, lr)
         for g in self.modules["disc_opt"].param_groups:
             g["lr"] = lr * self.d_lr
 
-    def after_step(self, model: nn.Module) -> None:
-        if "ema" in self.modules:
-            # a short memory at first, so the average is not stuck at the random start
-            decay = min(self.ema_decay, (1 + self.step) / (10 + self.step))
-            update_average(self.modules["ema"], model, decay)
-
     def inference_model(self, model: nn.Module) -> nn.Module:
-        """The network to validate and export: the moving average when there is one."""
-        if "ema" not in self.modules:
-            return model
-        average = self.modules["ema"]
-        refresh_batch_statistics(average, seed=VAL_SEED)
+        """The network to validate and export: the moving average when there is one, with its
+        own batch statistics."""
+        average = super().inference_model(model)
+        if average is not model:
+            refresh_batch_statistics(average, seed=VAL_SEED)
         return average
 
     def _d_losses(self, real_score: torch.Tensor, fake_score: torch.Tensor) -> torch.Tensor:

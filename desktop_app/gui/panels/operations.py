@@ -136,7 +136,7 @@ class VariationStrip(QWidget):
             b.setIcon(QIcon(QPixmap.fromImage(thumb)))
             b.setIconSize(QSize(84, 84))
             b.setText(text)
-            b.setToolTip(f"Use {text.lower()}")
+            b.setToolTip("Use " + text.replace("\n", ": ").lower())  # "Use seed 1: sharp edges"
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
             self.group.addButton(b, i)
             self.row.insertWidget(i, b)
