@@ -20,7 +20,11 @@ def psnr(a, b):
 def test_registry_lists_classic_operations_grouped():
     keys = {op.key for op in registry.all_operations()}
     assert {"denoise/nlmeans", "inpaint/telea", "inpaint/ns"} <= keys
-    assert "Restoration" in registry.by_category()
+    groups = registry.by_category()
+    # the panel's groups, in its order: removal first, each group's best method first
+    assert list(groups)[:2] == ["Remove objects", "Denoise"]
+    assert [op.method for op in groups["Remove objects"]] == ["remove", "cnn", "patch", "telea", "ns"]
+    assert [op.method for op in groups["Denoise"]] == ["cnn-real", "cnn", "nlmeans"]
     with pytest.raises(ValueError):
         registry.register(registry.get("denoise/nlmeans"))  # duplicates are rejected
     with pytest.raises(KeyError, match="available: .*nlmeans"):

@@ -81,7 +81,7 @@ class Operation:
     task: str  # "denoise", "inpaint", ...: the CLI subcommand
     method: str  # "nlmeans", "telea", ...: the CLI --method
     title: str
-    category: str  # "Restoration" or "Generation": the panel's groups
+    category: str  # "Remove objects", "Denoise", "Your models": the panel's groups
     description: str
     run: Callable[[OperationInput], Work[np.ndarray]]
     params: tuple[Param, ...] = ()

@@ -91,7 +91,7 @@ NLMEANS = Operation(
     task="denoise",
     method="nlmeans",
     title="NL-Means",
-    category="Restoration",
+    category="Denoise",
     description="Non-local means denoising (OpenCV), with settings tuned per noise level on CBSD68.",
     run=nlmeans,
     params=(
@@ -139,12 +139,12 @@ _RADIUS = Param("radius", int, 5, "Radius", "Neighbourhood (pixels) each filled 
                 minimum=1, maximum=50, step=1)
 
 TELEA = Operation(
-    task="inpaint", method="telea", title="Telea", category="Restoration",
+    task="inpaint", method="telea", title="Telea", category="Remove objects",
     description="Fast marching inpainting (Telea 2004): good for thin scratches and small spots.",
     run=_inpaint(cv2.INPAINT_TELEA, "Telea"), params=(_RADIUS,), fills_mask=True,
 )
 NS = Operation(
-    task="inpaint", method="ns", title="Navier-Stokes", category="Restoration",
+    task="inpaint", method="ns", title="Navier-Stokes", category="Remove objects",
     description="Fluid-dynamics inpainting (Bertalmio 2001): continues edges into the hole.",
     run=_inpaint(cv2.INPAINT_NS, "Navier-Stokes"), params=(_RADIUS,), fills_mask=True,
 )

@@ -123,7 +123,7 @@ def _working(default: int) -> Param:
 NEURAL_FILL_PARAMS = (_SEED, _working(512), _GRAIN)
 
 CNN = Operation(
-    task="inpaint", method="cnn", title="Neural fill", category="Restoration",
+    task="inpaint", method="cnn", title="Neural fill", category="Remove objects",
     description="The project's Fourier-UNet inpainting network: continues structure and texture into "
                 "the hole; another seed varies the fill's fine detail and grain.",
     run=inpaint_cnn, params=NEURAL_FILL_PARAMS, fills_mask=True, uses_device=True,
@@ -131,7 +131,7 @@ CNN = Operation(
 )
 
 PATCH = Operation(
-    task="inpaint", method="patch", title="Patch fill", category="Restoration",
+    task="inpaint", method="patch", title="Patch fill", category="Remove objects",
     description="PatchMatch texture synthesis: copies matching patches from around the hole; best for "
                 "large holes in grass, sand, foliage, walls.",
     run=inpaint_patch, params=(_SEED, _working(512), Param("patch", int, 7, "Patch size",
@@ -152,7 +152,7 @@ EXPAND = Param("expand", int, AUTO, "Expand",
                minimum=0, maximum=500, step=1, allow_auto=True, manual=8)
 
 REMOVE = Operation(
-    task="inpaint", method="remove", title="Remove object", category="Restoration",
+    task="inpaint", method="remove", title="Remove object", category="Remove objects",
     description="Fills the selection with the photo's own texture, laid out by the inpainting network: "
                 "the network decides what continues into the hole, patches copied from the photo give it "
                 "real detail. The hole is grown a little first (Expand) so no edge or halo is left.",

@@ -68,7 +68,7 @@ def denoiser_params(noise_map: bool) -> tuple[Param, ...]:
 
 
 CNN = Operation(
-    task="denoise", method="cnn", title="CNN denoiser", category="Restoration",
+    task="denoise", method="cnn", title="CNN denoiser", category="Denoise",
     description="The project's UNet trained on Gaussian noise of known level; 'auto' estimates the "
                 "level of each channel from the photo.",
     run=denoise_with("cnn"),
@@ -77,7 +77,7 @@ CNN = Operation(
 )
 
 CNN_REAL = Operation(
-    task="denoise", method="cnn-real", title="CNN denoiser for real photos", category="Restoration",
+    task="denoise", method="cnn-real", title="CNN denoiser for real photos", category="Denoise",
     description="The project's blind UNet trained on camera-like noise (signal-dependent, colour-correlated, "
                 "JPEG-compressed): no noise level to set.",
     run=denoise_with("cnn-real"),

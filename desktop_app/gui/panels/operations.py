@@ -248,12 +248,13 @@ class OperationPanel(QWidget):
     def populate(self) -> None:
         self.tree.clear()
         first = None
-        for category, ops in sorted(registry.by_category().items(), key=lambda kv: kv[0] != "Restoration"):
+        for category, ops in registry.by_category().items():  # in the registry's order
             parent = QTreeWidgetItem([category])
             parent.setFlags(parent.flags() & ~parent.flags().ItemIsSelectable)
             self.tree.addTopLevelItem(parent)
+            mixed = len({op.task for op in ops}) > 1  # "Your models": say which does what
             for op in ops:
-                label = f"{op.title}  ({op.task})" + (f" - {op.note}" if op.note else "")
+                label = op.title + (f"  ({op.task})" if mixed else "") + (f" - {op.note}" if op.note else "")
                 item = QTreeWidgetItem([label])
                 item.setData(0, ROLE_KEY, op.key)
                 item.setToolTip(0, op.description)
