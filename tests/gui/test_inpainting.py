@@ -110,6 +110,7 @@ def test_box_select_an_object_remove_it_pick_a_variation_and_undo(qtbot, window,
     assert strip.isVisible() and len(strip.buttons) == 3
     # each says what its seed does, as the Seed setting explains
     assert [b.text() for b in strip.buttons] == ["Seed 0\nlayout", "Seed 1\nsharp edges", "Seed 2\nphoto inside"]
+    qtbot.waitUntil(lambda: strip.scroller.horizontalScrollBar().maximum() == 0, timeout=2000)  # all in view
     assert "3 variations below" in panel.status.text()  # not a bare "Ready" beside them
     assert re.search(r"hole grown by \d+ px \(Expand auto", panel.status.text())  # how far auto reached
     assert len(doc.history.done) == steps + 1

@@ -134,13 +134,16 @@ class VariationStrip(QWidget):
             b.setObjectName(f"variation_{i}")
             b.setCheckable(True)
             b.setIcon(QIcon(QPixmap.fromImage(thumb)))
-            b.setIconSize(QSize(84, 84))
             b.setText(text)
             b.setToolTip("Use " + text.replace("\n", ": ").lower())  # "Use seed 1: sharp edges"
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+            small = b.font()  # a size smaller: three labels side by side in a first-start dock
+            small.setPointSizeF(small.pointSizeF() * 0.9)
+            b.setFont(small)
             self.group.addButton(b, i)
             self.row.insertWidget(i, b)
             self.buttons.append(b)
+        self._fit_icons()
         bar = self.scroller.horizontalScrollBar().sizeHint().height()
         self.scroller.setFixedHeight(self.scroller.widget().sizeHint().height() + bar)  # room for the bar
         self.set_current(current)
@@ -155,6 +158,23 @@ class VariationStrip(QWidget):
             area = area.parentWidget()
         if area is not None and self.isVisible():
             area.ensureWidgetVisible(self, 0, 8)
+
+    ICON_MAX, ICON_MIN = 84, 56  # px: the thumbnails' side, as the dock's width allows
+
+    def _fit_icons(self) -> None:
+        """Thumbnails as large as lets all of them show side by side in the dock's width (a
+        first-start dock is about 250 px wide), scrolling only below ICON_MIN."""
+        if not self.buttons:
+            return
+        n, gap = len(self.buttons), self.row.spacing()
+        room = (max(self.width(), 1) - gap * (n - 1)) // n - 14  # the button's frame and padding
+        side = max(self.ICON_MIN, min(self.ICON_MAX, room))
+        for b in self.buttons:
+            b.setIconSize(QSize(side, side))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_icons()
 
     def set_current(self, index: int) -> None:
         if 0 <= index < len(self.buttons):
