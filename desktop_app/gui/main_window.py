@@ -116,6 +116,9 @@ class MainWindow(Prompts, QMainWindow):
             self.resizeDocks([self.docks[n] for n in ("operations", "mask", "history")], [520, 300, 90],
                              Qt.Orientation.Vertical)
         self.apply_settings()
+        last = self.settings.get_json("operations/last")
+        if isinstance(last, dict):  # the operation last run, with the settings it ran with
+            self.ops_panel.restore(last)
 
     def _connect(self) -> None:
         self.canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
@@ -128,6 +131,7 @@ class MainWindow(Prompts, QMainWindow):
         self.runner.progress.connect(self._show_progress)
         self.runner.busyChanged.connect(self._busy_changed)
         self.ops_panel.runRequested.connect(self.run_operation)
+        self.ops_panel.runRequested.connect(lambda *_: self.remember_operations())
         self.ops_panel.deviceChanged.connect(lambda d: self.settings.set("device", d))
         self.ops_panel.cancelRequested.connect(self.cancel_job)
         self.ops_panel.variations.chosen.connect(self.choose_variation)
@@ -369,6 +373,10 @@ class MainWindow(Prompts, QMainWindow):
             self.apply_settings()
         self.focus_canvas()
 
+    def remember_operations(self) -> None:
+        """The operation shown and the settings of each, for the next start."""
+        self.settings.set_json("operations/last", self.ops_panel.remembered())
+
     def apply_settings(self) -> None:
         self.autosave.apply_settings()
         if self.doc is not None:
@@ -397,6 +405,7 @@ class MainWindow(Prompts, QMainWindow):
         if self.batch_dialog is not None and hasattr(self.batch_dialog, "stop"):
             self.batch_dialog.stop()
         self.autosave.close()
+        self.remember_operations()
         self.settings.set("window/geometry", self.saveGeometry())
         self.settings.set("window/state", self.saveState())
         self.settings.sync()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from PySide6.QtCore import QSettings
@@ -20,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "device": "auto",
     "history/mib": 1024,
     "wand/tolerance": 32,
+    "operations/last": "",  # JSON: the operation shown and each one's settings, as last set
 }
 MAX_RECENT = 10
 
@@ -47,6 +49,17 @@ class Settings:
 
     def set(self, key: str, value: Any) -> None:
         self.q.setValue(key, value)
+
+    def get_json(self, key: str) -> Any:
+        """A value stored as JSON text; None when there is none or it does not read."""
+        text = self.get(key, str)
+        try:
+            return json.loads(text) if text else None
+        except ValueError:
+            return None
+
+    def set_json(self, key: str, value: Any) -> None:
+        self.set(key, json.dumps(value))
 
     def recent(self) -> list[str]:
         return [p for p in self.get("recent", list) if p]

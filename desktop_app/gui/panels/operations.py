@@ -184,6 +184,19 @@ class VariationStrip(QWidget):
         self.hide()
 
 
+def _takes(p: Param, value: Any) -> bool:
+    """Whether the form can show `value` for `p` (a remembered setting)."""
+    if value == AUTO:
+        return p.allow_auto
+    if p.choices:
+        return value in p.choices
+    if p.kind is bool:
+        return isinstance(value, bool)
+    if p.kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 class DeviceBox(QComboBox):
     """A combo box that fills its list just before it first opens."""
 
@@ -312,6 +325,27 @@ class OperationPanel(QWidget):
         self.inside_mask.setEnabled(not op.fills_mask)
         self.inside_mask.setToolTip("Inpainting always fills the mask" if op.fills_mask else
                                     "Apply the operation only where the mask is painted")
+
+    # -- what the next start shows -----------------------------------------------------------
+    def remembered(self) -> dict[str, Any]:
+        """The operation shown and each operation's settings as last set, for the next start."""
+        if self._current is not None:
+            self._values[self._current.key] = self.form.values()
+        return {"current": self._current.key if self._current is not None else None,
+                "values": {k: dict(v) for k, v in self._values.items()}}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Show what `remembered` gave at the last start: settings an operation no longer has, or
+        values it no longer takes (another version, a model since removed), are left out."""
+        ops = {op.key: op for op in registry.all_operations()}
+        for key, values in (state.get("values") or {}).items():
+            if key in ops and isinstance(values, dict):
+                params = {p.name: p for p in ops[key].params}
+                self._values[key] = {n: v for n, v in values.items() if n in params and _takes(params[n], v)}
+        if self._current is not None:  # the form shown first gets its remembered values too
+            self.form.set_params(self._current.params, self._values.get(self._current.key))
+        if state.get("current") in ops and state["current"] != getattr(self._current, "key", None):
+            self.select(state["current"])
 
     def _list_devices(self) -> None:
         if self._devices_listed:
