@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "history/mib": 1024,
     "wand/tolerance": 32,
     "operations/last": "",  # JSON: the operation shown and each one's settings, as last set
+    "batch/last": "",  # JSON: the last batch's operation, settings and output (not its photos)
 }
 MAX_RECENT = 10
 

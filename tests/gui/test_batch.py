@@ -112,3 +112,39 @@ def test_dialog_lists_only_operations_without_a_mask_and_says_what_is_missing(qt
     d.select_operation("denoise/cnn")
     assert "sigma" in d.params.widgets
     assert d.start() is None and "add photos" in d.status.text()
+
+
+def test_the_next_batch_starts_from_the_last_ones_operation_settings_and_output(qtbot, dialog, shoot, tmp_path):
+    d = dialog()
+    d.add_inputs([shoot])
+    d.select_operation("denoise/nlmeans")
+    d.params.widgets["sigma"].setValue(12)
+    d.output.setText(str(tmp_path / "out"))
+    d.format.setCurrentIndex(d.format.findData(".tif"))
+    d.bit_depth.setCurrentIndex(d.bit_depth.findData(16))
+    d.pattern.setText("{stem}-clean")
+    d.recursive.setChecked(False)
+    job = d.start()
+    assert job is not None
+    qtbot.waitUntil(lambda: not d.is_running(), timeout=60000)
+
+    again = dialog()  # File > Batch on a later day: everything but the photos comes back
+    assert again.inputs.count() == 0
+    assert again.operation.currentData() == "denoise/nlmeans"
+    assert again.params.values() == {"sigma": 12.0, "variant": "tuned"}
+    assert (again.output.text(), again.format.currentData(), again.bit_depth.currentData(),
+            again.pattern.text(), again.recursive.isChecked()) == (str(tmp_path / "out"), ".tif", 16,
+                                                                   "{stem}-clean", False)
+    again.format.setCurrentIndex(0)  # "same as each photo" is remembered too
+    again.add_inputs([shoot])
+    assert again.start() is not None
+    qtbot.waitUntil(lambda: not again.is_running(), timeout=60000)
+    assert dialog().format.currentData() is None
+
+
+def test_a_remembered_batch_that_no_longer_fits_leaves_the_dialog_as_it_starts(qtbot, window, dialog):
+    window.settings.set_json("batch/last", {"operation": "denoise/gone", "params": {"sigma": "x"},
+                                            "format": ".bmp", "bit_depth": 12, "output": 3})
+    d = dialog()
+    assert d.operation.currentIndex() == 0 and d.format.currentIndex() == 0 and d.bit_depth.currentIndex() == 0
+    assert d.output.text() == ""

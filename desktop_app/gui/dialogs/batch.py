@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QFil
 from desktop_app.core.batch import DEFAULT_PATTERN, BatchReport, BatchSpec, batch_operations, run_batch
 from desktop_app.core.imaging.io import OPEN_FILTER
 from desktop_app.core.work import Progress
-from desktop_app.gui.panels.operations import ParamForm
+from desktop_app.gui.panels.operations import ParamForm, fitting_values
 from desktop_app.gui.workers import WorkerThread
 
 FORMATS = (("Same as each photo (RAW: TIFF)", None), ("PNG", ".png"), ("JPEG", ".jpg"), ("TIFF", ".tif"),
@@ -135,6 +135,9 @@ class BatchDialog(QDialog):
         layout.addWidget(self.failures)
         layout.addLayout(buttons)
         self._on_operation()
+        last = window.settings.get_json("batch/last")
+        if isinstance(last, dict):  # the last batch's operation, settings and output
+            self.restore(last)
         self.resize(560, 720)
         app = QApplication.instance()
         if app is not None:  # quitting with a batch running: stop it between steps, not mid-thread
@@ -165,6 +168,31 @@ class BatchDialog(QDialog):
                          format=self.format.currentData(), bit_depth=self.bit_depth.currentData(),
                          name_pattern=self.pattern.text().strip() or DEFAULT_PATTERN,
                          recursive=self.recursive.isChecked(), mask=Path(mask) if mask else None)
+
+    def remembered(self) -> dict:
+        """Everything but the photos, for the next batch."""
+        return {"operation": self.operation.currentData(), "params": self.params.values(),
+                "output": self.output.text().strip(), "format": self.format.currentData(),
+                "bit_depth": self.bit_depth.currentData(), "pattern": self.pattern.text().strip(),
+                "recursive": self.recursive.isChecked()}
+
+    def restore(self, state: dict) -> None:
+        """Show a `remembered` batch; what no longer fits (an operation since removed, a setting
+        it no longer takes) stays as the dialog starts."""
+        if state.get("operation") in self.operations:
+            self.select_operation(state["operation"])
+            op = self.operations[state["operation"]]
+            if isinstance(state.get("params"), dict):
+                self.params.set_params(op.params, fitting_values(op.params, state["params"]))
+        for box, key in ((self.format, "format"), (self.bit_depth, "bit_depth")):
+            index = box.findData(state.get(key))
+            if key in state and index >= 0:
+                box.setCurrentIndex(index)
+        for line, key in ((self.output, "output"), (self.pattern, "pattern")):
+            if isinstance(state.get(key), str) and state[key]:
+                line.setText(state[key])
+        if isinstance(state.get("recursive"), bool):
+            self.recursive.setChecked(state["recursive"])
 
     def _on_operation(self, *_args) -> None:
         op = self.operations.get(self.operation.currentData())
@@ -206,6 +234,7 @@ class BatchDialog(QDialog):
         except ValueError as exc:
             self.status.setText(f"Cannot start: {exc}")
             return None
+        self.window_.settings.set_json("batch/last", self.remembered())
         self.report = None
         self.failures.clear()
         self.failures.setVisible(False)

@@ -184,8 +184,14 @@ class VariationStrip(QWidget):
         self.hide()
 
 
+def fitting_values(params: tuple[Param, ...], values: dict[str, Any]) -> dict[str, Any]:
+    """Of remembered `values`, those the form can show for `params`: a setting an operation no
+    longer has, or a value it no longer takes (another version of the app), is left out."""
+    by_name = {p.name: p for p in params}
+    return {n: v for n, v in values.items() if n in by_name and _takes(by_name[n], v)}
+
+
 def _takes(p: Param, value: Any) -> bool:
-    """Whether the form can show `value` for `p` (a remembered setting)."""
     if value == AUTO:
         return p.allow_auto
     if p.choices:
@@ -340,8 +346,7 @@ class OperationPanel(QWidget):
         ops = {op.key: op for op in registry.all_operations()}
         for key, values in (state.get("values") or {}).items():
             if key in ops and isinstance(values, dict):
-                params = {p.name: p for p in ops[key].params}
-                self._values[key] = {n: v for n, v in values.items() if n in params and _takes(params[n], v)}
+                self._values[key] = fitting_values(ops[key].params, values)
         if self._current is not None:  # the form shown first gets its remembered values too
             self.form.set_params(self._current.params, self._values.get(self._current.key))
         if state.get("current") in ops and state["current"] != getattr(self._current, "key", None):
