@@ -79,7 +79,8 @@ class MainWindow(Prompts, QMainWindow):
                                     ("generate", "Generate", self.generate_panel)):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock_{name}")
-            dock.setWidget(widget if name == "history" else scrolling(widget))
+            # History is a list, and Operations scrolls its own list and form: the rest scroll whole
+            dock.setWidget(widget if name in ("history", "operations") else scrolling(widget))
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
             self.docks[name] = dock
         # a tab behind the operations; it lists the models (and so imports torch) when it comes into view
@@ -113,7 +114,7 @@ class MainWindow(Prompts, QMainWindow):
         if state:
             self.restoreState(state)
         else:  # first start: the operations' form, Run and the variations get the height, the history little
-            self.resizeDocks([self.docks[n] for n in ("operations", "mask", "history")], [520, 300, 90],
+            self.resizeDocks([self.docks[n] for n in ("operations", "mask", "history")], [600, 220, 80],
                              Qt.Orientation.Vertical)
         self.apply_settings()
         last = self.settings.get_json("operations/last")
@@ -219,7 +220,8 @@ class MainWindow(Prompts, QMainWindow):
     def _show_progress(self, p: Progress) -> None:
         """Progress in the panel and in the status bar, seen whatever tab is in front."""
         self.ops_panel.show_progress(p)
-        self.job_label.setText(p.message)
+        left = self.ops_panel.time_left_text()
+        self.job_label.setText(p.message + (f", {left}" if left else ""))
         if p.fraction is None:
             self.job_progress.setRange(0, 0)
         else:

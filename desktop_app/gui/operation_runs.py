@@ -100,7 +100,6 @@ class OperationRuns:
             if len(results) > 1:
                 self.variations = Variations(doc, op.title, results, 0, step)
                 self.w.ops_panel.variations.show_variations(thumbs, [variation_label(op, s) for s in seeds])
-                said.append(f"{len(results)} variations below, click one to use it")
             self.w.runner.outcome = "; ".join(said)
 
         self.clear_variations()

@@ -40,8 +40,13 @@ def test_cnn_real_removes_camera_like_noise():
                                     gaussian_probability=1.0)
     noisy_np = noisy[0].permute(1, 2, 0).numpy()
     clean_np = clean[0].permute(1, 2, 0).numpy()
-    out = run_work(apply_operation(registry.get("denoise/cnn-real"), noisy_np, device="cpu"))
+    events = []
+    out = run_work(apply_operation(registry.get("denoise/cnn-real"), noisy_np, device="cpu"), events.append)
     assert psnr(out, clean_np) > psnr(noisy_np, clean_np) + 2
+    # one bar from start to end: the network, then the averaging of similar patches after it
+    fractions = [e.fraction for e in events if e.fraction is not None]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert any("averaging" in e.message and 0.4 < e.fraction < 1 for e in events if e.fraction is not None)
 
 
 def test_strength_blends_with_the_input():

@@ -144,3 +144,46 @@ def test_saving_a_raw_proposes_a_16_bit_tiff_beside_it_and_never_writes_the_raw(
     window.save()  # Save, not Save As: a RAW is never the destination
     assert suggested == [str(tmp_path / "IMG_0001-edited.tif")]
     assert raw.read_bytes() == shipped
+
+
+def test_a_long_run_says_about_how_long_it_has_left(qtbot, window, monkeypatch):
+    """The panel's status reads "tile 3/10  4.0 s, about 10 s left" once the bar's pace is known,
+    and starts the guess again when a job's bar goes back (a second stage)."""
+    from desktop_app.core.work import Progress
+    from desktop_app.gui.panels import operations as panel_module
+    from desktop_app.gui.panels.operations import say_time_left, time_left
+
+    assert time_left(1.0, 0.0, 0.5) is None and time_left(10.0, 0.0, 0.02) is None  # too early to tell
+    assert time_left(4.0, 0.0, 0.25) == 12.0 and time_left(4.0, 0.5, 0.75) == 4.0
+    assert [say_time_left(s) for s in (4, 12, 43, 59, 170)] == [
+        "a few seconds left", "about 10 s left", "about 45 s left", "about 1 min left", "about 3 min left"]
+
+    clock = [100.0]
+    monkeypatch.setattr(panel_module.time, "perf_counter", lambda: clock[0])
+    panel = window.ops_panel
+    panel.set_running(True, "Starting")
+    panel.show_progress(Progress(None, "loading the network"))
+    clock[0] += 3.0  # loading: no pace yet
+    panel.show_progress(Progress(0.0, "tile 1/10"))
+    assert "left" not in panel.status.text()
+    clock[0] += 4.0
+    panel.show_progress(Progress(0.2, "tile 3/10"))
+    assert panel.status.text() == "tile 3/10  7.0 s, about 15 s left"
+    assert panel.time_left_text() == "about 15 s left"  # the status bar says it too
+    clock[0] += 1.0
+    panel.show_progress(Progress(0.1, "second stage"))  # the bar went back: the pace is read again
+    assert panel.status.text() == "second stage  8.0 s"
+    panel.set_running(False, "done")
+    assert panel.status.text() == "done"
+
+
+def test_run_and_the_outcome_stay_in_view_whatever_the_form(qtbot, window):
+    """On a first start the Operations dock is about 340 px tall: the list, the description and
+    a form of four settings pushed Run below its edge. The list and the form scroll; Run, the
+    progress and the outcome stay in view."""
+    panel = window.ops_panel
+    for key in ("denoise/cnn-real", "inpaint/remove", "denoise/nlmeans"):
+        panel.select(key)
+        qtbot.wait(20)
+        for w in (panel.run_button, panel.cancel_button, panel.progress, panel.status):
+            assert w.visibleRegion().boundingRect() == w.rect(), (key, w.objectName())

@@ -16,6 +16,7 @@ from desktop_app.core.models.device import DEVICE_CHOICES, available_devices
 from desktop_app.core.operations import AUTO, Operation, Param, registry
 from desktop_app.core.work import Progress
 from desktop_app.gui.icons import icon
+from desktop_app.gui.scrolling import scrolling
 
 ROLE_KEY = 256  # Qt.UserRole
 
@@ -101,7 +102,7 @@ class VariationStrip(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.label = QLabel("Variations: click one to use it")
+        self.label = QLabel("")
         # the thumbnails scroll sideways in a narrow dock instead of widening the whole panel
         # (which pushed the form's text and the status out of view)
         row = QWidget()
@@ -144,22 +145,16 @@ class VariationStrip(QWidget):
             self.row.insertWidget(i, b)
             self.buttons.append(b)
         self._fit_icons()
-        bar = self.scroller.horizontalScrollBar().sizeHint().height()
-        self.scroller.setFixedHeight(self.scroller.widget().sizeHint().height() + bar)  # room for the bar
+        wide = sum(b.sizeHint().width() for b in self.buttons) + self.row.spacing() * (len(self.buttons) - 1)
+        bar = self.scroller.horizontalScrollBar().sizeHint().height() if wide > self.width() else 0
+        self.scroller.setFixedHeight(self.scroller.widget().sizeHint().height() + bar)  # room for a bar if needed
+        self.label.setText(f"{len(self.buttons)} variations: click one to use it")
         self.set_current(current)
         self.show()
-        QTimer.singleShot(0, self._reveal)  # once the panel's layout has made room for it
 
-    def _reveal(self) -> None:
-        """Scroll the panel so the thumbnails are in view: below Run and the progress bar they
-        were out of sight on a 768-px screen, and a user who ran with Ctrl+R never saw them."""
-        area = self.parentWidget()
-        while area is not None and not isinstance(area, QScrollArea):
-            area = area.parentWidget()
-        if area is not None and self.isVisible():
-            area.ensureWidgetVisible(self, 0, 8)
-
-    ICON_MAX, ICON_MIN = 84, 56  # px: the thumbnails' side, as the dock's width allows
+    # px: the thumbnails' side, as the dock's width allows; the strip stays below Run in a
+    # first-start dock of about 340 px, with the outcome and room for the list above
+    ICON_MAX, ICON_MIN = 64, 48
 
     def _fit_icons(self) -> None:
         """Thumbnails as large as lets all of them show side by side in the dock's width (a
@@ -182,6 +177,23 @@ class VariationStrip(QWidget):
 
     def clear(self) -> None:
         self.hide()
+
+
+def time_left(seconds: float, start: float, now: float) -> float | None:
+    """Seconds a job has left when its bar moved from `start` to `now` in `seconds`, at that
+    pace; None while the pace is not yet known (under 2 s or 5 % of the bar)."""
+    if seconds < 2.0 or now - start < 0.05:
+        return None
+    return seconds * (1.0 - now) / (now - start)
+
+
+def say_time_left(seconds: float) -> str:
+    """"about 15 s left", "about 3 min left": rounded as far as such a guess deserves."""
+    if seconds < 10:
+        return "a few seconds left"
+    if seconds < 57.5:
+        return f"about {int(round(seconds / 5) * 5)} s left"
+    return f"about {int(round(seconds / 60))} min left"
 
 
 def fitting_values(params: tuple[Param, ...], values: dict[str, Any]) -> dict[str, Any]:
@@ -260,21 +272,31 @@ class OperationPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
+        # the list and the form scroll; Run, the progress, the outcome and the variations stay
+        # in view below them (in a first-start dock the form pushed Run out of sight)
+        choice = QWidget()
+        upper = QVBoxLayout(choice)
+        upper.setContentsMargins(0, 0, 0, 0)
+        upper.addWidget(self.tree, 2)
+        upper.addWidget(self.title)
+        upper.addWidget(self.description)
+        upper.addWidget(self.form)
+        upper.addWidget(self.device_box)
+        upper.addWidget(self.inside_mask)
+        upper.addStretch(1)
+        self.choice_area = scrolling(choice)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.tree, 2)
-        layout.addWidget(self.title)
-        layout.addWidget(self.description)
-        layout.addWidget(self.form)
-        layout.addWidget(self.device_box)
-        layout.addWidget(self.inside_mask)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.addWidget(self.choice_area, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.variations)
-        layout.addStretch(1)
         self._values: dict[str, dict[str, Any]] = {}
         self._current: Operation | None = None
         self._started = 0.0
+        self._pace: tuple[float, float] | None = None  # (time, fraction) the bar's pace is read from
+        self._fraction: float | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(200)
         self._timer.timeout.connect(self._tick)
@@ -387,6 +409,7 @@ class OperationPanel(QWidget):
         self.cancel_button.setEnabled(running)
         if running:
             self._started = time.perf_counter()
+            self._pace, self._fraction = None, None
             self._last_message = message
             self.progress.setValue(0)
             self._timer.start()
@@ -404,9 +427,22 @@ class OperationPanel(QWidget):
         else:
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(p.fraction * 1000))
+            if self._pace is None or self._fraction is None or p.fraction < self._fraction:
+                # the bar's first move, after a stage it could not measure, or it went back
+                self._pace = (time.perf_counter(), p.fraction)
+        self._fraction = p.fraction
         self._last_message = p.message
         self._tick()
 
     def _tick(self) -> None:
         if self._timer.isActive():
-            self.status.setText(f"{self._last_message}  {time.perf_counter() - self._started:.1f} s")
+            left = self.time_left_text()
+            self.status.setText(f"{self._last_message}  {time.perf_counter() - self._started:.1f} s"
+                                + (f", {left}" if left else ""))
+
+    def time_left_text(self) -> str:
+        """"about 15 s left" while a job runs at a pace the bar shows, else ""."""
+        if not self._timer.isActive() or self._pace is None or self._fraction is None:
+            return ""
+        left = time_left(time.perf_counter() - self._pace[0], self._pace[1], self._fraction)
+        return "" if left is None else say_time_left(left)
