@@ -79,8 +79,9 @@ class MainWindow(Prompts, QMainWindow):
                                     ("generate", "Generate", self.generate_panel)):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock_{name}")
-            # History is a list, and Operations scrolls its own list and form: the rest scroll whole
-            dock.setWidget(widget if name in ("history", "operations") else scrolling(widget))
+            # History is a list, Operations scrolls its own list and form, Generate its grid: the
+            # buttons under them stay in view; the mask panel scrolls whole
+            dock.setWidget(scrolling(widget) if name == "mask" else widget)
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
             self.docks[name] = dock
         # a tab behind the operations; it lists the models (and so imports torch) when it comes into view

@@ -187,3 +187,12 @@ def test_run_and_the_outcome_stay_in_view_whatever_the_form(qtbot, window):
         qtbot.wait(20)
         for w in (panel.run_button, panel.cancel_button, panel.progress, panel.status):
             assert w.visibleRegion().boundingRect() == w.rect(), (key, w.objectName())
+
+
+def test_the_generate_buttons_stay_in_view_under_the_grid(qtbot, window):
+    window.docks["generate"].raise_()
+    qtbot.waitUntil(lambda: window.generate_panel.isVisible(), timeout=2000)
+    panel = window.generate_panel
+    qtbot.wait(20)
+    for w in (panel.generate_button, panel.interpolate_button, panel.open_button, panel.paste_button):
+        assert w.visibleRegion().boundingRect() == w.rect(), w.objectName()  # the grid scrolls, not the panel

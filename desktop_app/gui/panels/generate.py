@@ -141,7 +141,9 @@ class GeneratePanel(QWidget):
 
         self.grid = _icon_list("generated", wrap=True)
         self.grid.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.grid.setMinimumHeight(2 * (THUMB + 6) + 8)
+        # one row at least: the grid scrolls, the buttons under it stay in view (the panel is not
+        # in a scroll area of its own: in a first-start dock they were below its edge)
+        self.grid.setMinimumHeight(THUMB + 6 + 8)
         self.hint = QLabel("Pick a picture to use it; Ctrl+click a second one to interpolate.")
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color: palette(mid);")
