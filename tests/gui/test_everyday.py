@@ -170,6 +170,9 @@ def test_a_long_run_says_about_how_long_it_has_left(qtbot, window, monkeypatch):
     panel.show_progress(Progress(0.2, "tile 3/10"))
     assert panel.status.text() == "tile 3/10  7.0 s, about 15 s left"
     assert panel.time_left_text() == "about 15 s left"  # the status bar says it too
+    clock[0] += 6.0  # counted down between the bar's moves
+    assert panel.time_left_text() == "about 10 s left"
+    clock[0] -= 6.0
     clock[0] += 1.0
     panel.show_progress(Progress(0.1, "second stage"))  # the bar went back: the pace is read again
     assert panel.status.text() == "second stage  8.0 s"

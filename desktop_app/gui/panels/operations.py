@@ -297,6 +297,7 @@ class OperationPanel(QWidget):
         self._started = 0.0
         self._pace: tuple[float, float] | None = None  # (time, fraction) the bar's pace is read from
         self._fraction: float | None = None
+        self._moved = 0.0  # when the bar last moved
         self._timer = QTimer(self)
         self._timer.setInterval(200)
         self._timer.timeout.connect(self._tick)
@@ -431,6 +432,7 @@ class OperationPanel(QWidget):
                 # the bar's first move, after a stage it could not measure, or it went back
                 self._pace = (time.perf_counter(), p.fraction)
         self._fraction = p.fraction
+        self._moved = time.perf_counter()
         self._last_message = p.message
         self._tick()
 
@@ -444,5 +446,6 @@ class OperationPanel(QWidget):
         """"about 15 s left" while a job runs at a pace the bar shows, else ""."""
         if not self._timer.isActive() or self._pace is None or self._fraction is None:
             return ""
-        left = time_left(time.perf_counter() - self._pace[0], self._pace[1], self._fraction)
-        return "" if left is None else say_time_left(left)
+        # the pace up to the bar's last move, counted down since
+        left = time_left(self._moved - self._pace[0], self._pace[1], self._fraction)
+        return "" if left is None else say_time_left(max(0.0, left - (time.perf_counter() - self._moved)))
