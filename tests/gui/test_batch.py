@@ -148,3 +148,15 @@ def test_a_remembered_batch_that_no_longer_fits_leaves_the_dialog_as_it_starts(q
     d = dialog()
     assert d.operation.currentIndex() == 0 and d.format.currentIndex() == 0 and d.bit_depth.currentIndex() == 0
     assert d.output.text() == ""
+
+
+def test_photos_and_folders_dropped_on_the_dialog_join_the_list(qtbot, dialog, shoot, photo_path):
+    from PySide6.QtCore import QUrl
+    from tests.gui.test_main_window import drop_files
+
+    d = dialog()
+    assert drop_files(d, [QUrl.fromLocalFile(str(shoot)), QUrl.fromLocalFile(str(photo_path))]) == (True, True)
+    assert d.input_paths() == [shoot, photo_path]
+    assert drop_files(d, [QUrl("https://example.com/a.jpg")]) == (False, False)  # not a file here
+    drop_files(d, [QUrl.fromLocalFile(str(shoot))])
+    assert d.input_paths() == [shoot, photo_path], "listed once"

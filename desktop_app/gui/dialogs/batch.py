@@ -1,6 +1,6 @@
 """File > Batch...: one operation over many photos (core/batch.py does the work).
 
-Pick photos or folders, an operation that needs no painted mask and its parameters (the same
+Pick photos or folders (or drop them on the dialog), an operation that needs no painted mask and its parameters (the same
 form as the Operations panel, built from the registry), an output folder, format, bit depth
 and a name pattern; Start runs the batch in a worker, with a bar for the photo in hand and
 one for the whole batch. Cancel stops between steps; Start again continues where it stopped
@@ -138,6 +138,7 @@ class BatchDialog(QDialog):
         last = window.settings.get_json("batch/last")
         if isinstance(last, dict):  # the last batch's operation, settings and output
             self.restore(last)
+        self.setAcceptDrops(True)  # photos and folders dragged from a file manager join the list
         self.resize(560, 720)
         app = QApplication.instance()
         if app is not None:  # quitting with a batch running: stop it between steps, not mid-thread
@@ -149,6 +150,16 @@ class BatchDialog(QDialog):
         for path in paths:
             if str(path) not in present:
                 self.inputs.addItem(str(path))
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.add_inputs(paths)
 
     def input_paths(self) -> list[Path]:
         return [Path(self.inputs.item(i).text()) for i in range(self.inputs.count())]
