@@ -6,7 +6,7 @@ import sys
 import time
 from typing import Any, Callable, TextIO
 
-from desktop_app.core.work import Progress, Work, run_work
+from desktop_app.core.work import Pace, Progress, Work, run_work, say_time_left
 
 
 class ProgressBar:
@@ -25,18 +25,23 @@ class ProgressBar:
         self.start = clock()
         self._last = self.start if not self.terminal else 0.0
         self._drawn = False
+        self.pace = Pace()
 
     def __call__(self, p: Progress) -> None:
         if not self.enabled:
             return
         now = self.clock()
         frac = min(max(p.fraction, 0.0), 1.0) if p.fraction is not None else None
+        self.pace.update(frac, now)
+        left = self.pace.seconds_left(now)
         if self.terminal:
             if now - self._last < 0.1 and (frac or 0) < 1:
                 return
             width, f = 30, frac or 0.0
             bar = "#" * int(f * width) + "-" * (width - int(f * width))
-            self.stream.write(f"\r{self.title} [{bar}] {f * 100:5.1f}% {now - self.start:6.1f}s {p.message[:40]:<40}")
+            eta = say_time_left(left) if left is not None else ""
+            self.stream.write(f"\r{self.title} [{bar}] {f * 100:5.1f}% {now - self.start:6.1f}s {eta:<19} "
+                              f"{p.message[:40]:<40}")
             self._drawn = True
         else:
             if now - self._last < self.LINE_EVERY_S:
@@ -45,8 +50,8 @@ class ProgressBar:
             line = f"{self.title}: " + (f"{frac * 100:.0f}%" if frac is not None else "working")
             line += f", {p.message}" if p.message else ""
             line += f", {elapsed:.0f} s elapsed"
-            if frac:
-                line += f", about {elapsed * (1 - frac) / frac:.0f} s left"
+            if left is not None:
+                line += f", {say_time_left(left)}"
             self.stream.write(line + "\n")
         self._last = now
         self.stream.flush()

@@ -95,6 +95,40 @@ def collect_notes(work: Work[T], notes: list[str]) -> Work[T]:
         work.close()
 
 
+class Pace:
+    """How long a job has left, read off its bar: the pace from where the bar started moving
+    (its first fraction, or where it went back or came out of a stretch it could not measure) to
+    its last move, counted down since that move. None under 2 s or 5 % of the bar, and once full."""
+
+    def __init__(self) -> None:
+        self.start: tuple[float, float] | None = None  # (time, fraction)
+        self.fraction: float | None = None
+        self.moved = 0.0  # when the bar last moved
+
+    def update(self, fraction: float | None, now: float) -> None:
+        if fraction is not None and (self.start is None or self.fraction is None or fraction < self.fraction):
+            self.start = (now, fraction)
+        self.fraction = fraction
+        self.moved = now
+
+    def seconds_left(self, now: float) -> float | None:
+        if self.start is None or self.fraction is None or self.fraction >= 1.0:
+            return None  # not known, or nothing left
+        spent, done = self.moved - self.start[0], self.fraction - self.start[1]
+        if spent < 2.0 or done < 0.05:
+            return None
+        return max(0.0, spent * (1.0 - self.fraction) / done - (now - self.moved))
+
+
+def say_time_left(seconds: float) -> str:
+    """"about 15 s left", "about 3 min left": rounded as far as such a guess deserves."""
+    if seconds < 10:
+        return "a few seconds left"
+    if seconds < 100:
+        return f"about {int(round(seconds / 5) * 5)} s left"
+    return f"about {int(round(seconds / 60))} min left"
+
+
 class Stopwatch:
     def __init__(self) -> None:
         self.start = time.perf_counter()

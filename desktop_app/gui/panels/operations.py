@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBo
 
 from desktop_app.core.models.device import DEVICE_CHOICES, available_devices
 from desktop_app.core.operations import AUTO, Operation, Param, registry
-from desktop_app.core.work import Progress
+from desktop_app.core.work import Pace, Progress, say_time_left
 from desktop_app.gui.icons import icon
 from desktop_app.gui.scrolling import scrolling
 
@@ -179,23 +179,6 @@ class VariationStrip(QWidget):
         self.hide()
 
 
-def time_left(seconds: float, start: float, now: float) -> float | None:
-    """Seconds a job has left when its bar moved from `start` to `now` in `seconds`, at that
-    pace; None while the pace is not yet known (under 2 s or 5 % of the bar)."""
-    if seconds < 2.0 or now - start < 0.05:
-        return None
-    return seconds * (1.0 - now) / (now - start)
-
-
-def say_time_left(seconds: float) -> str:
-    """"about 15 s left", "about 3 min left": rounded as far as such a guess deserves."""
-    if seconds < 10:
-        return "a few seconds left"
-    if seconds < 57.5:
-        return f"about {int(round(seconds / 5) * 5)} s left"
-    return f"about {int(round(seconds / 60))} min left"
-
-
 def fitting_values(params: tuple[Param, ...], values: dict[str, Any]) -> dict[str, Any]:
     """Of remembered `values`, those the form can show for `params`: a setting an operation no
     longer has, or a value it no longer takes (another version of the app), is left out."""
@@ -295,9 +278,7 @@ class OperationPanel(QWidget):
         self._values: dict[str, dict[str, Any]] = {}
         self._current: Operation | None = None
         self._started = 0.0
-        self._pace: tuple[float, float] | None = None  # (time, fraction) the bar's pace is read from
-        self._fraction: float | None = None
-        self._moved = 0.0  # when the bar last moved
+        self._pace = Pace()
         self._timer = QTimer(self)
         self._timer.setInterval(200)
         self._timer.timeout.connect(self._tick)
@@ -410,7 +391,7 @@ class OperationPanel(QWidget):
         self.cancel_button.setEnabled(running)
         if running:
             self._started = time.perf_counter()
-            self._pace, self._fraction = None, None
+            self._pace = Pace()
             self._last_message = message
             self.progress.setValue(0)
             self._timer.start()
@@ -428,11 +409,7 @@ class OperationPanel(QWidget):
         else:
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(p.fraction * 1000))
-            if self._pace is None or self._fraction is None or p.fraction < self._fraction:
-                # the bar's first move, after a stage it could not measure, or it went back
-                self._pace = (time.perf_counter(), p.fraction)
-        self._fraction = p.fraction
-        self._moved = time.perf_counter()
+        self._pace.update(p.fraction, time.perf_counter())
         self._last_message = p.message
         self._tick()
 
@@ -444,8 +421,5 @@ class OperationPanel(QWidget):
 
     def time_left_text(self) -> str:
         """"about 15 s left" while a job runs at a pace the bar shows, else ""."""
-        if not self._timer.isActive() or self._pace is None or self._fraction is None:
-            return ""
-        # the pace up to the bar's last move, counted down since
-        left = time_left(self._moved - self._pace[0], self._pace[1], self._fraction)
-        return "" if left is None else say_time_left(max(0.0, left - (time.perf_counter() - self._moved)))
+        left = self._pace.seconds_left(time.perf_counter()) if self._timer.isActive() else None
+        return "" if left is None else say_time_left(left)
