@@ -160,3 +160,16 @@ def test_photos_and_folders_dropped_on_the_dialog_join_the_list(qtbot, dialog, s
     assert drop_files(d, [QUrl("https://example.com/a.jpg")]) == (False, False)  # not a file here
     drop_files(d, [QUrl.fromLocalFile(str(shoot))])
     assert d.input_paths() == [shoot, photo_path], "listed once"
+
+
+def test_the_whole_batch_says_about_how_long_it_has_left(qtbot, dialog, monkeypatch):
+    from desktop_app.gui.dialogs import batch as batch_module
+
+    d = dialog()
+    clock = [50.0]
+    monkeypatch.setattr(batch_module.time, "perf_counter", lambda: clock[0])
+    for k, now in enumerate((50.0, 80.0, 110.0)):  # a photo every 30 s of 20
+        clock[0] = now
+        d._on_progress(Progress(k / 20, f"photo {k + 1}", {"index": k, "count": 20, "source": f"p{k}.jpg"}))
+    assert d.overall_label.text() == "All photos: about 9 min left"  # 18 more at 30 s each
+    assert d.file_label.text() == "Photo 3 of 20: p2.jpg"

@@ -11,6 +11,7 @@ usable meanwhile; closing the dialog only hides it.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
@@ -18,7 +19,7 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QFil
 
 from desktop_app.core.batch import DEFAULT_PATTERN, BatchReport, BatchSpec, batch_operations, run_batch
 from desktop_app.core.imaging.io import OPEN_FILTER
-from desktop_app.core.work import Progress
+from desktop_app.core.work import Pace, Progress, say_time_left
 from desktop_app.gui.panels.operations import ParamForm, fitting_values
 from desktop_app.gui.workers import WorkerThread
 
@@ -35,6 +36,7 @@ class BatchDialog(QDialog):
         self.window_ = window
         self.job: WorkerThread | None = None
         self.report: BatchReport | None = None
+        self.pace = Pace()  # the whole batch's: how long it has left
         self.operations = {op.key: op for op in batch_operations()}
 
         # photos
@@ -129,7 +131,8 @@ class BatchDialog(QDialog):
             layout.addWidget(w)
         layout.addWidget(self.file_label)
         layout.addWidget(self.file_bar)
-        layout.addWidget(QLabel("All photos"))
+        self.overall_label = QLabel("All photos")
+        layout.addWidget(self.overall_label)
         layout.addWidget(self.overall_bar)
         layout.addWidget(self.status)
         layout.addWidget(self.failures)
@@ -251,6 +254,8 @@ class BatchDialog(QDialog):
         self.failures.setVisible(False)
         self.file_bar.setValue(0)
         self.overall_bar.setValue(0)
+        self.pace = Pace()
+        self.overall_label.setText("All photos")
         self.status.setText("Starting...")
         job = WorkerThread(lambda: run_batch(spec), "Batch", parent=self)
         job.progress.connect(self._on_progress)
@@ -280,6 +285,10 @@ class BatchDialog(QDialog):
         data = p.data
         if p.fraction is not None:
             self.overall_bar.setValue(round(p.fraction * 100))
+            now = time.perf_counter()
+            self.pace.update(p.fraction, now)
+            left = self.pace.seconds_left(now)
+            self.overall_label.setText("All photos" + (f": {say_time_left(left)}" if left is not None else ""))
         if "index" not in data:
             return
         name = Path(data["source"]).name
@@ -292,6 +301,7 @@ class BatchDialog(QDialog):
 
     def _on_done(self, report: BatchReport) -> None:
         self.report = report
+        self.overall_label.setText("All photos")
         self.overall_bar.setValue(100)
         text = f"Finished: {report.summary()}."
         if report.failed:
