@@ -99,7 +99,9 @@ class OperationRuns:
             said = [f"{op.title}: done"] + notes
             if len(results) > 1:
                 self.variations = Variations(doc, op.title, results, 0, step)
-                self.w.ops_panel.variations.show_variations(thumbs, [variation_label(op, s) for s in seeds])
+                self.w.ops_panel.variations.show_variations(
+                    thumbs, [variation_label(op, s) for s in seeds],
+                    [variation_label(op, s, ": ", long=True) for s in seeds])
             self.w.runner.outcome = "; ".join(said)
 
         self.clear_variations()

@@ -24,6 +24,7 @@ def test_neural_fill_offers_three_variations_to_pick_from_and_undo(qtbot, opened
     strip = window.ops_panel.variations
     assert strip.isVisible() and len(strip.buttons) == 3
     assert [b.text() for b in strip.buttons] == ["Seed 5", "Seed 6", "Seed 7"]
+    assert strip.buttons[0].toolTip() == "Use seed 5"
     assert strip.buttons[0].isChecked()
     # in view without scrolling: below Run they were once out of sight on a small screen
     def whole(w):
@@ -110,6 +111,7 @@ def test_box_select_an_object_remove_it_pick_a_variation_and_undo(qtbot, window,
     assert strip.isVisible() and len(strip.buttons) == 3
     # each says what its seed does, as the Seed setting explains
     assert [b.text() for b in strip.buttons] == ["Seed 0\nlayout", "Seed 1\nsharp edges", "Seed 2\nphoto inside"]
+    assert strip.buttons[2].toolTip() == "Use seed 2: the photo's own patches deep inside a large hole"
     qtbot.waitUntil(lambda: strip.scroller.horizontalScrollBar().maximum() == 0, timeout=2000)  # all in view
     assert strip.label.text() == "3 variations: click one to use it"
     assert panel.status.text().startswith("Remove object: done")  # not a bare "Ready" beside them

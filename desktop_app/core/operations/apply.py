@@ -49,11 +49,12 @@ def apply_operation(
     return join_alpha(result, alpha)
 
 
-def variation_label(op: Operation, seed: int, between: str = "\n") -> str:
+def variation_label(op: Operation, seed: int, between: str = "\n", long: bool = False) -> str:
     """What a variation is called: "Seed 4", then (after `between`) what that seed does where
-    the operation names its seeds' kinds (`extra["variation_names"]`, by seed modulo their count)."""
+    the operation names its seeds' kinds (`extra["variation_names"]`: (short name, what it
+    does) by seed modulo their count); `long`: what it does, for a tooltip."""
     names = op.extra.get("variation_names")
-    return f"Seed {seed}" + (f"{between}{names[seed % len(names)]}" if names else "")
+    return f"Seed {seed}" + (f"{between}{names[seed % len(names)][int(long)]}" if names else "")
 
 
 def variation_seeds(op: Operation, params: dict[str, Any], count: int | None = None) -> list[int | None]:

@@ -159,5 +159,8 @@ REMOVE = Operation(
     run=remove_object, params=(_REMOVE_SEED, EXPAND, _working(512), _GRAIN), fills_mask=True, uses_device=True,
     prepare_mask=_expand,
     # what seeds 0, 1, 2 (mod 3) do, as the Seed setting says (remove.READINGS)
-    extra=dict(NEURAL_FILL_EXTRA, variation_names=("layout", "sharp edges", "photo inside")),
+    extra=dict(NEURAL_FILL_EXTRA, variation_names=(
+        ("layout", "the network's layout throughout (the default)"),
+        ("sharp edges", "the photo's own edges and shapes where they agree with the network's layout"),
+        ("photo inside", "the photo's own patches deep inside a large hole"))),
 )

@@ -125,18 +125,21 @@ class VariationStrip(QWidget):
         self.buttons: list[QToolButton] = []
         self.hide()
 
-    def show_variations(self, thumbs: list[QImage], labels: list[str], current: int = 0) -> None:
+    def show_variations(self, thumbs: list[QImage], labels: list[str], tips: list[str] | None = None,
+                        current: int = 0) -> None:
+        """One button per fill, `labels` under the thumbnails, `tips` (what each one is) over them."""
         for b in self.buttons:
             self.group.removeButton(b)
             b.deleteLater()
         self.buttons = []
-        for i, (thumb, text) in enumerate(zip(thumbs, labels)):
+        tips = tips or [text.replace("\n", ": ") for text in labels]
+        for i, (thumb, text, tip) in enumerate(zip(thumbs, labels, tips)):
             b = QToolButton()
             b.setObjectName(f"variation_{i}")
             b.setCheckable(True)
             b.setIcon(QIcon(QPixmap.fromImage(thumb)))
             b.setText(text)
-            b.setToolTip("Use " + text.replace("\n", ": ").lower())  # "Use seed 1: sharp edges"
+            b.setToolTip(f"Use {tip[0].lower()}{tip[1:]}")  # "Use seed 2: the photo's own patches deep ..."
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
             small = b.font()  # a size smaller: three labels side by side in a first-start dock
             small.setPointSizeF(small.pointSizeF() * 0.9)
