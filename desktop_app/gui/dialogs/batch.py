@@ -1,9 +1,10 @@
 """File > Batch...: one operation over many photos (core/batch.py does the work).
 
-Pick photos or folders (or drop them on the dialog), an operation that needs no painted mask and its parameters (the same
-form as the Operations panel, built from the registry), an output folder, format, bit depth
-and a name pattern; Start runs the batch in a worker, with a bar for the photo in hand and
-one for the whole batch. Cancel stops between steps; Start again continues where it stopped
+Pick photos or folders (or drop them on the dialog), an operation that needs no painted mask
+and its parameters (the same form as the Operations panel, built from the registry), an output
+folder, format, bit depth and a name pattern (the last batch's come back, not its photos);
+Start runs the batch in a worker, with a bar for the photo in hand and one for the whole batch
+(with about how long it has left). Cancel stops between steps; Start again continues where it stopped
 (the output folder's journal says which photos are done). Bad photos are listed with their
 reasons as they happen, and the batch goes on. The dialog is modeless and the window stays
 usable meanwhile; closing the dialog only hides it.
