@@ -104,6 +104,8 @@ def remove_object(inp: OperationInput) -> Work[np.ndarray]:
 
 
 NEURAL_FILL_EXTRA = {"variations": 3}  # seeds offered to pick from after a run
+
+
 def _seed(description: str) -> Param:
     return Param("seed", int, 0, "Seed", description, minimum=0, maximum=2**31 - 1, step=1)
 

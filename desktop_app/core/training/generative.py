@@ -31,7 +31,6 @@ keeps the checkpoint with the best "val_neg_swd" (higher is better, so the negat
 
 from __future__ import annotations
 
-
 import cv2
 import numpy as np
 import torch

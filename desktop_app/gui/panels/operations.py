@@ -196,6 +196,8 @@ def _takes(p: Param, value: Any) -> bool:
         return value in p.choices
     if p.kind is bool:
         return isinstance(value, bool)
+    if p.kind is str:
+        return isinstance(value, str)
     if p.kind is int:
         return isinstance(value, int) and not isinstance(value, bool)
     return isinstance(value, (int, float)) and not isinstance(value, bool)
