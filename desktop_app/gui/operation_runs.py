@@ -26,6 +26,7 @@ class Variations:
     results: list[np.ndarray]
     index: int
     step: object = None  # the history step that holds the one shown
+    names: list[str] | None = None  # each result's name, as its thumbnail says it ("Seed 1: sharp edges")
 
 
 def variation_thumbnails(results: list[np.ndarray], mask: np.ndarray, size: int = 84):
@@ -98,7 +99,8 @@ class OperationRuns:
                 return
             said = [f"{op.title}: done"] + notes
             if len(results) > 1:
-                self.variations = Variations(doc, op.title, results, 0, step)
+                self.variations = Variations(doc, op.title, results, 0, step,
+                                             [variation_label(op, s, ": ") for s in seeds])
                 self.w.ops_panel.variations.show_variations(
                     thumbs, [variation_label(op, s) for s in seeds],
                     [variation_label(op, s, ": ", long=True) for s in seeds])
@@ -128,7 +130,8 @@ class OperationRuns:
             v.index, v.step = index, step
             self.w.ops_panel.variations.set_current(index)
 
-        job = self.w.runner.edit(f"{v.title}: variation {index + 1}", work, done,
+        name = v.names[index] if v.names else f"variation {index + 1}"
+        job = self.w.runner.edit(f"{v.title}: {name}", work, done,
                                  stale="The image changed meanwhile; the variation was not applied.")
         if job is None:  # busy: the strip goes back to the one shown
             self.w.ops_panel.variations.set_current(v.index)

@@ -156,6 +156,29 @@ def test_degradations_have_the_noise_they_claim():
     assert (real - real_target).abs().mean() > 0.001
 
 
+def test_camera_grain_blur_is_a_gaussian_that_keeps_the_noise_power():
+    """The grain's blur (two 1-D passes) equals a 2-D Gaussian convolution, and white noise
+    keeps unit variance through it, whatever each sample's blur."""
+    import math
+    import torch.nn.functional as F
+
+    white = torch.randn(3, 2, 96, 96, generator=torch.Generator().manual_seed(4))
+    sigmas = torch.tensor([0.1, 1.2, 4.0])  # the first too small to blur: left as it is
+    blurred = degrade._blur_each(white, sigmas)
+    assert torch.equal(blurred[0], white[0])
+    for i in (1, 2):
+        s = float(sigmas[i])
+        r = math.ceil(3 * s)
+        x = torch.arange(-r, r + 1, dtype=torch.float32)
+        k = torch.exp(-(x[:, None] ** 2 + x[None, :] ** 2) / (2 * s * s))
+        k = (k / k.sum())[None, None].repeat(2, 1, 1, 1)
+        direct = F.conv2d(F.pad(white[i:i + 1], (r, r, r, r), mode="reflect"), k, groups=2)[0]
+        direct = direct / (k[0, 0] ** 2).sum().sqrt()
+        assert torch.allclose(blurred[i], direct, atol=1e-4)
+        assert 0.8 < float(blurred[i].std()) < 1.2
+        assert float((blurred[i][:, :, 1:] * blurred[i][:, :, :-1]).mean()) > 0.5  # blurred: neighbours alike
+
+
 def test_camera_noise_comes_in_colour_blotches_larger_than_its_brightness_grain():
     """Real camera files (PolyU) hold colour noise correlated over 4+ pixels and brightness
     noise over about one: the synthetic camera noise has both, unlike white noise."""

@@ -42,6 +42,7 @@ def test_neural_fill_offers_three_variations_to_pick_from_and_undo(qtbot, opened
     wait_idle(qtbot, window)
     third = doc.image
     assert strip.buttons[2].isChecked()
+    assert window.ops_panel.status.text().startswith("Neural fill: Seed 7"), "named as its thumbnail names it"
     assert np.abs(third - first)[inside].mean() > 1e-3, "another seed, another fill"
     np.testing.assert_array_equal(third[outside], before[outside])
     assert len(doc.history.done) == steps + 1, "picking a variation replaces the fill, it does not stack"

@@ -34,13 +34,13 @@ def gaussian(clean: torch.Tensor, sigma_max: float, grey_fraction: float,
     n, c = clean.shape[:2]
     if colour_fraction > 0 and c == 3:
         clean = vivid(clean, torch.rand(n, generator=gen) < colour_fraction, gen)
-    grey = (torch.rand(n, generator=gen) < grey_fraction) | is_grey(clean)
+    grey = ((torch.rand(n, generator=gen) < grey_fraction) | is_grey(clean).cpu()).to(clean.device)
     if grey.any():
         lum = clean[grey].mean(dim=1, keepdim=True).expand(-1, c, -1, -1)
         clean = clean.clone()
         clean[grey] = lum
-    sigma = torch.rand(n, generator=gen) * (sigma_max / 255.0)
-    noise = torch.randn(clean.shape, generator=gen)
+    sigma = (torch.rand(n, generator=gen) * (sigma_max / 255.0)).to(clean.device)
+    noise = _randn(clean, gen)
     if grey.any():
         noise[grey] = noise[grey][:, :1].expand(-1, c, -1, -1)
     noisy = clean + noise * sigma[:, None, None, None]
@@ -56,8 +56,9 @@ def as_file(noisy: torch.Tensor, which: torch.Tensor, gen: torch.Generator) -> t
     if not which.any():
         return noisy
     out = noisy.clone()
+    which = which.to(noisy.device)
     eight = torch.rand(int(which.sum()), generator=gen) < 0.5
-    levels = torch.where(eight, 255.0, 65535.0)[:, None, None, None]
+    levels = torch.where(eight, 255.0, 65535.0)[:, None, None, None].to(noisy.device)
     out[which] = torch.round(noisy[which].clamp(0, 1) * levels) / levels
     return out
 
@@ -70,14 +71,16 @@ def vivid(clean: torch.Tensor, which: torch.Tensor, gen: torch.Generator) -> tor
     if not which.any():
         return clean
     k = int(which.sum())
+    which = which.to(clean.device)
     x = clean[which]
-    u = torch.rand(k, 5, generator=gen)
+    u = torch.rand(k, 5, generator=gen).to(clean.device)
     angle = (u[:, 0] * 2 - 1) * math.pi
     # rotation about the unit grey axis g (Rodrigues): R = cI + s[g]x + (1 - c) g g^T
     g = torch.full((3,), 1 / math.sqrt(3))
-    cross = torch.tensor([[0.0, -g[2], g[1]], [g[2], 0.0, -g[0]], [-g[1], g[0], 0.0]])
+    cross = torch.tensor([[0.0, -g[2], g[1]], [g[2], 0.0, -g[0]], [-g[1], g[0], 0.0]]).to(clean.device)
     cos, sin = torch.cos(angle)[:, None, None], torch.sin(angle)[:, None, None]
-    rot = cos * torch.eye(3) + sin * cross + (1 - cos) * torch.outer(g, g)
+    g = g.to(clean.device)
+    rot = cos * torch.eye(3, device=clean.device) + sin * cross + (1 - cos) * torch.outer(g, g)
     x = torch.einsum("nij,njhw->nihw", rot, x)
     grey = x.mean(dim=1, keepdim=True)
     sat = (1 + 1.5 * u[:, 1])[:, None, None, None]
@@ -92,14 +95,16 @@ def _encode_jpeg(batch: torch.Tensor, qualities: list[int | None]) -> torch.Tens
     import cv2
     import numpy as np
 
+    if all(q is None for q in qualities):
+        return batch
     out = batch.clone()
+    pixels = (batch.clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
     for i, q in enumerate(qualities):
         if q is None:
             continue
-        img = (batch[i].clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-        ok, buf = cv2.imencode(".jpg", img[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(q)])
+        ok, buf = cv2.imencode(".jpg", pixels[i][:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(q)])
         dec = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1].astype(np.float32) / 255.0
-        out[i] = torch.from_numpy(np.ascontiguousarray(dec)).permute(2, 0, 1)
+        out[i] = torch.from_numpy(np.ascontiguousarray(dec)).permute(2, 0, 1).to(batch.device)
     return out
 
 
@@ -120,18 +125,18 @@ def realistic(clean: torch.Tensor, gen: torch.Generator, jpeg_probability: float
     n, c, h, w = clean.shape
     lin = clean.clamp(0, 1) ** 2.2
     u = torch.rand(n, 4, generator=gen)
-    a = 10 ** (-4.5 + 3.0 * u[:, 0])  # shot-noise gain
-    b = 10 ** (-6.5 + 3.5 * u[:, 1])  # read-noise variance
+    a = (10 ** (-4.5 + 3.0 * u[:, 0])).to(clean.device)  # shot-noise gain
+    b = (10 ** (-6.5 + 3.5 * u[:, 1])).to(clean.device)  # read-noise variance
     std = torch.sqrt(a[:, None, None, None] * lin + b[:, None, None, None])
-    noise = camera_grain(torch.randn(clean.shape, generator=gen), gen) if c == 3 else \
-        _blur_each(torch.randn(clean.shape, generator=gen), 1.2 * u[:, 2])
+    noise = camera_grain(_randn(clean, gen), gen) if c == 3 else _blur_each(_randn(clean, gen), 1.2 * u[:, 2])
     noisy_lin = (lin + std * noise).clamp(0, 1)
     noisy = noisy_lin ** (1 / 2.2)
     # some samples: plain additive white Gaussian noise in sRGB
     plain = torch.rand(n, generator=gen) < gaussian_probability
     if plain.any():
-        sig = (torch.rand(int(plain.sum()), generator=gen) * 50 / 255)[:, None, None, None]
-        noisy[plain] = (clean[plain] + sig * torch.randn(clean[plain].shape, generator=gen)).clamp(0, 1)
+        sig = (torch.rand(int(plain.sum()), generator=gen) * 50 / 255)[:, None, None, None].to(clean.device)
+        plain = plain.to(clean.device)
+        noisy[plain] = (clean[plain] + sig * _randn(clean[plain], gen)).clamp(0, 1)
     qualities = [int(q) if r < jpeg_probability else None
                  for q, r in zip((55 + 40 * torch.rand(n, generator=gen)).tolist(), torch.rand(n, generator=gen).tolist())]
     noisy = _encode_jpeg(torch.round(noisy.clamp(0, 1) * 255) / 255, qualities)  # an 8-bit file
@@ -149,29 +154,39 @@ def camera_grain(white: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     renormalised), and 0-40 % of the power left white."""
     n = white.shape[0]
     u = torch.rand(n, 4, generator=gen)
-    opp = torch.einsum("ij,njhw->nihw", _OPPONENT, white)
+    opponent = _OPPONENT.to(white.device)
+    opp = torch.einsum("ij,njhw->nihw", opponent, white)
     lum = _blur_each(opp[:, :1], 0.3 + 1.2 * u[:, 0])
-    chroma = _blur_each(opp[:, 1:], 1.5 + 3.5 * u[:, 1]) * (0.5 + u[:, 2])[:, None, None, None]
-    grain = torch.einsum("ji,njhw->nihw", _OPPONENT, torch.cat([lum, chroma], dim=1))
+    chroma = _blur_each(opp[:, 1:], 1.5 + 3.5 * u[:, 1]) * (0.5 + u[:, 2])[:, None, None, None].to(white.device)
+    grain = torch.einsum("ji,njhw->nihw", opponent, torch.cat([lum, chroma], dim=1))
     grain = grain / grain.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
-    share = 0.4 * u[:, 3][:, None, None, None]
-    fresh = torch.randn(white.shape, generator=gen)
+    share = 0.4 * u[:, 3][:, None, None, None].to(white.device)
+    fresh = _randn(white, gen)
     return torch.sqrt(1 - share) * grain + torch.sqrt(share) * fresh
 
 
 def _blur_each(noise: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
-    """Each sample's noise blurred by its own Gaussian sigma (pixels), variance restored."""
+    """Each sample's noise blurred by its own Gaussian sigma (pixels), variance restored.
+    The Gaussian is separable: a row pass and a column pass (2r + 1 taps each, not (2r + 1)^2)."""
     import torch.nn.functional as F
 
     out = noise.clone()
+    c = noise.shape[1]
     for i, s in enumerate(sigmas.tolist()):
         if s < 0.2:
             continue
         r = min(max(2, math.ceil(3 * s)), min(noise.shape[-2:]) - 1)  # reflect needs r < the side
-        x = torch.arange(-r, r + 1, dtype=torch.float32)
+        x = torch.arange(-r, r + 1, dtype=torch.float32, device=noise.device)
         k1 = torch.exp(-(x ** 2) / (2 * s * s))
         k1 = k1 / k1.sum()
-        k2 = (k1[:, None] * k1[None, :])[None, None].repeat(noise.shape[1], 1, 1, 1)
-        blurred = F.conv2d(F.pad(noise[i:i + 1], (r, r, r, r), mode="reflect"), k2, groups=noise.shape[1])
-        out[i] = blurred[0] / (k2[0, 0] ** 2).sum().sqrt()
+        padded = F.pad(noise[i:i + 1], (r, r, r, r), mode="reflect")
+        rows = F.conv2d(padded, k1.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+        blurred = F.conv2d(rows, k1.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+        out[i] = blurred[0] / (k1 ** 2).sum()  # the 2-D kernel's norm is the 1-D one's squared
     return out
+
+
+def _randn(like: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Standard normal noise shaped as `like`, drawn from `gen` (a CPU generator, so a seed
+    gives the same noise wherever training runs), on `like`'s device."""
+    return torch.randn(like.shape, generator=gen).to(like.device)

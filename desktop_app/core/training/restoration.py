@@ -45,18 +45,19 @@ class DenoiseTask(TrainingCode):
                                 self.clip_fraction, self.colour_fraction)
 
     def loss(self, model: nn.Module, clean: torch.Tensor, gen: torch.Generator, device) -> tuple[torch.Tensor, dict]:
-        noisy, target, sigma = self.degrade(clean, gen)
-        sigma = sigma.to(device) if sigma is not None and getattr(model, "noise_map", False) else None
-        out = model(noisy.to(device), sigma)
-        per_sample = torch.abs(out - target.to(device)).flatten(1).mean(dim=1)
-        return torch.mean(per_sample * self.sample_weights(noisy, target).to(device)), {}
+        # degraded where the network runs: on a GPU the noise's blurs cost nothing there
+        noisy, target, sigma = self.degrade(clean.to(device), gen)
+        sigma = sigma if sigma is not None and getattr(model, "noise_map", False) else None
+        out = model(noisy, sigma)
+        per_sample = torch.abs(out - target).flatten(1).mean(dim=1)
+        return torch.mean(per_sample * self.sample_weights(noisy, target)), {}
 
     def sample_weights(self, noisy: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
         """Per-sample loss weights: 1 for plain L1; with `balance` b, (25 / (s + 5)) ** b for a
         sample whose added noise has standard deviation s (0-255 scale), so a sample at 25
         weighs as before, one at 5 2.5x as much, one at 75 a third."""
         if self.balance == 0:
-            return torch.ones(noisy.shape[0])
+            return torch.ones(noisy.shape[0], device=noisy.device)
         level = (noisy - clean).flatten(1).std(dim=1) * 255.0
         return (25.0 / (level + 5.0)) ** self.balance
 
@@ -173,15 +174,16 @@ class PairedRealDenoiseTask(RealDenoiseTask):
         return batch
 
     def loss(self, model: nn.Module, batch: torch.Tensor, gen: torch.Generator, device) -> tuple[torch.Tensor, dict]:
+        batch = batch.to(device)
         noisy, clean = batch[:, :3], batch[:, 3:]
         real = max(1, round(batch.shape[0] * self.real_fraction))
         vivid = torch.rand(batch.shape[0] - real, generator=gen) < self.colour_fraction
         clean = torch.cat([clean[:real], degrade.vivid(clean[real:], vivid, gen)])
         synthetic, _, _ = degrade.realistic(clean[real:], gen)
         noisy = torch.cat([noisy[:real], synthetic])
-        out = model(noisy.to(device), None)
-        per_sample = torch.abs(out - clean.to(device)).flatten(1).mean(dim=1)
-        return torch.mean(per_sample * self.sample_weights(noisy, clean).to(device)), {}
+        out = model(noisy, None)
+        per_sample = torch.abs(out - clean).flatten(1).mean(dim=1)
+        return torch.mean(per_sample * self.sample_weights(noisy, clean)), {}
 
     def validation_pairs(self, images: list[np.ndarray]) -> list[tuple]:
         pairs = []
