@@ -23,7 +23,9 @@ The second table makes the composites of the same seeds ``--upscale`` times larg
 upscaled, the region drawn at the large size so that its edge is sharp there; a noise region
 is drawn anew at that size, so its shape differs): the graph cut then runs on a
 downscaled crop, and the full-resolution edge refinement matters; box select without it
-(``BoxSelectSettings(refine=False)``: the working-resolution answer upscaled) is the ablation.
+(``BoxSelectSettings(refine=False)``: the working-resolution answer upscaled) is the ablation;
+in the first table, box select without adding the thin parts the graph cut leaves out
+(``BoxSelectSettings(thin_reach=0)``).
 Plain GrabCut is not run there (seconds per case). The last table times box select on one
 ``--big`` photo (an upscaled composite, 24 megapixels by default), median of 3 runs, with the
 composite's own box and with a box over 90 % of the photo (the slowest case).
@@ -243,8 +245,11 @@ def main() -> None:
     throttle = Throttle(10.0)
 
     labels = {"rectangle": "rectangle (the box itself)", "grabcut": "plain GrabCut, own size",
-              "box select": "box select (ours)", "unrefined": "box select without the edge refinement"}
-    at_own_size = {"rectangle": rectangle, "grabcut": plain_grabcut, "box select": box_select}
+              "box select": "box select (ours)", "unrefined": "box select without the edge refinement",
+              "no thin parts": "box select without adding thin parts"}
+    no_thin = BoxSelectSettings(thin_reach=0)
+    at_own_size = {"rectangle": rectangle, "grabcut": plain_grabcut, "box select": box_select,
+                   "no thin parts": lambda image, box: box_select(image, box, settings=no_thin)}
     rows = run_methods(at_own_size, seeds, photos, 1.0, labels, throttle)
     size = make_case(seeds[0], photos)[0].shape[1::-1]
     parts = [f"### Box select on {len(seeds)} composites ({size[0]}x{size[1]}, seeds {seeds[0]}-{seeds[-1]})", "",

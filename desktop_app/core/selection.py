@@ -60,6 +60,9 @@ class BoxSelectSettings:
     guided_eps: float = 1e-3  # guided filter regulariser (colour variance, [0, 1] scale)
     edge_softness: float = 0.7  # sigma (px) of the final soft edge; 0 for a hard mask
     min_island: float = 0.02  # drop separate specks smaller than this fraction of the object
+    # thin parts the cut leaves out (propeller blades, antennas, stems) are added within this
+    # reach of the selection, as a fraction of the box's longer side (0: off)
+    thin_reach: float = 0.1
     seed: int = 0  # GrabCut's k-means starts from OpenCV's RNG: seeded, the same input gives the same mask
 
 
@@ -143,6 +146,12 @@ def box_select_work(image: np.ndarray, box: Rect, *, keep: np.ndarray | None = N
     else:
         fg = yield from _graph_cut(small, labels, steps, hinted, settings.seed, 0.05, 0.65)
     fg = _tidy(fg, sure, settings.min_island)
+    if settings.thin_reach > 0:
+        sx, sy = small_w / crop_w, small_h / crop_h
+        box_small = (int(box_in_crop[0] * sx), int(box_in_crop[1] * sy),
+                     int(math.ceil(box_in_crop[2] * sx)), int(math.ceil(box_in_crop[3] * sy)))
+        reach = settings.thin_reach * max(box_small[2] - box_small[0], box_small[3] - box_small[1])
+        fg = _thin_parts(small, fg, box_small, reach)
     yield Progress(0.65, "Refining the edge")
 
     mask = np.zeros((height, width), np.float32)
@@ -350,6 +359,55 @@ def _soften_edge(out: np.ndarray, band: np.ndarray, sigma: float) -> None:
         done.append((y0, y1, x0, x1, soft[y0 - hy0:y1 - hy0, x0 - hx0:x1 - hx0]))
     for y0, y1, x0, x1, soft in done:
         out[y0:y1, x0:x1] = soft
+
+
+def _thin_parts(pixels: np.ndarray, fg: np.ndarray, box: tuple[int, int, int, int], reach: float) -> np.ndarray:
+    """`fg` with the thin parts a graph cut leaves out: its smoothness term charges for every
+    pixel of outline, so a propeller blade, an antenna or a stem a pixel or two wide costs more
+    than its colour earns, and a removal left them behind as dark specks. A pixel inside the
+    `box` (x0, y0, x1, y1 on the grid of the 8-bit `pixels`) joins where it stands out from the
+    background around it (the photo with the selection filled in and median-filtered, which
+    wipes thin things) twice as much as the background outside the box ever stands out from
+    itself (its 99.5th percentile) and lies within `reach` pixels of the selection; such pixels
+    join as parts that start at the selection and reach out of it, a few pixels wide
+    (docs/benchmarks.md, "Thin parts the cut leaves out")."""
+    if not fg.any():
+        return fg
+    h, w = fg.shape
+    x0, y0, x1, y1 = box
+    outside = np.ones((h, w), bool)
+    outside[y0:y1, x0:x1] = False
+    if np.count_nonzero(outside) < 256:  # no background to learn what it looks like
+        return fg
+    selected = fg.astype(np.uint8)
+    rim = cv2.dilate(selected, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (11, 11)))
+    background = cv2.medianBlur(cv2.inpaint(pixels, rim, 3, cv2.INPAINT_TELEA), 7)
+    stands_out = np.abs(pixels.astype(np.int16) - background.astype(np.int16)).max(axis=2)
+    level = max(2.0 * float(np.percentile(stands_out[outside], 99.5)), 16.0)  # 8-bit steps
+    distance = cv2.distanceTransform(1 - selected, cv2.DIST_L2, 3)
+    thin = (stands_out > level) & (distance <= reach) & ~outside & ~fg
+    if not thin.any():
+        return fg
+    # parts that reach out of the selection, a few pixels wide: the outline's own fringe
+    # (anti-aliased pixels a pixel or two out, or a strip along an edge the cut placed a
+    # little inside) stays out, or every edge would turn ragged. The parts are judged beyond
+    # that fringe, then joined to the selection through it.
+    fringe = thin & (distance < 2.0)
+    core = thin & ~fringe
+    count, parts = cv2.connectedComponents(core.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return fg
+    labels, far = parts[core], distance[core]
+    closest = np.full(count, np.inf)
+    farthest = np.zeros(count)
+    np.minimum.at(closest, labels, far)
+    np.maximum.at(farthest, labels, far)
+    area = np.bincount(labels, minlength=count)
+    kept = (closest <= 3.0) & (farthest >= closest + 2.0) & (area <= 4.0 * farthest)
+    kept[0] = False
+    out = kept[parts]
+    touching = cv2.dilate(out.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    return fg | out | (fringe & touching)
 
 
 def _tidy(fg: np.ndarray, sure: np.ndarray, min_island: float) -> np.ndarray:

@@ -263,15 +263,18 @@ def test_averaging_similar_patches_takes_blotches_off_and_keeps_edges_and_the_me
 
 
 def test_the_blind_denoiser_keeps_a_fine_mesh_it_used_to_wipe():
+    """A chair's fine mesh (PolyU's classroom) came out flat: the network took it for noise and
+    Keep fine texture put it back. The weights of the GPU fine-tune keep it themselves (0.73 of
+    its contrast, the earlier ones under 0.5), and the step leaves that alone."""
     from desktop_app.core.operations import apply_operation, registry
     from desktop_app.core.work import run_work
 
     clean, noisy = _mesh_and_wall(seed=1)
     op = registry.get("denoise/cnn-real")
     kept = run_work(apply_operation(op, noisy, device="cpu"))
-    wiped = run_work(apply_operation(op, noisy, params={"keep_texture": False}, device="cpu"))
+    network = run_work(apply_operation(op, noisy, params={"keep_texture": False}, device="cpu"))
     mesh = np.s_[8:-8, 8:72]
     contrast = lambda a: np.abs(a[mesh] - a[mesh].mean()).mean()  # noqa: E731
-    assert contrast(wiped) < 0.5 * contrast(clean)  # the network alone takes the mesh for noise
-    assert contrast(kept) > 0.7 * contrast(clean)  # 0.81 on bf16, f32 and torch alike
-    assert np.abs(kept - wiped)[8:-8, 88:-8].max() < 2 / 255  # the plain wall: as the network left it
+    assert contrast(kept) > 0.7 * contrast(clean)
+    assert contrast(network) > 0.7 * contrast(clean)  # the network alone no longer wipes it
+    assert np.abs(kept - network)[8:-8, 88:-8].max() < 2 / 255  # the plain wall: as the network left it

@@ -76,6 +76,39 @@ def test_box_select_recovers_a_disc_with_a_soft_edge():
     assert soft.sum() < 5 * ring
 
 
+def test_box_select_takes_the_thin_parts_of_an_object_and_not_the_sky_around_it():
+    """A plane's propeller blades, an antenna: a pixel or two wide, in a colour the sky also holds (its
+    dark clouds), the graph cut leaves them out and a removal left them as dark specks. They
+    join the selection; the sky around them does not."""
+    import cv2
+
+    h, w = 160, 240
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    sky = np.stack([0.6 + 0.05 * np.sin(xx / 40 + yy / 60)] * 3, axis=2) * np.float32([0.95, 0.97, 1.03])
+    clouds = cv2.GaussianBlur((rng.random((h, w)) < 0.004).astype(np.float32), (0, 0), 6)
+    clouds = np.clip(clouds / clouds.max() * 3, 0, 1)
+    clouds[20:140, 60:180] = 0  # dark clouds, away from the plane
+    grey = np.float32([0.3, 0.3, 0.33])
+    body = disc((h, w), 120, 80, 30)
+    blades = np.zeros((h, w), bool)
+    for t in range(28, 38):  # four blades, two pixels wide, 8 px beyond the body
+        blades[80:82, 120 + t] = blades[80:82, 120 - t] = blades[80 + t, 120:122] = blades[80 - t, 120:122] = True
+    blades &= body < 0.5
+    image = sky * (1 - clouds[:, :, None]) + grey * clouds[:, :, None] + rng.normal(0, 0.01, sky.shape)
+    image = image * (1 - body[:, :, None]) + np.float32([0.15, 0.15, 0.17]) * body[:, :, None]
+    image[blades] = grey
+    image = np.clip(image, 0, 1).astype(np.float32)
+    box = (70, 30, 100, 100)
+    mask = box_select(image, box)
+    without = box_select(image, box, settings=BoxSelectSettings(thin_reach=0))
+    assert (without[blades] >= 0.5).mean() < 0.2  # the cut alone leaves the blades out
+    assert (mask[blades] >= 0.5).mean() > 0.8
+    away = cv2.distanceTransform((~(blades | (body > 0))).astype(np.uint8), cv2.DIST_L2, 3) > 2
+    assert not (mask >= 0.5)[away].any()  # no sky, bar the blades' own soft edge
+    assert iou(mask, body) > iou(without, body) - 0.05  # the body as before
+
+
 @pytest.mark.parametrize("coarse_size", [120, 0])  # coarse to fine, and the working grid alone
 def test_box_select_on_a_photo_larger_than_the_working_size_refines_the_edge_at_full_size(coarse_size):
     image, truth = disc_scene(900, 1200, cx=600, cy=450, r=260)
