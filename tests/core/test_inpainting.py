@@ -368,17 +368,29 @@ def test_remove_blends_soft_edges(tiny_inpaint_model):
     np.testing.assert_allclose(out[half], 0.5 * image[half] + 0.5 * full[half], atol=1e-4)
 
 
-@pytest.fixture
-def steady_threads(monkeypatch):
-    """The fill's threads as on an idle machine, whatever else loads this one: the fill depends
-    on the thread count (float sums in another order; 12 % of a hole's pixels differ between 1
-    and 2 threads), and the count on the load (`patchmatch.cpu_threads`)."""
+def test_remove_gives_the_same_fill_whatever_the_thread_count(tiny_inpaint_model, monkeypatch):
+    """The fill's threads follow the machine's load (`patchmatch.cpu_threads`): a seed must give
+    the same fill on a busy machine as on an idle one."""
+    import torch
+
     from desktop_app.core.inpainting import patchmatch
 
-    monkeypatch.setattr(patchmatch, "cpu_threads", lambda: 1)
+    image = leafy(96, 128, seed=4)
+    mask = np.zeros((96, 128), np.float32)
+    mask[30:60, 40:80] = 1.0
+    outer = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        fills = []
+        for threads in (1, 2):
+            monkeypatch.setattr(patchmatch, "cpu_threads", lambda threads=threads: threads)
+            fills.append(run_remove(image, mask, expand=2))
+    finally:
+        torch.set_num_threads(outer)
+    np.testing.assert_array_equal(fills[0], fills[1])
 
 
-def test_remove_same_seed_repeats_another_seed_differs_visibly(tiny_inpaint_model, steady_threads):
+def test_remove_same_seed_repeats_another_seed_differs_visibly(tiny_inpaint_model):
     image = leafy(96, 128, seed=3)
     mask = np.zeros((96, 128), np.float32)
     mask[25:70, 35:90] = 1.0
@@ -388,7 +400,7 @@ def test_remove_same_seed_repeats_another_seed_differs_visibly(tiny_inpaint_mode
     assert np.abs(a - c)[hole].mean() > 0.03  # other source patches, not only other grain
 
 
-def test_remove_ignores_what_lies_under_the_mask(tiny_inpaint_model, steady_threads):
+def test_remove_ignores_what_lies_under_the_mask(tiny_inpaint_model):
     from desktop_app.core.inpainting.remove import grow_mask
 
     image = leafy(96, 128, seed=4)

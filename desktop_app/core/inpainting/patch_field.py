@@ -138,15 +138,25 @@ def eigen_patches(level: Level, gen: torch.Generator) -> torch.Tensor:
     pick = _random_sources(level, min(PCA_SAMPLES, level.sources.numel()), gen)
     width = level.shape[1]
     samples = _patches_at(level.image, pick // width, pick % width, patch)
-    samples -= samples.mean(0)
-    scatter = samples.T @ samples
-    # the leading eigenvectors by subspace iteration: a full eigendecomposition of the
-    # (channels * patch**2)-square matrix cost as much as the rest of a small level's solve
-    basis = torch.randn(scatter.shape[0], dims + SUBSPACE_EXTRA, generator=gen, device=scatter.device)
-    for _ in range(SUBSPACE_STEPS):
-        basis, _ = torch.linalg.qr(scatter @ basis)
-    _, vectors = torch.linalg.eigh((basis.T @ scatter @ basis).double())  # eigenvalues ascending
-    leading = basis @ vectors[:, -dims:].float()
+    # One intra-op thread on the CPU: these small products and the QR round differently with
+    # more, the basis moves in its last bits, and the fill with it (12 % of a hole's pixels
+    # between 1 and 2 threads); the thread count follows the machine's load, so the same seed
+    # gave another fill on a busy machine. They cost little next to the solve.
+    outer = torch.get_num_threads()
+    if samples.device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        samples -= samples.mean(0)
+        scatter = samples.T @ samples
+        # the leading eigenvectors by subspace iteration: a full eigendecomposition of the
+        # (channels * patch**2)-square matrix cost as much as the rest of a small level's solve
+        basis = torch.randn(scatter.shape[0], dims + SUBSPACE_EXTRA, generator=gen, device=scatter.device)
+        for _ in range(SUBSPACE_STEPS):
+            basis, _ = torch.linalg.qr(scatter @ basis)
+        _, vectors = torch.linalg.eigh((basis.T @ scatter @ basis).double())  # eigenvalues ascending
+        leading = basis @ vectors[:, -dims:].float()
+    finally:
+        torch.set_num_threads(outer)
     return leading.T.reshape(dims, channels, patch, patch).contiguous()
 
 
