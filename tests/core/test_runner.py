@@ -160,3 +160,42 @@ def test_one_runner_serves_several_threads():
     for t in threads:
         t.join(120)
     assert all(r is not None and np.array_equal(r, expected) for r in results)  # none hung, none mixed up
+
+
+def test_converting_a_network_sends_nothing_and_forks_nothing(tmp_path):
+    """OpenVINO's converter sends usage events to Google Analytics by default, from a process it
+    forks off a thread; the fork once hung the command line at exit. The app shuts it out: the
+    converter runs with its no-op stub and no process is forked. In a fresh interpreter, as the
+    app starts (a test run may have imported OpenVINO already)."""
+    pytest.importorskip("openvino")
+    import os
+    import subprocess
+    import sys
+
+    script = """
+import os, sys, time
+forks = []
+real_fork = os.fork
+def fork():
+    forks.append(1)
+    return real_fork()
+os.fork = fork
+from tests.core.test_runner import loaded
+from tests.conftest import textured_image
+from desktop_app.core.models.runner import ModelRunner
+from desktop_app.core.work import run_work
+runner = ModelRunner(loaded())
+run_work(runner.run_tiled(textured_image(40, 40), vector=[0.1] * 3))
+assert runner.backend == "openvino"
+time.sleep(1.0)  # the converter's events went out from a thread shortly after
+import openvino.tools.ovc.telemetry_utils as telemetry
+print(len(forks), telemetry.tm.__name__, "openvino_telemetry" in sys.modules and sys.modules["openvino_telemetry"] is not None)
+"""
+    env = {**os.environ, "DESKTOP_APP_CACHE_DIR": str(tmp_path / "cache")}
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=root, env=env,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    forks, module, loaded_telemetry = out.stdout.split()
+    assert forks == "0"
+    assert module.endswith("telemetry_stub") and loaded_telemetry == "False"

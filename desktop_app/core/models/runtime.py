@@ -29,6 +29,7 @@ import inspect
 import json
 import logging
 import os
+import sys
 import threading
 import warnings
 from pathlib import Path
@@ -58,16 +59,26 @@ def installed() -> bool:
     return importlib.util.find_spec("openvino") is not None
 
 
-def version() -> str:
+def _openvino():
+    """The `openvino` module, its telemetry shut out first. Its model converter sends usage
+    events to Google Analytics unless a consent file in the user's home says no (it asks
+    nobody), from a process forked off a thread: this app sends nothing anywhere, and that
+    fork, taken while other threads ran, once hung the command line at exit holding its
+    output open. Without `openvino_telemetry` the converter uses its own no-op stub."""
+    if "openvino_telemetry" not in sys.modules:
+        sys.modules["openvino_telemetry"] = None  # type: ignore[assignment]  # import fails: the stub
     import openvino
 
-    return openvino.__version__
+    return openvino
+
+
+def version() -> str:
+    return _openvino().__version__
 
 
 def supports_bf16() -> bool:
     """Whether the CPU computes bf16 natively (AVX-512 BF16 or AMX), as OpenVINO reports it."""
-    import openvino as ov
-
+    ov = _openvino()
     return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
@@ -120,7 +131,7 @@ class CompiledNetwork:
         return np.ascontiguousarray((bf16_dithered(t) if self.bf16 else t).numpy())
 
     def _graph(self, example: Sequence[torch.Tensor]):
-        import openvino as ov
+        ov = _openvino()
 
         core = ov.Core()
         path = graph_dir() / f"{self.key}.xml" if self.key else None
