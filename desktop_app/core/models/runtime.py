@@ -12,8 +12,10 @@ mode runs on one compiled graph.
 A network is converted once per weights file: the graph is traced on its first call and saved
 as OpenVINO IR in the user's cache folder, under a key made of the weights' sha256, the
 architecture, its hyper-parameters, the network's source and the OpenVINO version; later
-runs read that file (about a second). Nothing is downloaded. If OpenVINO is missing or
-anything in it fails, the caller falls back to torch and one line is logged.
+runs read that file (about a second). Nothing is downloaded, and nothing is sent: OpenVINO's
+converter reports usage to Google Analytics by default, which `_openvino` shuts out. If
+OpenVINO is missing or anything in it fails, the caller falls back to torch and one line is
+logged.
 
 Precision: f32, unless the architecture's descriptor allows bf16 on the CPU (`cpu_bf16`,
 measured to cost under 0.01 dB) and the CPU computes bf16 natively (AVX-512 BF16 or AMX),
