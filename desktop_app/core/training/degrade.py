@@ -1,4 +1,8 @@
-"""Degradations that make (noisy, clean) training pairs from clean patches."""
+"""Degradations that make (noisy, clean) training pairs from clean patches.
+
+Each works where the batch lies (the trainer moves it to the network's device first, so on a
+GPU the blurs cost nothing); the random draws come from the caller's CPU generator and are
+moved there, so a seed gives the same samples on any device."""
 
 from __future__ import annotations
 
