@@ -6,7 +6,7 @@ import sys
 import time
 from typing import Any, Callable, TextIO
 
-from desktop_app.core.work import Pace, Progress, Work, run_work, say_time_left
+from desktop_app.core.work import Pace, Progress, Work, run_work
 
 
 class ProgressBar:
@@ -33,14 +33,13 @@ class ProgressBar:
         now = self.clock()
         frac = min(max(p.fraction, 0.0), 1.0) if p.fraction is not None else None
         self.pace.update(frac, now)
-        left = self.pace.seconds_left(now)
+        left = self.pace.text(now)
         if self.terminal:
             if now - self._last < 0.1 and (frac or 0) < 1:
                 return
             width, f = 30, frac or 0.0
             bar = "#" * int(f * width) + "-" * (width - int(f * width))
-            eta = say_time_left(left) if left is not None else ""
-            self.stream.write(f"\r{self.title} [{bar}] {f * 100:5.1f}% {now - self.start:6.1f}s {eta:<19} "
+            self.stream.write(f"\r{self.title} [{bar}] {f * 100:5.1f}% {now - self.start:6.1f}s {left:<19} "
                               f"{p.message[:40]:<40}")
             self._drawn = True
         else:
@@ -50,8 +49,8 @@ class ProgressBar:
             line = f"{self.title}: " + (f"{frac * 100:.0f}%" if frac is not None else "working")
             line += f", {p.message}" if p.message else ""
             line += f", {elapsed:.0f} s elapsed"
-            if left is not None:
-                line += f", {say_time_left(left)}"
+            if left:
+                line += f", {left}"
             self.stream.write(line + "\n")
         self._last = now
         self.stream.flush()

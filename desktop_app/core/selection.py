@@ -147,9 +147,7 @@ def box_select_work(image: np.ndarray, box: Rect, *, keep: np.ndarray | None = N
         fg = yield from _graph_cut(small, labels, steps, hinted, settings.seed, 0.05, 0.65)
     fg = _tidy(fg, sure, settings.min_island)
     if settings.thin_reach > 0:
-        sx, sy = small_w / crop_w, small_h / crop_h
-        box_small = (int(box_in_crop[0] * sx), int(box_in_crop[1] * sy),
-                     int(math.ceil(box_in_crop[2] * sx)), int(math.ceil(box_in_crop[3] * sy)))
+        box_small = _box_on_grid(box_in_crop, (crop_w, crop_h), (small_w, small_h))
         reach = settings.thin_reach * max(box_small[2] - box_small[0], box_small[3] - box_small[1])
         fg = _thin_parts(small, fg, box_small, reach)
     yield Progress(0.65, "Refining the edge")
@@ -173,15 +171,12 @@ def _seed_labels(size: tuple[int, int], crop: tuple[int, int, int, int], box: tu
     it, definite under the hint strokes."""
     w, h = size
     cx0, cy0, cx1, cy1 = crop
-    sx, sy = w / (cx1 - cx0), h / (cy1 - cy0)
 
     def to_grid(full: np.ndarray | None) -> np.ndarray | None:
         return None if full is None else _resize(full[cy0:cy1, cx0:cx1], w, h, cv2.INTER_AREA)
 
     labels = np.full((h, w), _BGD, np.uint8)
-    # The box on the grid, at least one cell, so that a thin box still has an inside.
-    bx0, by0 = int(math.floor(box[0] * sx)), int(math.floor(box[1] * sy))
-    bx1, by1 = max(bx0 + 1, int(math.ceil(box[2] * sx))), max(by0 + 1, int(math.ceil(box[3] * sy)))
+    bx0, by0, bx1, by1 = _box_on_grid(box, (cx1 - cx0, cy1 - cy0), size)
     labels[by0:by1, bx0:bx1] = _PR_BGD
     prev = to_grid(previous)
     if prev is None:
@@ -202,6 +197,15 @@ def _seed_labels(size: tuple[int, int], crop: tuple[int, int, int, int], box: tu
         frame[1:-1, 1:-1] = False
         labels[frame & (labels == _PR_FGD)] = _PR_BGD
     return labels
+
+
+def _box_on_grid(box: tuple[int, int, int, int], crop_size: tuple[int, int],
+                 grid_size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The `box` (x0, y0, x1, y1 in a crop of `crop_size` (w, h)) on a `grid_size` (w, h) grid
+    over that crop: the cells it touches, at least one, so that a thin box still has an inside."""
+    sx, sy = grid_size[0] / crop_size[0], grid_size[1] / crop_size[1]
+    x0, y0 = int(math.floor(box[0] * sx)), int(math.floor(box[1] * sy))
+    return x0, y0, max(x0 + 1, int(math.ceil(box[2] * sx))), max(y0 + 1, int(math.ceil(box[3] * sy)))
 
 
 def _graph_cut(pixels: np.ndarray, labels: np.ndarray, iterations: int, hinted: bool, seed: int,

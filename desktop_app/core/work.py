@@ -119,6 +119,11 @@ class Pace:
             return None
         return max(0.0, spent * (1.0 - self.fraction) / done - (now - self.moved))
 
+    def text(self, now: float) -> str:
+        """"about 15 s left", or "" while that is not known."""
+        left = self.seconds_left(now)
+        return "" if left is None else say_time_left(left)
+
 
 def say_time_left(seconds: float) -> str:
     """"about 15 s left", "about 3 min left": rounded as far as such a guess deserves."""

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QFil
 
 from desktop_app.core.batch import DEFAULT_PATTERN, BatchReport, BatchSpec, batch_operations, run_batch
 from desktop_app.core.imaging.io import OPEN_FILTER
-from desktop_app.core.work import Pace, Progress, say_time_left
+from desktop_app.core.work import Pace, Progress
 from desktop_app.gui.panels.operations import ParamForm, fitting_values
 from desktop_app.gui.workers import WorkerThread
 
@@ -288,8 +288,8 @@ class BatchDialog(QDialog):
             self.overall_bar.setValue(round(p.fraction * 100))
             now = time.perf_counter()
             self.pace.update(p.fraction, now)
-            left = self.pace.seconds_left(now)
-            self.overall_label.setText("All photos" + (f": {say_time_left(left)}" if left is not None else ""))
+            left = self.pace.text(now)
+            self.overall_label.setText("All photos" + (f": {left}" if left else ""))
         if "index" not in data:
             return
         name = Path(data["source"]).name

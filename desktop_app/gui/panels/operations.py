@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBo
 
 from desktop_app.core.models.device import DEVICE_CHOICES, available_devices
 from desktop_app.core.operations import AUTO, Operation, Param, registry
-from desktop_app.core.work import Pace, Progress, say_time_left
+from desktop_app.core.work import Pace, Progress
 from desktop_app.gui.icons import icon
 from desktop_app.gui.scrolling import scrolling
 
@@ -426,5 +426,4 @@ class OperationPanel(QWidget):
 
     def time_left_text(self) -> str:
         """"about 15 s left" while a job runs at a pace the bar shows, else ""."""
-        left = self._pace.seconds_left(time.perf_counter()) if self._timer.isActive() else None
-        return "" if left is None else say_time_left(left)
+        return self._pace.text(time.perf_counter()) if self._timer.isActive() else ""
