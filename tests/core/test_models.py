@@ -262,6 +262,17 @@ def test_averaging_similar_patches_takes_blotches_off_and_keeps_edges_and_the_me
         noise.SIMILAR_ROWS = rows
 
 
+def test_the_denoisers_bar_follows_where_the_network_runs():
+    """The network's share of the bar (averaging the rest) from measured costs: on the GPU
+    the network is quick and the averaging takes most of the time; the old CPU constants made
+    the bar's time left read long there."""
+    from desktop_app.core.operations.neural import network_share
+
+    assert abs(network_share(1, "cpu", 2) - 0.35 / (0.35 + 0.85)) < 0.01  # 2 cores, OpenVINO
+    assert abs(network_share(1, "cuda", 16) - 0.047 / (0.047 + 0.26)) < 0.01  # an H200, 16 cores
+    assert abs(network_share(8, "cuda", 16) - 0.161 / (0.161 + 0.26)) < 0.01
+
+
 def test_the_blind_denoiser_keeps_a_fine_mesh_it_used_to_wipe():
     """A chair's fine mesh (PolyU's classroom) came out flat: the network took it for noise and
     Keep fine texture put it back. The weights of the GPU fine-tune keep it themselves (0.73 of

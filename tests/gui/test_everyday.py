@@ -61,6 +61,27 @@ def test_a_first_start_gives_the_operations_the_height_and_the_history_little(qt
     assert docks["operations"] >= 3 * docks["history"], docks
 
 
+def test_choosing_an_operation_brings_its_settings_into_view(qtbot, window):
+    """On a first-start window of a 768-px screen the denoiser's form lay below the fold."""
+    window.resize(1280, 740)
+    window.show()
+    qtbot.waitExposed(window)
+    panel = window.ops_panel
+    panel.select("denoise/cnn-real")
+    qtbot.wait(50)
+    area = panel.choice_area
+    assert area.verticalScrollBar().maximum() > 0, "the case needs a form taller than the dock"
+
+    def shown(widget) -> bool:
+        top = widget.mapTo(area.viewport(), widget.rect().topLeft()).y()
+        return top >= 0 and top + widget.height() <= area.viewport().height()
+
+    assert shown(panel.form.widgets["average_similar"]) and shown(panel.form.widgets["ensemble"])
+    row = panel.tree.visualItemRect(panel.tree.currentItem())
+    top = panel.tree.viewport().mapTo(area.viewport(), row.topLeft()).y()
+    assert 0 <= top and top + row.height() <= area.viewport().height(), "the chosen row stays in view"
+
+
 def test_grow_and_undo_of_a_fill_show_the_mask(qtbot, opened, tiny_inpaint_model):
     window = opened
     paint_stroke(window, [(40, 60), (120, 60)])

@@ -8,9 +8,9 @@ from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QHBoxLayout,
-                               QLabel, QProgressBar, QPushButton, QScrollArea, QSpinBox, QToolButton, QTreeWidget,
-                               QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
+                               QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QSpinBox, QToolButton,
+                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from desktop_app.core.models.device import DEVICE_CHOICES, available_devices
 from desktop_app.core.operations import AUTO, Operation, Param, registry
@@ -340,6 +340,24 @@ class OperationPanel(QWidget):
         self.inside_mask.setEnabled(not op.fills_mask)
         self.inside_mask.setToolTip("Inpainting always fills the mask" if op.fills_mask else
                                     "Apply the operation only where the mask is painted")
+        QTimer.singleShot(0, self._bring_form_into_view)  # once the new form is laid out
+
+    def _bring_form_into_view(self) -> None:
+        """Scroll the list and form so the chosen operation's settings show whole, its row in the
+        list still in view: on a 768-px screen the form lay below the fold, and a user had to
+        scroll to find Best quality or Keep fine texture."""
+        self.choice_area.ensureWidgetVisible(self.inside_mask, 0, 4)
+        item = self.tree.currentItem()
+        if item is None:
+            return
+        row = self.tree.visualItemRect(item)
+        top = self.tree.viewport().mapTo(self.choice_area.widget(), row.topLeft()).y()
+        if top < self.choice_area.verticalScrollBar().value():  # the row scrolled out above
+            self.tree.scrollToItem(item, QAbstractItemView.ScrollHint.PositionAtBottom)
+            row = self.tree.visualItemRect(item)
+            top = self.tree.viewport().mapTo(self.choice_area.widget(), row.topLeft()).y()
+            if top < self.choice_area.verticalScrollBar().value():  # the list cannot scroll that far
+                self.choice_area.ensureVisible(0, top + row.height() // 2, 0, row.height())
 
     # -- what the next start shows -----------------------------------------------------------
     def remembered(self) -> dict[str, Any]:
