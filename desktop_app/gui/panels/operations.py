@@ -225,7 +225,7 @@ class OperationPanel(QWidget):
         self.tree = QTreeWidget()
         self.tree.setHeaderHidden(True)
         self.tree.setObjectName("operations")
-        self.tree.setMinimumHeight(170)
+        self.tree.setMinimumHeight(100)  # about six rows: it scrolls, and gives the form the height
         self.title = QLabel()
         self.title.setWordWrap(True)
         self.description = QLabel()
@@ -267,10 +267,10 @@ class OperationPanel(QWidget):
         upper.setContentsMargins(0, 0, 0, 0)
         upper.addWidget(self.tree, 2)
         upper.addWidget(self.title)
-        upper.addWidget(self.description)
         upper.addWidget(self.form)
         upper.addWidget(self.device_box)
         upper.addWidget(self.inside_mask)
+        upper.addWidget(self.description)  # below the settings: on a short dock the help may scroll, they not
         upper.addStretch(1)
         self.choice_area = scrolling(choice)
         layout = QVBoxLayout(self)
