@@ -74,6 +74,7 @@ from desktop_app.core.models.device import pick_device
 from desktop_app.core.models.manager import MANAGER
 from desktop_app.core.operations import registry
 from desktop_app.core.operations.apply import apply_operation
+from desktop_app.core.training.data import scene_key
 from desktop_app.core.work import run_work
 
 try:
@@ -500,8 +501,9 @@ def section_polyu(ctx: Context) -> str:
     lines = [
         f"### PolyU, real camera noise ({n} pairs)", "",
         markdown_table(header, rows), "",
-    ] + ([f"`cnn-real` was fine-tuned on {len(exclude)} PolyU pairs (half of the scenes; the files are listed "
-          "in its manifest): every method here is measured on the other pairs only, scenes the model never saw.",
+    ] + ([f"`cnn-real` was fine-tuned on {len(exclude)} PolyU pairs of {len({scene_key(Path(f)) for f in exclude})} "
+          "scenes (the files are listed in its manifest): every method here is measured on the other pairs only, "
+          "scenes the model never saw.",
           ""] if exclude else []) + [
         "NL-Means and BM3D need a noise level: each is given the best single strength for the set, "
         f"the value of the grid {', '.join(fmt_sigma(g) for g in grid)} with the best mean PSNR over "
