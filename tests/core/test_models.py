@@ -269,6 +269,7 @@ def test_the_denoisers_bar_follows_where_the_network_runs():
     from desktop_app.core.operations.neural import network_share
 
     assert abs(network_share(1, "cpu", 2) - 0.35 / (0.35 + 0.85)) < 0.01  # 2 cores, OpenVINO
+    assert abs(network_share(1, "cpu", 16) - network_share(1, "cpu", 2)) < 1e-9  # both parts share the cores
     assert abs(network_share(1, "cuda", 16) - 0.047 / (0.047 + 0.26)) < 0.01  # an H200, 16 cores
     assert abs(network_share(8, "cuda", 16) - 0.161 / (0.161 + 0.26)) < 0.01
 
