@@ -372,8 +372,9 @@ def _thin_parts(pixels: np.ndarray, fg: np.ndarray, box: tuple[int, int, int, in
     background around it (the photo with the selection filled in and median-filtered, which
     wipes thin things) twice as much as the background outside the box ever stands out from
     itself (its 99.5th percentile) and lies within `reach` pixels of the selection; such pixels
-    join as parts that start at the selection and reach out of it, a few pixels wide
-    (docs/benchmarks.md, "Thin parts the cut leaves out")."""
+    join as parts that start at the selection and reach out of it, a few pixels wide, or as a
+    tip of a few pixels just beyond the edge that stands out more (docs/benchmarks.md, "Thin
+    parts the cut leaves out")."""
     if not fg.any():
         return fg
     h, w = fg.shape

@@ -9,8 +9,8 @@ from typing import Any
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
-                               QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QSpinBox, QToolButton,
-                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+                               QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QSpinBox,
+                               QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from desktop_app.core.models.device import DEVICE_CHOICES, available_devices
 from desktop_app.core.operations import AUTO, Operation, Param, registry
@@ -350,14 +350,16 @@ class OperationPanel(QWidget):
         item = self.tree.currentItem()
         if item is None:
             return
-        row = self.tree.visualItemRect(item)
-        top = self.tree.viewport().mapTo(self.choice_area.widget(), row.topLeft()).y()
-        if top < self.choice_area.verticalScrollBar().value():  # the row scrolled out above
+
+        def row_top() -> int:  # the row's top in the scrolled area's widget
+            return self.tree.viewport().mapTo(self.choice_area.widget(), self.tree.visualItemRect(item).topLeft()).y()
+
+        shown_from = self.choice_area.verticalScrollBar().value()
+        if row_top() < shown_from:  # the row scrolled out above: the list scrolls it down
             self.tree.scrollToItem(item, QAbstractItemView.ScrollHint.PositionAtBottom)
-            row = self.tree.visualItemRect(item)
-            top = self.tree.viewport().mapTo(self.choice_area.widget(), row.topLeft()).y()
-            if top < self.choice_area.verticalScrollBar().value():  # the list cannot scroll that far
-                self.choice_area.ensureVisible(0, top + row.height() // 2, 0, row.height())
+        if row_top() < shown_from:  # the list cannot scroll that far: the area goes back up to it
+            height = self.tree.visualItemRect(item).height()
+            self.choice_area.ensureVisible(0, row_top() + height // 2, 0, height)
 
     # -- what the next start shows -----------------------------------------------------------
     def remembered(self) -> dict[str, Any]:
