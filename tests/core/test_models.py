@@ -211,6 +211,34 @@ def test_noise_estimate_survives_clipping():
     assert np.all(np.abs(estimate_sigma(_clipped_photo(50)) - 50) < 3)
 
 
+def test_noise_estimate_of_a_dark_photo_counts_the_noise_black_cut_off():
+    """A dark photo (levels 0.04-0.26): at sigma 50 over a quarter of its values sit at 0 and
+    hardly a patch lies two sigmas from black. Leaving such patches out, the estimate read
+    41-43; corrected for what the clipping took, it reads the truth."""
+    from desktop_app.core.imaging.noise import estimate_sigma
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:256, 0:320].astype(np.float32)
+    base = 0.12 + 0.08 * np.sin(xx / 30) * np.cos(yy / 45)
+    base = np.stack([base, base * 0.7, base * 1.3], axis=2)
+    for sigma in (25, 50):
+        noisy = np.clip(base + sigma / 255 * rng.standard_normal(base.shape), 0, 1)
+        image = (np.round(noisy * 255) / 255).astype(np.float32)
+        assert (image == 0).mean() > (0.25 if sigma == 50 else 0.1)
+        est = estimate_sigma(image)
+        assert np.all(np.abs(est - sigma) < 0.04 * sigma), (sigma, est)
+
+
+def test_noise_estimate_ignores_patches_wholly_black_or_white():
+    """A letterbox of pure black and a blown sky of pure white say nothing about the noise:
+    adding them leaves the estimate of the photo's noise where it was."""
+    from desktop_app.core.imaging.noise import estimate_sigma
+
+    image = _clipped_photo(25)
+    framed = np.concatenate([np.zeros((120, 320, 3), np.float32), image, np.ones((120, 320, 3), np.float32)])
+    assert np.allclose(estimate_sigma(framed), estimate_sigma(image), atol=0.5)
+
+
 def _mesh_and_wall(h=128, w=160, seed=0):
     """The left half a fine mesh (a 3-px checker of +-0.12), the right half a plain wall, both
     under mild camera-like noise (sigma 4 on 0-255)."""

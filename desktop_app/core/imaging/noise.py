@@ -10,12 +10,18 @@ patches are first narrowed to weak-texture ones, as in Liu, Tanaka and Okutomi (
 whose gradient energy is above what pure noise of the current estimate would give (its 99th
 percentile) contains texture and is left out; the estimate and the selection are iterated.
 
-A file's values are clipped to [0, 1], which takes noise away near black and white: in an
-image that lies within [0, 1], patches whose level is within two sigmas of either end are left
-out too (CBSD68 clipped at sigma 50: mean error -0.5 instead of -6).
+A file's values are clipped to [0, 1], which takes noise away near black and white. In an
+image that lies within [0, 1] each estimate is corrected for that: a pixel of level mu under
+noise sigma, clipped at 0, keeps a known share of sigma's variance (the censored normal
+distribution), so the sigma is found whose clipped noise, over the kept patches' observed
+levels, shows the variance measured (a patch wholly at black counts as noise cut off
+entirely: a letterbox changes nothing). Leaving out the patches within 2 sigmas of either end
+instead, as before, failed on dark photos, where too few others are left (docs/benchmarks.md).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -26,10 +32,14 @@ PATCH = 7
 MAX_PATCHES = 60_000
 MIN_WEAK = 200  # fewest weak-texture patches an estimate is made from
 CLIP_MARGIN = 0.5 / 255  # how far beyond [0, 1] a clipped image's values may lie (rounding)
-# Margins (in sigmas) from 0 and 1 inside which patches of a clipped image are left out, the
-# widest that leaves enough patches. On 6 CBSD68 images clipped at sigma 50, the mean error
-# was -0.55 with 2, -1.19 with 2.5, and -2.4 when patches holding a 0 or 1 were dropped instead.
-NEAR_CLIP = (2.0, 1.0, 0.5)
+
+# The normal distribution clipped at 0, as functions of t = mu / sigma: the clipped values'
+# mean over sigma and their variance over sigma^2.
+_T = np.linspace(-6.0, 12.0, 3601)
+_CDF = 0.5 * (1.0 + np.array([math.erf(t / math.sqrt(2.0)) for t in _T]))
+_PDF = np.exp(-_T ** 2 / 2) / math.sqrt(2 * math.pi)
+_CLIPPED_MEAN = _T * _CDF + _PDF
+_CLIPPED_VAR = (_T ** 2 + 1) * _CDF + _T * _PDF - _CLIPPED_MEAN ** 2
 
 
 def _patches(channel: np.ndarray, rng: np.random.Generator, exclude: np.ndarray | None = None) -> np.ndarray:
@@ -70,24 +80,48 @@ def _sigma_of_channel(channel: np.ndarray, rng: np.random.Generator, exclude: np
     # patches near an end that kept all their pixels are those whose noise was small. An image
     # with values beyond [0, 1] was never clipped and keeps every patch.
     bounded = channel.min() >= -CLIP_MARGIN and channel.max() <= 1 + CLIP_MARGIN
-    means = patches.mean(axis=1) if bounded else None
-    sigma = _chen(patches)
+    levels = None
+    if bounded:
+        means = patches.mean(axis=1)
+        levels = np.minimum(means, 1.0 - means)  # how far from the nearer end
+
+    def estimate(chosen: np.ndarray) -> float:
+        seen = _chen(patches[chosen])
+        return seen if levels is None else _unclipped(seen, levels[chosen])
+
+    sigma = estimate(np.ones(patches.shape[0], bool))
     energy = _gradient_energy(patches)
     for _ in range(6):
         keep = energy < _Q99 * sigma * sigma
-        if means is not None:
-            for margin in NEAR_CLIP:
-                away = keep & (means > margin * sigma) & (means < 1 - margin * sigma)
-                if np.count_nonzero(away) >= MIN_WEAK:
-                    keep = away
-                    break
         if np.count_nonzero(keep) < MIN_WEAK:  # too little flat area to judge: keep what we have
             break
-        new = _chen(patches[keep])
+        new = estimate(keep)
         if abs(new - sigma) < 1e-4:
             break
         sigma = new
     return sigma
+
+
+def _unclipped(seen: float, levels: np.ndarray) -> float:
+    """The sigma whose noise, clipped at the nearer end, shows the standard deviation `seen`
+    over patches at these observed distances from black or white (0-1 scale). Far from the ends
+    it is `seen` itself."""
+    if seen <= 0:
+        return seen
+    counts, edges = np.histogram(np.clip(levels, 0.0, 0.5), bins=256, range=(0.0, 0.5))
+    centres, weights = (edges[1:] + edges[:-1]) / 2, counts / max(1, counts.sum())
+
+    def shown(sigma: float) -> float:
+        t = np.interp(centres / sigma, _CLIPPED_MEAN, _T)  # the true level behind each observed one
+        return sigma * math.sqrt(float(weights @ np.interp(t, _T, _CLIPPED_VAR)))
+
+    low, high = seen, seen
+    while shown(high) < seen and high < 20 * seen:
+        high *= 1.5
+    for _ in range(30):
+        mid = (low + high) / 2
+        low, high = (mid, high) if shown(mid) < seen else (low, mid)
+    return (low + high) / 2
 
 
 def _covariance(patches: np.ndarray, rows: int = 96) -> np.ndarray:
