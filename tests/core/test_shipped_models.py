@@ -34,6 +34,22 @@ def test_cnn_removes_gaussian_noise_colour_and_grey(channels):
         assert psnr(out, clean) > psnr(noisy, clean) + 5, sigma
 
 
+def test_auto_says_after_the_run_what_noise_level_it_read():
+    """The level "auto" chose stays in the run's notes (the panel's outcome line, the command's
+    stderr), so a user who doubts it knows what to set instead."""
+    from desktop_app.core.work import collect_notes
+
+    clean = textured_image(128, 160, seed=7)
+    noisy = np.clip(clean + np.random.default_rng(1).normal(0, 25 / 255, clean.shape), 0, 1).astype(np.float32)
+    notes: list[str] = []
+    run_work(collect_notes(apply_operation(registry.get("denoise/cnn"), noisy, params={"sigma": "auto"},
+                                           device="cpu"), notes))
+    said = [n for n in notes if n.startswith("noise level read as ")]
+    assert len(said) == 1, notes
+    levels = [float(v) for v in said[0].removeprefix("noise level read as ").split(", ")]
+    assert len(levels) == 3 and all(abs(v - 25) < 2 for v in levels), levels
+
+
 def test_cnn_real_removes_camera_like_noise():
     clean = torch.from_numpy(textured_image(128, 128, seed=9).transpose(2, 0, 1))[None]
     noisy, _, _ = degrade.realistic(clean, torch.Generator().manual_seed(3), jpeg_probability=0.0,

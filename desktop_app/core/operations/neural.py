@@ -40,8 +40,9 @@ def denoise_with(model_id: str):
                 yield Progress(None, "estimating the noise level")
                 est = estimate_sigma(image)
                 sigma = np.array([est.mean()]) if image.shape[2] == 1 else est
-                yield Progress(0.0, "estimated noise: " + ", ".join(f"{s:.1f}" for s in est),
-                               {"sigma_estimate": est.tolist()})
+                read = "noise level read as " + ", ".join(f"{s:.1f}" for s in est)
+                # a note: said after the run too, so a user who doubts "auto" knows what to set
+                yield Progress(0.0, read, {"sigma_estimate": est.tolist(), "note": read})
             else:
                 sigma = np.full(image.shape[2], float(value))
             sigma = sigma / 255.0
