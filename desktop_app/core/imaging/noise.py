@@ -73,12 +73,10 @@ def _sigma_of_channel(channel: np.ndarray, rng: np.random.Generator, exclude: np
     patches = _patches(channel, rng, exclude)
     if patches.shape[0] < PATCH * PATCH:  # too few patches for a covariance
         return 0.0
-    # A file holds [0, 1]: noise is cut off at black and white, so patches whose level lies
-    # within a few sigmas of either end show less noise than there is: they are left out (the
-    # margin narrows if too few patches are left). Selecting by the patch's mean, a property
-    # of the picture, not by whether its pixels reached 0 or 1, a property of the noise: the
-    # patches near an end that kept all their pixels are those whose noise was small. An image
-    # with values beyond [0, 1] was never clipped and keeps every patch.
+    # A file holds [0, 1]: noise is cut off at black and white, so patches near either end show
+    # less noise than there is; each estimate is corrected by the patches' levels (their means)
+    # for what the clipping took (`_unclipped`). An image with values beyond [0, 1] was never
+    # clipped: its estimates stand as they are.
     bounded = channel.min() >= -CLIP_MARGIN and channel.max() <= 1 + CLIP_MARGIN
     levels = None
     if bounded:
@@ -109,10 +107,10 @@ def _unclipped(seen: float, levels: np.ndarray) -> float:
     if seen <= 0:
         return seen
     counts, edges = np.histogram(np.clip(levels, 0.0, 0.5), bins=256, range=(0.0, 0.5))
-    centres, weights = (edges[1:] + edges[:-1]) / 2, counts / max(1, counts.sum())
+    lows, weights = edges[:-1], counts / max(1, counts.sum())  # a bin at its low edge: black stays black
 
     def shown(sigma: float) -> float:
-        t = np.interp(centres / sigma, _CLIPPED_MEAN, _T)  # the true level behind each observed one
+        t = np.interp(lows / sigma, _CLIPPED_MEAN, _T)  # the true level behind each observed one
         return sigma * math.sqrt(float(weights @ np.interp(t, _T, _CLIPPED_VAR)))
 
     low, high = seen, seen
