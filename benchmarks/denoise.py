@@ -349,9 +349,11 @@ def section_clipped(ctx: Context) -> str:
 
 
 def cbsd68_table(ctx: Context, file: bool) -> str:
-    """The CBSD68 table: noise as in the papers (`file` False) or as a 16-bit PNG holds it."""
+    """The CBSD68 table (or `--photos`'): noise as in the papers (`file` False) or as a 16-bit PNG
+    holds it."""
     args = ctx.args
-    files = image_files(args.data / "bench" / "CBSD68", args.images)
+    name = args.photos.name if args.photos else "CBSD68"
+    files = image_files(args.photos or args.data / "bench" / "CBSD68", args.images)
     n, sigmas, dev = len(files), args.sigmas, args.device
     builders: list[Callable[[float], Method]] = [
         lambda s: noisy_input(),
@@ -374,7 +376,7 @@ def cbsd68_table(ctx: Context, file: bool) -> str:
         speed: list[float] = []
         for sigma in sigmas:
             scores = evaluate(build(sigma), gaussian_pairs(files, sigma, clip=file, file=file),
-                              f"CBSD68{' clipped' if file else ''} σ{fmt_sigma(sigma)}", n)
+                              f"{name}{' clipped' if file else ''} σ{fmt_sigma(sigma)}", n)
             row += [fmt_psnr(scores.psnr), fmt_ssim(scores.ssim)]
             speed += scores.seconds_per_mp
         row.append(fmt_speed(statistics.median(speed)) if first.key else "—")
@@ -384,17 +386,17 @@ def cbsd68_table(ctx: Context, file: bool) -> str:
     shown = [fmt_sigma(s) for s in sigmas if s in (15, 25, 50)]
     if file:
         return "\n".join([
-            f"### CBSD68, noise clipped and stored as a 16-bit PNG, as in files ({n} images)", "",
+            f"### {name}, noise clipped and stored as a 16-bit PNG, as in files ({n} images)", "",
             markdown_table(header, rows), "",
             "The images and noise of the table above, clipped to [0, 1] and written to and read back "
             "from a 16-bit PNG by the app, as a photo file holds them: noise is cut off in dark and "
             "bright areas. Every method gets that image; scores against the clean image.",
         ] + ([""] + notes if notes else []))
     lines = [
-        f"### CBSD68, additive white Gaussian noise ({n} images)", "",
+        f"### {name}, additive white Gaussian noise ({n} images)", "",
         markdown_table(header, rows), "",
         f"Published PSNR on CBSD68 at σ {' / '.join(shown)} (same protocol, from the data README): "
-        + "; ".join(published) + "." if shown else "",
+        + "; ".join(published) + "." if shown and not args.photos else "",
         "",
         "Noise added in floating point and not clipped, as in the literature; every method gets that "
         "array. NL-Means quantises a clipped 8-bit copy for its patch search and adds the 8-bit "
@@ -867,6 +869,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="the shared data folder, with bench/CBSD68, Set12, PolyU, RNI15 "
                          "(default: ../shared/data from the repository root)")
     ap.add_argument("--images", type=int, default=None, help="use only the first N images of each set")
+    ap.add_argument("--photos", type=Path, default=None,
+                    help="a folder of clean photos the cbsd68 and clipped sections use instead of CBSD68 "
+                         "(Kodak, McMaster: photos the project never trained on)")
     ap.add_argument("--sigmas", type=parse_list, default=[15.0, 25.0, 50.0],
                     help="Gaussian noise levels on the 0-255 scale for CBSD68 and Set12 (default 15,25,50)")
     ap.add_argument("--sections", type=lambda s: parse_list(s, str), default=list(SECTIONS),
@@ -896,6 +901,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         ap.error(f"unknown method(s) {', '.join(sorted(unknown))} in --skip; "
                  f"choose from {','.join(METHOD_KEYS)}")
     refuse_partial_out(ap, args.out, "## Denoising", skip=bool(args.skip))
+    if args.photos and args.out:
+        ap.error("--photos makes the tables of another set: leave out --out and copy them by hand")
     return args
 
 
