@@ -349,7 +349,7 @@ def section_clipped(ctx: Context) -> str:
 
 
 def cbsd68_table(ctx: Context, file: bool) -> str:
-    """The CBSD68 table (or `--photos`'): noise as in the papers (`file` False) or as a 16-bit PNG
+    """The CBSD68 table (or the `--photos` folder's): noise as in the papers (`file` False) or as a 16-bit PNG
     holds it."""
     args = ctx.args
     name = args.photos.name if args.photos else "CBSD68"
@@ -439,7 +439,7 @@ def section_set12(ctx: Context) -> str:
 
 
 def section_estimator(ctx: Context) -> str:
-    """The estimator's error on CBSD68 (clipped as an 8-bit photo is, and not), and on every 4th
+    """The estimator's error on CBSD68 (clipped to [0, 1], and not), and on every 4th
     of PolyU's clean references (photos the project never trained a Gaussian denoiser on, many of
     them dark) clipped and stored in a 16-bit PNG, as the clipped table's files are."""
     args = ctx.args
