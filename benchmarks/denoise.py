@@ -349,8 +349,8 @@ def section_clipped(ctx: Context) -> str:
 
 
 def cbsd68_table(ctx: Context, file: bool) -> str:
-    """The CBSD68 table (or the `--photos` folder's): noise as in the papers (`file` False) or as a 16-bit PNG
-    holds it."""
+    """The CBSD68 table (or the `--photos` folder's): noise as in the papers (`file` False) or as
+    a 16-bit PNG holds it."""
     args = ctx.args
     name = args.photos.name if args.photos else "CBSD68"
     files = image_files(args.photos or args.data / "bench" / "CBSD68", args.images)
@@ -459,7 +459,8 @@ def section_estimator(ctx: Context) -> str:
             row += [f"{error.mean():+.2f}", f"{np.abs(error).mean():.2f}", f"{error[np.abs(error).argmax()]:+.1f}"]
         rows.append(row)
         log(f"estimator σ{fmt_sigma(sigma)}: {time.perf_counter() - start:.0f} s")
-    header = ["true σ"] + [f"{name}: {what}" for name, *_ in cases for what in ("mean error", "mean abs. error", "worst")]
+    header = ["true σ"] + [f"{name}: {what}" for name, *_ in cases
+                           for what in ("mean error", "mean abs. error", "worst")]
     return "\n".join([
         f"### Noise estimator (estimate_sigma), CBSD68 ({len(files)} images) and PolyU ({len(photos)} photos)", "",
         markdown_table(header, rows), "",
