@@ -127,10 +127,12 @@ def nlmeans(sigma: float, device: str | None, label: str | None = None) -> Metho
 ENSEMBLE_LABEL = ", best quality: 8 passes"
 
 
-def cnn(sigma: float | str, device: str | None, label: str | None = None, ensemble: bool = False) -> Method:
+def cnn(sigma: float | str, device: str | None, label: str | None = None, ensemble: bool = False,
+        refine: bool = True) -> Method:
+    """`refine` False: the network's result alone, without the Wiener step that follows it."""
     if label is None:
         label = f"CNN (sigma {'auto' if sigma == 'auto' else 'known'}{ENSEMBLE_LABEL if ensemble else ''})"
-    return app_method(label, "cnn", device, sigma=sigma, ensemble=ensemble)
+    return app_method(label, "cnn", device, sigma=sigma, ensemble=ensemble, refine=refine)
 
 
 def cnn_real(device: str | None, ensemble: bool = False) -> Method:
@@ -359,6 +361,7 @@ def cbsd68_table(ctx: Context, file: bool) -> str:
         lambda s: noisy_input(),
         lambda s: nlmeans(s, dev),
         lambda s: bm3d_method(s),
+        lambda s: cnn(s, dev, "CNN (sigma known, the network alone)", refine=False),
         lambda s: cnn(s, dev),
         lambda s: cnn(s, dev, ensemble=True),
         lambda s: cnn("auto", dev),

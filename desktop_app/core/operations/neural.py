@@ -8,9 +8,11 @@ import os
 import numpy as np
 
 from desktop_app.core.imaging.noise import average_similar, estimate_sigma, keep_texture
+from desktop_app.core.imaging.wiener import refine
 from desktop_app.core.operations.base import AUTO, Operation, OperationInput, Param
 from desktop_app.core.work import Progress, Work, subrange
 
+REFINE_SHARE = 0.8  # the network's share of the bar when the Wiener step follows (2.2 s of 12 s on 12 MP)
 BYTES_PER_PIXEL = 600.0  # working memory of the UNet denoisers per input pixel, fp32, measured roughly
 
 
@@ -49,8 +51,13 @@ def denoise_with(model_id: str):
         ensemble, similar = bool(inp.params.get("ensemble", False)), bool(inp.params.get("average_similar", False))
         passes = 8 if ensemble else 1
         share = network_share(passes, runner.device.type, os.cpu_count() or 2) if similar else 1.0
+        detail = sigma is not None and bool(inp.params.get("refine", True))
+        if detail:
+            share *= REFINE_SHARE
         out = yield from subrange(runner.run_tiled(image, vector=sigma, ensemble=ensemble,
                                                    bytes_per_pixel=BYTES_PER_PIXEL), 0.0, share)
+        if detail:
+            out = yield from subrange(refine(image, out, sigma, ensemble), share, 1.0)
         if inp.params.get("keep_texture", False):
             out = keep_texture(image, out)
         if similar:
@@ -74,6 +81,10 @@ _SIMILAR = Param("average_similar", bool, True, "Average similar patches",
                  "Average the result over similar patches nearby (non-local means on the network's result): "
                  "removes the faint blotches the network leaves on real camera noise. About a second per "
                  "megapixel more.")
+_REFINE = Param("refine", bool, True, "Recover detail",
+                "After the network, filter the photo once more with the network's result as the guide "
+                "(BM3D's Wiener step on 8x8 blocks): gives back fine detail and colour the network smoothed "
+                "away, +0.1 to +0.5 dB at noise 15. About 0.2 s per megapixel more.")
 _SIGMA = Param("sigma", float, AUTO, "Noise level",
                "Noise standard deviation on the 0-255 scale, or auto to estimate it per channel.",
                minimum=0.0, maximum=100.0, step=1.0, allow_auto=True, manual=25.0)
@@ -81,7 +92,7 @@ _SIGMA = Param("sigma", float, AUTO, "Noise level",
 
 def denoiser_params(noise_map: bool) -> tuple[Param, ...]:
     """The parameters of a denoising network's operation; `noise_map`: it takes the noise level."""
-    return (_SIGMA, _STRENGTH, _ENSEMBLE) if noise_map else (_STRENGTH, _ENSEMBLE, _TEXTURE, _SIMILAR)
+    return (_SIGMA, _STRENGTH, _ENSEMBLE, _REFINE) if noise_map else (_STRENGTH, _ENSEMBLE, _TEXTURE, _SIMILAR)
 
 
 CNN = Operation(
