@@ -38,7 +38,7 @@ def test_library_denoisers_are_registered_and_run():
     assert sync_library_operations() == ["denoise/mine", "denoise/mine-real"]
     op = registry.get("denoise/mine")
     assert op.category == "Your models" and "30.50 dB" in op.description
-    assert [p.name for p in op.params] == ["sigma", "strength", "ensemble"]
+    assert [p.name for p in op.params] == ["sigma", "strength", "ensemble", "refine"]
     assert [p.name for p in registry.get("denoise/mine-real").params] == ["strength", "ensemble", "keep_texture", "average_similar"]
     image = textured_image(64, 64)
     noisy = np.clip(image + np.random.default_rng(0).normal(0, 0.1, image.shape), 0, 1).astype(np.float32)

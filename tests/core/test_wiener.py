@@ -1,12 +1,13 @@
 """The Wiener step after `cnn` (imaging/wiener.py): it gives back detail its guide lost,
-keeps the level of clipped whites and blacks, and works on grey photos."""
+keeps the level of clipped whites and blacks, chooses its share for the photo where the noise
+is low, and works on grey photos."""
 
 import cv2
 import numpy as np
 import pytest
 
 from desktop_app.core.imaging.noise import clipping_bias
-from desktop_app.core.imaging.wiener import refine, wiener
+from desktop_app.core.imaging.wiener import refine, share, sure_shares, wiener
 from desktop_app.core.work import Progress, run_work
 
 
@@ -69,3 +70,38 @@ def test_grey_photos_work_and_a_sigma_of_zero_returns_the_photo():
     out = run_work(refine(noisy, cv2.GaussianBlur(clean, (0, 0), 1.0)[..., None], np.array([15 / 255])))
     assert out.shape == clean.shape and psnr(out, clean) > psnr(noisy, clean) + 3
     assert np.allclose(run_work(wiener(noisy, clean, np.zeros(1))), noisy, atol=1e-5)
+
+
+def blurring_denoiser(image: np.ndarray):
+    """A crude denoiser that also blurs away the gratings: the table's share is too timid for it."""
+    yield Progress(0.5, "blurring")
+    return cv2.GaussianBlur(image, (0, 0), 1.2)
+
+
+def test_shares_chosen_for_the_photo_beat_the_table_where_it_is_off():
+    clean = fine_detail()
+    noisy = noisy_copy(clean, 10)
+    sigma = np.full(3, 10 / 255)
+    guide = run_work(blurring_denoiser(noisy))
+    by_table = run_work(refine(noisy, guide, sigma))
+    events: list[Progress] = []
+    chosen = run_work(refine(noisy, guide, sigma, denoiser=blurring_denoiser), events.append)
+    assert psnr(chosen, clean) > psnr(by_table, clean) + 0.5
+    assert any(e.message == "choosing how much detail to recover" for e in events)
+    fractions = [e.fraction for e in events if e.fraction is not None]
+    assert fractions == sorted(fractions)
+    # above the level where they are chosen, the table decides
+    noisy30 = noisy_copy(clean, 30)
+    guide30 = run_work(blurring_denoiser(noisy30))
+    assert np.array_equal(run_work(refine(noisy30, guide30, np.full(3, 30 / 255), denoiser=blurring_denoiser)),
+                          run_work(refine(noisy30, guide30, np.full(3, 30 / 255))))
+    assert share(30) < share(10) < share(5)
+
+
+def test_a_photo_mostly_clipped_keeps_the_tables_share():
+    """Shares are read only from pixels 3 sigma away from black and white; a dark photo has
+    too few, and the fallback stands."""
+    dark = noisy_copy(np.full((96, 96, 3), 0.01, np.float32), 15)
+    fallback = np.full(3, 0.5, np.float32)
+    assert np.array_equal(run_work(sure_shares(dark, np.full(3, 15 / 255), blurring_denoiser, True, fallback)),
+                          fallback)
