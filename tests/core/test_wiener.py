@@ -72,6 +72,14 @@ def test_grey_photos_work_and_a_sigma_of_zero_returns_the_photo():
     assert np.allclose(run_work(wiener(noisy, clean, np.zeros(1))), noisy, atol=1e-5)
 
 
+def test_no_noise_leaves_the_result_as_it_is():
+    """"auto" reads 0 on some smooth JPEGs; a flat guide has DCT coefficients of exactly 0."""
+    flat = np.full((64, 64, 3), 0.4, np.float32)
+    assert np.isfinite(run_work(wiener(flat, flat, np.zeros(3)))).all()
+    noisy = noisy_copy(fine_detail(), 2)
+    assert run_work(refine(noisy, flat, np.zeros(3), denoiser=blurring_denoiser)) is flat
+
+
 def blurring_denoiser(image: np.ndarray):
     """A crude denoiser that also blurs away the gratings: the table's share is too timid for it."""
     yield Progress(0.5, "blurring")

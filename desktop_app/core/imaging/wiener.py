@@ -45,6 +45,7 @@ MAX_WORKERS = 8  # strips filtered at once (each holds about 16 bytes x 12 per p
 SHARE_SIGMAS = (5.0, 10.0, 15.0, 25.0, 35.0, 50.0, 75.0)
 SHARES = (0.8, 0.65, 0.5, 0.45, 0.4, 0.3, 0.2)
 ENSEMBLE_SHARE = 0.6
+MIN_SIGMA = 0.5  # noise levels (0-255) below which the step leaves the network's result as it is
 SURE_MAX_SIGMA = 20.0  # up to this noise level the shares are chosen per photo (above, too few unclipped pixels)
 SURE_CROP = 512  # px: the centre crop they are chosen on
 SURE_STEP = 0.1  # the perturbation, times sigma (0.02-0.1 alike)
@@ -78,6 +79,8 @@ def refine(noisy: np.ndarray, denoised: np.ndarray, sigma: np.ndarray, ensemble:
     where that cannot be read, from the table. Work: yields progress."""
     c = noisy.shape[2]
     sigma = np.broadcast_to(np.asarray(sigma, np.float32), (c,))
+    if float(sigma.max()) * 255.0 < MIN_SIGMA:  # no noise to filter ("auto" reads 0 on some smooth JPEGs)
+        return denoised
     shares = np.full(c, share(float(sigma.mean()) * 255.0, ensemble), np.float32)
     clipped = _clipped(noisy)
     start = 0.0
@@ -135,7 +138,8 @@ def wiener(noisy: np.ndarray, pilot: np.ndarray, sigma: np.ndarray, clipped: boo
     `clipped`: `noisy` was clipped to [0, 1] (None: it was if its values lie there)."""
     h, w, c = noisy.shape
     transform, back = _colour_transform(c)
-    gains_noise = (K * (transform ** 2) @ (sigma.astype(np.float32) ** 2)).astype(np.float32)
+    gains_noise = np.maximum(K * (transform ** 2) @ (sigma.astype(np.float32) ** 2),
+                             np.finfo(np.float32).tiny).astype(np.float32)  # no 0 / 0 at sigma 0
     if clipped is None:
         clipped = _clipped(noisy)
     out = np.empty((h, w, c), np.float32)
