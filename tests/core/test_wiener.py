@@ -72,6 +72,13 @@ def test_grey_photos_work_and_a_sigma_of_zero_returns_the_photo():
     assert np.allclose(run_work(wiener(noisy, clean, np.zeros(1))), noisy, atol=1e-5)
 
 
+@pytest.mark.parametrize("shape", [(1, 1, 3), (1, 10, 3), (3, 3, 3), (7, 9, 1)])
+def test_tiny_photos(shape):
+    noisy = np.random.default_rng(0).random(shape).astype(np.float32)
+    out = run_work(refine(noisy, noisy * 0.9, np.full(shape[2], 10 / 255), denoiser=blurring_denoiser))
+    assert out.shape == shape and np.isfinite(out).all()
+
+
 def test_no_noise_leaves_the_result_as_it_is():
     """"auto" reads 0 on some smooth JPEGs; a flat guide has DCT coefficients of exactly 0."""
     flat = np.full((64, 64, 3), 0.4, np.float32)
@@ -83,7 +90,7 @@ def test_no_noise_leaves_the_result_as_it_is():
 def blurring_denoiser(image: np.ndarray):
     """A crude denoiser that also blurs away the gratings: the table's share is too timid for it."""
     yield Progress(0.5, "blurring")
-    return cv2.GaussianBlur(image, (0, 0), 1.2)
+    return cv2.GaussianBlur(image, (0, 0), 1.2).reshape(image.shape)
 
 
 def test_shares_chosen_for_the_photo_beat_the_table_where_it_is_off():

@@ -190,7 +190,9 @@ def _colour_transform(channels: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _reflect(index: np.ndarray, n: int) -> np.ndarray:
     """Indices mirrored into [0, n) about the ends (as numpy's "reflect" padding)."""
-    period = 2 * max(n - 1, 1)
+    if n == 1:
+        return np.zeros_like(index)
+    period = 2 * (n - 1)
     index = np.abs(index) % period
     return np.where(index >= n, period - index, index)
 
