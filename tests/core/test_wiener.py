@@ -106,11 +106,11 @@ def test_shares_chosen_for_the_photo_beat_the_table_where_it_is_off():
     fractions = [e.fraction for e in events if e.fraction is not None]
     assert fractions == sorted(fractions)
     # above the level where they are chosen, the table decides
-    noisy30 = noisy_copy(clean, 30)
-    guide30 = run_work(blurring_denoiser(noisy30))
-    assert np.array_equal(run_work(refine(noisy30, guide30, np.full(3, 30 / 255), denoiser=blurring_denoiser)),
-                          run_work(refine(noisy30, guide30, np.full(3, 30 / 255))))
-    assert share(30) < share(10) < share(5)
+    noisy40 = noisy_copy(clean, 40)
+    guide40 = run_work(blurring_denoiser(noisy40))
+    assert np.array_equal(run_work(refine(noisy40, guide40, np.full(3, 40 / 255), denoiser=blurring_denoiser)),
+                          run_work(refine(noisy40, guide40, np.full(3, 40 / 255))))
+    assert share(40) < share(10) < share(5)
 
 
 def test_a_photo_mostly_clipped_keeps_the_tables_share():

@@ -46,7 +46,8 @@ SHARE_SIGMAS = (5.0, 10.0, 15.0, 25.0, 35.0, 50.0, 75.0)
 SHARES = (0.8, 0.65, 0.5, 0.45, 0.4, 0.3, 0.2)
 ENSEMBLE_SHARE = 0.6
 MIN_SIGMA = 0.5  # noise levels (0-255) below which the step leaves the network's result as it is
-SURE_MAX_SIGMA = 20.0  # up to this noise level the shares are chosen per photo (above, too few unclipped pixels)
+SURE_MAX_SIGMA = 30.0  # up to this noise level the shares are chosen per photo (above, too few unclipped pixels)
+SURE_MARGIN = 2.0  # pixels this many sigmas from black and white count in the choice (3: 0.01-0.05 dB worse)
 SURE_CROP = 512  # px: the centre crop they are chosen on
 SURE_STEP = 0.1  # the perturbation, times sigma (0.02-0.1 alike)
 
@@ -98,9 +99,10 @@ def sure_shares(noisy: np.ndarray, sigma: np.ndarray, denoiser: Denoiser, clippe
     mix's error (Monte-Carlo SURE, Ramani, Blu and Unser 2008) on a centre crop: the crop is
     denoised and filtered twice, once with a small known perturbation added, which reads how
     much the result follows its input. Clipped pixels break the estimate's Gaussian premise, so
-    only those at least 3 sigma from black and white in every channel count; `fallback` where
-    fewer than a tenth of the crop's are. At sigma 5-20 on McMaster, Kodak and CBSD68 it comes
-    within 0.02 dB of the best shares chosen with the clean photo (docs/benchmarks.md)."""
+    only those at least SURE_MARGIN sigma from black and white in every channel count;
+    `fallback` where fewer than a tenth of the crop's are. At sigma 5-20 on McMaster, Kodak and
+    CBSD68 it comes within 0.02 dB of the best shares chosen with the clean photo, at 25 within
+    0.03 (docs/benchmarks.md)."""
     h, w, c = noisy.shape
     y0, x0 = max(0, (h - SURE_CROP) // 2), max(0, (w - SURE_CROP) // 2)
     crop = np.ascontiguousarray(noisy[y0:y0 + SURE_CROP, x0:x0 + SURE_CROP], np.float32)
@@ -114,7 +116,7 @@ def sure_shares(noisy: np.ndarray, sigma: np.ndarray, denoiser: Denoiser, clippe
         filtered = yield from _quietly(wiener(image, guide, sigma, clipped), (i + 0.8) / 2)
         results.append((guide @ transform.T, filtered @ transform.T))
     (guide, filtered), (guide2, filtered2) = results
-    margin = 3.0 * sigma
+    margin = SURE_MARGIN * sigma
     kept = ((guide @ back.T > margin) & (guide @ back.T < 1.0 - margin)).all(axis=2)
     if kept.mean() < 0.1:
         return fallback
