@@ -44,6 +44,11 @@ _CLIPPED_GAIN = _CLIPPED_MEAN - np.maximum(_T, 0.0)  # what clipping at 0 adds t
 _BIAS_ENTRIES = 16384
 
 
+def within_file_range(values: np.ndarray) -> bool:
+    """Whether `values` lie within [0, 1], as a file's do: noise on them was clipped."""
+    return bool(values.min() >= -CLIP_MARGIN and values.max() <= 1.0 + CLIP_MARGIN)
+
+
 def clipping_bias(level: np.ndarray, sigma: float | np.ndarray) -> np.ndarray:
     """What clipping to [0, 1], as a file holds it, adds to the mean of `level` under Gaussian
     noise of `sigma` (one for all, or one per channel of the last axis): lifts it near black,
@@ -114,9 +119,8 @@ def _sigma_of_channel(channel: np.ndarray, rng: np.random.Generator, exclude: np
     # less noise than there is; each estimate is corrected by the patches' levels (their means)
     # for what the clipping took (`_unclipped`). An image with values beyond [0, 1] was never
     # clipped: its estimates stand as they are.
-    bounded = channel.min() >= -CLIP_MARGIN and channel.max() <= 1 + CLIP_MARGIN
     levels = None
-    if bounded:
+    if within_file_range(channel):
         means = patches.mean(axis=1)
         levels = np.minimum(means, 1.0 - means)  # how far from the nearer end
 

@@ -54,13 +54,13 @@ def denoise_with(model_id: str):
         detail = sigma is not None and bool(inp.params.get("refine", True))
         if detail:
             share *= REFINE_SHARE
-        out = yield from subrange(runner.run_tiled(image, vector=sigma, ensemble=ensemble,
-                                                   bytes_per_pixel=BYTES_PER_PIXEL), 0.0, share)
-        if detail:
-            def denoiser(crop: np.ndarray) -> Work[np.ndarray]:
-                return runner.run_tiled(crop, vector=sigma, ensemble=ensemble, bytes_per_pixel=BYTES_PER_PIXEL)
 
-            out = yield from subrange(refine(image, out, sigma, ensemble, denoiser), share, 1.0)
+        def network(picture: np.ndarray) -> Work[np.ndarray]:
+            return runner.run_tiled(picture, vector=sigma, ensemble=ensemble, bytes_per_pixel=BYTES_PER_PIXEL)
+
+        out = yield from subrange(network(image), 0.0, share)
+        if detail:  # the step runs the network again on a crop, to choose its shares
+            out = yield from subrange(refine(image, out, sigma, ensemble, network), share, 1.0)
         if inp.params.get("keep_texture", False):
             out = keep_texture(image, out)
         if similar:
