@@ -1,5 +1,6 @@
 """The weights the project ships load (checksums, registry) and actually denoise."""
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -48,6 +49,26 @@ def test_auto_says_after_the_run_what_noise_level_it_read():
     assert len(said) == 1, notes
     levels = [float(v) for v in said[0].removeprefix("noise level read as ").split(", ")]
     assert len(levels) == 3 and all(abs(v - 25) < 2 for v in levels), levels
+
+
+def test_auto_reading_almost_no_noise_points_to_the_real_photo_denoiser():
+    """A camera JPEG's grain is spread over neighbouring pixels and reads as almost no noise: the
+    note says so and names the denoiser for it, instead of leaving the user with a photo that
+    did not change."""
+    from desktop_app.core.work import collect_notes
+
+    clean = cv2.GaussianBlur(textured_image(128, 160, seed=7), (0, 0), 2.0)  # smooth: reads 0 clean
+    grain = cv2.GaussianBlur(np.random.default_rng(2).normal(0, 12 / 255, clean.shape).astype(np.float32), (0, 0), 1.5)
+    notes: list[str] = []
+    run_work(collect_notes(apply_operation(registry.get("denoise/cnn"), np.clip(clean + grain, 0, 1),
+                                           params={"sigma": "auto"}, device="cpu"), notes))
+    said = [n for n in notes if n.startswith("noise level read as ")]
+    assert len(said) == 1 and "for real photos" in said[0], notes
+    notes.clear()
+    noisy = np.clip(clean + np.random.default_rng(1).normal(0, 10 / 255, clean.shape), 0, 1).astype(np.float32)
+    run_work(collect_notes(apply_operation(registry.get("denoise/cnn"), noisy, params={"sigma": "auto"},
+                                           device="cpu"), notes))
+    assert not any("for real photos" in n for n in notes), notes
 
 
 def test_recovering_detail_brings_cnn_closer_to_the_truth():
