@@ -292,21 +292,22 @@ def _grouped_strip(seen: np.ndarray, guide: np.ndarray, gains_noise: np.ndarray,
     can reach the rows is filtered (blocks reach RADIUS + BLOCK - 1 px beyond their group's
     first), so strips and tiles put together give the whole photo's result."""
     reach = BLOCK + RADIUS - 1
-    rows = _grid(y0 - reach, y1 + RADIUS - 1, h) - (y0 - _MARGIN)
+    rows = _grid(y0 - reach, y1 + RADIUS - 1, h)
     done = np.empty((seen.shape[0], y1 - y0, w), np.float32)
     for x0 in range(0, w, GROUP_COLS):
         x1 = min(w, x0 + GROUP_COLS)
-        cols = _grid(x0 - reach, x1 + RADIUS - 1, w) - (x0 - _MARGIN)
+        cols = _grid(x0 - reach, x1 + RADIUS - 1, w)
         area = np.s_[:, :, x0:x1 + 2 * _MARGIN]
         num, den = _group_tile(np.ascontiguousarray(seen[area]), np.ascontiguousarray(guide[area]),
-                               gains_noise, rows, cols)
+                               gains_noise, rows - (y0 - _MARGIN), cols - (x0 - _MARGIN),
+                               (rows[0] + cols[0]) // STEP % 2)
         inner = np.s_[:, _MARGIN:_MARGIN + y1 - y0, _MARGIN:_MARGIN + x1 - x0]
         done[:, :, x0:x1] = num[inner] / den[inner]
     return done
 
 
 def _group_tile(seen: np.ndarray, guide: np.ndarray, gains_noise: np.ndarray,
-                rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                rows: np.ndarray, cols: np.ndarray, parity: int) -> tuple[np.ndarray, np.ndarray]:
     """Sums of the weighted block estimates and of their weights over a planar tile, for
     groups whose first block's corners are `rows` x `cols` (multiples of STEP apart): each
     group is the blocks nearest it in the guide's brightness (sum of squared differences)
@@ -333,22 +334,29 @@ def _group_tile(seen: np.ndarray, guide: np.ndarray, gains_noise: np.ndarray,
     gy = np.repeat(rows, nx)[None, :] + _SEARCH[nearest, 0]  # (GROUP, n) corners
     gx = np.tile(cols, ny)[None, :] + _SEARCH[nearest, 1]
     corners = gy * tw + gx
-    pixels = (corners[..., None] + (np.arange(BLOCK)[:, None] * tw + np.arange(BLOCK)).ravel()).ravel()
-    at = torch.from_numpy(pixels)
+    pixels = corners[..., None] + (np.arange(BLOCK)[:, None] * tw + np.arange(BLOCK)).ravel()
+    # colour on half of the groups, in a quincunx of the grid (its parity global: tiles agree);
+    # -0.01 dB, a fifth less time
+    colour = np.flatnonzero(((np.arange(ny)[:, None] + np.arange(nx) + parity) % 2 == 0).ravel())
     num = np.zeros((c, th, tw), np.float32)
     den = np.empty((c, th, tw), np.float32)
     for ch in range(c):
-        spectrum = _HAAR @ (np.take(guide[ch], pixels).reshape(-1, BLOCK * BLOCK) @ _DCT2_T).reshape(GROUP, -1)
+        if ch == 0:
+            at, where = pixels.reshape(-1), corners.reshape(-1)
+        else:
+            at, where = pixels[:, colour].reshape(-1), corners[:, colour].reshape(-1)
+        groups = where.size // GROUP
+        spectrum = _HAAR @ (np.take(guide[ch], at).reshape(-1, BLOCK * BLOCK) @ _DCT2_T).reshape(GROUP, -1)
         np.multiply(spectrum, spectrum, out=spectrum)
         gains = spectrum / (spectrum + gains_noise[ch])  # P^2 / (P^2 + K sigma^2)
-        coefs = _HAAR @ (np.take(seen[ch], pixels).reshape(-1, BLOCK * BLOCK) @ _DCT2_T).reshape(GROUP, -1)
+        coefs = _HAAR @ (np.take(seen[ch], at).reshape(-1, BLOCK * BLOCK) @ _DCT2_T).reshape(GROUP, -1)
         coefs *= gains
         np.multiply(gains, gains, out=gains)
-        weight = 1.0 / np.maximum(gains.reshape(GROUP, n, -1).sum(axis=(0, 2)), 1e-6)  # per group
-        estimate = ((_HAAR_T @ coefs).reshape(-1, BLOCK * BLOCK) @ _INVERSE).reshape(GROUP, n, -1)
+        weight = 1.0 / np.maximum(gains.reshape(GROUP, groups, -1).sum(axis=(0, 2)), 1e-6)  # per group
+        estimate = ((_HAAR_T @ coefs).reshape(-1, BLOCK * BLOCK) @ _INVERSE).reshape(GROUP, groups, -1)
         estimate *= weight[:, None]
-        torch.from_numpy(num[ch].reshape(-1)).index_add_(0, at, torch.from_numpy(estimate.reshape(-1)))
-        placed = np.bincount(corners.ravel(), np.tile(weight, GROUP), th * tw).reshape(th, tw)
+        torch.from_numpy(num[ch].reshape(-1)).index_add_(0, torch.from_numpy(at), torch.from_numpy(estimate.reshape(-1)))
+        placed = np.bincount(where, np.tile(weight, GROUP), th * tw).reshape(th, tw)
         den[ch] = cv2.filter2D(placed.astype(np.float32), -1, _WINDOW, anchor=(BLOCK - 1, BLOCK - 1),
                                borderType=cv2.BORDER_CONSTANT)  # the window's sum over the blocks
     return num, den
