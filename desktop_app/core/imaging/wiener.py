@@ -23,7 +23,7 @@ is filtered together with the GROUP blocks nearest it in the guide's brightness 
 px, in a 3-D transform (the blocks' DCTs, then a Haar transform across them), and every block
 of every group is put back. Detail that repeats nearby (texture, edges, lettering) is then read
 from several noisy copies at once: +0.08 to +0.25 dB more at sigma 15 on held-out photos, for
-about 14 times the ungrouped filter's work (1.4 s per megapixel on 2 cores; docs/benchmarks.md,
+about 9 times the ungrouped filter's time (1.3 s per megapixel on 2 cores; docs/benchmarks.md,
 "Grouping after eight passes").
 
 `cnn` on held-out photos with clipped noise, sigma 5 / 15 / 25 / 50: McMaster +1.7 / +0.55 /
@@ -171,7 +171,7 @@ def wiener(noisy: np.ndarray, pilot: np.ndarray, sigma: np.ndarray, clipped: boo
     `clipped`: `noisy` was clipped to [0, 1] (None: it was if its values lie there); `shares`
     (one per channel of the filter's colours): the filter's result mixed with `pilot` in these
     shares (None: the filter's result alone); `grouped`: each block filtered together with the
-    blocks most like it (BM3D's grouping), better and about 14 times the work."""
+    blocks most like it (BM3D's grouping), better and about 9 times the time."""
     h, w, c = noisy.shape
     transform, back = _colour_transform(c)
     k = GROUP_K if grouped else K

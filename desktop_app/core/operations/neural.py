@@ -13,7 +13,7 @@ from desktop_app.core.operations.base import AUTO, Operation, OperationInput, Pa
 from desktop_app.core.work import Progress, Work, subrange
 
 REFINE_SHARE = 0.8  # the network's share of the bar when the Wiener step follows (2.2 s of 12 s on 12 MP)
-ENSEMBLE_REFINE_SHARE = 0.6  # the same after 8 passes, the step grouped (17 s of 38 s on 12 MP, bf16)
+ENSEMBLE_REFINE_SHARE = 0.55  # the same after 8 passes, the step grouped (15 s of 34 s on 12 MP, bf16)
 LOW_READING = 1.0  # "auto" reading below this (0-255) says the photo's noise may be of another kind
 BYTES_PER_PIXEL = 600.0  # working memory of the UNet denoisers per input pixel, fp32, measured roughly
 
@@ -83,7 +83,7 @@ _ENSEMBLE = Param("ensemble", bool, False, "Best quality (8x slower)",
                   "Run the network on the 8 turned and mirrored versions of the photo and average them: "
                   "about 8 times the time for a cleaner result (+0.2 dB on CBSD68). With Recover detail, "
                   "the detail is recovered with similar blocks nearby filtered together (BM3D's grouping), "
-                  "about 1.4 s per megapixel more.")
+                  "about 1.3 s per megapixel more.")
 _TEXTURE = Param("keep_texture", bool, True, "Keep fine texture",
                  "Where the network took away far more than the photo's noise (a fabric's weave, a mesh, "
                  "grass), put it back: the network judges the noise itself and can take fine texture for it.")
