@@ -22,7 +22,7 @@ After eight passes (the best-quality mode) the filter groups blocks as BM3D does
 is filtered together with the GROUP blocks nearest it in the guide's brightness within RADIUS
 px, in a 3-D transform (the blocks' DCTs, then a Haar transform across them), and every block
 of every group is put back. Detail that repeats nearby (texture, edges, lettering) is then read
-from several noisy copies at once: +0.08 to +0.25 dB more at sigma 15 on held-out photos, for
+from several noisy copies at once: +0.08 to +0.24 dB more at sigma 15 on held-out photos, for
 about 9 times the ungrouped filter's time (1.3 s per megapixel on 2 cores; docs/benchmarks.md,
 "Grouping after eight passes").
 
