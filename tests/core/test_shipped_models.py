@@ -51,6 +51,21 @@ def test_auto_says_after_the_run_what_noise_level_it_read():
     assert len(levels) == 3 and all(abs(v - 25) < 2 for v in levels), levels
 
 
+def test_auto_reads_noise_that_grows_with_brightness_at_the_photos_level():
+    """A camera's noise is stronger in the light than in the dark: "auto" reads the photo's
+    overall level (its root mean square), not the quiet shadows' (docs: +0.6-0.8 dB for `cnn`)."""
+    from desktop_app.core.work import collect_notes
+    from tests.core.test_models import level_noise_photo
+
+    image, truth = level_noise_photo()
+    notes: list[str] = []
+    run_work(collect_notes(apply_operation(registry.get("denoise/cnn"), image, params={"sigma": "auto"},
+                                           device="cpu"), notes))
+    said = [n for n in notes if n.startswith("noise level read as ")]
+    levels = np.array([float(v) for v in said[0].removeprefix("noise level read as ").split(", ")])
+    assert np.all(np.abs(levels - truth) < 1.0), (levels, truth)
+
+
 def test_auto_reading_almost_no_noise_points_to_the_real_photo_denoiser():
     """A camera JPEG's grain is spread over neighbouring pixels and reads as almost no noise: the
     note says so and names the denoiser for it, instead of leaving the user with a photo that

@@ -31,6 +31,8 @@ from desktop_app.core.work import Progress, Work
 PATCH = 7
 MAX_PATCHES = 60_000
 MIN_WEAK = 200  # fewest weak-texture patches an estimate is made from
+LEVEL_BINS = 4  # brightness bands "auto" reads the noise in, for noise that grows with brightness
+LEVEL_MIN_PATCHES = 2000  # fewest patches per band (fewer: one estimate over all)
 CLIP_MARGIN = 0.5 / 255  # how far beyond [0, 1] a clipped image's values may lie (rounding)
 
 # The normal distribution clipped at 0, as functions of t = mu / sigma: the clipped values'
@@ -111,16 +113,30 @@ def _noise_energy_quantile(q: float = 0.99) -> float:
 _Q99 = _noise_energy_quantile()
 
 
-def _sigma_of_channel(channel: np.ndarray, rng: np.random.Generator, exclude: np.ndarray | None = None) -> float:
+def _sigma_of_channel(channel: np.ndarray, rng: np.random.Generator, exclude: np.ndarray | None = None,
+                      by_level: bool = False) -> float:
     patches = _patches(channel, rng, exclude)
     if patches.shape[0] < PATCH * PATCH:  # too few patches for a covariance
         return 0.0
+    clipped = within_file_range(channel)
+    if by_level and patches.shape[0] >= LEVEL_BINS * LEVEL_MIN_PATCHES:
+        # noise that grows with brightness (a camera's: photon noise) read in each brightness
+        # band, the bands' levels combined as the root mean square: one level for the whole
+        # photo, the one a constant noise map serves best (the weak-texture patches overall are
+        # the quiet, dark ones, and read the smallest level)
+        order = np.argsort(patches.mean(axis=1), kind="stable")
+        bands = [_sigma_of_patches(patches[part], clipped) for part in np.array_split(order, LEVEL_BINS)]
+        return float(np.sqrt(np.mean(np.square(bands))))
+    return _sigma_of_patches(patches, clipped)
+
+
+def _sigma_of_patches(patches: np.ndarray, clipped: bool) -> float:
     # A file holds [0, 1]: noise is cut off at black and white, so patches near either end show
     # less noise than there is; each estimate is corrected by the patches' levels (their means)
     # for what the clipping took (`_unclipped`). An image with values beyond [0, 1] was never
     # clipped: its estimates stand as they are.
     levels = None
-    if within_file_range(channel):
+    if clipped:
         means = patches.mean(axis=1)
         levels = np.minimum(means, 1.0 - means)  # how far from the nearer end
 
@@ -189,7 +205,7 @@ def _chen(patches: np.ndarray) -> float:
 
 
 def estimate_sigma(image: np.ndarray, max_side: int = 1024, seed: int = 0, exclude: np.ndarray | None = None,
-                   centre: tuple[int, int] | None = None) -> np.ndarray:
+                   centre: tuple[int, int] | None = None, by_level: bool = False) -> np.ndarray:
     """Noise standard deviation per channel on the 0-255 scale (image float in [0, 1]).
     Large photos are estimated on a crop of at most `max_side` pixels around `centre` (y, x;
     the image's centre by default); noise is a property of the sensor, not of the scene, so
@@ -204,7 +220,7 @@ def estimate_sigma(image: np.ndarray, max_side: int = 1024, seed: int = 0, exclu
         return np.zeros(crop.shape[2])
     skip = None if exclude is None else exclude[y0:y0 + max_side, x0:x0 + max_side]
     rng = np.random.default_rng(seed)
-    return np.array([_sigma_of_channel(crop[:, :, c], rng, skip) * 255.0 for c in range(crop.shape[2])])
+    return np.array([_sigma_of_channel(crop[:, :, c], rng, skip, by_level) * 255.0 for c in range(crop.shape[2])])
 
 
 TEXTURE_RADIUS = 5  # px: the window over which what a denoiser took away is weighed

@@ -42,7 +42,7 @@ def denoise_with(model_id: str):
             value = inp.params.get("sigma", AUTO)
             if value == AUTO:
                 yield Progress(None, "estimating the noise level")
-                est = estimate_sigma(image)
+                est = estimate_sigma(image, by_level=True)  # read per brightness band: cameras' noise grows with it
                 sigma = np.array([est.mean()]) if image.shape[2] == 1 else est
                 read = "noise level read as " + ", ".join(f"{s:.1f}" for s in est)
                 if float(est.max()) < LOW_READING:  # camera JPEGs' grain is spread over pixels: it reads ~0
