@@ -46,8 +46,8 @@ def denoise_with(model_id: str):
                 sigma = np.array([est.mean()]) if image.shape[2] == 1 else est
                 read = "noise level read as " + ", ".join(f"{s:.1f}" for s in est)
                 if float(est.max()) < LOW_READING:  # camera JPEGs' grain is spread over pixels: it reads ~0
-                    read += ("; little noise of this kind: for a camera's grain, try the CNN denoiser "
-                             "for real photos")
+                    read += ("; almost no pixel-fine noise found: for a camera's coarser grain, try the "
+                             "CNN denoiser for real photos")
                 # a note: said after the run too, so a user who doubts "auto" knows what to set
                 yield Progress(0.0, read, {"sigma_estimate": est.tolist(), "note": read})
             else:
