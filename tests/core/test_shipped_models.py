@@ -66,6 +66,30 @@ def test_auto_reads_noise_that_grows_with_brightness_at_the_photos_level():
     assert np.all(np.abs(levels - truth) < 1.0), (levels, truth)
 
 
+def test_auto_tells_the_wiener_step_how_the_noise_grows_with_brightness(monkeypatch):
+    """The step after the network gets the noise read per brightness band (stronger in the
+    light here), so its gains follow each block's level; a set level gives it none."""
+    import desktop_app.core.operations.neural as neural
+    from tests.core.test_models import level_noise_photo
+
+    told = []
+    real = neural.refine
+
+    def spy(*args):
+        told.append(args[5] if len(args) > 5 else None)
+        return real(*args)
+
+    monkeypatch.setattr(neural, "refine", spy)
+    image, _ = level_noise_photo()
+    op = registry.get("denoise/cnn")
+    run_work(apply_operation(op, image, params={"sigma": "auto"}, device="cpu"))
+    levels, spreads = told[-1]
+    assert levels.shape == spreads.shape == (3, 4)
+    assert np.all(np.diff(levels, axis=1) > 0) and np.all(spreads[:, -1] > 1.5 * spreads[:, 0])
+    run_work(apply_operation(op, image, params={"sigma": 25.0}, device="cpu"))
+    assert told[-1] is None
+
+
 def test_auto_reading_almost_no_noise_points_to_the_real_photo_denoiser():
     """A camera JPEG's grain is spread over neighbouring pixels and reads as almost no noise: the
     note says so and names the denoiser for it, instead of leaving the user with a photo that

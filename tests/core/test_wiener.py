@@ -76,6 +76,26 @@ def test_grouped_tiles_join_into_the_whole_photos_result(monkeypatch):
 
 
 @pytest.mark.parametrize("grouped", [False, True])
+def test_gains_follow_noise_that_grows_with_brightness(grouped):
+    """A camera's noise is weak in the shadows and strong in the light: given the noise by
+    level, each block's gains follow its own; with one level for the photo (the root mean
+    square) the shadows' detail was filtered as if as noisy as the highlights."""
+    clean = fine_detail(128, 160)
+    clean[:, :80] -= 0.3  # shadows about 0.2, noise 4
+    clean[:, 80:] += 0.3  # highlights about 0.8, noise 30
+    spread = np.where(np.arange(160) < 80, 4 / 255, 30 / 255)[None, :, None] * np.ones_like(clean)
+    noisy = np.clip(clean + spread * np.random.default_rng(1).standard_normal(clean.shape), 0, 1).astype(np.float32)
+    guide = cv2.GaussianBlur(clean, (0, 0), 1.0)
+    one = np.full(3, np.sqrt((spread ** 2).mean()), np.float32)
+    bands = (np.tile([0.2, 0.8], (3, 1)), np.tile([4 / 255, 30 / 255], (3, 1)))
+    flat = run_work(wiener(noisy, guide, one, grouped=grouped))
+    by_level = run_work(wiener(noisy, guide, one, grouped=grouped, bands=bands))
+    shadows = np.s_[:, :80]
+    assert psnr(by_level[shadows], clean[shadows]) > psnr(flat[shadows], clean[shadows]) + 3
+    assert psnr(by_level, clean) > psnr(flat, clean) + 0.5
+
+
+@pytest.mark.parametrize("grouped", [False, True])
 @pytest.mark.parametrize("level", [0.97, 0.03])
 def test_clipped_whites_and_blacks_keep_their_level(level, grouped):
     """Clipping moves a noisy file's mean near white and black (0.97 reads 0.945 at sigma 25);

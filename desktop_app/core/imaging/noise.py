@@ -115,19 +115,30 @@ _Q99 = _noise_energy_quantile()
 
 def _sigma_of_channel(channel: np.ndarray, rng: np.random.Generator, exclude: np.ndarray | None = None,
                       by_level: bool = False) -> float:
+    if not by_level:
+        patches = _patches(channel, rng, exclude)
+        return 0.0 if patches.shape[0] < PATCH * PATCH else _sigma_of_patches(patches, within_file_range(channel))
+    # noise that grows with brightness (a camera's: photon noise) read in each brightness band,
+    # the bands' levels combined as the root mean square: one level for the whole photo, the
+    # one a constant noise map serves best (the weak-texture patches overall are the quiet,
+    # dark ones, and read the smallest level)
+    return float(np.sqrt(np.mean(np.square(_bands_of_channel(channel, rng, exclude)[1]))))
+
+
+def _bands_of_channel(channel: np.ndarray, rng: np.random.Generator, exclude: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """The mean levels of LEVEL_BINS bands of patches sorted by level and the noise's standard
+    deviation in each (0-1 scale); one band where there are too few patches."""
     patches = _patches(channel, rng, exclude)
     if patches.shape[0] < PATCH * PATCH:  # too few patches for a covariance
-        return 0.0
+        return np.array([0.5]), np.array([0.0])
     clipped = within_file_range(channel)
-    if by_level and patches.shape[0] >= LEVEL_BINS * LEVEL_MIN_PATCHES:
-        # noise that grows with brightness (a camera's: photon noise) read in each brightness
-        # band, the bands' levels combined as the root mean square: one level for the whole
-        # photo, the one a constant noise map serves best (the weak-texture patches overall are
-        # the quiet, dark ones, and read the smallest level)
-        order = np.argsort(patches.mean(axis=1), kind="stable")
-        bands = [_sigma_of_patches(patches[part], clipped) for part in np.array_split(order, LEVEL_BINS)]
-        return float(np.sqrt(np.mean(np.square(bands))))
-    return _sigma_of_patches(patches, clipped)
+    means = patches.mean(axis=1)
+    if patches.shape[0] < LEVEL_BINS * LEVEL_MIN_PATCHES:
+        return np.array([means.mean()]), np.array([_sigma_of_patches(patches, clipped)])
+    parts = np.array_split(np.argsort(means, kind="stable"), LEVEL_BINS)
+    return (np.array([means[part].mean() for part in parts]),
+            np.array([_sigma_of_patches(patches[part], clipped) for part in parts]))
 
 
 def _sigma_of_patches(patches: np.ndarray, clipped: bool) -> float:
@@ -210,17 +221,37 @@ def estimate_sigma(image: np.ndarray, max_side: int = 1024, seed: int = 0, exclu
     Large photos are estimated on a crop of at most `max_side` pixels around `centre` (y, x;
     the image's centre by default); noise is a property of the sensor, not of the scene, so
     a crop is enough. Patches touching a pixel where `exclude` (bool H x W) is True are left
-    out (a hole, a painted area). Returns zeros when too little is left to judge."""
+    out (a hole, a painted area). Returns zeros when too little is left to judge. `by_level`:
+    read in brightness bands (`noise_bands`), their root mean square."""
+    crop, skip = _crop(image, max_side, exclude, centre)
+    if min(crop.shape[:2]) < PATCH:
+        return np.zeros(crop.shape[2])
+    rng = np.random.default_rng(seed)
+    return np.array([_sigma_of_channel(crop[:, :, c], rng, skip, by_level) * 255.0 for c in range(crop.shape[2])])
+
+
+def noise_bands(image: np.ndarray, max_side: int = 1024, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The noise by brightness, per channel: the mean levels (0-1) of LEVEL_BINS bands of
+    patches and the noise's standard deviation in each (0-1 scale), each C x LEVEL_BINS (one
+    band where a channel has too few patches, repeated). Read as `estimate_sigma` reads."""
+    crop, _ = _crop(image, max_side, None, None)
+    c = crop.shape[2]
+    if min(crop.shape[:2]) < PATCH:
+        return np.full((c, 1), 0.5), np.zeros((c, 1))
+    rng = np.random.default_rng(seed)
+    bands = [_bands_of_channel(crop[:, :, i], rng) for i in range(c)]
+    size = max(b[0].size for b in bands)
+    return (np.stack([np.resize(b[0], size) for b in bands]), np.stack([np.resize(b[1], size) for b in bands]))
+
+
+def _crop(image: np.ndarray, max_side: int, exclude: np.ndarray | None, centre: tuple[int, int] | None
+          ) -> tuple[np.ndarray, np.ndarray | None]:
     h, w = image.shape[:2]
     cy, cx = centre if centre is not None else (h // 2, w // 2)
     y0 = min(max(0, cy - max_side // 2), max(0, h - max_side))
     x0 = min(max(0, cx - max_side // 2), max(0, w - max_side))
     crop = image[y0:y0 + max_side, x0:x0 + max_side]
-    if min(crop.shape[:2]) < PATCH:
-        return np.zeros(crop.shape[2])
-    skip = None if exclude is None else exclude[y0:y0 + max_side, x0:x0 + max_side]
-    rng = np.random.default_rng(seed)
-    return np.array([_sigma_of_channel(crop[:, :, c], rng, skip, by_level) * 255.0 for c in range(crop.shape[2])])
+    return crop, None if exclude is None else exclude[y0:y0 + max_side, x0:x0 + max_side]
 
 
 TEXTURE_RADIUS = 5  # px: the window over which what a denoiser took away is weighed

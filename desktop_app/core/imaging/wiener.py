@@ -18,6 +18,10 @@ otherwise the filter would bring the clipped bias back.
 The mix's share is chosen per photo by Monte-Carlo SURE where the noise is low enough for
 enough unclipped pixels (`sure_shares`), from a table above that.
 
+A camera's noise grows with the light: given the noise by brightness (`noise.noise_bands`, what
+"auto" reads), each block's gains take the noise at its own level (+0.03 to +0.14 dB on such
+noise; docs/benchmarks.md, "Read per brightness band").
+
 After eight passes (the best-quality mode) the filter groups blocks as BM3D does: each block
 is filtered together with the GROUP blocks nearest it in the guide's brightness within RADIUS
 px, in a 3-D transform (the blocks' DCTs, then a Haar transform across them), and every block
@@ -103,14 +107,17 @@ def share(sigma: float, ensemble: bool = False) -> float:
 
 
 Denoiser = Callable[[np.ndarray], Work[np.ndarray]]
+Bands = tuple[np.ndarray, np.ndarray]  # per channel: levels (0-1) and the noise's standard deviation there
 
 
 def refine(noisy: np.ndarray, denoised: np.ndarray, sigma: np.ndarray, ensemble: bool = False,
-           denoiser: Denoiser | None = None) -> Work[np.ndarray]:
+           denoiser: Denoiser | None = None, bands: Bands | None = None) -> Work[np.ndarray]:
     """`denoised` mixed with the Wiener filter of `noisy` it guides; `sigma`: the noise's
-    standard deviation per channel, 0-1 scale. Given the `denoiser` that made `denoised`, the
-    shares are chosen for this photo where the noise is low (`sure_shares`); otherwise, and
-    where that cannot be read, from the table. Work: yields progress."""
+    standard deviation per channel, 0-1 scale; `bands`: the noise by brightness
+    (`noise.noise_bands`), which the filter's gains then follow block by block (`sigma` stays
+    what the shares and the clipping correction go by). Given the `denoiser` that made
+    `denoised`, the shares are chosen for this photo where the noise is low (`sure_shares`);
+    otherwise, and where that cannot be read, from the table. Work: yields progress."""
     c = noisy.shape[2]
     sigma = np.broadcast_to(np.asarray(sigma, np.float32), (c,))
     if float(sigma.max()) * 255.0 < MIN_SIGMA:  # no noise to filter ("auto" reads 0 on some smooth JPEGs)
@@ -121,7 +128,7 @@ def refine(noisy: np.ndarray, denoised: np.ndarray, sigma: np.ndarray, ensemble:
     if denoiser is not None and round(float(sigma.mean()) * 255.0, 3) <= SURE_MAX_SIGMA:
         start = min(0.5, 2.0 * SURE_CROP ** 2 / (noisy.shape[0] * noisy.shape[1]))  # two crops' work against one photo's
         shares = yield from subrange(sure_shares(noisy, sigma, denoiser, clipped, shares, ensemble), 0.0, start)
-    return (yield from subrange(wiener(noisy, denoised, sigma, clipped, shares, ensemble), start, 1.0))
+    return (yield from subrange(wiener(noisy, denoised, sigma, clipped, shares, ensemble, bands), start, 1.0))
 
 
 def sure_shares(noisy: np.ndarray, sigma: np.ndarray, denoiser: Denoiser, clipped: bool,
@@ -166,12 +173,14 @@ def sure_shares(noisy: np.ndarray, sigma: np.ndarray, denoiser: Denoiser, clippe
 
 
 def wiener(noisy: np.ndarray, pilot: np.ndarray, sigma: np.ndarray, clipped: bool | None = None,
-           shares: np.ndarray | None = None, grouped: bool = False) -> Work[np.ndarray]:
+           shares: np.ndarray | None = None, grouped: bool = False, bands: Bands | None = None) -> Work[np.ndarray]:
     """The empirical Wiener filter of `noisy` guided by `pilot` (both h x w x c, float);
     `clipped`: `noisy` was clipped to [0, 1] (None: it was if its values lie there); `shares`
     (one per channel of the filter's colours): the filter's result mixed with `pilot` in these
     shares (None: the filter's result alone); `grouped`: each block filtered together with the
-    blocks most like it (BM3D's grouping), better and about 9 times the time."""
+    blocks most like it (BM3D's grouping), better and about 9 times the time; `bands`: the
+    noise's standard deviation by level per channel, read at the guide's level pixel by pixel
+    and averaged per block for its gains (None: `sigma` everywhere)."""
     h, w, c = noisy.shape
     transform, back = _colour_transform(c)
     k = GROUP_K if grouped else K
@@ -190,16 +199,18 @@ def wiener(noisy: np.ndarray, pilot: np.ndarray, sigma: np.ndarray, clipped: boo
         seen = np.asarray(noisy[rows], np.float32)
         if clipped:
             seen -= clipping_bias(guide, sigma)
+        noise = None if bands is None else _planar(_noise_power(guide, bands, transform, k), np.eye(c, dtype=np.float32), margin)
         guide, seen = _planar(guide, transform, margin), _planar(seen, transform, margin)
         inner = np.s_[:, margin:margin + y1 - y0, margin:margin + w]
         if grouped:
-            done = _grouped_strip(seen, guide, gains_noise, y0, y1, h, w)
+            done = _grouped_strip(seen, guide, gains_noise, y0, y1, h, w, noise)
         else:
             # brightness with blocks every STEP px, colour on half of those (a quincunx): colour's
             # detail is coarser (-0.01 dB at most, a third less work)
             num, den = np.empty_like(seen), np.empty_like(seen)
             for group, offsets in ((np.s_[:1], _OFFSETS), (np.s_[1:], _QUINCUNX)):
-                num[group], den[group] = _filter_strip(seen[group], guide[group], gains_noise[group], offsets)
+                num[group], den[group] = _filter_strip(seen[group], guide[group], gains_noise[group], offsets,
+                                                       None if noise is None else noise[group])
             done = num[inner] / den[inner]
         if shares is not None:  # mixed with the guide
             done -= guide[inner]
@@ -236,6 +247,17 @@ def _colour_transform(channels: int) -> tuple[np.ndarray, np.ndarray]:
     return transform, np.linalg.inv(transform).astype(np.float32)
 
 
+def _noise_power(guide: np.ndarray, bands: Bands, transform: np.ndarray, k: float) -> np.ndarray:
+    """k times the noise's variance per pixel in the filter's colours, from the noise's standard
+    deviation at the guide's level in each channel (`bands`, held flat beyond its ends)."""
+    levels, sigmas = bands
+    power = np.empty_like(guide)
+    for ch in range(guide.shape[2]):
+        power[..., ch] = np.interp(guide[..., ch], levels[ch], np.square(sigmas[ch]))
+    mix = (k * transform ** 2).astype(np.float32)
+    return np.maximum(power @ mix.T, np.finfo(np.float32).tiny)
+
+
 def _planar(strip: np.ndarray, transform: np.ndarray, margin: int) -> np.ndarray:
     """A strip as (channel, rows, cols) in the colour `transform`, `margin` px mirrored each side."""
     import cv2
@@ -246,7 +268,7 @@ def _planar(strip: np.ndarray, transform: np.ndarray, margin: int) -> np.ndarray
 
 
 def _filter_strip(noisy: np.ndarray, pilot: np.ndarray, gains_noise: np.ndarray,
-                  offsets: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+                  offsets: list[tuple[int, int]], noise: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Sums of the weighted block estimates and of their weights over a planar strip, for the
     grids of blocks at `offsets`: each grid is a plain reshape, its DCT one matrix product."""
     num = np.zeros_like(noisy)
@@ -263,7 +285,10 @@ def _filter_strip(noisy: np.ndarray, pilot: np.ndarray, gains_noise: np.ndarray,
 
         gains = blocks(pilot) @ _DCT2_T
         np.multiply(gains, gains, out=gains)
-        scratch = gains + np.repeat(gains_noise, bh * bw)[:, None]
+        if noise is None:
+            scratch = gains + np.repeat(gains_noise, bh * bw)[:, None]
+        else:  # the noise's power averaged over each block
+            scratch = gains + blocks(noise).mean(axis=1, keepdims=True)
         np.divide(gains, scratch, out=gains)  # P^2 / (P^2 + K sigma^2)
         coefs = blocks(noisy) @ _DCT2_T
         coefs *= gains
@@ -286,7 +311,7 @@ def _grid(lo: int, hi: int, size: int) -> np.ndarray:
 
 
 def _grouped_strip(seen: np.ndarray, guide: np.ndarray, gains_noise: np.ndarray,
-                   y0: int, y1: int, h: int, w: int) -> np.ndarray:
+                   y0: int, y1: int, h: int, w: int, noise: np.ndarray | None = None) -> np.ndarray:
     """Rows y0-y1 of the grouped filter's result, (c, rows, w); `seen` and `guide` are planar,
     rows y0 - _MARGIN to y1 + _MARGIN, _MARGIN columns mirrored each side. Every block that
     can reach the rows is filtered (blocks reach RADIUS + BLOCK - 1 px beyond their group's
@@ -300,14 +325,16 @@ def _grouped_strip(seen: np.ndarray, guide: np.ndarray, gains_noise: np.ndarray,
         area = np.s_[:, :, x0:x1 + 2 * _MARGIN]
         num, den = _group_tile(np.ascontiguousarray(seen[area]), np.ascontiguousarray(guide[area]),
                                gains_noise, rows - (y0 - _MARGIN), cols - (x0 - _MARGIN),
-                               (rows[0] + cols[0]) // STEP % 2)
+                               (rows[0] + cols[0]) // STEP % 2,
+                               None if noise is None else np.ascontiguousarray(noise[area]))
         inner = np.s_[:, _MARGIN:_MARGIN + y1 - y0, _MARGIN:_MARGIN + x1 - x0]
         done[:, :, x0:x1] = num[inner] / den[inner]
     return done
 
 
 def _group_tile(seen: np.ndarray, guide: np.ndarray, gains_noise: np.ndarray,
-                rows: np.ndarray, cols: np.ndarray, parity: int) -> tuple[np.ndarray, np.ndarray]:
+                rows: np.ndarray, cols: np.ndarray, parity: int, noise: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Sums of the weighted block estimates and of their weights over a planar tile, for
     groups whose first block's corners are `rows` x `cols` (multiples of STEP apart): each
     group is the blocks nearest it in the guide's brightness (sum of squared differences)
@@ -348,7 +375,12 @@ def _group_tile(seen: np.ndarray, guide: np.ndarray, gains_noise: np.ndarray,
         groups = where.size // GROUP
         spectrum = _HAAR @ (np.take(guide[ch], at).reshape(-1, BLOCK * BLOCK) @ _DCT2_T).reshape(GROUP, -1)
         np.multiply(spectrum, spectrum, out=spectrum)
-        gains = spectrum / (spectrum + gains_noise[ch])  # P^2 / (P^2 + K sigma^2)
+        if noise is None:
+            gains = spectrum / (spectrum + gains_noise[ch])  # P^2 / (P^2 + K sigma^2)
+        else:  # the noise's power averaged over each group's blocks
+            power = np.take(noise[ch], at).reshape(GROUP, groups, -1).mean(axis=(0, 2))
+            gains = (spectrum.reshape(GROUP, groups, -1) / (spectrum.reshape(GROUP, groups, -1) + power[:, None])
+                     ).reshape(GROUP, -1)
         coefs = _HAAR @ (np.take(seen[ch], at).reshape(-1, BLOCK * BLOCK) @ _DCT2_T).reshape(GROUP, -1)
         coefs *= gains
         np.multiply(gains, gains, out=gains)

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from desktop_app.core.imaging.noise import average_similar, estimate_sigma, keep_texture
+from desktop_app.core.imaging.noise import average_similar, keep_texture, noise_bands
 from desktop_app.core.imaging.wiener import refine
 from desktop_app.core.operations.base import AUTO, Operation, OperationInput, Param
 from desktop_app.core.work import Progress, Work, subrange
@@ -37,12 +37,15 @@ def denoise_with(model_id: str):
         yield Progress(None, f"loading {model_id}")
         runner = MANAGER.runner(model_id, inp.device)
         image = inp.image
-        sigma = None
+        sigma, bands = None, None
         if runner.arch.takes_noise_map:
             value = inp.params.get("sigma", AUTO)
             if value == AUTO:
                 yield Progress(None, "estimating the noise level")
-                est = estimate_sigma(image, by_level=True)  # read per brightness band: cameras' noise grows with it
+                # read per brightness band (a camera's noise grows with the light): the network takes
+                # the bands' root mean square, the Wiener step the level at each block's brightness
+                bands = noise_bands(image)
+                est = np.sqrt(np.mean(np.square(bands[1]), axis=1)) * 255.0
                 sigma = np.array([est.mean()]) if image.shape[2] == 1 else est
                 read = "noise level read as " + ", ".join(f"{s:.1f}" for s in est)
                 if float(est.max()) < LOW_READING:  # camera JPEGs' grain is spread over pixels: it reads ~0
@@ -65,7 +68,7 @@ def denoise_with(model_id: str):
 
         out = yield from subrange(network(image), 0.0, share)
         if detail:  # the step runs the network again on a crop, to choose its shares
-            out = yield from subrange(refine(image, out, sigma, ensemble, network), share, 1.0)
+            out = yield from subrange(refine(image, out, sigma, ensemble, network, bands), share, 1.0)
         if inp.params.get("keep_texture", False):
             out = keep_texture(image, out)
         if similar:
