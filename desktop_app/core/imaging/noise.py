@@ -230,16 +230,18 @@ def estimate_sigma(image: np.ndarray, max_side: int = 1024, seed: int = 0, exclu
     return np.array([_sigma_of_channel(crop[:, :, c], rng, skip, by_level) * 255.0 for c in range(crop.shape[2])])
 
 
-def noise_bands(image: np.ndarray, max_side: int = 1024, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def noise_bands(image: np.ndarray, max_side: int = 1024, seed: int = 0, exclude: np.ndarray | None = None,
+                centre: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The noise by brightness, per channel: the mean levels (0-1) of LEVEL_BINS bands of
     patches and the noise's standard deviation in each (0-1 scale), each C x LEVEL_BINS (one
-    band where a channel has too few patches, repeated). Read as `estimate_sigma` reads."""
-    crop, _ = _crop(image, max_side, None, None)
+    band where a channel has too few patches, repeated). Read as `estimate_sigma` reads, on the
+    same crop, without the patches touching `exclude`."""
+    crop, skip = _crop(image, max_side, exclude, centre)
     c = crop.shape[2]
     if min(crop.shape[:2]) < PATCH:
         return np.full((c, 1), 0.5), np.zeros((c, 1))
     rng = np.random.default_rng(seed)
-    bands = [_bands_of_channel(crop[:, :, i], rng) for i in range(c)]
+    bands = [_bands_of_channel(crop[:, :, i], rng, skip) for i in range(c)]
     size = max(b[0].size for b in bands)
     return (np.stack([np.resize(b[0], size) for b in bands]), np.stack([np.resize(b[1], size) for b in bands]))
 

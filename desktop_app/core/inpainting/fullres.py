@@ -31,7 +31,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from desktop_app.core.imaging.noise import estimate_sigma
+from desktop_app.core.imaging.noise import noise_bands
 from desktop_app.core.imaging.tiles import mask_bbox
 from desktop_app.core.work import Progress, Work, subrange
 
@@ -296,22 +296,25 @@ _GAIN = _noise_gain()
 
 def match_grain(original: np.ndarray, filled: np.ndarray, hole: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Add white noise to the hole so that its noise level (per channel) matches the photo's
-    around it. The photo's level comes from the noise estimator of "auto" denoising, on the
-    known pixels near the hole: it measures sensor noise in flat areas and does not take
-    texture (foliage, fabric) for grain. What the fill already has (robust std of its
-    median-filter residual) is taken off."""
+    around it at the same brightness (a camera's noise grows with the light). The photo's
+    levels come from the noise estimator of "auto" denoising (`noise_bands`), on the known
+    pixels near the hole: it measures sensor noise in flat areas and does not take texture
+    (foliage, fabric) for grain. What the fill already has (robust std of its median-filter
+    residual) is taken off."""
     if hole.sum() < 4 or hole.all():
         return filled
     ys, xs = np.nonzero(hole)
     centre = (int(ys.mean()), int(xs.mean()))
-    want = estimate_sigma(original, max_side=GRAIN_WINDOW, exclude=hole, centre=centre) / 255.0
+    levels, spreads = noise_bands(original, max_side=GRAIN_WINDOW, exclude=hole, centre=centre)
     y0, y1, x0, x1 = mask_bbox(hole, 1)
     have = _robust_std(_residual(filled[y0:y1, x0:x1])[hole[y0:y1, x0:x1]]) / _GAIN
+    inside = filled[hole]
+    want = np.stack([np.interp(inside[:, c], levels[c], spreads[c]) for c in range(inside.shape[1])], axis=1)
     add = np.sqrt(np.maximum(want**2 - have**2, 0.0)).astype(np.float32)
     if not np.any(add > 1e-4):
         return filled
     out = filled.copy()
-    out[hole] += rng.standard_normal((int(hole.sum()), filled.shape[2])).astype(np.float32) * add
+    out[hole] += rng.standard_normal(inside.shape).astype(np.float32) * add
     return out
 
 
