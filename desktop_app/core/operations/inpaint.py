@@ -112,7 +112,8 @@ def _seed(description: str) -> Param:
 
 _SEED = _seed("Which of the possible fills: another seed gives another variation.")
 _GRAIN = Param("grain", bool, True, "Match grain",
-               "Add noise to the fill so it is as grainy as the pixels around the hole.")
+               "Add noise to the fill so it is as grainy as the pixels around the hole at the same "
+               "brightness (a camera's grain is stronger in the light than in the shadows).")
 
 
 def _working(default: int) -> Param:
