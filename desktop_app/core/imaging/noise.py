@@ -113,16 +113,9 @@ def _noise_energy_quantile(q: float = 0.99) -> float:
 _Q99 = _noise_energy_quantile()
 
 
-def _sigma_of_channel(channel: np.ndarray, rng: np.random.Generator, exclude: np.ndarray | None = None,
-                      by_level: bool = False) -> float:
-    if not by_level:
-        patches = _patches(channel, rng, exclude)
-        return 0.0 if patches.shape[0] < PATCH * PATCH else _sigma_of_patches(patches, within_file_range(channel))
-    # noise that grows with brightness (a camera's: photon noise) read in each brightness band,
-    # the bands' levels combined as the root mean square: one level for the whole photo, the
-    # one a constant noise map serves best (the weak-texture patches overall are the quiet,
-    # dark ones, and read the smallest level)
-    return float(np.sqrt(np.mean(np.square(_bands_of_channel(channel, rng, exclude)[1]))))
+def _sigma_of_channel(channel: np.ndarray, rng: np.random.Generator, exclude: np.ndarray | None = None) -> float:
+    patches = _patches(channel, rng, exclude)
+    return 0.0 if patches.shape[0] < PATCH * PATCH else _sigma_of_patches(patches, within_file_range(channel))
 
 
 def _bands_of_channel(channel: np.ndarray, rng: np.random.Generator, exclude: np.ndarray | None = None
@@ -222,12 +215,22 @@ def estimate_sigma(image: np.ndarray, max_side: int = 1024, seed: int = 0, exclu
     the image's centre by default); noise is a property of the sensor, not of the scene, so
     a crop is enough. Patches touching a pixel where `exclude` (bool H x W) is True are left
     out (a hole, a painted area). Returns zeros when too little is left to judge. `by_level`:
-    read in brightness bands (`noise_bands`), their root mean square."""
+    read in brightness bands, their root mean square (`overall_level(noise_bands(...))`)."""
+    if by_level:
+        return overall_level(noise_bands(image, max_side, seed, exclude, centre))
     crop, skip = _crop(image, max_side, exclude, centre)
     if min(crop.shape[:2]) < PATCH:
         return np.zeros(crop.shape[2])
     rng = np.random.default_rng(seed)
-    return np.array([_sigma_of_channel(crop[:, :, c], rng, skip, by_level) * 255.0 for c in range(crop.shape[2])])
+    return np.array([_sigma_of_channel(crop[:, :, c], rng, skip) * 255.0 for c in range(crop.shape[2])])
+
+
+def overall_level(bands: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """One noise level per channel (0-255 scale) from the noise by brightness: the bands' root
+    mean square, the level a constant noise map serves best. Noise that grows with brightness
+    (a camera's: photon noise) read over all weak-texture patches at once reads the quiet,
+    dark ones' level, far under it."""
+    return np.sqrt(np.mean(np.square(bands[1]), axis=1)) * 255.0
 
 
 def noise_bands(image: np.ndarray, max_side: int = 1024, seed: int = 0, exclude: np.ndarray | None = None,

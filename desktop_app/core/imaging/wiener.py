@@ -199,7 +199,7 @@ def wiener(noisy: np.ndarray, pilot: np.ndarray, sigma: np.ndarray, clipped: boo
         seen = np.asarray(noisy[rows], np.float32)
         if clipped:
             seen -= clipping_bias(guide, sigma)
-        noise = None if bands is None else _planar(_noise_power(guide, bands, transform, k), np.eye(c, dtype=np.float32), margin)
+        noise = None if bands is None else _planar(_noise_power(guide, bands, transform, k), None, margin)
         guide, seen = _planar(guide, transform, margin), _planar(seen, transform, margin)
         inner = np.s_[:, margin:margin + y1 - y0, margin:margin + w]
         if grouped:
@@ -258,11 +258,12 @@ def _noise_power(guide: np.ndarray, bands: Bands, transform: np.ndarray, k: floa
     return np.maximum(power @ mix.T, np.finfo(np.float32).tiny)
 
 
-def _planar(strip: np.ndarray, transform: np.ndarray, margin: int) -> np.ndarray:
-    """A strip as (channel, rows, cols) in the colour `transform`, `margin` px mirrored each side."""
+def _planar(strip: np.ndarray, transform: np.ndarray | None, margin: int) -> np.ndarray:
+    """A strip as (channel, rows, cols) in the colour `transform` (None: as it is), `margin` px
+    mirrored each side."""
     import cv2
 
-    coloured = cv2.transform(strip, transform) if strip.shape[2] == 3 else strip
+    coloured = cv2.transform(strip, transform) if strip.shape[2] == 3 and transform is not None else strip
     padded = cv2.copyMakeBorder(coloured, 0, 0, margin, margin, cv2.BORDER_REFLECT_101)  # numpy's "reflect"
     return np.ascontiguousarray(padded.reshape(strip.shape[0], -1, strip.shape[2]).transpose(2, 0, 1))
 

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from desktop_app.core.imaging.noise import average_similar, keep_texture, noise_bands
+from desktop_app.core.imaging.noise import average_similar, keep_texture, noise_bands, overall_level
 from desktop_app.core.imaging.wiener import refine
 from desktop_app.core.operations.base import AUTO, Operation, OperationInput, Param
 from desktop_app.core.work import Progress, Work, subrange
@@ -45,7 +45,7 @@ def denoise_with(model_id: str):
                 # read per brightness band (a camera's noise grows with the light): the network takes
                 # the bands' root mean square, the Wiener step the level at each block's brightness
                 bands = noise_bands(image)
-                est = np.sqrt(np.mean(np.square(bands[1]), axis=1)) * 255.0
+                est = overall_level(bands)
                 sigma = np.array([est.mean()]) if image.shape[2] == 1 else est
                 read = "noise level read as " + ", ".join(f"{s:.1f}" for s in est)
                 if float(est.max()) < LOW_READING:  # camera JPEGs' grain is spread over pixels: it reads ~0
