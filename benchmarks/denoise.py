@@ -18,6 +18,9 @@ clipped    The same CBSD68 images and noise, as a file holds them: the noisy ima
            [0, 1] and written to and read back from a 16-bit PNG; the clean image is the
            reference as before.
 set12      The same on the greyscale Set12 (H x W x 1 images), PSNR.
+camera     Noise that grows with brightness, as a camera's (0.3 sigma at black to 1.3 sigma at
+           white, clipped, 16-bit PNG) on the same photos: BM3D and cnn given the photo's
+           level, cnn with sigma auto (a level per pixel) in 1 and 8 passes.
 estimator  Error of the app's noise estimator (``estimate_sigma``, per channel) on CBSD68,
            with the noisy image clipped to [0, 1] (as in an 8-bit photo) and not clipped.
 polyu      PolyU real camera noise (noisy / clean pairs): NL-Means and BM3D at the single
@@ -83,7 +86,7 @@ except ImportError:  # optional: `pip install bm3d` (the "bench" extra)
     bm3d = None
 
 REPO = Path(__file__).resolve().parents[1]
-SECTIONS = ("cbsd68", "clipped", "set12", "estimator", "polyu", "runtime", "big", "command", "figure")
+SECTIONS = ("cbsd68", "clipped", "set12", "camera", "estimator", "polyu", "runtime", "big", "command", "figure")
 METHOD_KEYS = ("nlmeans", "bm3d", "cnn", "cnn-real")  # what --skip takes
 MODELS = ("cnn", "cnn-real")  # method keys that are app models of the same name
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -458,7 +461,7 @@ def section_estimator(ctx: Context) -> str:
     for sigma in ESTIMATOR_SIGMAS:
         row = [fmt_sigma(sigma)]
         for _, chosen, clip, file in cases:
-            pairs = level_noise_pairs(chosen, sigma) if file == "level" else (
+            pairs = ((truth, noisy) for _, noisy, truth in level_noise_cases(chosen, sigma)) if file == "level" else (
                 (np.full(3, sigma), noisy) for _, noisy in gaussian_pairs(chosen, sigma, clip, file))
             errors = [estimate_sigma(noisy, by_level=True) - truth for truth, noisy in pairs]  # as "auto" reads
             error = np.concatenate(errors)  # one per channel of every image
@@ -481,16 +484,65 @@ def section_estimator(ctx: Context) -> str:
     ])
 
 
-def level_noise_pairs(files: list[tuple[int, Path]], sigma: float) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(true level per channel, noisy photo) with noise whose variance grows linearly with the
-    clean level, from (0.3 sigma)^2 at black to (1.3 sigma)^2 at white, clipped, in a 16-bit PNG;
-    the true level is the root mean square of the standard deviation over each channel."""
+def level_noise_cases(files: list[tuple[int, Path]], sigma: float
+                      ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(clean photo, noisy photo, true level per channel) with noise whose variance grows
+    linearly with the clean level, from (0.3 sigma)^2 at black to (1.3 sigma)^2 at white,
+    clipped, in a 16-bit PNG; the true level is the root mean square of the standard deviation
+    over each channel."""
     lo, hi = 0.3 * sigma / 255.0, 1.3 * sigma / 255.0
     for index, path in files:
         clean = load(path)
         sd = np.sqrt(lo * lo + (hi * hi - lo * lo) * clean).astype(np.float32)
         noise = np.random.default_rng(noise_seed(sigma, index)).standard_normal(clean.shape, dtype=np.float32)
-        yield np.sqrt((sd ** 2).mean(axis=(0, 1))) * 255.0, as_16bit_png(clean + sd * noise)
+        yield clean, as_16bit_png(clean + sd * noise), np.sqrt((sd ** 2).mean(axis=(0, 1))) * 255.0
+
+
+def section_camera(ctx: Context) -> str:
+    """`cnn` on noise that grows with brightness, as a camera's, beside BM3D and the network
+    given one level per channel (the photo's root mean square, known)."""
+    args = ctx.args
+    name = args.photos.name if args.photos else "CBSD68"
+    files = image_files(args.photos or args.data / "bench" / "CBSD68", args.images)
+    n, dev = len(files), args.device
+    known: list[tuple[str, str, Callable[[float], Method]]] = [
+        ("noisy input", "", lambda s: noisy_input()),
+        ("BM3D (σ the photo's root mean square, known)", "bm3d", lambda s: bm3d_method(s)),
+        ("CNN (σ the photo's root mean square, known)", "cnn", lambda s: cnn(s, dev)),
+    ]
+    read = [cnn("auto", dev, "CNN (σ auto: the noise per pixel, read by brightness)"),
+            cnn("auto", dev, "CNN (σ auto, 8 passes)", ensemble=True)]
+    rows, notes = [], []
+    scores: dict[str, list[Scores]] = {}
+    for sigma in args.sigmas:
+        cases = list(level_noise_cases(files, sigma))
+        for label, key, make in known:  # one level per photo: each photo its own method
+            if key and left_out(label, key, ctx.avail):
+                continue
+            each = [evaluate(make(float(truth.mean())), [(clean, noisy)], f"{name} level {label}", 1)
+                    for clean, noisy, truth in cases]
+            scores.setdefault(label, []).append(Scores(float(np.mean([e.psnr for e in each])),
+                                                       float(np.mean([e.ssim for e in each])),
+                                                       [v for e in each for v in e.seconds_per_mp]))
+        for method in read:
+            if not left_out(method.label, method.key, ctx.avail):
+                scores.setdefault(method.label, []).append(
+                    evaluate(method, ((clean, noisy) for clean, noisy, _ in cases), f"{name} level", n))
+    for label, per_sigma in scores.items():
+        rows.append([label] + [v for sc in per_sigma for v in (fmt_psnr(sc.psnr), fmt_ssim(sc.ssim))])
+    notes = [note for label, key, _ in known if key and (note := left_out(label, key, ctx.avail))]
+    notes += [note for m in read if (note := left_out(m.label, m.key, ctx.avail))]
+    header = ["method"] + [f"{fmt_sigma(s)} {m}" for s in args.sigmas for m in ("PSNR", "SSIM")]
+    return "\n".join([
+        f"### {name}, noise that grows with brightness, as a camera's ({n} images)", "",
+        markdown_table(header, rows), "",
+        "Noise whose standard deviation runs from 0.3 S at black to 1.3 S at white (its variance "
+        "linear in the level, as a camera's photon noise; S the column), clipped to [0, 1] and "
+        "stored in a 16-bit PNG. \"Known\": the method given the photo's root mean square level "
+        "per channel, averaged over the channels (one value; BM3D takes one). \"auto\" reads the "
+        "noise in 4 brightness bands and gives the network the level at each pixel's brightness "
+        "and the Wiener step the level at each block's.",
+    ] + ([""] + notes if notes else []))
 
 
 def section_polyu(ctx: Context) -> str:
@@ -826,6 +878,7 @@ def section_figure(ctx: Context) -> str:
 
 
 SECTION_FUNCTIONS = {
+    "camera": section_camera,
     "cbsd68": section_cbsd68,
     "clipped": section_clipped,
     "runtime": section_runtime,

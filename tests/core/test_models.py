@@ -127,6 +127,20 @@ def test_the_ensemble_over_many_tiles_matches_it_over_one():
     assert np.abs(whole - tiled).max() < 1e-5
 
 
+def test_an_extra_input_is_cut_and_turned_with_the_image():
+    """A noise level per pixel travels with its pixel: through tiles, padding to the size
+    multiple and the ensemble's 8 turns, a network that multiplies its input by that level
+    returns exactly the image times the level (a shifted or unturned plane would not)."""
+    rng = np.random.default_rng(4)
+    img = rng.random((150, 170, 3)).astype(np.float32) * 0.5
+    level = rng.random((150, 170, 3)).astype(np.float32)
+    for settings in (TileSettings(tile=64, context=8, size_multiple=4, views=VIEWS),
+                     TileSettings(tile=512, context=8, size_multiple=4, views=VIEWS)):
+        out = run_work(run_tiled(lambda x, a: x * a, img, torch.device("cpu"), settings, level))
+        assert out.shape == img.shape
+        np.testing.assert_allclose(out, img * level, atol=1e-6)
+
+
 def test_out_of_memory_retries_with_smaller_tiles():
     seen_sizes = []
 
@@ -216,13 +230,22 @@ def level_noise_photo(sigma: float = 25, seed: int = 3) -> tuple[np.ndarray, np.
     times `sigma` (black to white; its variance linear in the level), clipped and in 8 bits;
     and the truth per channel, the root mean square of its standard deviation."""
     rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:256, 0:320].astype(np.float32)
-    base = np.clip(0.5 + 0.45 * np.sin(xx / 40) * np.cos(yy / 55), 0, 1)
-    base = np.stack([base, base * 0.8 + 0.1, 1 - base], axis=2)
-    lo, hi = 0.2 * sigma / 255, 1.5 * sigma / 255
-    sd = np.sqrt(lo**2 + (hi**2 - lo**2) * base)
+    base, sd = level_noise_clean(), level_noise_sd(sigma)
     image = (np.round(np.clip(base + sd * rng.standard_normal(base.shape), 0, 1) * 255) / 255).astype(np.float32)
     return image, np.sqrt((sd**2).mean(axis=(0, 1))) * 255
+
+
+def level_noise_clean() -> np.ndarray:
+    """The smooth picture of `level_noise_photo`, without its noise."""
+    yy, xx = np.mgrid[0:256, 0:320].astype(np.float32)
+    base = np.clip(0.5 + 0.45 * np.sin(xx / 40) * np.cos(yy / 55), 0, 1)
+    return np.stack([base, base * 0.8 + 0.1, 1 - base], axis=2)
+
+
+def level_noise_sd(sigma: float = 25.0) -> np.ndarray:
+    """The standard deviation of `level_noise_photo`'s noise at each pixel (0-1 scale)."""
+    lo, hi = 0.2 * sigma / 255, 1.5 * sigma / 255
+    return np.sqrt(lo**2 + (hi**2 - lo**2) * level_noise_clean()).astype(np.float32)
 
 
 def test_noise_estimate_by_level_reads_noise_that_grows_with_brightness():
@@ -237,6 +260,23 @@ def test_noise_estimate_by_level_reads_noise_that_grows_with_brightness():
     assert np.all(estimate_sigma(image) < truth - 1.2), (estimate_sigma(image), truth)
     steady = _clipped_photo(25)
     assert np.all(np.abs(estimate_sigma(steady, by_level=True) - 25) < 1.5)
+
+
+def test_noise_map_reads_each_pixels_noise_at_its_level():
+    """The denoiser's level per pixel ("auto"): the noise read per brightness band, looked up at
+    each pixel's blurred level, follows a camera's noise from the shadows to the highlights; a
+    grey photo's one row of bands serves all three channels of the network."""
+    from desktop_app.core.imaging.noise import noise_bands, noise_map
+
+    image, _ = level_noise_photo()
+    truth = level_noise_sd()
+    read = noise_map(image, noise_bands(image))
+    assert read.shape == image.shape and read.dtype == np.float32
+    assert np.median(np.abs(read - truth) / truth) < 0.15
+    dark, bright = truth < np.quantile(truth, 0.2), truth > np.quantile(truth, 0.8)
+    assert read[bright].mean() > 1.7 * read[dark].mean()  # the truth: 2.0 times; one level: 1
+    grey = image[:, :, :1]
+    assert noise_map(np.repeat(grey, 3, axis=2), noise_bands(grey)).shape == image.shape
 
 
 def test_noise_estimate_of_a_dark_photo_counts_the_noise_black_cut_off():

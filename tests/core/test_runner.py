@@ -57,6 +57,27 @@ def test_runtime_and_torch_agree_on_a_tiny_random_network():
     assert fast.backend == "openvino"  # it never fell back
 
 
+def test_a_noise_level_per_pixel_runs_on_the_runtime_beside_one_per_channel():
+    """"auto" gives the denoiser a level per pixel (`plane`, cut and turned with the image), a
+    set level one per channel: the runtime keeps a graph for each, agrees with torch on both,
+    and a constant plane is the same as that one value."""
+    pytest.importorskip("openvino")
+    image = textured_image(150, 170, seed=1)
+    fast = ModelRunner(loaded(), cpu_bf16=False)
+    slow = ModelRunner(loaded(), use_runtime=False)
+    brighter_is_noisier = (0.02 + 0.2 * image).astype(np.float32)
+    vector = run_work(fast.run_tiled(image, vector=[0.1] * 3))
+    for ensemble in (False, True):
+        a = run_work(fast.run_tiled(image, plane=brighter_is_noisier, ensemble=ensemble))
+        b = run_work(slow.run_tiled(image, plane=brighter_is_noisier, ensemble=ensemble))
+        assert np.abs(a - b).max() < 1e-4
+    assert np.abs(a - vector).max() > 1e-2  # the plane reached the network
+    assert np.abs(run_work(fast.run_tiled(image, plane=np.full_like(image, 0.1))) - vector).max() < 1e-5
+    assert np.abs(run_work(fast.run_tiled(image, vector=[0.1] * 3)) - vector).max() == 0
+    assert fast.backend == "openvino"  # neither layout fell back to torch
+    assert len(list(runtime.graph_dir().glob("*.xml"))) == 2
+
+
 def test_bf16_rounding_is_unbiased_repeatable_and_keeps_exact_values():
     # an 8-bit photo's levels in the upper half: rounded to the nearest bf16, all move up
     levels = torch.arange(128, 256, dtype=torch.float32).repeat(2000) / 255

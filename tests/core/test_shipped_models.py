@@ -169,3 +169,18 @@ def test_shipped_inpainting_continues_a_picture_better_than_navier_stokes():
     assert np.array_equal(cnn[~inside], image[~inside])
     mse = lambda out: np.mean((out - image)[inside] ** 2)  # noqa: E731
     assert mse(cnn) < mse(ns)
+
+
+def test_auto_gives_the_network_the_noise_at_each_pixels_level():
+    """A camera's noise is weak in the shadows and strong in the highlights: "auto" hands the
+    network the level read at each pixel's brightness, which cleans the highlights without
+    smoothing the shadows, against the one level (the photo's root mean square) it took before
+    (held-out photos: +0.2-0.6 dB, docs/benchmarks.md)."""
+    from tests.core.test_models import level_noise_clean, level_noise_photo
+
+    image, truth = level_noise_photo()
+    clean = level_noise_clean()
+    op = registry.get("denoise/cnn")
+    one = run_work(apply_operation(op, image, params={"sigma": float(truth.mean()), "refine": False}, device="cpu"))
+    per_pixel = run_work(apply_operation(op, image, params={"sigma": "auto", "refine": False}, device="cpu"))
+    assert psnr(per_pixel, clean) > psnr(one, clean) + 0.2, (psnr(per_pixel, clean), psnr(one, clean))

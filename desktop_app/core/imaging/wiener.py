@@ -127,12 +127,13 @@ def refine(noisy: np.ndarray, denoised: np.ndarray, sigma: np.ndarray, ensemble:
     start = 0.0
     if denoiser is not None and round(float(sigma.mean()) * 255.0, 3) <= SURE_MAX_SIGMA:
         start = min(0.5, 2.0 * SURE_CROP ** 2 / (noisy.shape[0] * noisy.shape[1]))  # two crops' work against one photo's
-        shares = yield from subrange(sure_shares(noisy, sigma, denoiser, clipped, shares, ensemble), 0.0, start)
+        shares = yield from subrange(sure_shares(noisy, sigma, denoiser, clipped, shares, ensemble, bands),
+                                     0.0, start)
     return (yield from subrange(wiener(noisy, denoised, sigma, clipped, shares, ensemble, bands), start, 1.0))
 
 
 def sure_shares(noisy: np.ndarray, sigma: np.ndarray, denoiser: Denoiser, clipped: bool,
-                fallback: np.ndarray, grouped: bool = False) -> Work[np.ndarray]:
+                fallback: np.ndarray, grouped: bool = False, bands: Bands | None = None) -> Work[np.ndarray]:
     """The share of each (opponent) channel that minimises Stein's unbiased estimate of the
     mix's error (Monte-Carlo SURE, Ramani, Blu and Unser 2008) on a centre crop: the crop is
     denoised and filtered twice, once with a small known perturbation added, which reads how
@@ -140,7 +141,8 @@ def sure_shares(noisy: np.ndarray, sigma: np.ndarray, denoiser: Denoiser, clippe
     only those at least SURE_MARGIN sigma from black and white in every channel count;
     `fallback` where fewer than a tenth of the crop's are. At sigma 5-20 on McMaster, Kodak and
     CBSD68 it comes within 0.02 dB of the best shares chosen with the clean photo, at 25 within
-    0.03 (docs/benchmarks.md)."""
+    0.03 (docs/benchmarks.md). With `bands` the crop is filtered as the photo will be, and each
+    pixel's term of the estimate weighs by the noise's variance at its level."""
     h, w, c = noisy.shape
     y0, x0 = max(0, (h - SURE_CROP) // 2), max(0, (w - SURE_CROP) // 2)
     crop = np.ascontiguousarray(noisy[y0:y0 + SURE_CROP, x0:x0 + SURE_CROP], np.float32)
@@ -151,7 +153,8 @@ def sure_shares(noisy: np.ndarray, sigma: np.ndarray, denoiser: Denoiser, clippe
     results = []
     for i, image in enumerate((crop, nudged)):
         guide = yield from _quietly(denoiser(image), i / 2)
-        filtered = yield from _quietly(wiener(image, guide, sigma, clipped, grouped=grouped), (i + 0.8) / 2)
+        filtered = yield from _quietly(wiener(image, guide, sigma, clipped, grouped=grouped, bands=bands),
+                                       (i + 0.8) / 2)
         results.append((guide @ transform.T, filtered @ transform.T))
     (guide, filtered), (guide2, filtered2) = results
     margin, levels = SURE_MARGIN * sigma, guide @ back.T
@@ -159,15 +162,19 @@ def sure_shares(noisy: np.ndarray, sigma: np.ndarray, denoiser: Denoiser, clippe
     if kept.mean() < 0.1:
         return fallback
     seen = crop @ transform.T
-    noise_var = (transform ** 2) @ (sigma.astype(np.float32) ** 2)
+    if bands is None:
+        noise_var = np.broadcast_to((transform ** 2) @ (sigma.astype(np.float32) ** 2), guide.shape)
+    else:  # the noise's variance at each pixel's level, in the filter's colours
+        noise_var = _noise_power(levels, bands, transform, 1.0)
     shares = np.empty(c, np.float32)
     for k in range(c):
         gap = (filtered - guide)[..., k][kept]
         error = (guide - seen)[..., k][kept]
         sign = signs[..., k][kept]
-        div_guide = float(sign @ (guide2 - guide)[..., k][kept]) / eps
-        div_filtered = float(sign @ (filtered2 - filtered)[..., k][kept]) / eps
-        best = -(float(error @ gap) + noise_var[k] * (div_filtered - div_guide)) / max(float(gap @ gap), 1e-12)
+        weighted = sign * noise_var[..., k][kept]  # each pixel's divergence weighs by its noise's variance
+        div_guide = float(weighted @ (guide2 - guide)[..., k][kept]) / eps
+        div_filtered = float(weighted @ (filtered2 - filtered)[..., k][kept]) / eps
+        best = -(float(error @ gap) + (div_filtered - div_guide)) / max(float(gap @ gap), 1e-12)
         shares[k] = np.clip(best, 0.0, 1.0)
     return shares
 

@@ -150,23 +150,31 @@ class ModelRunner:
         return self._from_network(self.network(*inputs), h, w, c)
 
     def run_tiled(self, image: np.ndarray, vector: np.ndarray | Sequence[float] | None = None,
-                  ensemble: bool = False, bytes_per_pixel: float = 600.0) -> Work[np.ndarray]:
+                  ensemble: bool = False, bytes_per_pixel: float = 600.0,
+                  plane: np.ndarray | None = None) -> Work[np.ndarray]:
         """An image-to-image network over a picture of any size, tile by tile (a progress
-        event and a cancel point per tile); `ensemble` averages each tile's 8 turns and mirror images."""
+        event and a cancel point per tile); `ensemble` averages each tile's 8 turns and mirror
+        images. The network's extra input: `vector`, one value per channel, or `plane`, one per
+        pixel and channel (H x W x C, cut and turned with the image: a noise level per pixel)."""
         h, w, c = image.shape
         rgb = np.repeat(image, self.channels, axis=2) if c == 1 and self.channels != 1 else image
         extra = self._vector(vector)
+        if plane is not None and plane.shape[2] == 1 and self.channels != 1:
+            plane = np.repeat(plane, self.channels, axis=2)
 
-        def fn(x: torch.Tensor) -> torch.Tensor:
+        def fn(x: torch.Tensor, level: torch.Tensor | None = None) -> torch.Tensor:
+            if level is not None:
+                return self.network(x, level)
             if extra is None:
                 return self.network(x)
             return self.network(x, extra.expand(x.shape[0], -1))
 
-        if self.compiled is not None and not self.compiled.ready:
+        side = 4 * self.size_multiple
+        example = [torch.zeros(1, rgb.shape[2], side, side)]
+        example += [torch.zeros(1, plane.shape[2], side, side)] if plane is not None else [extra] if extra is not None else []
+        if self.compiled is not None and not self.compiled.ready(example):
             # converting takes seconds (once per weights file; later runs read the cached graph)
             yield Progress(None, "preparing the network for this CPU")
-            side = 4 * self.size_multiple
-            example = [torch.zeros(1, rgb.shape[2], side, side)] + ([extra] if extra is not None else [])
             try:
                 self.compiled.compile(example)
             except Exception as e:  # noqa: BLE001 - torch runs it
@@ -179,5 +187,5 @@ class ModelRunner:
                                 # the runtime takes plain NCHW arrays; torch prefers channels-last
                                 channels_last=self.compiled is None,
                                 views=VIEWS if ensemble else 1)
-        out = yield from run_tiled(fn, rgb, self.device, settings)
+        out = yield from run_tiled(fn, rgb, self.device, settings, plane)
         return out.mean(axis=2, keepdims=True) if c == 1 and out.shape[2] != 1 else out

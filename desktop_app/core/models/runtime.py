@@ -9,7 +9,8 @@ runtime because it is as fast or faster on every network, it reads the torch mod
 convert), and its shapes stay dynamic, so every tile size and turned tile of the 8-pass
 mode runs on one compiled graph.
 
-A network is converted once per weights file: the graph is traced on its first call and saved
+A network is converted once per weights file and layout of inputs (a denoiser's noise level
+comes as one value per channel, or one per pixel from "auto"): the graph is traced on its first call and saved
 as OpenVINO IR in the user's cache folder, under a key made of the weights' sha256, the
 architecture, its hyper-parameters, the network's source and the OpenVINO version; later
 runs read that file (about a second). Nothing is downloaded, and nothing is sent: OpenVINO's
@@ -108,35 +109,42 @@ def graph_dir() -> Path:
     return d
 
 
+def layout(inputs: Sequence[torch.Tensor]) -> tuple[int, ...]:
+    """What a traced graph is fixed to: each input's number of dimensions (a denoiser's noise
+    level comes as one value per channel or one per pixel, two different graphs)."""
+    return tuple(t.dim() for t in inputs)
+
+
 class CompiledNetwork:
     """A network compiled by OpenVINO for the CPU, called like the torch module on CPU tensors
     (N x C x H x W and the extra inputs, any H and W) and returning a CPU tensor. Converts on
-    the first call (the call's tensors are the tracing example) or reads the cached graph."""
+    the first call with a new `layout` of inputs (the call's tensors are the tracing example)
+    or reads the cached graph."""
 
     def __init__(self, module: nn.Module, key: str | None, bf16: bool = False) -> None:
         self.module, self.key, self.bf16 = module, key, bf16
-        self._compiled = None
+        self._compiled: dict[tuple[int, ...], Any] = {}
         # one OpenVINO infer request serves the calls: two threads in it at once hung a batch
         self._lock = threading.Lock()
 
-    @property
-    def ready(self) -> bool:
-        return self._compiled is not None
+    def ready(self, inputs: Sequence[torch.Tensor]) -> bool:
+        return layout(inputs) in self._compiled
 
     @property
     def precision(self) -> str:
         return "bf16" if self.bf16 else "fp32"
 
-    def _as_input(self, t: torch.Tensor) -> np.ndarray:
-        """A float32 array; in bf16, already rounded to bf16, stochastically (`bf16_dithered`)."""
+    def _as_input(self, t: torch.Tensor, image: bool) -> np.ndarray:
+        """A float32 array; in bf16 the image (the first input) already rounded to bf16,
+        stochastically (`bf16_dithered`); the others (a mask, a noise level) as they are."""
         t = t.detach().cpu().float()
-        return np.ascontiguousarray((bf16_dithered(t) if self.bf16 else t).numpy())
+        return np.ascontiguousarray((bf16_dithered(t) if self.bf16 and image else t).numpy())
 
     def _graph(self, example: Sequence[torch.Tensor]):
         ov = _openvino()
 
         core = ov.Core()
-        path = graph_dir() / f"{self.key}.xml" if self.key else None
+        path = graph_dir() / f"{self.key}-{''.join(map(str, layout(example)))}.xml" if self.key else None
         if path is not None and path.is_file() and path.with_suffix(".bin").is_file():
             try:
                 return core, core.read_model(str(path))
@@ -155,14 +163,14 @@ class CompiledNetwork:
         core, model = self._graph(example)
         config = {"INFERENCE_PRECISION_HINT": "bf16" if self.bf16 else "f32",
                   "INFERENCE_NUM_THREADS": max(1, torch.get_num_threads())}
-        self._compiled = core.compile_model(model, "CPU", config)
+        self._compiled[layout(example)] = core.compile_model(model, "CPU", config)
 
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
-        arrays = [self._as_input(t) for t in inputs]
+        arrays = [self._as_input(t, i == 0) for i, t in enumerate(inputs)]
         with self._lock:
-            if self._compiled is None:
+            if not self.ready(inputs):
                 self.compile(inputs)
-            out = np.array(self._compiled(arrays)[0], copy=True)
+            out = np.array(self._compiled[layout(inputs)](arrays)[0], copy=True)
         return torch.from_numpy(out)
 
 

@@ -125,8 +125,9 @@ def _run_tensor(fn: TensorFn, x: torch.Tensor, device: torch.device, s: TileSett
 
 def _tile_result(fn: TensorFn, patch: np.ndarray, device: torch.device, s: TileSettings,
                  done: int, steps: int, label: str) -> Work[np.ndarray]:
-    """The network's result on one tile (H x W x C), the mean of its views, with a progress
-    event (a cancel point) per view; `done` of `steps` views were run before this tile."""
+    """The network's result on one tile (H x W x C, and the extra input's channels after C when
+    there is one), the mean of its views, with a progress event (a cancel point) per view;
+    `done` of `steps` views were run before this tile."""
     x = torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1)))[None].to(device)
     result = None
     for view in range(s.views):
@@ -142,12 +143,18 @@ def _tile_result(fn: TensorFn, patch: np.ndarray, device: torch.device, s: TileS
     return result
 
 
-def run_tiled(fn: TensorFn, image: np.ndarray, device: torch.device, settings: TileSettings) -> Work[np.ndarray]:
-    """Apply `fn` to an H x W x C float32 image; restarts with half the tile on out-of-memory."""
+def run_tiled(fn: TensorFn, image: np.ndarray, device: torch.device, settings: TileSettings,
+              extra: np.ndarray | None = None) -> Work[np.ndarray]:
+    """Apply `fn` to an H x W x C float32 image; restarts with half the tile on out-of-memory.
+    `extra`: an H x W x K input cut, turned and padded with the image, handed to `fn` as its
+    second argument (a noise level per pixel); `fn` returns the image's C channels."""
     s = settings
+    if extra is not None:
+        extra = np.asarray(extra, np.float32).reshape(*image.shape[:2], -1)
+        fn = _split(fn, image.shape[2])
     while True:
         try:
-            return (yield from _tiled_pass(fn, image, device, s))
+            return (yield from _tiled_pass(fn, image, device, s, extra))
         except Exception as e:  # noqa: BLE001 - only memory errors are retried
             if not is_oom(e) or s.tile <= MIN_TILE:
                 if is_oom(e):
@@ -159,8 +166,17 @@ def run_tiled(fn: TensorFn, image: np.ndarray, device: torch.device, settings: T
             yield Progress(0.0, f"out of memory: retrying with {s.tile}-pixel tiles")
 
 
-def _tiled_pass(fn: TensorFn, image: np.ndarray, device: torch.device, s: TileSettings) -> Work[np.ndarray]:
+def _split(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], channels: int) -> TensorFn:
+    return lambda x: fn(x[:, :channels], x[:, channels:])
+
+
+def _tiled_pass(fn: TensorFn, image: np.ndarray, device: torch.device, s: TileSettings,
+                extra: np.ndarray | None) -> Work[np.ndarray]:
     h, w, c = image.shape
+
+    def cut(rows: slice, cols: slice) -> np.ndarray:  # a tile, with the extra input's channels after its own
+        return image[rows, cols] if extra is None else np.concatenate([image[rows, cols], extra[rows, cols]], axis=2)
+
     m = max(1, s.size_multiple)
     H, W = math.ceil(h / m) * m, math.ceil(w / m) * m
     context = math.ceil(s.context / m) * m
@@ -169,13 +185,14 @@ def _tiled_pass(fn: TensorFn, image: np.ndarray, device: torch.device, s: TileSe
         # sides, so the padding's own artefacts average out (+0.01 dB at σ 25 and 50)
         yield Progress(0.0, "1 tile")
         with torch.inference_mode():
-            out = yield from _tile_result(fn, image, device, s, 0, s.views, "tile 1/1")
+            out = yield from _tile_result(fn, cut(np.s_[:], np.s_[:]), device, s, 0, s.views, "tile 1/1")
         return np.ascontiguousarray(out)
     # Pad once to the size multiple, so tiles never pad inside the picture and see exactly
     # what a single pass over the whole (padded) picture would see.
     if (H, W) != (h, w):
         mode = "reflect" if H - h < h and W - w < w else "edge"
         image = np.pad(image, ((0, H - h), (0, W - w), (0, 0)), mode=mode)
+        extra = None if extra is None else np.pad(extra, ((0, H - h), (0, W - w), (0, 0)), mode=mode)
     fade = max(1, context // 2)
     ty, tx = _step(H, s.tile, m), _step(W, s.tile, m)
     ys, xs = list(range(0, H, ty)), list(range(0, W, tx))
@@ -189,7 +206,7 @@ def _tiled_pass(fn: TensorFn, image: np.ndarray, device: torch.device, s: TileSe
             oy0, oy1 = max(0, y0 - context), min(H, y1 + context)
             ox0, ox1 = max(0, x0 - context), min(W, x1 + context)
             # the self-ensemble turns each tile, not the picture: one cut and one blend per tile
-            result = yield from _tile_result(fn, image[oy0:oy1, ox0:ox1], device, s, k * s.views,
+            result = yield from _tile_result(fn, cut(np.s_[oy0:oy1], np.s_[ox0:ox1]), device, s, k * s.views,
                                              tiles * s.views, f"tile {k + 1}/{tiles}")
             # keep the inner tile plus `fade` pixels each side that touch a neighbour
             ky0, ky1 = max(oy0, y0 - fade), min(oy1, y1 + fade)

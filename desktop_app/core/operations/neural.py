@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from desktop_app.core.imaging.noise import average_similar, keep_texture, noise_bands, overall_level
+from desktop_app.core.imaging.noise import average_similar, keep_texture, noise_bands, noise_map, overall_level
 from desktop_app.core.imaging.wiener import refine
 from desktop_app.core.operations.base import AUTO, Operation, OperationInput, Param
 from desktop_app.core.work import Progress, Work, subrange
@@ -42,8 +42,8 @@ def denoise_with(model_id: str):
             value = inp.params.get("sigma", AUTO)
             if value == AUTO:
                 yield Progress(None, "estimating the noise level")
-                # read per brightness band (a camera's noise grows with the light): the network takes
-                # the bands' root mean square, the Wiener step the level at each block's brightness
+                # read per brightness band (a camera's noise grows with the light): the network and
+                # the Wiener step take the level at each pixel's and block's brightness
                 bands = noise_bands(image)
                 est = overall_level(bands)
                 sigma = np.array([est.mean()]) if image.shape[2] == 1 else est
@@ -64,7 +64,9 @@ def denoise_with(model_id: str):
             share *= ENSEMBLE_REFINE_SHARE if ensemble else REFINE_SHARE
 
         def network(picture: np.ndarray) -> Work[np.ndarray]:
-            return runner.run_tiled(picture, vector=sigma, ensemble=ensemble, bytes_per_pixel=BYTES_PER_PIXEL)
+            level = None if bands is None else noise_map(picture, bands)  # the noise at each pixel's level
+            return runner.run_tiled(picture, vector=sigma, ensemble=ensemble, bytes_per_pixel=BYTES_PER_PIXEL,
+                                    plane=level)
 
         out = yield from subrange(network(image), 0.0, share)
         if detail:  # the step runs the network again on a crop, to choose its shares
@@ -99,7 +101,8 @@ _REFINE = Param("refine", bool, True, "Recover detail",
                 "(BM3D's Wiener step on 8x8 blocks): gives back fine detail and colour the network smoothed "
                 "away, +0.1 to +0.5 dB at noise 15, more at lower noise. About 0.2 s per megapixel more.")
 _SIGMA = Param("sigma", float, AUTO, "Noise level",
-               "Noise standard deviation on the 0-255 scale, or auto to estimate it per channel.",
+               "Noise standard deviation on the 0-255 scale, or auto to read it from the photo per channel "
+               "and brightness (a camera's noise is stronger in the light than in the shadows).",
                minimum=0.0, maximum=100.0, step=1.0, allow_auto=True, manual=25.0)
 
 
@@ -110,8 +113,8 @@ def denoiser_params(noise_map: bool) -> tuple[Param, ...]:
 
 CNN = Operation(
     task="denoise", method="cnn", title="CNN denoiser", category="Denoise",
-    description="The project's UNet trained on Gaussian noise of known level; 'auto' estimates the "
-                "level of each channel from the photo.",
+    description="The project's UNet trained on Gaussian noise of known level; 'auto' reads the level "
+                "of each channel from the photo, at each pixel's brightness.",
     run=denoise_with("cnn"),
     params=denoiser_params(noise_map=True),
     uses_device=True,

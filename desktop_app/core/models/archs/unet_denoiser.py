@@ -34,7 +34,7 @@ class ResBlock(nn.Module):
 
 class UNetDenoiser(nn.Module):
     """`forward(noisy, sigma)`: noisy N x C x H x W in [0, 1] (H, W multiples of
-    `size_multiple`), sigma N x C (noise std on the [0, 1] scale) or None when blind.
+    `size_multiple`), sigma N x C (noise std on the [0, 1] scale), N x C x H x W (one per pixel) or None when blind.
     Returns the denoised image."""
 
     def __init__(self, channels: int = 3, widths: tuple[int, ...] = (48, 96, 192),
@@ -64,7 +64,10 @@ class UNetDenoiser(nn.Module):
         if self.noise_map:
             if sigma is None:
                 raise ValueError("this model needs the noise level")
-            plane = sigma.to(x.dtype)[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
+            if sigma.dim() == 4:  # a level per pixel, at the network's own resolution
+                plane = F.avg_pool2d(sigma.to(x.dtype), self.unshuffle) if self.unshuffle > 1 else sigma.to(x.dtype)
+            else:
+                plane = sigma.to(x.dtype)[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
             x = torch.cat([x, plane], dim=1)
         x = self.head(x)
         skips = []
