@@ -212,6 +212,23 @@ def test_samples_stored_as_files_are_clipped_and_quantised_and_keep_their_true_n
     assert float(sigma.max()) > 40 / 255  # the map says the noise that was added, not what is left
 
 
+def test_samples_with_noise_growing_with_brightness_carry_its_level_per_pixel():
+    """The `level` option: some samples' noise is weaker in the dark than in the light, as a
+    camera's, and their map says the level at each pixel (what "auto" gives the network)."""
+    gen = torch.Generator().manual_seed(0)
+    ramp = torch.linspace(0, 1, 64)[None, None, None, :].expand(200, 3, 64, 64).contiguous()
+    noisy, clean, sigma = degrade.gaussian(ramp, 50.0, 0.0, gen, level_fraction=0.5)
+    assert sigma.shape == noisy.shape
+    dark, light = sigma[..., :8].mean(dim=(1, 2, 3)), sigma[..., -8:].mean(dim=(1, 2, 3))
+    growing = light > 1.2 * dark
+    assert 0.35 < growing.float().mean() < 0.65  # about the fraction asked; the rest constant
+    assert torch.allclose(dark[~growing], light[~growing])
+    noise = noisy - clean  # the map is the noise's own standard deviation, pixel by pixel
+    for cols in (np.s_[..., :8], np.s_[..., -8:]):
+        seen, said = noise[growing][cols].std(), sigma[growing][cols].pow(2).mean().sqrt()
+        assert abs(float(seen / said) - 1) < 0.05
+
+
 def test_vivid_colours_reach_saturated_chroma():
     gen = torch.Generator().manual_seed(0)
     dull = torch.rand(64, 3, 16, 16) * 0.2 + 0.4  # greyish patches, like most training photos

@@ -24,7 +24,7 @@ def is_grey(batch: torch.Tensor) -> torch.Tensor:
 
 def gaussian(clean: torch.Tensor, sigma_max: float, grey_fraction: float,
              gen: torch.Generator, clip_fraction: float = 0.0,
-             colour_fraction: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+             colour_fraction: float = 0.0, level_fraction: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Additive white Gaussian noise, sigma uniform in [0, sigma_max] (0-255 scale) per sample.
     A fraction of samples become grey images with the same noise in every channel, so one
     network serves colour and greyscale photos; a patch of a black-and-white photo is grey
@@ -34,7 +34,9 @@ def gaussian(clean: torch.Tensor, sigma_max: float, grey_fraction: float,
     `colour_fraction` of the samples first get a colour augmentation (`vivid`), and
     `clip_fraction` of the noisy samples are stored as a file stores them (`as_file`):
     clipped to [0, 1] and quantised. The noise map stays the true sigma of the added noise.
-    Returns (noisy, clean, sigma N x C in [0, 1])."""
+    `level_fraction` of the samples get noise that grows with brightness, as a camera's
+    (`by_level`), and then the map is that noise's standard deviation at each pixel.
+    Returns (noisy, clean, sigma in [0, 1]: N x C, or N x C x H x W with `level_fraction`)."""
     n, c = clean.shape[:2]
     if colour_fraction > 0 and c == 3:
         clean = vivid(clean, torch.rand(n, generator=gen) < colour_fraction, gen)
@@ -47,10 +49,28 @@ def gaussian(clean: torch.Tensor, sigma_max: float, grey_fraction: float,
     noise = _randn(clean, gen)
     if grey.any():
         noise[grey] = noise[grey][:, :1].expand(-1, c, -1, -1)
-    noisy = clean + noise * sigma[:, None, None, None]
+    if level_fraction > 0:
+        sd = by_level(clean, sigma, torch.rand(n, generator=gen) < level_fraction, gen)
+        noisy = clean + noise * sd
+    else:
+        noisy = clean + noise * sigma[:, None, None, None]
     if clip_fraction > 0:
         noisy = as_file(noisy, torch.rand(n, generator=gen) < clip_fraction, gen)
-    return noisy, clean, sigma[:, None].expand(-1, c).contiguous()
+    return noisy, clean, sd if level_fraction > 0 else sigma[:, None].expand(-1, c).contiguous()
+
+
+def by_level(clean: torch.Tensor, sigma: torch.Tensor, which: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """The noise's standard deviation per pixel, N x C x H x W: `sigma` (N) everywhere, except
+    for the samples `which`, whose noise grows with the clean level as a camera's photon noise
+    does (its variance linear in the level): `sigma` at white and 5-80 % of it at black."""
+    n = clean.shape[0]
+    sd = sigma[:, None, None, None].expand_as(clean).clone()
+    if which.any():
+        which = which.to(clean.device)
+        black = (0.05 + 0.75 * torch.rand(n, generator=gen)).to(clean.device)[which][:, None, None, None]
+        top = sigma[which][:, None, None, None]
+        sd[which] = top * torch.sqrt(black ** 2 + (1 - black ** 2) * clean[which].clamp(0, 1))
+    return sd
 
 
 def as_file(noisy: torch.Tensor, which: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

@@ -31,18 +31,20 @@ class DenoiseTask(TrainingCode):
         # most samples as files hold them (clipped, quantised), some in vivid colours
         self.clip_fraction = float(opts.get("clip", 0.8))
         self.colour_fraction = float(opts.get("colour", 0.3))
+        # samples whose noise grows with brightness, the map per pixel (what "auto" now gives)
+        self.level_fraction = float(opts.get("level", 0.0))
         # 0: plain L1, whose gradient weighs every pixel alike, so the loud samples' large
         # errors set the pace; 1: each sample's L1 divided by its noise level, which is the
         # gradient of the mean log error, i.e. of the mean PSNR over all levels
         self.balance = float(opts.get("balance", 0.0))
         for key, value in (("clip", self.clip_fraction), ("colour", self.colour_fraction),
-                           ("balance", self.balance)):
+                           ("balance", self.balance), ("level", self.level_fraction)):
             if not 0 <= value <= 1:
                 raise ValueError(f"{key} is a fraction from 0 to 1, not {value}")
 
     def degrade(self, clean: torch.Tensor, gen: torch.Generator):
         return degrade.gaussian(clean, self.config.sigma_max, self.config.grey_fraction, gen,
-                                self.clip_fraction, self.colour_fraction)
+                                self.clip_fraction, self.colour_fraction, self.level_fraction)
 
     def loss(self, model: nn.Module, clean: torch.Tensor, gen: torch.Generator, device) -> tuple[torch.Tensor, dict]:
         # degraded where the network runs: on a GPU the noise's blurs cost nothing there
@@ -75,6 +77,10 @@ class DenoiseTask(TrainingCode):
                 pairs.append((f"s{int(s)}", noisy, clean, sigma))
                 if self.clip_fraction > 0:  # the same noise as an 8-bit file holds it
                     pairs.append((f"c{int(s)}", torch.round(noisy.clamp(0, 1) * 255) / 255, clean, sigma))
+                if self.level_fraction > 0:  # growing with brightness, 0.3 to 1.3 s, in a 16-bit file
+                    sd = (s / 255.0) * torch.sqrt(0.09 + (1.69 - 0.09) * clean)
+                    level = torch.round((clean + noise * sd).clamp(0, 1) * 65535) / 65535
+                    pairs.append((f"l{int(s)}", level, clean, sd))
         return pairs
 
     def evaluate(self, model: nn.Module, pair: tuple, device) -> float:
