@@ -6,7 +6,9 @@ own settings, application data and cache folders so nothing touches the user's.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _session_home = Path(tempfile.mkdtemp(prefix="desktop-app-tests-"))
+atexit.register(shutil.rmtree, _session_home, ignore_errors=True)  # each run's settings, models and cache
 os.environ["XDG_CONFIG_HOME"] = str(_session_home / "config")  # QSettings on Linux
 os.environ.setdefault("DESKTOP_APP_DATA_DIR", str(_session_home / "data"))
 os.environ.setdefault("DESKTOP_APP_CACHE_DIR", str(_session_home / "cache"))
