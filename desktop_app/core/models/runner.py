@@ -171,7 +171,10 @@ class ModelRunner:
 
         side = 4 * self.size_multiple
         example = [torch.zeros(1, rgb.shape[2], side, side)]
-        example += [torch.zeros(1, plane.shape[2], side, side)] if plane is not None else [extra] if extra is not None else []
+        if plane is not None:
+            example.append(torch.zeros(1, plane.shape[2], side, side))
+        elif extra is not None:
+            example.append(extra)
         if self.compiled is not None and not self.compiled.ready(example):
             # converting takes seconds (once per weights file; later runs read the cached graph)
             yield Progress(None, "preparing the network for this CPU")

@@ -10,10 +10,10 @@ convert), and its shapes stay dynamic, so every tile size and turned tile of the
 mode runs on one compiled graph.
 
 A network is converted once per weights file and layout of inputs (a denoiser's noise level
-comes as one value per channel, or one per pixel from "auto"): the graph is traced on its first call and saved
-as OpenVINO IR in the user's cache folder, under a key made of the weights' sha256, the
-architecture, its hyper-parameters, the network's source and the OpenVINO version; later
-runs read that file (about a second). Nothing is downloaded, and nothing is sent: OpenVINO's
+comes as one value per channel, or one per pixel from "auto"): the graph is traced on its
+first call and saved as OpenVINO IR in the user's cache folder, under a key made of the
+weights' sha256, the architecture, its hyper-parameters, the network's source and the
+OpenVINO version; later runs read that file (about a second). Nothing is downloaded, and nothing is sent: OpenVINO's
 converter reports usage to Google Analytics by default, which `_openvino` shuts out. If
 OpenVINO is missing or anything in it fails, the caller falls back to torch and one line is
 logged.

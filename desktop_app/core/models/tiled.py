@@ -125,10 +125,10 @@ def _run_tensor(fn: TensorFn, x: torch.Tensor, device: torch.device, s: TileSett
 
 def _tile_result(fn: TensorFn, patch: np.ndarray, device: torch.device, s: TileSettings,
                  done: int, steps: int, label: str) -> Work[np.ndarray]:
-    """The network's result on one tile (H x W x C, and the extra input's channels after C when
-    there is one), the mean of its views, with a progress event (a cancel point) per view;
-    `done` of `steps` views were run before this tile."""
-    x = torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1)))[None].to(device)
+    """The network's result on one tile (`patch`: C x H x W, the extra input's channels after
+    the image's when there is one; the result H x W x C), the mean of its views, with a progress
+    event (a cancel point) per view; `done` of `steps` views were run before this tile."""
+    x = torch.from_numpy(patch)[None].to(device)
     result = None
     for view in range(s.views):
         out = _run_tensor(fn, x, device, s, view)
@@ -174,8 +174,11 @@ def _tiled_pass(fn: TensorFn, image: np.ndarray, device: torch.device, s: TileSe
                 extra: np.ndarray | None) -> Work[np.ndarray]:
     h, w, c = image.shape
 
-    def cut(rows: slice, cols: slice) -> np.ndarray:  # a tile, with the extra input's channels after its own
-        return image[rows, cols] if extra is None else np.concatenate([image[rows, cols], extra[rows, cols]], axis=2)
+    def cut(rows: slice, cols: slice) -> np.ndarray:
+        """A tile in the network's layout (C x H x W), the extra input's channels after the
+        image's: one copy of its pixels."""
+        parts = [a[rows, cols].transpose(2, 0, 1) for a in ((image,) if extra is None else (image, extra))]
+        return np.concatenate(parts, axis=0) if len(parts) > 1 else np.ascontiguousarray(parts[0])
 
     m = max(1, s.size_multiple)
     H, W = math.ceil(h / m) * m, math.ceil(w / m) * m

@@ -24,7 +24,8 @@ def is_grey(batch: torch.Tensor) -> torch.Tensor:
 
 def gaussian(clean: torch.Tensor, sigma_max: float, grey_fraction: float,
              gen: torch.Generator, clip_fraction: float = 0.0,
-             colour_fraction: float = 0.0, level_fraction: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+             colour_fraction: float = 0.0, level_fraction: float = 0.0
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Additive white Gaussian noise, sigma uniform in [0, sigma_max] (0-255 scale) per sample.
     A fraction of samples become grey images with the same noise in every channel, so one
     network serves colour and greyscale photos; a patch of a black-and-white photo is grey
@@ -49,11 +50,10 @@ def gaussian(clean: torch.Tensor, sigma_max: float, grey_fraction: float,
     noise = _randn(clean, gen)
     if grey.any():
         noise[grey] = noise[grey][:, :1].expand(-1, c, -1, -1)
+    sd = sigma[:, None, None, None]
     if level_fraction > 0:
         sd = by_level(clean, sigma, torch.rand(n, generator=gen) < level_fraction, gen)
-        noisy = clean + noise * sd
-    else:
-        noisy = clean + noise * sigma[:, None, None, None]
+    noisy = clean + noise * sd
     if clip_fraction > 0:
         noisy = as_file(noisy, torch.rand(n, generator=gen) < clip_fraction, gen)
     return noisy, clean, sd if level_fraction > 0 else sigma[:, None].expand(-1, c).contiguous()

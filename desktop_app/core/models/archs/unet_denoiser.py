@@ -34,8 +34,8 @@ class ResBlock(nn.Module):
 
 class UNetDenoiser(nn.Module):
     """`forward(noisy, sigma)`: noisy N x C x H x W in [0, 1] (H, W multiples of
-    `size_multiple`), sigma N x C (noise std on the [0, 1] scale), N x C x H x W (one per pixel) or None when blind.
-    Returns the denoised image."""
+    `size_multiple`), sigma N x C (noise std on the [0, 1] scale), N x C x H x W (one per
+    pixel) or None when blind. Returns the denoised image."""
 
     def __init__(self, channels: int = 3, widths: tuple[int, ...] = (48, 96, 192),
                  blocks: tuple[int, ...] = (1, 1, 2), noise_map: bool = True, unshuffle: int = 2) -> None:
