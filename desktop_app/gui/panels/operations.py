@@ -3,6 +3,7 @@ operation's parameter schema, Run / Cancel, progress and elapsed time."""
 
 from __future__ import annotations
 
+import html
 import time
 from typing import Any
 
@@ -20,6 +21,12 @@ from desktop_app.gui.scrolling import scrolling
 
 ROLE_KEY = 256  # Qt.UserRole
 
+
+
+def wrapped(text: str) -> str:
+    """`text` as a tooltip Qt wraps into lines: it breaks plain text only once it is wider than
+    the screen, so a settings' help ran 1000 px across the photo in one line."""
+    return f"<p>{html.escape(text)}</p>" if text else text
 
 class ParamForm(QWidget):
     """Widgets for a parameter schema; `values()` reads them back."""
@@ -59,7 +66,7 @@ class ParamForm(QWidget):
                 w.setSingleStep(float(p.step or 0.1))
                 w.setDecimals(0 if (p.step or 0.1) >= 1 else 2)
                 w.setValue(float(value) if value != AUTO else float(p.manual if p.manual is not None else w.minimum()))
-            w.setToolTip(p.description)
+            w.setToolTip(wrapped(p.description))
             w.setObjectName(f"param_{p.name}")
             self.widgets[p.name] = w
             row: QWidget = w
@@ -77,7 +84,7 @@ class ParamForm(QWidget):
                 self.autos[p.name] = auto
                 row = box
             label = QLabel(p.title)
-            label.setToolTip(p.description)
+            label.setToolTip(wrapped(p.description))
             self.layout_.addRow(label, row)
 
     def values(self) -> dict[str, Any]:
@@ -305,7 +312,7 @@ class OperationPanel(QWidget):
                 label = op.title + (f"  ({op.task})" if mixed else "") + (f" - {op.note}" if op.note else "")
                 item = QTreeWidgetItem([label])
                 item.setData(0, ROLE_KEY, op.key)
-                item.setToolTip(0, op.description)
+                item.setToolTip(0, wrapped(op.description))
                 parent.addChild(item)
                 first = first or item
             parent.setExpanded(True)
