@@ -115,6 +115,21 @@ def test_the_clipping_bias_is_what_clipped_noise_shows():
     assert np.allclose(levels + clipping_bias(levels, sigma), seen, atol=1e-3)
 
 
+def test_the_clipping_bias_follows_a_cameras_noise_by_brightness():
+    """A camera is quieter near black than near white: one level for both ends (their mean)
+    overstates what clipping adds in the shadows and understates it in the highlights; the
+    noise by brightness reads both ends right."""
+    rng = np.random.default_rng(4)
+    bands = (np.array([[0.0, 1.0]], np.float32), np.array([[0.01, 0.08]], np.float32))  # black 0.01, white 0.08
+    levels = np.array([0.0, 0.01, 0.02, 0.95, 0.98, 1.0], np.float32)
+    sd = np.interp(levels, bands[0][0], bands[1][0])
+    seen = np.clip(levels[:, None] + sd[:, None] * rng.standard_normal((levels.size, 400_000)), 0, 1).mean(1)
+    by_brightness = levels + clipping_bias(levels[:, None], bands)[:, 0]
+    one_level = levels + clipping_bias(levels, 0.045)
+    assert np.allclose(by_brightness, seen, atol=1e-3)
+    assert np.abs(one_level - seen).max() > 5e-3
+
+
 @pytest.mark.parametrize("ensemble", [False, True])
 def test_grey_photos_work_and_a_sigma_of_zero_returns_the_photo(ensemble):
     clean = fine_detail()[..., :1]

@@ -52,16 +52,21 @@ def within_file_range(values: np.ndarray) -> bool:
     return bool(values.min() >= -CLIP_MARGIN and values.max() <= 1.0 + CLIP_MARGIN)
 
 
-def clipping_bias(level: np.ndarray, sigma: float | np.ndarray) -> np.ndarray:
+def clipping_bias(level: np.ndarray, sigma: float | np.ndarray | tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """What clipping to [0, 1], as a file holds it, adds to the mean of `level` under Gaussian
-    noise of `sigma` (one for all, or one per channel of the last axis): lifts it near black,
-    lowers it near white (elementwise, float32). The censored normal's part is read off a table
-    of levels from -0.25 to 1.25 (the nearest of its 16384 entries: within 5e-5; 0 beyond, where
-    it is below 1e-5 sigma for sigma up to 0.05)."""
+    noise of `sigma` (one for all, one per channel of the last axis, or the noise by brightness
+    per channel as `noise_bands` reads it: the noise at each level's own brightness, a camera's
+    quieter near black): lifts it near black, lowers it near white (elementwise, float32). The
+    censored normal's part is read off a table of levels from -0.25 to 1.25 (the nearest of its
+    16384 entries: within 5e-5; 0 beyond, where it is below 1e-5 sigma for sigma up to 0.05)."""
     level = np.asarray(level, np.float32)
-    sigmas = np.maximum(np.atleast_1d(np.asarray(sigma, np.float32)), 1e-6)[:, None]
     lo, hi = -0.25, 1.25
     grid = np.linspace(lo, hi, _BIAS_ENTRIES, dtype=np.float32)[None]
+    if isinstance(sigma, tuple):  # bands: each channel's level along the table's grid
+        levels, sds = sigma
+        rows = [min(k, levels.shape[0] - 1) for k in range(level.shape[-1])]
+        sigma = np.stack([np.interp(grid[0], levels[r], sds[r]) for r in rows]).astype(np.float32)
+    sigmas = np.maximum(np.asarray(sigma, np.float32).reshape(-1, 1) if np.ndim(sigma) < 2 else sigma, 1e-6)
     table = sigmas * (_clip_gain(grid / sigmas) - _clip_gain((grid - 1) / sigmas))
     table[:, [0, -1]] = 0.0  # beyond the table's range
     x = (level - np.float32(lo)) * np.float32((_BIAS_ENTRIES - 1) / (hi - lo))

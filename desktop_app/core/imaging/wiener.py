@@ -205,7 +205,7 @@ def wiener(noisy: np.ndarray, pilot: np.ndarray, sigma: np.ndarray, clipped: boo
         guide = np.asarray(pilot[rows], np.float32)
         seen = np.asarray(noisy[rows], np.float32)
         if clipped:
-            seen -= clipping_bias(guide, sigma)
+            seen -= clipping_bias(guide, sigma if bands is None else bands)
         noise = None if bands is None else _planar(_noise_power(guide, bands, transform, k), None, margin)
         guide, seen = _planar(guide, transform, margin), _planar(seen, transform, margin)
         inner = np.s_[:, margin:margin + y1 - y0, margin:margin + w]
