@@ -100,7 +100,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--title", default=None)
     p.add_argument("--arch", default=None, help="architecture id when training from scratch (default: the task's)")
     p.add_argument("--hparam", action="append", type=arguments.key_value, metavar="KEY=VALUE",
-                   help="architecture hyper-parameter, e.g. size=128 or latent_dim=64 (repeatable)")
+                   help="architecture hyper-parameter, e.g. size=128 or latent_dim=64 (repeatable); with --base only "
+                        "widths, wider than the base's: the network starts as exactly the base")
     p.add_argument("--option", action="append", type=arguments.key_value, metavar="KEY=VALUE",
                    help="task option, e.g. resize=0.5 or kl_weight=0.02 (repeatable)")
     p.add_argument("--base", default=None, help="model to fine-tune from")

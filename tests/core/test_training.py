@@ -661,3 +661,35 @@ def test_a_calibration_keeps_a_step_only_once_it_beats_its_start_by_the_margin(t
     # the report's yardstick: NL-Means at its best strength on the same held-back pairs
     (label, score), = kept.baselines.items()
     assert label.startswith("NL-Means at its best strength") and 26.5 < score < 45  # noisy: 26 dB
+
+
+def test_a_fine_tune_can_widen_the_network_and_starts_as_exactly_its_base(folder, tmp_path):
+    """`--base tiny --hparam widths=[12,16]`: the wider network computes what its base does
+    before the first step (nothing the base learnt is lost), then trains, resumes and exports
+    with its new widths; a narrower layer is refused in one line."""
+    from desktop_app.core.models import registry as archs
+    from desktop_app.core.models.catalog import library_dir
+    from desktop_app.core.models.weights import Manifest, save_model
+
+    arch = "unet-denoise"
+    torch.manual_seed(1)
+    base = archs.get(arch).create(**TINY).eval()
+    save_model(base, library_dir() / "tiny-base.safetensors",
+               Manifest(id="tiny-base", title="tiny", architecture=arch, task="denoise", hparams=TINY))
+    wide = config(folder, base="tiny-base", arch=None, hparams={"widths": [12, 16]})
+    trainer = Trainer(wide, tmp_path / "run")
+    assert trainer.config.hparams["widths"] == [12, 16] and trainer.config.hparams["blocks"] == [1, 1]
+    assert trainer.model.head.weight.shape[0] == 12
+    x, sigma = torch.rand(2, 3, 32, 32), torch.full((2, 3), 0.1)
+    with torch.no_grad():
+        torch.testing.assert_close(trainer.model.eval()(x, sigma), base(x, sigma), atol=1e-6, rtol=0)
+    run_work(trainer.run())
+    resumed = Trainer(config(folder, base="tiny-base", arch=None, hparams={"widths": [12, 16]}, steps=8),
+                      tmp_path / "run")
+    assert resumed.resume() and run_work(resumed.run())["step"] == 8
+    resumed.export(tmp_path / "out" / "wide.safetensors")
+    model, m = load_model(tmp_path / "out" / "wide.json")
+    assert m.hparams["widths"] == [12, 16] and model(x, sigma).shape == x.shape
+
+    with pytest.raises(ValueError, match="only wider"):
+        Trainer(config(folder, base="tiny-base", arch=None, hparams={"widths": [4, 16]}), tmp_path / "run2")

@@ -30,6 +30,7 @@ from desktop_app.core.training.adam import Adam
 from desktop_app.core.training.checkpoint import load_checkpoint, save_checkpoint
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.data import ImageSet
+from desktop_app.core.training.widen import widen
 from desktop_app.core.training import registry as training_tasks
 # the shipped tasks' code, which the registry names as "module:Class": imported here too so
 # that a frozen build (PyInstaller follows static imports only) bundles it
@@ -71,7 +72,15 @@ class Trainer:
         c = self.config
         if c.base:
             model, self.base_manifest = load_model(find(c.base).path)
-            c.arch, c.hparams = self.base_manifest.architecture, dict(self.base_manifest.hparams)
+            c.arch, hparams = self.base_manifest.architecture, dict(self.base_manifest.hparams)
+            widths = c.hparams.get("widths")  # the one hyper-parameter a fine-tune may change: wider layers
+            if widths is not None and list(widths) != list(hparams.get("widths", [])):
+                hparams["widths"] = list(widths)
+                torch.manual_seed(c.seed)
+                wider = registry.get(c.arch).create(**hparams)
+                widen(wider, model)
+                model = wider
+            c.hparams = hparams
         else:
             arch = registry.get(c.arch)
             c.hparams = {**arch.default_hparams, **c.hparams}
