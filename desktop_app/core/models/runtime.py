@@ -189,7 +189,9 @@ def bf16_dithered(t: torch.Tensor, seed: int = 0) -> torch.Tensor:
     nearest, per image +-0.4 dB, 0.004 dithered (at most 0.02 per image)."""
     bits = t.contiguous().view(torch.int32)
     noise = torch.randint(0, 1 << 16, bits.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.int32)
-    return ((bits + noise) & -(1 << 16)).view(torch.float32)
+    noise += bits  # in place: no temporaries the size of the tile
+    noise &= -(1 << 16)
+    return noise.view(torch.float32)
 
 
 def _save_atomically(ov, model, path: Path) -> None:

@@ -107,7 +107,8 @@ def turn_back(y: torch.Tensor, view: int) -> torch.Tensor:
 
 def _run_tensor(fn: TensorFn, x: torch.Tensor, device: torch.device, s: TileSettings, view: int = 0) -> np.ndarray:
     """`fn` on view `view` of the 1 x C x H x W tile `x`, padded to the size multiple after the
-    turn; the result turned back, H x W x C, clamped to [0, 1]."""
+    turn; the result turned back, C x H x W (the network's layout: blending in it reads each
+    channel's rows in order), clamped to [0, 1]."""
     x = turn(x, view)
     m = s.size_multiple
     th, tw = x.shape[-2:]
@@ -120,13 +121,13 @@ def _run_tensor(fn: TensorFn, x: torch.Tensor, device: torch.device, s: TileSett
         x = x.contiguous(memory_format=torch.channels_last)
     with autocast(device, s.precision):
         y = turn_back(fn(x)[:, :, :th, :tw], view)
-    return y.float().clamp_(0.0, 1.0)[0].permute(1, 2, 0).cpu().numpy()
+    return y.float().clamp_(0.0, 1.0)[0].cpu().numpy()
 
 
 def _tile_result(fn: TensorFn, patch: np.ndarray, device: torch.device, s: TileSettings,
                  done: int, steps: int, label: str) -> Work[np.ndarray]:
     """The network's result on one tile (`patch`: C x H x W, the extra input's channels after
-    the image's when there is one; the result H x W x C), the mean of its views, with a progress
+    the image's when there is one; the result C x H x W), the mean of its views, with a progress
     event (a cancel point) per view; `done` of `steps` views were run before this tile."""
     x = torch.from_numpy(patch)[None].to(device)
     result = None
@@ -189,7 +190,7 @@ def _tiled_pass(fn: TensorFn, image: np.ndarray, device: torch.device, s: TileSe
         yield Progress(0.0, "1 tile")
         with torch.inference_mode():
             out = yield from _tile_result(fn, cut(np.s_[:], np.s_[:]), device, s, 0, s.views, "tile 1/1")
-        return np.ascontiguousarray(out)
+        return np.ascontiguousarray(out.transpose(1, 2, 0))
     # Pad once to the size multiple, so tiles never pad inside the picture and see exactly
     # what a single pass over the whole (padded) picture would see.
     if (H, W) != (h, w):
@@ -201,8 +202,8 @@ def _tiled_pass(fn: TensorFn, image: np.ndarray, device: torch.device, s: TileSe
     ys, xs = list(range(0, H, ty)), list(range(0, W, tx))
     tiles = len(ys) * len(xs)
     yield Progress(0.0, f"{tiles} tiles")
-    acc = np.zeros((H, W, c), np.float32)
-    weight = np.zeros((H, W, 1), np.float32)
+    acc = np.zeros((c, H, W), np.float32)  # in the network's layout, turned to H x W x C once at the end
+    weight = np.zeros((H, W), np.float32)
     with torch.inference_mode():
         for k, (y0, x0) in enumerate((y0, x0) for y0 in ys for x0 in xs):
             y1, x1 = min(y0 + ty, H), min(x0 + tx, W)
@@ -216,8 +217,8 @@ def _tiled_pass(fn: TensorFn, image: np.ndarray, device: torch.device, s: TileSe
             kx0, kx1 = max(ox0, x0 - fade), min(ox1, x1 + fade)
             wy = _axis_weight(ky0, ky1, y0, y1, fade, H)
             wx = _axis_weight(kx0, kx1, x0, x1, fade, W)
-            wgt = (wy[:, None] * wx[None, :])[:, :, None]
-            acc[ky0:ky1, kx0:kx1] += result[ky0 - oy0:ky1 - oy0, kx0 - ox0:kx1 - ox0] * wgt
+            wgt = wy[:, None] * wx[None, :]
+            acc[:, ky0:ky1, kx0:kx1] += result[:, ky0 - oy0:ky1 - oy0, kx0 - ox0:kx1 - ox0] * wgt
             weight[ky0:ky1, kx0:kx1] += wgt
     acc /= np.maximum(weight, 1e-8)
-    return np.ascontiguousarray(acc[:h, :w])
+    return np.ascontiguousarray(acc[:, :h, :w].transpose(1, 2, 0))

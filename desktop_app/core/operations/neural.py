@@ -76,7 +76,12 @@ def denoise_with(model_id: str):
         if similar:
             out = yield from subrange(average_similar(image, out), share, 1.0)
         strength = float(inp.params.get("strength", 1.0))
-        return image + strength * (out - image)
+        if strength != 1.0:  # blended with the photo, in place (three 12 MP temporaries took 0.4 s)
+            out = np.array(out, np.float32)
+            out -= image
+            out *= strength
+            out += image
+        return out
 
     return run
 
