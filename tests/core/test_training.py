@@ -693,3 +693,5 @@ def test_a_fine_tune_can_widen_the_network_and_starts_as_exactly_its_base(folder
 
     with pytest.raises(ValueError, match="only wider"):
         Trainer(config(folder, base="tiny-base", arch=None, hparams={"widths": [4, 16]}), tmp_path / "run2")
+    with pytest.raises(ValueError, match="not add or remove"):
+        Trainer(config(folder, base="tiny-base", arch=None, hparams={"widths": [8, 16, 32]}), tmp_path / "run3")
