@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -21,3 +23,9 @@ def apply_dark_theme(app: QApplication) -> None:
     for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
         p.setColor(QPalette.ColorGroup.Disabled, role, QColor(115, 115, 120))
     app.setPalette(p)
+
+
+def wrapped(text: str) -> str:
+    """`text` as a tooltip Qt wraps into lines: it breaks plain text only once it is wider than
+    the screen, so a long help ran 1000 px across the photo in one line."""
+    return f"<p>{html.escape(text)}</p>" if text else text

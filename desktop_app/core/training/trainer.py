@@ -73,11 +73,11 @@ class Trainer:
         if c.base:
             model, self.base_manifest = load_model(find(c.base).path)
             c.arch, hparams = self.base_manifest.architecture, dict(self.base_manifest.hparams)
-            widths = c.hparams.get("widths")  # the one hyper-parameter a fine-tune may change: wider layers
-            if widths is not None and list(widths) != list(hparams.get("widths", [])):
-                if len(widths) != len(hparams.get("widths", [])):
-                    raise ValueError(f"widths: {c.base} has {len(hparams.get('widths', []))} levels; a fine-tune "
-                                     "may widen them, not add or remove any")
+            widths, base_widths = c.hparams.get("widths"), list(hparams.get("widths", []))
+            if widths is not None and list(widths) != base_widths:  # the one change a fine-tune may make
+                if len(widths) != len(base_widths):
+                    raise ValueError(f"widths: {c.base} has {len(base_widths)} levels; a fine-tune may widen them, "
+                                     "not add or remove any")
                 hparams["widths"] = list(widths)
                 torch.manual_seed(c.seed)
                 wider = registry.get(c.arch).create(**hparams)

@@ -22,6 +22,7 @@ from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.runs import SavedRun
 from desktop_app.gui.dialogs.folder_list import FolderList
 from desktop_app.gui.qimage import array_to_qimage
+from desktop_app.gui.theme import wrapped
 from desktop_app.gui.workers import WorkerThread
 
 SCRATCH = ""  # the start-point combo's data for "a new network"
@@ -92,7 +93,7 @@ class TrainingSetup(QWidget):
         for spec in registry.listed_tasks():
             self.task.addItem(spec.title, spec.id)
         self.self_supervised = QCheckBox("Self-supervised (noisy photos only)")
-        self.self_supervised.setToolTip(SELF_SUPERVISED_TIP)
+        self.self_supervised.setToolTip(wrapped(SELF_SUPERVISED_TIP))
         self.start = QComboBox()
         self.start.setToolTip("The model to fine-tune, or a new network trained from scratch")
         self.photos = FolderList(lambda: self.window_.ask_folder_path())

@@ -3,7 +3,6 @@ operation's parameter schema, Run / Cancel, progress and elapsed time."""
 
 from __future__ import annotations
 
-import html
 import time
 from typing import Any
 
@@ -18,15 +17,10 @@ from desktop_app.core.operations import AUTO, Operation, Param, registry
 from desktop_app.core.work import Pace, Progress
 from desktop_app.gui.icons import icon
 from desktop_app.gui.scrolling import scrolling
+from desktop_app.gui.theme import wrapped
 
 ROLE_KEY = 256  # Qt.UserRole
 
-
-
-def wrapped(text: str) -> str:
-    """`text` as a tooltip Qt wraps into lines: it breaks plain text only once it is wider than
-    the screen, so a settings' help ran 1000 px across the photo in one line."""
-    return f"<p>{html.escape(text)}</p>" if text else text
 
 class ParamForm(QWidget):
     """Widgets for a parameter schema; `values()` reads them back."""
