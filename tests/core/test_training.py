@@ -239,6 +239,49 @@ def test_vivid_colours_reach_saturated_chroma():
     assert torch.equal(untouched, dull)
 
 
+def _fine_colour(batch: torch.Tensor) -> float:
+    """Fine colour detail against fine brightness detail: neighbours' differences of the
+    red-blue and brightness parts."""
+    x = torch.as_tensor(batch, dtype=torch.float32)
+    colour, light = x[:, 0] - x[:, 2], x.mean(dim=1)
+    step = lambda a: (a[..., 1:] - a[..., :-1]).pow(2).mean()  # noqa: E731
+    return float(step(colour) / step(light))
+
+
+def test_low_channel_gains_turn_grey_texture_into_coloured_texture():
+    """The `tint` option: some channels dimmed far below others, so a texture's detail is
+    stronger in some channels (a red fabric's weave), which the training photos lack."""
+    grey = (torch.rand(256, 1, 16, 16, generator=torch.Generator().manual_seed(1)) * 0.5 + 0.25).expand(-1, 3, -1, -1)
+    every = torch.ones(256, dtype=torch.bool)
+    usual = degrade.vivid(grey, every, torch.Generator().manual_seed(0))
+    tinted = degrade.vivid(grey, every, torch.Generator().manual_seed(0), tint=0.3)
+    assert _fine_colour(tinted) > 1.5 * _fine_colour(usual)
+    assert 0 <= tinted.min() and tinted.max() <= 1
+
+
+def test_halved_samples_hold_the_fine_colour_detail_a_jpeg_drops(folder):
+    """The `half` option: a JPEG keeps colour at half resolution; samples cut at twice the
+    size and halved get it back at full resolution."""
+    from types import SimpleNamespace
+
+    from desktop_app.core.training.restoration import DenoiseTask
+
+    rng = np.random.default_rng(0)
+    light = rng.uniform(60, 190, (256, 256, 1))
+    colour = np.repeat(np.repeat(rng.uniform(-40, 40, (128, 128, 1)), 2, 0), 2, 1)  # 2 x 2 blocks
+    photo = np.clip(light + colour * np.array([1.0, 0.0, -1.0]), 0, 255).astype(np.uint8)
+    data = SimpleNamespace(train=[photo])
+
+    def fine_colour(half: float) -> float:
+        task = DenoiseTask(config(folder, task_options={"half": half}))
+        return _fine_colour(task.batch(data, 64, 32, np.random.default_rng(1)))
+
+    plain, some, every = fine_colour(0.0), fine_colour(0.5), fine_colour(1.0)
+    assert every > 3 * plain and plain * 1.2 < some < every / 1.2
+    with pytest.raises(ValueError):
+        DenoiseTask(config(folder, task_options={"half": 1.5}))
+
+
 def test_a_balanced_loss_weighs_quiet_samples_up_and_loud_ones_down(folder):
     from desktop_app.core.training.restoration import DenoiseTask
 

@@ -238,9 +238,9 @@ def random_crop(img: np.ndarray, size: int, rng: np.random.Generator, turn: bool
 def random_patches(images: list[np.ndarray], count: int, size: int, rng: np.random.Generator,
                    zoom: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
     """`count` random crops of `size` pixels with random flips and 90-degree turns,
-    float32 N x C x size x size in [0, 1] (C as the images have). With `zoom` (lo, hi) above
-    1, each crop is cut that many times smaller (drawn uniformly from lo to hi) and enlarged
-    to `size` (bicubic)."""
+    float32 N x C x size x size in [0, 1] (C as the images have). With `zoom` (lo, hi) other
+    than 1, each crop is cut 1/zoom times the size (drawn uniformly from lo to hi) and resized
+    to `size`: enlarged bicubically above 1, shrunk by area averaging below."""
     batch = np.empty((count, images[0].shape[2], size, size), np.float32)
     for n in range(count):
         img = images[rng.integers(len(images))]
@@ -248,7 +248,8 @@ def random_patches(images: list[np.ndarray], count: int, size: int, rng: np.rand
             crop = random_crop(img, size, rng)
         else:
             small = random_crop(img, max(8, round(size / rng.uniform(*zoom))), rng)
-            crop = cv2.resize(np.ascontiguousarray(small), (size, size), interpolation=cv2.INTER_CUBIC)
+            how = cv2.INTER_AREA if small.shape[0] > size else cv2.INTER_CUBIC
+            crop = cv2.resize(np.ascontiguousarray(small), (size, size), interpolation=how)
             crop = crop.reshape(size, size, -1)  # OpenCV drops a single channel's axis
         batch[n] = crop.transpose(2, 0, 1) / 255.0
     return batch

@@ -24,7 +24,7 @@ def is_grey(batch: torch.Tensor) -> torch.Tensor:
 
 def gaussian(clean: torch.Tensor, sigma_max: float, grey_fraction: float,
              gen: torch.Generator, clip_fraction: float = 0.0,
-             colour_fraction: float = 0.0, level_fraction: float = 0.0
+             colour_fraction: float = 0.0, level_fraction: float = 0.0, tint: float = 0.7
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Additive white Gaussian noise, sigma uniform in [0, sigma_max] (0-255 scale) per sample.
     A fraction of samples become grey images with the same noise in every channel, so one
@@ -32,7 +32,8 @@ def gaussian(clean: torch.Tensor, sigma_max: float, grey_fraction: float,
     already and always gets that noise, as the app gives a grey photo's one channel to all
     three inputs.
 
-    `colour_fraction` of the samples first get a colour augmentation (`vivid`), and
+    `colour_fraction` of the samples first get a colour augmentation (`vivid`, channel gains
+    from `tint` to 1.3), and
     `clip_fraction` of the noisy samples are stored as a file stores them (`as_file`):
     clipped to [0, 1] and quantised. The noise map stays the true sigma of the added noise.
     `level_fraction` of the samples get noise that grows with brightness, as a camera's
@@ -40,7 +41,7 @@ def gaussian(clean: torch.Tensor, sigma_max: float, grey_fraction: float,
     Returns (noisy, clean, sigma in [0, 1]: N x C, or N x C x H x W with `level_fraction`)."""
     n, c = clean.shape[:2]
     if colour_fraction > 0 and c == 3:
-        clean = vivid(clean, torch.rand(n, generator=gen) < colour_fraction, gen)
+        clean = vivid(clean, torch.rand(n, generator=gen) < colour_fraction, gen, tint)
     grey = ((torch.rand(n, generator=gen) < grey_fraction) | is_grey(clean).cpu()).to(clean.device)
     if grey.any():
         lum = clean[grey].mean(dim=1, keepdim=True).expand(-1, c, -1, -1)
@@ -87,11 +88,13 @@ def as_file(noisy: torch.Tensor, which: torch.Tensor, gen: torch.Generator) -> t
     return out
 
 
-def vivid(clean: torch.Tensor, which: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+def vivid(clean: torch.Tensor, which: torch.Tensor, gen: torch.Generator, tint: float = 0.7) -> torch.Tensor:
     """Colour augmentation for the samples `which` of an N x 3 x H x W batch: a saturation
     boost (1-2.5x about each pixel's grey), a hue turn about the grey axis (any angle) and
-    channel gains (0.7-1.3), clipped to [0, 1]. The training photos hold few saturated,
-    high-chroma colours; photos of flowers, fabric or paint (McMaster) are full of them."""
+    channel gains (`tint`-1.3), clipped to [0, 1]. The training photos hold few saturated,
+    high-chroma colours; photos of flowers, fabric or paint (McMaster) are full of them. Low
+    gains in some channels make a grey texture a coloured one, its detail stronger in some
+    channels than in others: fine colour detail, which JPEG-stored training photos lack."""
     if not which.any():
         return clean
     k = int(which.sum())
@@ -109,7 +112,7 @@ def vivid(clean: torch.Tensor, which: torch.Tensor, gen: torch.Generator) -> tor
     grey = x.mean(dim=1, keepdim=True)
     sat = (1 + 1.5 * u[:, 1])[:, None, None, None]
     x = grey + sat * (x - grey)
-    gains = (0.7 + 0.6 * u[:, 2:5])[:, :, None, None]
+    gains = (tint + (1.3 - tint) * u[:, 2:5])[:, :, None, None]
     out = clean.clone()
     out[which] = (x * gains).clamp(0, 1)
     return out
