@@ -182,10 +182,27 @@ def test_shares_chosen_for_the_photo_beat_the_table_where_it_is_off():
     assert share(40) < share(10) < share(5)
 
 
+@pytest.mark.parametrize("grey", [False, True])
+def test_the_noise_weight_follows_the_photos_colour_detail(grey, monkeypatch):
+    """Fine colour detail the guide lost is read back from the photo with a lower weight of the
+    noise in the colour channels' gains; where the detail is grey, colour is smoothed harder."""
+    clean = fine_detail()
+    if grey:
+        clean = np.repeat(clean.mean(axis=2, keepdims=True), 3, axis=2)
+    noisy, sigma = noisy_copy(clean, 15), np.full(3, 15 / 255)
+    guide = run_work(blurring_denoiser(noisy))
+    _, weights = run_work(sure_shares(noisy, sigma, blurring_denoiser, True, np.full(3, 0.5, np.float32)))
+    assert (weights[1:] > 1).all() if grey else (weights[1:] < 1).all()
+    chosen = run_work(refine(noisy, guide, sigma, denoiser=blurring_denoiser))
+    monkeypatch.setattr(wiener_module, "WEIGHTS", (1.0,))  # the shares alone, as before
+    fixed = run_work(refine(noisy, guide, sigma, denoiser=blurring_denoiser))
+    assert psnr(chosen, clean) > psnr(fixed, clean) + 0.3
+
+
 def test_a_photo_mostly_clipped_keeps_the_tables_share():
     """Shares are read only from pixels 3 sigma away from black and white; a dark photo has
     too few, and the fallback stands."""
     dark = noisy_copy(np.full((96, 96, 3), 0.01, np.float32), 15)
     fallback = np.full(3, 0.5, np.float32)
-    assert np.array_equal(run_work(sure_shares(dark, np.full(3, 15 / 255), blurring_denoiser, True, fallback)),
-                          fallback)
+    shares, weights = run_work(sure_shares(dark, np.full(3, 15 / 255), blurring_denoiser, True, fallback))
+    assert np.array_equal(shares, fallback) and weights is None

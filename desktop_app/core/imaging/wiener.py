@@ -16,7 +16,10 @@ noisy photo is first corrected by the mean that clipping adds to the guide (`cli
 otherwise the filter would bring the clipped bias back.
 
 The mix's share is chosen per photo by Monte-Carlo SURE where the noise is low enough for
-enough unclipped pixels (`sure_shares`), from a table above that.
+enough unclipped pixels (`sure_shares`), from a table above that; with it, per channel, the
+weight of the noise in the gains (K times one of WEIGHTS): photos full of fine colour detail
+keep more of it, photos with smooth colour get it smoothed harder (sigma 15, one pass, the
+shipped `cnn`: McMaster +0.07 dB, Kodak and CBSD68 within 0.01).
 
 A camera's noise grows with the light: given the noise by brightness (`noise.noise_bands`, what
 "auto" reads), each block's gains take the noise at its own level (+0.03 to +0.14 dB on such
@@ -63,6 +66,10 @@ SURE_MAX_SIGMA = 30.0  # up to this noise level the shares are chosen per photo 
 SURE_MARGIN = 2.0  # pixels this many sigmas from black and white count in the choice (3: 0.01-0.05 dB worse)
 SURE_CROP = 384  # px: the centre crop they are chosen on (256 chose as well on 500 px photos)
 SURE_STEP = 0.1  # the perturbation, times sigma (0.02-0.1 alike)
+# The noise power in the gains is chosen with the shares, per channel, from K (or GROUP_K)
+# times these: photos full of fine colour detail (flowers, fabric) keep more of it with a
+# lower weight in the colour channels, photos with smooth colour lose a little that way
+WEIGHTS = (0.25, 0.5, 1.0, 2.0)
 # Grouping (the best-quality mode): each block is filtered with the GROUP blocks most like it in
 # the guide's brightness within RADIUS px, as BM3D does.
 GROUP = 8  # blocks per group, a power of 2 (4: a third less gain; 16: +0.07 dB at sigma 15 for twice the work)
@@ -123,23 +130,27 @@ def refine(noisy: np.ndarray, denoised: np.ndarray, sigma: np.ndarray, ensemble:
     if float(sigma.max()) * 255.0 < MIN_SIGMA:  # no noise to filter ("auto" reads 0 on some smooth JPEGs)
         return denoised
     shares = np.full(c, share(float(sigma.mean()) * 255.0, ensemble), np.float32)
+    weights = None
     clipped = within_file_range(noisy)
     start = 0.0
     if denoiser is not None and round(float(sigma.mean()) * 255.0, 3) <= SURE_MAX_SIGMA:
         start = min(0.5, 2.0 * SURE_CROP ** 2 / (noisy.shape[0] * noisy.shape[1]))  # two crops' work against one photo's
-        shares = yield from subrange(sure_shares(noisy, sigma, denoiser, clipped, shares, ensemble, bands),
-                                     0.0, start)
-    return (yield from subrange(wiener(noisy, denoised, sigma, clipped, shares, ensemble, bands), start, 1.0))
+        shares, weights = yield from subrange(sure_shares(noisy, sigma, denoiser, clipped, shares, ensemble, bands),
+                                              0.0, start)
+    return (yield from subrange(wiener(noisy, denoised, sigma, clipped, shares, ensemble, bands, weights),
+                                start, 1.0))
 
 
 def sure_shares(noisy: np.ndarray, sigma: np.ndarray, denoiser: Denoiser, clipped: bool,
-                fallback: np.ndarray, grouped: bool = False, bands: Bands | None = None) -> Work[np.ndarray]:
-    """The share of each (opponent) channel that minimises Stein's unbiased estimate of the
-    mix's error (Monte-Carlo SURE, Ramani, Blu and Unser 2008) on a centre crop: the crop is
-    denoised and filtered twice, once with a small known perturbation added, which reads how
-    much the result follows its input. Clipped pixels break the estimate's Gaussian premise, so
+                fallback: np.ndarray, grouped: bool = False, bands: Bands | None = None
+                ) -> Work[tuple[np.ndarray, np.ndarray | None]]:
+    """The share of each (opponent) channel, and the weight of the noise in its gains (one of
+    WEIGHTS), that minimise Stein's unbiased estimate of the mix's error (Monte-Carlo SURE,
+    Ramani, Blu and Unser 2008) on a centre crop: the crop is denoised twice and filtered with
+    each weight twice, once with a small known perturbation added, which reads how much the
+    result follows its input. Clipped pixels break the estimate's Gaussian premise, so
     only those at least SURE_MARGIN sigma from black and white in every channel count;
-    `fallback` where fewer than a tenth of the crop's are. At sigma 5-20 on McMaster, Kodak and
+    `fallback` and no weights (None: 1) where fewer than a tenth of the crop's are. At sigma 5-20 on McMaster, Kodak and
     CBSD68 it comes within 0.02 dB of the best shares chosen with the clean photo, at 25 within
     0.03 (docs/benchmarks.md). With `bands` the crop is filtered as the photo will be, and each
     pixel's term of the estimate weighs by the noise's variance at its level."""
@@ -150,48 +161,59 @@ def sure_shares(noisy: np.ndarray, sigma: np.ndarray, denoiser: Denoiser, clippe
     eps = np.float32(SURE_STEP * float(sigma.mean()))
     signs = np.random.default_rng(0).choice(np.float32([-1.0, 1.0]), size=crop.shape)  # in opponent colours
     nudged = crop + eps * np.tensordot(signs, back, axes=([2], [1]))
-    results = []
+    guides = []
     for i, image in enumerate((crop, nudged)):
-        guide = yield from _quietly(denoiser(image), i / 2)
-        filtered = yield from _quietly(wiener(image, guide, sigma, clipped, grouped=grouped, bands=bands),
-                                       (i + 0.8) / 2)
-        results.append((guide @ transform.T, filtered @ transform.T))
-    (guide, filtered), (guide2, filtered2) = results
+        guides.append((yield from _quietly(denoiser(image), i / 4)))
+    results = []  # per weight: the filtered crop and the filtered nudged crop, in the filter's colours
+    for j, weight in enumerate(WEIGHTS):
+        pair = []
+        for image, guide in zip((crop, nudged), guides):
+            done = yield from _quietly(wiener(image, guide, sigma, clipped, grouped=grouped, bands=bands,
+                                              weights=np.full(c, weight, np.float32)), 0.5 + j / (2 * len(WEIGHTS)))
+            pair.append(done @ transform.T)
+        results.append(pair)
+    guide, guide2 = (g @ transform.T for g in guides)
     margin, levels = SURE_MARGIN * sigma, guide @ back.T
     kept = ((levels > margin) & (levels < 1.0 - margin)).all(axis=2)
     if kept.mean() < 0.1:
-        return fallback
+        return fallback, None
     seen = crop @ transform.T
     if bands is None:
         noise_var = np.broadcast_to((transform ** 2) @ (sigma.astype(np.float32) ** 2), guide.shape)
     else:  # the noise's variance at each pixel's level, in the filter's colours
         noise_var = _noise_power(levels, bands, transform, 1.0)
-    shares = np.empty(c, np.float32)
+    shares, weights = np.empty(c, np.float32), np.empty(c, np.float32)
     for k in range(c):
-        gap = (filtered - guide)[..., k][kept]
         error = (guide - seen)[..., k][kept]
-        sign = signs[..., k][kept]
-        weighted = sign * noise_var[..., k][kept]  # each pixel's divergence weighs by its noise's variance
+        weighted = signs[..., k][kept] * noise_var[..., k][kept]  # each pixel's divergence weighs by its noise's variance
         div_guide = float(weighted @ (guide2 - guide)[..., k][kept]) / eps
-        div_filtered = float(weighted @ (filtered2 - filtered)[..., k][kept]) / eps
-        best = -(float(error @ gap) + (div_filtered - div_guide)) / max(float(gap @ gap), 1e-12)
-        shares[k] = np.clip(best, 0.0, 1.0)
-    return shares
+        least = np.inf
+        for weight, (filtered, filtered2) in zip(WEIGHTS, results):
+            gap = (filtered - guide)[..., k][kept]
+            # the estimate of the mix's error, less the guide's own, is 2 s b + s^2 a for share s
+            b = float(error @ gap) + float(weighted @ (filtered2 - filtered)[..., k][kept]) / eps - div_guide
+            a = max(float(gap @ gap), 1e-12)
+            best = float(np.clip(-b / a, 0.0, 1.0))
+            if 2 * best * b + best * best * a < least:
+                least, shares[k], weights[k] = 2 * best * b + best * best * a, best, weight
+    return shares, weights
 
 
 def wiener(noisy: np.ndarray, pilot: np.ndarray, sigma: np.ndarray, clipped: bool | None = None,
-           shares: np.ndarray | None = None, grouped: bool = False, bands: Bands | None = None) -> Work[np.ndarray]:
+           shares: np.ndarray | None = None, grouped: bool = False, bands: Bands | None = None,
+           weights: np.ndarray | None = None) -> Work[np.ndarray]:
     """The empirical Wiener filter of `noisy` guided by `pilot` (both h x w x c, float);
     `clipped`: `noisy` was clipped to [0, 1] (None: it was if its values lie there); `shares`
     (one per channel of the filter's colours): the filter's result mixed with `pilot` in these
     shares (None: the filter's result alone); `grouped`: each block filtered together with the
     blocks most like it (BM3D's grouping), better and about 9 times the time; `bands`: the
     noise's standard deviation by level per channel, read at the guide's level pixel by pixel
-    and averaged per block for its gains (None: `sigma` everywhere)."""
+    and averaged per block for its gains (None: `sigma` everywhere); `weights` (one per channel
+    of the filter's colours): the noise's power in the gains times these (None: 1)."""
     h, w, c = noisy.shape
     transform, back = _colour_transform(c)
-    k = GROUP_K if grouped else K
-    gains_noise = np.maximum(k * (transform ** 2) @ (sigma.astype(np.float32) ** 2),
+    k = (GROUP_K if grouped else K) * (np.ones(c, np.float32) if weights is None else np.asarray(weights, np.float32))
+    gains_noise = np.maximum((k[:, None] * transform ** 2) @ (sigma.astype(np.float32) ** 2),
                              np.finfo(np.float32).tiny).astype(np.float32)  # no 0 / 0 at sigma 0
     if clipped is None:
         clipped = within_file_range(noisy)
@@ -254,14 +276,15 @@ def _colour_transform(channels: int) -> tuple[np.ndarray, np.ndarray]:
     return transform, np.linalg.inv(transform).astype(np.float32)
 
 
-def _noise_power(guide: np.ndarray, bands: Bands, transform: np.ndarray, k: float) -> np.ndarray:
-    """k times the noise's variance per pixel in the filter's colours, from the noise's standard
+def _noise_power(guide: np.ndarray, bands: Bands, transform: np.ndarray, k: float | np.ndarray) -> np.ndarray:
+    """k (one value, or one per channel of the filter's colours) times the noise's variance
+    per pixel in the filter's colours, from the noise's standard
     deviation at the guide's level in each channel (`bands`, held flat beyond its ends)."""
     levels, sigmas = bands
     power = np.empty_like(guide)
     for ch in range(guide.shape[2]):
         power[..., ch] = np.interp(guide[..., ch], levels[ch], np.square(sigmas[ch]))
-    mix = (k * transform ** 2).astype(np.float32)
+    mix = (np.reshape(k, (-1, 1)) * transform ** 2).astype(np.float32)
     return np.maximum(power @ mix.T, np.finfo(np.float32).tiny)
 
 
