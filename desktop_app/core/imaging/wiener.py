@@ -72,7 +72,7 @@ SURE_STEP = 0.1  # the perturbation, times sigma (0.02-0.1 alike)
 WEIGHTS = (0.25, 0.5, 1.0, 2.0)
 # Grouping (the best-quality mode): each block is filtered with the GROUP blocks most like it in
 # the guide's brightness within RADIUS px, as BM3D does.
-GROUP = 8  # blocks per group, a power of 2 (4: a third less gain; 16: +0.07 dB at sigma 15 for twice the work)
+GROUP = 8  # blocks per group, a power of 2 (4: a third less gain; 16: +0.01 dB at sigma 15 with today's cnn, 1.5x the time)
 RADIUS = 5  # the search window, +-RADIUS px (3: -0.04 dB; matching is a tenth of the time)
 GROUP_K = 1.0  # the noise power in the gains, times sigma^2, when grouped
 GROUP_COLS = 512  # output columns per tile of a strip: a tile's groups stay small
@@ -150,8 +150,8 @@ def sure_shares(noisy: np.ndarray, sigma: np.ndarray, denoiser: Denoiser, clippe
     each weight twice, once with a small known perturbation added, which reads how much the
     result follows its input. Clipped pixels break the estimate's Gaussian premise, so
     only those at least SURE_MARGIN sigma from black and white in every channel count;
-    `fallback` and no weights (None: 1) where fewer than a tenth of the crop's are. At sigma 5-20 on McMaster, Kodak and
-    CBSD68 it comes within 0.02 dB of the best shares chosen with the clean photo, at 25 within
+    `fallback` and no weights (None: 1) where fewer than a tenth of the crop's are. At sigma
+    5-20 on McMaster, Kodak and CBSD68 it comes within 0.02 dB of the best shares chosen with the clean photo, at 25 within
     0.03 (docs/benchmarks.md). With `bands` the crop is filtered as the photo will be, and each
     pixel's term of the estimate weighs by the noise's variance at its level."""
     h, w, c = noisy.shape
@@ -164,19 +164,19 @@ def sure_shares(noisy: np.ndarray, sigma: np.ndarray, denoiser: Denoiser, clippe
     guides = []
     for i, image in enumerate((crop, nudged)):
         guides.append((yield from _quietly(denoiser(image), i / 4)))
-    results = []  # per weight: the filtered crop and the filtered nudged crop, in the filter's colours
-    for j, weight in enumerate(WEIGHTS):
-        pair = []
-        for image, guide in zip((crop, nudged), guides):
-            done = yield from _quietly(wiener(image, guide, sigma, clipped, grouped=grouped, bands=bands,
-                                              weights=np.full(c, weight, np.float32)), 0.5 + j / (2 * len(WEIGHTS)))
-            pair.append(done @ transform.T)
-        results.append(pair)
     guide, guide2 = (g @ transform.T for g in guides)
     margin, levels = SURE_MARGIN * sigma, guide @ back.T
     kept = ((levels > margin) & (levels < 1.0 - margin)).all(axis=2)
-    if kept.mean() < 0.1:
+    if kept.mean() < 0.1:  # before the filterings: they would be read by nothing
         return fallback, None
+    results = []  # per weight: the filtered crop and the filtered nudged crop, in the filter's colours
+    for j, weight in enumerate(WEIGHTS):
+        pair = []
+        for image, pilot in zip((crop, nudged), guides):
+            done = yield from _quietly(wiener(image, pilot, sigma, clipped, grouped=grouped, bands=bands,
+                                              weights=np.full(c, weight, np.float32)), 0.5 + j / (2 * len(WEIGHTS)))
+            pair.append(done @ transform.T)
+        results.append(pair)
     seen = crop @ transform.T
     if bands is None:
         noise_var = np.broadcast_to((transform ** 2) @ (sigma.astype(np.float32) ** 2), guide.shape)
@@ -194,8 +194,9 @@ def sure_shares(noisy: np.ndarray, sigma: np.ndarray, denoiser: Denoiser, clippe
             b = float(error @ gap) + float(weighted @ (filtered2 - filtered)[..., k][kept]) / eps - div_guide
             a = max(float(gap @ gap), 1e-12)
             best = float(np.clip(-b / a, 0.0, 1.0))
-            if 2 * best * b + best * best * a < least:
-                least, shares[k], weights[k] = 2 * best * b + best * best * a, best, weight
+            risk = 2 * best * b + best * best * a
+            if risk < least:
+                least, shares[k], weights[k] = risk, best, weight
     return shares, weights
 
 
