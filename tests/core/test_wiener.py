@@ -206,3 +206,21 @@ def test_a_photo_mostly_clipped_keeps_the_tables_share():
     fallback = np.full(3, 0.5, np.float32)
     shares, weights = run_work(sure_shares(dark, np.full(3, 15 / 255), blurring_denoiser, True, fallback))
     assert np.array_equal(shares, fallback) and weights is None
+
+
+@pytest.mark.parametrize("sigma_255", [10, 20])
+def test_the_chosen_shares_and_weights_come_near_the_best_the_clean_photo_shows(sigma_255):
+    """SURE reads, without the clean photo, what the clean photo says is best: its choice
+    comes within 0.1 dB of the best single share and weight for all channels found against
+    the clean photo (and may beat it, choosing per channel)."""
+    clean = fine_detail(seed=2)
+    noisy, sigma = noisy_copy(clean, sigma_255, seed=3), np.full(3, sigma_255 / 255)
+    guide = run_work(blurring_denoiser(noisy))
+    best = -np.inf
+    for weight in wiener_module.WEIGHTS:
+        filtered = run_work(wiener(noisy, guide, sigma, True, weights=np.full(3, weight, np.float32)))
+        for s in np.linspace(0.0, 1.0, 21):
+            best = max(best, psnr(guide + s * (filtered - guide), clean))
+    chosen = psnr(run_work(refine(noisy, guide, sigma, denoiser=blurring_denoiser)), clean)
+    assert chosen > best - 0.1
+    assert chosen > psnr(guide, clean) + 0.5  # the choice matters on this photo: the guide alone is far off
