@@ -61,6 +61,7 @@ class Worker(QObject):
             log.exception("%s failed", self.title or "work")
             self.failed.emit(message, traceback.format_exc())
         finally:
+            self._make_work = None  # its closure holds the photo: let it go with the work
             self.finished.emit()
 
 
