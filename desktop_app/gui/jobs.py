@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
 from desktop_app.core.document import Document
 from desktop_app.core.document.document import PendingImage, PendingMask, PendingSwap, StaleEdit
 from desktop_app.core.document.history import Step
 from desktop_app.core.work import Progress, Work
+from desktop_app.gui import collector
 from desktop_app.gui.qimage import display_levels, mask_overlay
 from desktop_app.gui.workers import WorkerThread
 
@@ -137,6 +138,7 @@ class JobRunner(QObject):
         # A child of this runner, it would live as long as the window, and with it whatever
         # its signals' closures hold (the photo as the job saw it): 90 MB a job on 6 MP.
         job.deleteLater()
+        QTimer.singleShot(0, collector.settle_if_grown)  # once the result is on screen
 
     def cancel(self) -> None:
         if self.busy:
