@@ -296,6 +296,29 @@ def test_a_balanced_loss_weighs_quiet_samples_up_and_loud_ones_down(folder):
         DenoiseTask(config(folder, task_options={"balance": 2.0}))
 
 
+def test_the_psnr_loss_is_minus_the_batchs_mean_psnr(folder):
+    """With `psnr=1` a sample twice as far off costs 6 dB whatever its noise level: the loss is
+    the mean of 10 log10(MSE), so a quiet sample's small error counts as much as a loud one's."""
+    from desktop_app.core.training.restoration import DenoiseTask
+
+    class Off(torch.nn.Module):  # returns the clean patch shifted by a known error per sample
+        noise_map = True
+
+        def forward(self, noisy, sigma):
+            return self.target + torch.tensor([0.01, 0.1])[:, None, None, None]
+
+    task = DenoiseTask(config(folder, task_options={"psnr": 1.0}))
+    clean = torch.full((2, 3, 16, 16), 0.5)
+    model = Off()
+    task.degrade = lambda c, gen: (c, c, torch.full((2, 3), 0.1))
+    model.target = clean
+    loss, _ = task.loss(model, clean, torch.Generator(), "cpu")
+    assert float(loss) == pytest.approx((10 * np.log10(1e-4) + 10 * np.log10(1e-2)) / 2, abs=1e-3)
+    assert float(DenoiseTask(config(folder)).loss(model, clean, torch.Generator(), "cpu")[0]) > 0  # L1 as before
+    with pytest.raises(ValueError):
+        DenoiseTask(config(folder, task_options={"psnr": 0.5}))
+
+
 def test_paired_training_takes_the_asked_share_of_real_pairs(folder):
     from desktop_app.core.training.restoration import PairedRealDenoiseTask
 
