@@ -196,18 +196,30 @@ def _tiled_pass(fn: TensorFn, image: np.ndarray, device: torch.device, s: TileSe
             memory[:] = [np.empty(size, np.float32)]
         tile = memory[0][:size].reshape(channels, y1 - y0, x1 - x0)
         iy, ix = min(y1, h) - y0, min(x1, w) - x0  # the part inside the picture
+        inside = rows[y0 + iy:y1].min(initial=y0) >= y0 and cols[x0 + ix:x1].min(initial=x0) >= x0
         start = 0
         for a in arrays:
-            tile[start:start + a.shape[2], :iy, :ix] = a[y0:y0 + iy, x0:x0 + ix].transpose(2, 0, 1)
+            k = np.s_[start:start + a.shape[2]]
+            if inside:  # what lies beyond the picture mirrors rows and columns of the tile itself
+                tile[k, :iy, :ix] = a[y0:y0 + iy, x0:x0 + ix].transpose(2, 0, 1)
+            else:  # a picture thinner than its padding, or a tile without context: read it all by index
+                tile[k] = a[np.ix_(rows[y0:y1], cols[x0:x1])].transpose(2, 0, 1)
             start += a.shape[2]
-        for r in range(iy, y1 - y0):  # picture row y0 + r mirrored about the last row
-            tile[:, r] = tile[:, 2 * (h - 1 - y0) - r]
-        for q in range(ix, x1 - x0):
-            tile[:, :, q] = tile[:, :, 2 * (w - 1 - x0) - q]
+        if inside:
+            for r in range(iy, y1 - y0):
+                tile[:, r] = tile[:, rows[y0 + r] - y0]
+            for q in range(ix, x1 - x0):
+                tile[:, :, q] = tile[:, :, cols[x0 + q] - x0]
         return tile
 
     m = max(1, s.size_multiple)
     H, W = math.ceil(h / m) * m, math.ceil(w / m) * m
+    # Tiles see the picture padded to the size multiple (mirrored, or its edges repeated where
+    # the padding is thicker than the picture), never padded inside themselves: exactly what a
+    # single pass over the whole padded picture would see. `rows` and `cols`: the padded
+    # picture's row and column indices in the picture (one tile cuts the picture alone).
+    mode = "reflect" if H - h < h and W - w < w else "edge"
+    rows, cols = (np.pad(np.arange(n), (0, N - n), mode=mode) for n, N in ((h, H), (w, W)))
     context = math.ceil(s.context / m) * m
     if H <= s.tile + 2 * context and W <= s.tile + 2 * context:
         # one tile, the whole picture, padded after each view's turn: the 8 views pad different
@@ -216,9 +228,6 @@ def _tiled_pass(fn: TensorFn, image: np.ndarray, device: torch.device, s: TileSe
         with torch.inference_mode():
             out = yield from _tile_result(fn, cut(0, h, 0, w), device, s, 0, s.views, "tile 1/1")
         return np.ascontiguousarray(out.transpose(1, 2, 0))
-    # Tiles see the picture padded to the size multiple (more than one tile: the picture is
-    # larger than the pad, so it is mirrored), never padded inside it: exactly what a single
-    # pass over the whole padded picture would see.
     fade = max(1, context // 2)
     ty, tx = _step(H, s.tile, m), _step(W, s.tile, m)
     ys, xs = list(range(0, H, ty)), list(range(0, W, tx))
@@ -237,13 +246,13 @@ def _tiled_pass(fn: TensorFn, image: np.ndarray, device: torch.device, s: TileSe
             out.append((o0, o1, k0, k1, weight))
         return [(o0, o1, k0, k1, weight / total[k0:k1]) for o0, o1, k0, k1, weight in out]
 
-    rows, cols = spans(ys, ty, H), spans(xs, tx, W)
-    tiles = len(rows) * len(cols)
+    along_y, along_x = spans(ys, ty, H), spans(xs, tx, W)
+    tiles = len(along_y) * len(along_x)
     yield Progress(0.0, f"{tiles} tiles")
     out = np.zeros((h, w, c), np.float32)  # the blend, in the picture's layout
     with torch.inference_mode():
         for k, ((oy0, oy1, ky0, ky1, wy), (ox0, ox1, kx0, kx1, wx)) in enumerate(
-                (r, q) for r in rows for q in cols):
+                (r, q) for r in along_y for q in along_x):
             # the self-ensemble turns each tile, not the picture: one cut and one blend per tile
             result = yield from _tile_result(fn, cut(oy0, oy1, ox0, ox1), device, s, k * s.views,
                                              tiles * s.views, f"tile {k + 1}/{tiles}")
