@@ -34,12 +34,30 @@ def display_problem(environ: dict[str, str] | None = None, platform: str = sys.p
         return ("no display to show the window on (DISPLAY and WAYLAND_DISPLAY are not set); start it from "
                 "a desktop session, or use a subcommand without a window (desktop-app --help)")
     xcb = qpa.startswith("xcb") or not env.get("WAYLAND_DISPLAY")
-    if xcb and not getattr(sys, "frozen", False) and not _library_loads("libxcb-cursor.so.0"):
-        # Qt's X11 plugin needs it since Qt 6.5 and aborts (134) without it; the packaged app
-        # carries its own libraries, so only a pip installation is checked
-        return ("the window needs the X11 library libxcb-cursor0; install it (Debian/Ubuntu: sudo apt-get "
-                "install libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0)")
+    if xcb and not getattr(sys, "frozen", False):
+        # Qt's X11 plugin aborts (134) with a misleading hint when one of its libraries is
+        # missing (on a fresh Debian: libxcb-icccm4 and libxcb-keysyms1 with libxcb-cursor0
+        # present); the packaged app carries its own, so only a pip installation is checked
+        missing = [package for name, package in X11_LIBRARIES.items() if not _library_loads(name)]
+        if missing:
+            return (f"the window needs the X11 librar{'ies' if len(missing) > 1 else 'y'} {', '.join(missing)}; "
+                    f"install {'them' if len(missing) > 1 else 'it'} (Debian/Ubuntu: sudo apt-get install "
+                    f"{' '.join(missing)})")
     return None
+
+
+# What Qt's X11 platform plugin (PySide6 6.x, libqxcb.so and libQt6XcbQpa) links against,
+# beside Qt's own: the library, and the Debian/Ubuntu package that has it.
+X11_LIBRARIES = {
+    "libX11.so.6": "libx11-6", "libX11-xcb.so.1": "libx11-xcb1", "libxcb.so.1": "libxcb1",
+    "libxcb-cursor.so.0": "libxcb-cursor0", "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-image.so.0": "libxcb-image0", "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-randr.so.0": "libxcb-randr0", "libxcb-render.so.0": "libxcb-render0",
+    "libxcb-render-util.so.0": "libxcb-render-util0", "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-shm.so.0": "libxcb-shm0", "libxcb-sync.so.1": "libxcb-sync1", "libxcb-util.so.1": "libxcb-util1",
+    "libxcb-xfixes.so.0": "libxcb-xfixes0", "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxkbcommon.so.0": "libxkbcommon0", "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+}
 
 
 def _library_loads(name: str) -> bool:
