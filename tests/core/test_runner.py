@@ -91,6 +91,17 @@ def test_bf16_rounding_is_unbiased_repeatable_and_keeps_exact_values():
     assert torch.equal(runtime.bf16_dithered(mask), mask)
 
 
+def test_bf16_rounding_bits_kept_per_tile_shape_round_as_fresh_ones():
+    """The runtime keeps the rounding's random bits of the last two tile shapes (the 8-pass
+    mode's turned tiles alternate two): every input rounds as a fresh draw would."""
+    net = runtime.CompiledNetwork(torch.nn.Identity(), None, bf16=True)
+    wide, tall = torch.rand(1, 3, 8, 12), torch.rand(1, 3, 12, 8)
+    for t in (wide, tall, wide, tall, torch.rand(1, 3, 8, 8), wide):
+        assert np.array_equal(net._as_input(t, True), runtime.bf16_dithered(t).numpy())
+    assert len(net._dither) == 2
+    assert np.array_equal(net._as_input(wide, False), wide.numpy())  # a noise level or mask as it is
+
+
 def test_bf16_runtime_where_the_cpu_has_it():
     pytest.importorskip("openvino")
     if not runtime.supports_bf16():
