@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from desktop_app.core.document import Document
 from desktop_app.core.document.document import PendingImage, PendingMask, PendingSwap, StaleEdit
 from desktop_app.core.document.history import Step
 from desktop_app.core.work import Progress, Work
-from desktop_app.gui import collector
 from desktop_app.gui.qimage import display_levels, mask_overlay
 from desktop_app.gui.workers import WorkerThread
 
@@ -142,7 +141,6 @@ class JobRunner(QObject):
             job.deleteLater()
         else:
             job.thread.finished.connect(job.deleteLater)
-        QTimer.singleShot(0, collector.settle_if_grown)  # once the result is on screen
 
     def cancel(self) -> None:
         if self.busy:

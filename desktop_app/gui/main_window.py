@@ -24,7 +24,6 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QProgressBar
 from desktop_app import APP_NAME
 from desktop_app.core.document import Document
 from desktop_app.core.work import Progress
-from desktop_app.gui import collector
 from desktop_app.gui.autosave import Autosave
 from desktop_app.gui.canvas import ImageCanvas
 from desktop_app.gui.edit_actions import EditActions
@@ -239,7 +238,6 @@ class MainWindow(Prompts, QMainWindow):
     # -- the document -----------------------------------------------------------------------
     def set_document(self, doc: Document, path: str | None, display=None, name: str | None = None) -> None:
         self.doc = doc
-        collector.thaw()  # the old photo's cycles may be freed; the next job freezes again
         self.runs.clear_variations()
         self.selection.last_box = None
         doc.history.cap_bytes = self.settings.get("history/mib", int) << 20

@@ -39,30 +39,3 @@ def test_operations_after_the_history_is_full_keep_memory_level(qtbot, window, b
     assert grown < 1.5 * photo_mib, f"memory grew by {grown:.0f} MiB over 6 operations ({photo_mib:.0f} MiB a photo)"
     assert window.runner.findChildren(WorkerThread) == []  # finished jobs are deleted
 
-
-class _Cycle:
-    def __init__(self) -> None:
-        self.me = self
-
-
-def test_after_a_job_the_collector_walks_only_new_objects_and_a_new_photo_frees_old_cycles(
-        qtbot, window, photo_path, big_photo_path, invert_op):
-    import weakref
-
-    from desktop_app.gui import collector
-
-    old = _Cycle()  # cyclic garbage-to-be of the first photo's time, frozen with the rest
-    gone = weakref.ref(old)
-    open_and_wait(qtbot, window, photo_path)  # a job: the runner settles once it is shown
-    qtbot.wait(50)
-    assert gc.get_freeze_count() > collector.FREEZE_ABOVE
-    run_from_panel(qtbot, window, invert_op.key)
-    qtbot.wait(50)
-    assert len(gc.get_objects()) < collector.FREEZE_ABOVE  # what a full collection would walk now
-    window.dialogs.answers[UNSAVED] = "Discard"
-    del old
-    gc.collect()
-    assert gone() is not None, "frozen: out of the collector's reach until a new photo"
-    open_and_wait(qtbot, window, big_photo_path)
-    gc.collect()
-    assert gone() is None, "a new photo lets the collector free the old photo's cycles"
