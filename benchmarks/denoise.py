@@ -34,6 +34,8 @@ big        A 24-megapixel photo: wall time and peak memory of each method, each 
 command    The whole command a user runs, `desktop-app denoise photo.jpg -o out.jpg`, on a
            12-megapixel JPEG: cnn (sigma auto), cnn 8 passes and NL-Means (σ 25), each a fresh
            process, the three alternated for --command-rounds rounds; median seconds.
+timeline   Where that command's time goes: the 12 MP photo through `cnn` (auto), one pass and
+           eight, each step (progress message) timed in a fresh interpreter.
 figure     With ``--figure``: centre crops of RNI15 photos (real noise, no clean version)
            denoised by each method, side by side.
 
@@ -86,7 +88,8 @@ except ImportError:  # optional: `pip install bm3d` (the "bench" extra)
     bm3d = None
 
 REPO = Path(__file__).resolve().parents[1]
-SECTIONS = ("cbsd68", "clipped", "set12", "camera", "estimator", "polyu", "runtime", "big", "command", "figure")
+SECTIONS = ("cbsd68", "clipped", "set12", "camera", "estimator", "polyu", "runtime", "big", "command", "timeline",
+            "figure")
 METHOD_KEYS = ("nlmeans", "bm3d", "cnn", "cnn-real")  # what --skip takes
 MODELS = ("cnn", "cnn-real")  # method keys that are app models of the same name
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -810,6 +813,76 @@ def section_command(ctx: Context) -> str:
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
+# Run in a fresh interpreter by the timeline section: the command's steps as the CLI takes
+# them, the start of each (a progress message) printed with the seconds since the script began.
+TIMELINE_DRIVER = """
+import json, sys, time
+t0 = time.perf_counter()
+def mark(what): print(json.dumps([time.perf_counter() - t0, what]), flush=True)
+mark("start-up and imports")
+from desktop_app.core.imaging.io import load_image, save_image
+from desktop_app.core.operations import registry
+from desktop_app.core.operations.apply import apply_operation
+mark("decoding the photo")
+image, meta = load_image(sys.argv[1])
+work = apply_operation(registry.get("denoise", sys.argv[3]), image, params=json.loads(sys.argv[4]))
+try:
+    while True:
+        mark(getattr(next(work), "message", None) or "working")
+except StopIteration as done:
+    result = done.value
+mark("encoding and saving")
+save_image(sys.argv[2], result, meta)
+mark("end")
+"""
+
+
+def timeline_stage(message: str) -> str:
+    """A progress message as the stage it belongs to: every tile and view is the network."""
+    if message.startswith(("tile ", "1 tile")) or message.endswith(" tiles"):
+        return "the network (tiles)"
+    return "the noise map per pixel" if message.startswith("noise level read") else message
+
+
+def section_timeline(ctx: Context) -> str:
+    """Where the whole command's time goes: the 12 MP photo through `cnn` (auto), one pass and
+    eight, each step's seconds from the progress messages of a fresh interpreter."""
+    import subprocess
+    import tempfile
+
+    args = ctx.args
+    if ctx.avail.reason("cnn"):
+        return "### Where the command's time goes\n\nNot measured: " + ctx.avail.reason("cnn")
+    width, height = args.command_size
+    runs = {"one pass": {"sigma": "auto"}, "8 passes": {"sigma": "auto", "ensemble": True}}
+    stages: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        photo = Path(tmp) / "photo.jpg"
+        save_image(photo, big_photo(args.data, width, height), jpeg_quality=95)
+        for label, params in runs.items():
+            done = subprocess.run([sys.executable, "-c", TIMELINE_DRIVER, str(photo), str(Path(tmp) / "out.jpg"),
+                                   "cnn", json.dumps(params)], capture_output=True, text=True, cwd=REPO)
+            if done.returncode:
+                raise SystemExit(f"timeline {label}: {done.stderr.strip()[-500:]}")
+            marks = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("[")]
+            seconds: dict[str, float] = {}
+            for (t, message), (t_next, _) in zip(marks, marks[1:]):  # a step lasts until the next starts
+                seconds[timeline_stage(message)] = seconds.get(timeline_stage(message), 0.0) + t_next - t
+            seconds["total"] = marks[-1][0]
+            stages[label] = seconds
+            log(f"timeline {label}: {seconds['total']:.1f} s")
+    names = list(dict.fromkeys(name for per in stages.values() for name in per if name != "total")) + ["total"]
+    rows = [[name] + [f"{stages[label].get(name, 0.0):.2f}" for label in runs] for name in names]
+    return "\n".join([
+        f"### Where the command's time goes ({width}x{height} JPEG, `cnn`, σ auto)", "",
+        markdown_table(["step (the progress message that opens it)"] + [f"{label} (s)" for label in runs], rows), "",
+        "One fresh interpreter per column, the steps the CLI takes (reading, the operation, writing), each "
+        "progress message timed; the network's tiles and views are one row, and the step named after the "
+        "operation is its import of torch and the model manager. The photo: the command "
+        "section's. The CPU runtime's converted graph is read from the cache (converted on a first run).",
+    ])
+
+
 def label_tile(tile: np.ndarray, text: str) -> np.ndarray:
     """The tile as 8-bit RGB (OpenCV draws text on 8-bit images only) with `text` in its corner."""
     tile = to_uint8(tile)
@@ -883,6 +956,7 @@ SECTION_FUNCTIONS = {
     "clipped": section_clipped,
     "runtime": section_runtime,
     "command": section_command,
+    "timeline": section_timeline,
     "set12": section_set12,
     "estimator": section_estimator,
     "polyu": section_polyu,
