@@ -99,6 +99,18 @@ class WorkerThread(QObject):
     def is_running(self) -> bool:
         return self.thread.isRunning()
 
+    def release(self, timeout_ms: int = 2000) -> bool:
+        """Once its `finished` has been handled: wait for the thread to end, and delete this
+        (a child of a window or dialog, it would otherwise live as long as its parent, with
+        what its signals' closures hold) when the thread has ended, or as soon as it does (a
+        QThread destroyed while it runs aborts the app). Whether the thread has ended."""
+        ended = self.thread.wait(timeout_ms)
+        if ended:
+            self.deleteLater()
+        else:
+            self.thread.finished.connect(self.deleteLater)
+        return ended
+
     def stop(self, timeout_ms: int = 10000) -> bool:
         self.worker.cancel()
         self.thread.quit()

@@ -142,7 +142,8 @@ class CompiledNetwork:
         if self.bf16 and image:
             shape = tuple(t.shape)
             if shape not in self._dither:  # the turned tiles of the 8-pass mode take two shapes in turn
-                self._dither = {**dict(list(self._dither.items())[-1:]), shape: dither_bits(shape)}
+                self._dither = dict(list(self._dither.items())[-1:])  # the last shape's kept
+                self._dither[shape] = dither_bits(shape)
             t = bf16_dithered(t, bits=self._dither[shape])
         return np.ascontiguousarray(t.numpy())
 

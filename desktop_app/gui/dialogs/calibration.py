@@ -171,7 +171,7 @@ class CalibrationDialog(QDialog):
         self.window_.show_error("Calibrate to My Camera", message)
 
     def _finished(self, job: WorkerThread) -> None:
-        job.thread.wait(2000)
+        job.release()
         if self.job is job:
             self.job = None
         self.bar.setRange(0, 100)

@@ -264,7 +264,7 @@ class LibraryDialog(QDialog):
         self.window_.show_error(title, message)
 
     def _job_finished(self, job: WorkerThread) -> None:
-        job.thread.wait(2000)
+        job.release()
         if self.job is job:  # not when a name-taken answer has started the next import
             self.job = None
         self._update_buttons()

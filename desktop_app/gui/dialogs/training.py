@@ -228,7 +228,7 @@ class TrainingDialog(QDialog):
         self.monitor.show_progress(p, t)
 
     def _job_finished(self, job: WorkerThread) -> None:
-        job.thread.wait(2000)
+        job.release()
         if self.job is job:
             self.job = None
         self._update_buttons()
@@ -369,7 +369,7 @@ class TrainingDialog(QDialog):
         self.window_.show_error(title, message)
 
     def _result_job_finished(self, job: WorkerThread) -> None:
-        job.thread.wait(2000)
+        job.release()
         if self.result_job is job:
             self.result_job = None
         self._update_buttons()

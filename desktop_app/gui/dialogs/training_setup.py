@@ -312,9 +312,8 @@ class TrainingSetup(QWidget):
     def _preview_ended(self, job: WorkerThread) -> None:
         if job is self.preview_job:
             self.preview_job = None
-        if job.thread.wait(2000):  # its thread is ending: it has emitted its last signal
+        if job.release():  # its thread has ended: it has emitted its last signal
             self._previews.discard(job)
-            job.deleteLater()
         self.changed.emit()
 
     @property
