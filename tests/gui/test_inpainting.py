@@ -115,6 +115,15 @@ def test_box_select_an_object_remove_it_pick_a_variation_and_undo(qtbot, window,
     assert strip.buttons[2].toolTip() == "Use seed 2: the photo's own patches deep inside a large hole"
     qtbot.waitUntil(lambda: strip.scroller.horizontalScrollBar().maximum() == 0, timeout=2000)  # all in view
     assert strip.label.text() == "3 variations: click one to use it"
+    # the strip took height below Run: the settings still show whole, not the list above them
+    area = panel.choice_area
+
+    def out_of_sight() -> list[str]:
+        fields = {name: panel.form.widgets[name] for name in ("seed", "expand", "working_size")}
+        tops = {name: f.mapTo(area.viewport(), f.rect().topLeft()).y() for name, f in fields.items()}
+        return [name for name, f in fields.items() if not 0 <= tops[name] <= area.viewport().height() - f.height()]
+
+    qtbot.waitUntil(lambda: not out_of_sight(), timeout=2000)  # the area scrolls once laid out
     assert panel.status.text().startswith("Remove object: done")  # not a bare "Ready" beside them
     assert re.search(r"hole grown by \d+ px \(Expand auto", panel.status.text())  # how far auto reached
     assert len(doc.history.done) == steps + 1

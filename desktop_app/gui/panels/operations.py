@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
                                QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QSpinBox,
@@ -274,6 +274,7 @@ class OperationPanel(QWidget):
         upper.addWidget(self.description)  # below the settings: on a short dock the help may scroll, they not
         upper.addStretch(1)
         self.choice_area = scrolling(choice)
+        self.choice_area.installEventFilter(self)  # shortened (the variations came): the form stays in view
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addWidget(self.choice_area, 1)
@@ -346,21 +347,38 @@ class OperationPanel(QWidget):
     def _bring_form_into_view(self) -> None:
         """Scroll the list and form so the chosen operation's settings show whole, its row in the
         list still in view: on a 768-px screen the form lay below the fold, and a user had to
-        scroll to find Best quality or Keep fine texture."""
-        self.choice_area.ensureWidgetVisible(self.inside_mask, 0, 4)
+        scroll to find Best quality or Keep fine texture. Where the area is too short for both
+        (variations shown below Run), the settings win, from their title down."""
+        area = self.choice_area
+        area.ensureWidgetVisible(self.inside_mask, 0, 4)
+        area.ensureWidgetVisible(self.title, 0, 4)  # the top of the settings, if they do not fit whole
         item = self.tree.currentItem()
         if item is None:
             return
 
-        def row_top() -> int:  # the row's top in the scrolled area's widget
-            return self.tree.viewport().mapTo(self.choice_area.widget(), self.tree.visualItemRect(item).topLeft()).y()
+        def top(widget: QWidget, y: int = 0) -> int:  # in the scrolled area's widget
+            return widget.mapTo(area.widget(), QPoint(0, y)).y()
 
-        shown_from = self.choice_area.verticalScrollBar().value()
+        def row_top() -> int:
+            return top(self.tree.viewport(), self.tree.visualItemRect(item).top())
+
+        shown_from = area.verticalScrollBar().value()
         if row_top() < shown_from:  # the row scrolled out above: the list scrolls it down
             self.tree.scrollToItem(item, QAbstractItemView.ScrollHint.PositionAtBottom)
-        if row_top() < shown_from:  # the list cannot scroll that far: the area goes back up to it
+        settings_end = top(self.inside_mask) + self.inside_mask.height()
+        if row_top() < shown_from and settings_end - row_top() <= area.viewport().height():
+            # the list cannot scroll that far and there is room for both: the area goes back up to it
             height = self.tree.visualItemRect(item).height()
-            self.choice_area.ensureVisible(0, row_top() + height // 2, 0, height)
+            area.ensureVisible(0, row_top() + height // 2, 0, height)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        """The list and form's area grew shorter (three variations took 125 px below Run in a
+        first-start dock): it scrolls to keep the settings in view, as a new choice does;
+        otherwise the list kept its place and the form went out of sight below it."""
+        if (obj is self.choice_area and event.type() == QEvent.Type.Resize
+                and event.size().height() < event.oldSize().height()):
+            QTimer.singleShot(0, self._bring_form_into_view)
+        return super().eventFilter(obj, event)
 
     # -- what the next start shows -----------------------------------------------------------
     def remembered(self) -> dict[str, Any]:
