@@ -20,7 +20,7 @@ clipped    The same CBSD68 images and noise, as a file holds them: the noisy ima
 set12      The same on the greyscale Set12 (H x W x 1 images), PSNR.
 camera     Noise that grows with brightness, as a camera's (0.3 sigma at black to 1.3 sigma at
            white, clipped, 16-bit PNG) on the same photos: BM3D and cnn given the photo's
-           level, cnn with sigma auto (a level per pixel) in 1 and 8 passes.
+           level, cnn with sigma auto (a level per pixel) in one pass and best quality.
 estimator  Error of the app's noise estimator (``estimate_sigma``, per channel) on CBSD68,
            with the noisy image clipped to [0, 1] (as in an 8-bit photo) and not clipped.
 polyu      PolyU real camera noise (noisy / clean pairs): NL-Means and BM3D at the single
@@ -32,10 +32,10 @@ runtime    Each network on the CPU through torch and through the CPU runtime (Op
 big        A 24-megapixel photo: wall time and peak memory of each method, each measured in a
            fresh process running this script.
 command    The whole command a user runs, `desktop-app denoise photo.jpg -o out.jpg`, on a
-           12-megapixel JPEG: cnn (sigma auto), cnn 8 passes and NL-Means (σ 25), each a fresh
+           12-megapixel JPEG: cnn (sigma auto), cnn best quality and NL-Means (σ 25), each a fresh
            process, the three alternated for --command-rounds rounds; median seconds.
 timeline   Where that command's time goes: the 12 MP photo through `cnn` (auto), one pass and
-           eight, each step (progress message) timed in a fresh interpreter.
+           best quality, each step (progress message) timed in a fresh interpreter.
 figure     With ``--figure``: centre crops of RNI15 photos (real noise, no clean version)
            denoised by each method, side by side.
 
@@ -130,7 +130,7 @@ def nlmeans(sigma: float, device: str | None, label: str | None = None) -> Metho
     return app_method(label or "NL-Means (tuned, sigma known)", "nlmeans", device, sigma=sigma)
 
 
-ENSEMBLE_LABEL = ", best quality: 8 passes"
+ENSEMBLE_LABEL = ", best quality"
 
 
 def cnn(sigma: float | str, device: str | None, label: str | None = None, ensemble: bool = False,
@@ -514,7 +514,7 @@ def section_camera(ctx: Context) -> str:
         ("CNN (σ the photo's root mean square, known)", "cnn", lambda s: cnn(s, dev)),
     ]
     read = [cnn("auto", dev, "CNN (σ auto: the noise per pixel, read by brightness)"),
-            cnn("auto", dev, "CNN (σ auto, 8 passes)", ensemble=True)]
+            cnn("auto", dev, "CNN (σ auto, best quality)", ensemble=True)]
     rows, notes = [], []
     scores: dict[str, list[Scores]] = {}
     for sigma in args.sigmas:
@@ -764,7 +764,7 @@ def section_big(ctx: Context) -> str:
 
 COMMANDS = {  # label -> (method key, the command's options)
     "CNN (sigma auto)": ("cnn", ["--method", "cnn", "--sigma", "auto"]),
-    "CNN (sigma auto, 8 passes)": ("cnn", ["--method", "cnn", "--sigma", "auto", "--ensemble", "true"]),
+    "CNN (sigma auto, best quality)": ("cnn", ["--method", "cnn", "--sigma", "auto", "--ensemble", "true"]),
     "NL-Means (σ 25)": ("nlmeans", ["--method", "nlmeans", "--sigma", "25"]),
 }
 
@@ -846,7 +846,7 @@ def timeline_stage(message: str) -> str:
 
 def section_timeline(ctx: Context) -> str:
     """Where the whole command's time goes: the 12 MP photo through `cnn` (auto), one pass and
-    eight, each step's seconds from the progress messages of a fresh interpreter."""
+    best quality, each step's seconds from the progress messages of a fresh interpreter."""
     import subprocess
     import tempfile
 
@@ -854,7 +854,7 @@ def section_timeline(ctx: Context) -> str:
     if ctx.avail.reason("cnn"):
         return "### Where the command's time goes\n\nNot measured: " + ctx.avail.reason("cnn")
     width, height = args.command_size
-    runs = {"one pass": {"sigma": "auto"}, "8 passes": {"sigma": "auto", "ensemble": True}}
+    runs = {"one pass": {"sigma": "auto"}, "best quality": {"sigma": "auto", "ensemble": True}}
     stages: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         photo = Path(tmp) / "photo.jpg"

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from desktop_app.core.models import registry
 from desktop_app.core.models.device import pick_device
-from desktop_app.core.models.tiled import MIN_TILE, VIEWS, OutOfMemory, TileSettings, run_tiled
+from desktop_app.core.models.tiled import DIAGONAL_VIEWS, MIN_TILE, VIEWS, OutOfMemory, TileSettings, run_tiled
 from desktop_app.core.models.weights import STORE_DTYPE, Manifest, ModelFileError, load_model, save_model
 from desktop_app.core.work import CancelToken, Cancelled, Progress, run_work
 from tests.conftest import textured_image
@@ -105,6 +105,15 @@ def test_the_ensemble_turns_every_result_back_before_averaging():
     # the picture: averaged, the dot spreads evenly to its four neighbours
     spread = run_work(run_tiled(lambda x: torch.roll(x, 1, dims=3), dot, torch.device("cpu"), ensemble))[:, :, 0]
     assert spread[3, 4] == 0 and spread.sum() == pytest.approx(1.0)
+    for y, x in ((2, 4), (4, 4), (3, 3), (3, 5)):
+        assert spread[y, x] == pytest.approx(0.25)
+    # the four diagonal views (as it is, half a turn, mirrored across either diagonal) show
+    # the move in all four directions too
+    four = TileSettings(tile=64, context=0, views=DIAGONAL_VIEWS)
+    events.clear()
+    spread = run_work(run_tiled(lambda x: torch.roll(x, 1, dims=3), dot, torch.device("cpu"), four),
+                      on_progress=events.append)[:, :, 0]
+    assert [e.message for e in events if "view" in e.message][-1] == "tile 1/1, view 4/4"
     for y, x in ((2, 4), (4, 4), (3, 3), (3, 5)):
         assert spread[y, x] == pytest.approx(0.25)
 

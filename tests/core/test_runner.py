@@ -10,6 +10,7 @@ import torch
 from desktop_app.core.models import registry, runtime
 from desktop_app.core.models.manager import LoadedModel
 from desktop_app.core.models.runner import ModelRunner
+from desktop_app.core.models.tiled import VIEWS
 from desktop_app.core.models.weights import Manifest
 from desktop_app.core.work import run_work
 from tests.conftest import textured_image
@@ -51,8 +52,8 @@ def test_runtime_and_torch_agree_on_a_tiny_random_network():
     assert fast.backend == "openvino" and fast.precision == "fp32"
     slow = ModelRunner(loaded(), use_runtime=False)
     for ensemble in (False, True):
-        a = run_work(fast.run_tiled(image, vector=[0.1, 0.1, 0.1], ensemble=ensemble))
-        b = run_work(slow.run_tiled(image, vector=[0.1, 0.1, 0.1], ensemble=ensemble))
+        a = run_work(fast.run_tiled(image, vector=[0.1, 0.1, 0.1], views=VIEWS if ensemble else (0,)))
+        b = run_work(slow.run_tiled(image, vector=[0.1, 0.1, 0.1], views=VIEWS if ensemble else (0,)))
         assert np.abs(a - b).max() < 1e-4
     assert fast.backend == "openvino"  # it never fell back
 
@@ -68,8 +69,8 @@ def test_a_noise_level_per_pixel_runs_on_the_runtime_beside_one_per_channel():
     brighter_is_noisier = (0.02 + 0.2 * image).astype(np.float32)
     vector = run_work(fast.run_tiled(image, vector=[0.1] * 3))
     for ensemble in (False, True):
-        a = run_work(fast.run_tiled(image, plane=brighter_is_noisier, ensemble=ensemble))
-        b = run_work(slow.run_tiled(image, plane=brighter_is_noisier, ensemble=ensemble))
+        a = run_work(fast.run_tiled(image, plane=brighter_is_noisier, views=VIEWS if ensemble else (0,)))
+        b = run_work(slow.run_tiled(image, plane=brighter_is_noisier, views=VIEWS if ensemble else (0,)))
         assert np.abs(a - b).max() < 1e-4
     assert np.abs(a - vector).max() > 1e-2  # the plane reached the network
     assert np.abs(run_work(fast.run_tiled(image, plane=np.full_like(image, 0.1))) - vector).max() < 1e-5
@@ -215,6 +216,7 @@ os.fork = fork
 from tests.core.test_runner import loaded
 from tests.conftest import textured_image
 from desktop_app.core.models.runner import ModelRunner
+from desktop_app.core.models.tiled import VIEWS
 from desktop_app.core.work import run_work
 runner = ModelRunner(loaded())
 run_work(runner.run_tiled(textured_image(40, 40), vector=[0.1] * 3))

@@ -25,13 +25,15 @@ A camera's noise grows with the light: given the noise by brightness (`noise.noi
 "auto" reads), each block's gains take the noise at its own level (+0.03 to +0.14 dB on such
 noise; docs/benchmarks.md, "Read per brightness band").
 
-After eight passes (the best-quality mode) the filter groups blocks as BM3D does: each block
-is filtered together with the GROUP blocks nearest it in the guide's brightness within RADIUS
-px, in a 3-D transform (the blocks' DCTs, then a Haar transform across them), and every block
-of every group is put back. Detail that repeats nearby (texture, edges, lettering) is then read
-from several noisy copies at once: +0.08 to +0.24 dB more at sigma 15 on held-out photos, for
-about 9 times the ungrouped filter's time (1.3 s per megapixel on 2 cores; docs/benchmarks.md,
-"Grouping after eight passes").
+In the best-quality mode the filter groups blocks as BM3D does: each block is filtered
+together with the GROUP blocks nearest it in the guide's brightness within RADIUS px, in a 3-D
+transform (the blocks' DCTs, then a Haar transform across them), and every block of every group
+is put back. Detail that repeats nearby (texture, edges, lettering) is then read from several
+noisy copies at once. 16 blocks within +-8 px after the network's 4 diagonal views
+(models.tiled.DIAGONAL_VIEWS) beat 8 blocks within +-5 px after all 8 views: +0.05 / +0.035 dB
+on McMaster / Kodak at sigma 15, for 0.87 times the 12 MP command's time (the filter about 2 s
+per megapixel on 2 cores; docs/benchmarks.md, "Grouping after eight passes" and "Four views,
+larger groups").
 
 `cnn` on held-out photos with clipped noise, sigma 5 / 15 / 25 / 50: McMaster +1.7 / +0.55 /
 +0.3 / +0.14 dB, Kodak +0.37 / +0.14 / +0.12 / +0.08, CBSD68 +0.42 / +0.14 / +0.12 / +0.07;
@@ -56,8 +58,8 @@ KAISER_BETA = 2.0  # the aggregation window, as BM3D's (+0.04 dB at sigma 15 ove
 ROWS = 128  # output rows per strip: a strip's arrays stay in the cache
 MAX_WORKERS = 8  # strips filtered at once (each holds about 16 bytes x 12 per pixel of its width)
 # The share of the filter's result in the mix, by noise level (0-255 scale): the best on
-# McMaster, Kodak and CBSD68 together (docs/benchmarks.md); eight passes are followed by the
-# grouped filter, whose result is closer to the truth, and its best share is higher.
+# McMaster, Kodak and CBSD68 together (docs/benchmarks.md); the best-quality mode is followed by
+# the grouped filter, whose result is closer to the truth, and its best share is higher.
 SHARE_SIGMAS = (5.0, 10.0, 15.0, 25.0, 35.0, 50.0, 75.0)
 SHARES = (0.8, 0.65, 0.5, 0.45, 0.4, 0.3, 0.2)
 ENSEMBLE_SHARE = 1.2
@@ -72,8 +74,8 @@ SURE_STEP = 0.1  # the perturbation, times sigma (0.02-0.1 alike)
 WEIGHTS = (0.25, 0.5, 1.0, 2.0)
 # Grouping (the best-quality mode): each block is filtered with the GROUP blocks most like it in
 # the guide's brightness within RADIUS px, as BM3D does.
-GROUP = 8  # blocks per group, a power of 2 (4: a third less gain; 16: +0.01 dB at sigma 15 with today's cnn, 1.5x the time)
-RADIUS = 5  # the search window, +-RADIUS px (3: -0.04 dB; matching is a tenth of the time)
+GROUP = 16  # blocks per group, a power of 2 (after 4 views, 8 within +-8 px: -0.04 dB at sigma 15)
+RADIUS = 8  # the search window, +-RADIUS px (7: -0.01 dB at sigma 15; matching is a sixth of the time)
 GROUP_K = 1.0  # the noise power in the gains, times sigma^2, when grouped
 GROUP_COLS = 512  # output columns per tile of a strip: a tile's groups stay small
 _MARGIN = BLOCK + 2 * RADIUS  # rows and columns a grouped tile reads beyond its own
@@ -372,7 +374,7 @@ def _group_tile(seen: np.ndarray, guide: np.ndarray, gains_noise: np.ndarray,
     group is the blocks nearest it in the guide's brightness (sum of squared differences)
     within RADIUS px, its 3-D transform the blocks' DCTs then a Haar transform across them."""
     import cv2
-    import torch  # its scatter-add takes float32: twice as fast as numpy's bincount
+    import torch  # its accumulating put takes float32 and a view of every block of a plane
 
     c, th, tw = seen.shape
     ny, nx = rows.size, cols.size
@@ -389,38 +391,43 @@ def _group_tile(seen: np.ndarray, guide: np.ndarray, gains_noise: np.ndarray,
         distance[i] = cells[:, :-1] + cells[:, 1:]
     distance[_ITSELF] = -1.0  # a block is always in its own group
     nearest = np.argpartition(distance.reshape(len(_SEARCH), -1), GROUP - 1, axis=0)[:GROUP]
-    n = ny * nx
-    gy = np.repeat(rows, nx)[None, :] + _SEARCH[nearest, 0]  # (GROUP, n) corners
+    gy = np.repeat(rows, nx)[None, :] + _SEARCH[nearest, 0]  # (GROUP, ny * nx) corners
     gx = np.tile(cols, ny)[None, :] + _SEARCH[nearest, 1]
-    corners = gy * tw + gx
-    pixels = corners[..., None] + (np.arange(BLOCK)[:, None] * tw + np.arange(BLOCK)).ravel()
-    # colour on half of the groups, in a quincunx of the grid (its parity global: tiles agree);
-    # -0.01 dB, a fifth less time
+    # every block of the tile is a view (no copy): a group's blocks are gathered, and put back, by
+    # their corners alone (indices of each block's 64 pixels took a third of the step)
     colour = np.flatnonzero(((np.arange(ny)[:, None] + np.arange(nx) + parity) % 2 == 0).ravel())
-    num = np.zeros((c, th, tw), np.float32)
+    num = torch.zeros((c, th, tw))
     den = np.empty((c, th, tw), np.float32)
     for ch in range(c):
-        if ch == 0:
-            at, where = pixels.reshape(-1), corners.reshape(-1)
-        else:
-            at, where = pixels[:, colour].reshape(-1), corners[:, colour].reshape(-1)
-        groups = where.size // GROUP
-        spectrum = _HAAR @ (np.take(guide[ch], at).reshape(-1, BLOCK * BLOCK) @ _DCT2_T).reshape(GROUP, -1)
+        if ch < 2:  # the brightness: every group; colour on half of them, in a quincunx of the grid (its
+            # parity global: tiles agree): -0.01 dB, a fifth less time
+            ys, xs = (gy, gx) if ch == 0 else (gy[:, colour], gx[:, colour])
+            ys, xs = ys.reshape(-1), xs.reshape(-1)
+            at = (torch.from_numpy(ys), torch.from_numpy(xs))
+        groups = ys.size // GROUP
+        spectrum = _HAAR @ (_blocks(guide[ch], ys, xs) @ _DCT2_T).reshape(GROUP, -1)
         np.multiply(spectrum, spectrum, out=spectrum)
         if noise is None:
-            gains = spectrum / (spectrum + gains_noise[ch])  # P^2 / (P^2 + K sigma^2)
+            gains = np.divide(spectrum, spectrum + gains_noise[ch], out=spectrum)  # P^2 / (P^2 + K sigma^2)
         else:  # the noise's power averaged over each group's blocks
-            power = np.take(noise[ch], at).reshape(GROUP, groups, -1).mean(axis=(0, 2))
+            power = _blocks(noise[ch], ys, xs).reshape(GROUP, groups, -1).mean(axis=(0, 2))
             gains = (spectrum.reshape(GROUP, groups, -1) / (spectrum.reshape(GROUP, groups, -1) + power[:, None])
                      ).reshape(GROUP, -1)
-        coefs = _HAAR @ (np.take(seen[ch], at).reshape(-1, BLOCK * BLOCK) @ _DCT2_T).reshape(GROUP, -1)
+        coefs = _HAAR @ (_blocks(seen[ch], ys, xs) @ _DCT2_T).reshape(GROUP, -1)
         coefs *= gains
         np.multiply(gains, gains, out=gains)
         weight = 1.0 / np.maximum(gains.reshape(GROUP, groups, -1).sum(axis=(0, 2)), 1e-6)  # per group
         estimate = ((_HAAR_T @ coefs).reshape(-1, BLOCK * BLOCK) @ _INVERSE).reshape(GROUP, groups, -1)
         estimate *= weight[:, None]
-        torch.from_numpy(num[ch].reshape(-1)).index_add_(0, torch.from_numpy(at), torch.from_numpy(estimate.reshape(-1)))
-        placed = np.bincount(where, np.tile(weight, GROUP), th * tw).reshape(th, tw)
+        placing = num[ch].unfold(0, BLOCK, 1).unfold(1, BLOCK, 1)  # every block of the sums, a view
+        placing.index_put_(at, torch.from_numpy(estimate.reshape(-1, BLOCK, BLOCK)), accumulate=True)
+        placed = np.bincount(ys * tw + xs, np.tile(weight, GROUP), th * tw).reshape(th, tw)
         den[ch] = cv2.filter2D(placed.astype(np.float32), -1, _WINDOW, anchor=(BLOCK - 1, BLOCK - 1),
                                borderType=cv2.BORDER_CONSTANT)  # the window's sum over the blocks
-    return num, den
+    return num.numpy(), den
+
+
+def _blocks(plane: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """The BLOCK x BLOCK blocks of `plane` whose corners are (`ys`, `xs`), one per row."""
+    every = np.lib.stride_tricks.sliding_window_view(plane, (BLOCK, BLOCK))
+    return every[ys, xs].reshape(-1, BLOCK * BLOCK)

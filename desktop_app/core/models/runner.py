@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from desktop_app.core.models import runtime
 from desktop_app.core.models.descriptor import Architecture
-from desktop_app.core.models.tiled import VIEWS, TileSettings, autocast, choose_tile, is_oom, run_tiled
+from desktop_app.core.models.tiled import TileSettings, autocast, choose_tile, is_oom, run_tiled
 from desktop_app.core.work import Progress, Work
 
 if TYPE_CHECKING:
@@ -150,12 +150,13 @@ class ModelRunner:
         return self._from_network(self.network(*inputs), h, w, c)
 
     def run_tiled(self, image: np.ndarray, vector: np.ndarray | Sequence[float] | None = None,
-                  ensemble: bool = False, bytes_per_pixel: float = 600.0,
+                  views: tuple[int, ...] = (0,), bytes_per_pixel: float = 600.0,
                   plane: np.ndarray | None = None) -> Work[np.ndarray]:
         """An image-to-image network over a picture of any size, tile by tile (a progress
-        event and a cancel point per tile); `ensemble` averages each tile's 8 turns and mirror
-        images. The network's extra input: `vector`, one value per channel, or `plane`, one per
-        pixel and channel (H x W x C, cut and turned with the image: a noise level per pixel)."""
+        event and a cancel point per tile); `views`: the turns and mirror images of each tile
+        averaged (tiled.VIEWS: all 8, the self-ensemble). The network's extra input: `vector`,
+        one value per channel, or `plane`, one per pixel and channel (H x W x C, cut and turned
+        with the image: a noise level per pixel)."""
         h, w, c = image.shape
         rgb = np.repeat(image, self.channels, axis=2) if c == 1 and self.channels != 1 else image
         extra = self._vector(vector)
@@ -189,6 +190,6 @@ class ModelRunner:
                                 precision=self.precision,
                                 # the runtime takes plain NCHW arrays; torch prefers channels-last
                                 channels_last=self.compiled is None,
-                                views=VIEWS if ensemble else 1)
+                                views=views)
         out = yield from run_tiled(fn, rgb, self.device, settings, plane)
         return out.mean(axis=2, keepdims=True) if c == 1 and out.shape[2] != 1 else out

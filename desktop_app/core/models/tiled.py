@@ -5,11 +5,11 @@ back with linear cross-fades over the overlap, so no seam shows. The tile size s
 device's free memory and is halved and the run restarted when memory runs out. Each tile is
 a progress event and a cancel point.
 
-The self-ensemble (`views=8`, the "best quality" mode) runs every tile turned and mirrored
-the 8 ways, each result turned back, and averages them: 8 times the network's work, less of
-its own grid and orientation artefacts (+0.2 dB for the shipped denoiser on CBSD68,
-docs/benchmarks.md). Turning tiles rather than the whole picture cuts and blends each tile
-once instead of 8 times.
+The self-ensemble (`views=VIEWS`, the "best quality" mode) runs every tile turned and
+mirrored the 8 ways, each result turned back, and averages them: 8 times the network's work,
+less of its own grid and orientation artefacts (+0.2 dB for the shipped denoiser on CBSD68,
+docs/benchmarks.md); `DIAGONAL_VIEWS` runs 4 of them. Turning tiles rather than the whole
+picture cuts and blends each tile once instead of once per view.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class TileSettings:
     size_multiple: int = 1
     precision: str = "fp32"  # "fp32", "fp16", "bf16" (the last two on CUDA only)
     channels_last: bool = True
-    views: int = 1  # 1, or VIEWS for the self-ensemble (each tile turned and mirrored 8 ways)
+    views: tuple[int, ...] = (0,)  # the views averaged (`turn`): (0,), VIEWS or DIAGONAL_VIEWS
 
 
 def choose_tile(device: torch.device, start: int, bytes_per_pixel: float, context: int) -> int:
@@ -87,7 +87,11 @@ def autocast(device: torch.device, precision: str):
     return contextlib.nullcontext()
 
 
-VIEWS = 8  # the self-ensemble's views: 4 quarter turns, each also mirrored
+VIEWS = tuple(range(8))  # the self-ensemble's views: 4 quarter turns, each also mirrored
+# half of them: the picture as it is, turned half a turn, and mirrored across either diagonal
+# (every edge seen both ways round, and lying and standing); where a grouped Wiener step follows,
+# which reads the rest from the photo itself (imaging.wiener)
+DIAGONAL_VIEWS = (0, 3, 4, 7)
 
 
 def turn(x: torch.Tensor, view: int) -> torch.Tensor:
@@ -135,16 +139,17 @@ def _tile_result(fn: TensorFn, patch: np.ndarray, device: torch.device, s: TileS
     event (a cancel point) per view; `done` of `steps` views were run before this tile."""
     x = torch.from_numpy(patch)[None].to(device)
     result = None
-    for view in range(s.views):
+    n = len(s.views)
+    for k, view in enumerate(s.views):
         out = _run_tensor(fn, x, device, s, view)
         if result is None:
-            result = out.copy() if s.views > 1 else out
+            result = out.copy() if n > 1 else out
         else:
             result += out
         done += 1
-        yield Progress(done / steps, label + (f", view {view + 1}/{s.views}" if s.views > 1 else ""))
-    if s.views > 1:
-        result /= s.views
+        yield Progress(done / steps, label + (f", view {k + 1}/{n}" if n > 1 else ""))
+    if n > 1:
+        result /= n
     return result
 
 
@@ -222,11 +227,11 @@ def _tiled_pass(fn: TensorFn, image: np.ndarray, device: torch.device, s: TileSe
     rows, cols = (np.pad(np.arange(n), (0, N - n), mode=mode) for n, N in ((h, H), (w, W)))
     context = math.ceil(s.context / m) * m
     if H <= s.tile + 2 * context and W <= s.tile + 2 * context:
-        # one tile, the whole picture, padded after each view's turn: the 8 views pad different
+        # one tile, the whole picture, padded after each view's turn: the views pad different
         # sides, so the padding's own artefacts average out (+0.01 dB at σ 25 and 50)
         yield Progress(0.0, "1 tile")
         with torch.inference_mode():
-            out = yield from _tile_result(fn, cut(0, h, 0, w), device, s, 0, s.views, "tile 1/1")
+            out = yield from _tile_result(fn, cut(0, h, 0, w), device, s, 0, len(s.views), "tile 1/1")
         return np.ascontiguousarray(out.transpose(1, 2, 0))
     fade = max(1, context // 2)
     ty, tx = _step(H, s.tile, m), _step(W, s.tile, m)
@@ -254,8 +259,8 @@ def _tiled_pass(fn: TensorFn, image: np.ndarray, device: torch.device, s: TileSe
         for k, ((oy0, oy1, ky0, ky1, wy), (ox0, ox1, kx0, kx1, wx)) in enumerate(
                 (r, q) for r in along_y for q in along_x):
             # the self-ensemble turns each tile, not the picture: one cut and one blend per tile
-            result = yield from _tile_result(fn, cut(oy0, oy1, ox0, ox1), device, s, k * s.views,
-                                             tiles * s.views, f"tile {k + 1}/{tiles}")
+            result = yield from _tile_result(fn, cut(oy0, oy1, ox0, ox1), device, s, k * len(s.views),
+                                             tiles * len(s.views), f"tile {k + 1}/{tiles}")
             ey, ex = min(ky1, h), min(kx1, w)  # the padding's rows and columns are dropped
             kept = result[:, ky0 - oy0:ey - oy0, kx0 - ox0:ex - ox0]
             kept *= wy[:ey - ky0, None] * wx[None, :ex - kx0]  # in place: the tile's result is this loop's own

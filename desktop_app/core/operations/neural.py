@@ -13,7 +13,7 @@ from desktop_app.core.operations.base import AUTO, Operation, OperationInput, Pa
 from desktop_app.core.work import Progress, Work, subrange
 
 REFINE_SHARE = 0.8  # the network's share of the bar when the Wiener step follows (2.2 s of 12 s on 12 MP)
-ENSEMBLE_REFINE_SHARE = 0.55  # the same after 8 passes, the step grouped (15 s of 34 s on 12 MP, bf16)
+ENSEMBLE_REFINE_SHARE = 0.4  # the same in the best-quality mode, the step grouped (18 s of 47 s on 12 MP, bf16)
 LOW_READING = 1.0  # "auto" reading below this (0-255) says the photo's noise may be of another kind
 BYTES_PER_PIXEL = 600.0  # working memory of the UNet denoisers per input pixel, fp32, measured roughly
 
@@ -33,6 +33,7 @@ def denoise_with(model_id: str):
     def run(inp: OperationInput) -> Work[np.ndarray]:
         # torch loads here, on first use, not when the registry is imported at start-up
         from desktop_app.core.models.manager import MANAGER
+        from desktop_app.core.models.tiled import DIAGONAL_VIEWS, VIEWS
 
         yield Progress(None, f"loading {model_id}")
         runner = MANAGER.runner(model_id, inp.device)
@@ -57,15 +58,16 @@ def denoise_with(model_id: str):
                 sigma = np.full(image.shape[2], float(value))
             sigma = sigma / 255.0
         ensemble, similar = bool(inp.params.get("ensemble", False)), bool(inp.params.get("average_similar", False))
-        passes = 8 if ensemble else 1
-        share = network_share(passes, runner.device.type, os.cpu_count() or 2) if similar else 1.0
         detail = sigma is not None and bool(inp.params.get("refine", True))
+        # best quality: the grouped Wiener step reads from the photo what half of the views add
+        views = (DIAGONAL_VIEWS if detail else VIEWS) if ensemble else (0,)
+        share = network_share(len(views), runner.device.type, os.cpu_count() or 2) if similar else 1.0
         if detail:
             share *= ENSEMBLE_REFINE_SHARE if ensemble else REFINE_SHARE
 
         def network(picture: np.ndarray) -> Work[np.ndarray]:
             level = None if bands is None else noise_map(picture, bands)  # the noise at each pixel's level
-            return runner.run_tiled(picture, vector=sigma, ensemble=ensemble, bytes_per_pixel=BYTES_PER_PIXEL,
+            return runner.run_tiled(picture, vector=sigma, views=views, bytes_per_pixel=BYTES_PER_PIXEL,
                                     plane=level)
 
         out = yield from subrange(network(image), 0.0, share)
@@ -89,11 +91,11 @@ def denoise_with(model_id: str):
 _STRENGTH = Param("strength", float, 1.0, "Strength",
                   "Blend of the denoised result with the input: 1 = fully denoised, 0 = unchanged.",
                   minimum=0.0, maximum=1.0, step=0.05)
-_ENSEMBLE = Param("ensemble", bool, False, "Best quality (8x slower)",
-                  "Run the network on the 8 turned and mirrored versions of the photo and average them: "
-                  "about 8 times the time for a cleaner result (+0.2 dB on CBSD68). With Recover detail, "
-                  "the detail is recovered with similar blocks nearby filtered together (BM3D's grouping), "
-                  "about 1.3 s per megapixel more.")
+_ENSEMBLE = Param("ensemble", bool, False, "Best quality (5-8x slower)",
+                  "Run the network on turned and mirrored versions of the photo and average them: all 8 "
+                  "(about 8 times the time, +0.2 dB on CBSD68), or 4 where Recover detail follows: it then "
+                  "filters similar blocks nearby together (BM3D's grouping), which reads from the photo more "
+                  "than the other 4 views would add (about 5 times the time of one pass in all).")
 _TEXTURE = Param("keep_texture", bool, True, "Keep fine texture",
                  "Where the network took away far more than the photo's noise (a fabric's weave, a mesh, "
                  "grass), put it back: the network judges the noise itself and can take fine texture for it.")
