@@ -282,6 +282,8 @@ class MainWindow(Prompts, QMainWindow):
         self.act_redo.setEnabled(has and not busy and self.doc.history.can_redo)
         self.act_run.setEnabled(has and not busy)
         self.act_cancel.setEnabled(busy)
+        for a in (self.act_next_variation, self.act_prev_variation):
+            a.setEnabled(has and not busy)
         self.act_open.setEnabled(not busy)
 
     def _show_cursor(self, x: int, y: int) -> None:

@@ -84,6 +84,10 @@ def make_actions(w) -> None:
     w.act_shrink = A("S&hrink Mask", lambda: e.grow_mask(-1), "Ctrl+Shift+[")
     w.act_run = A("&Run Operation", w.ops_panel._run, "Ctrl+R", "fa5s.play")
     w.act_cancel = A("&Cancel Operation", w.cancel_job, "Esc", "fa5s.stop")
+    w.act_next_variation = A("&Next Variation", lambda: r.step(+1), ".", None,
+                             "Show the next of the variations offered after the last run")
+    w.act_prev_variation = A("&Previous Variation", lambda: r.step(-1), ",", None,
+                             "Show the previous of the variations offered after the last run")
     w.act_train = A("&Train / Fine-tune...", w.open_training_dialog, None, "fa5s.graduation-cap",
                     "Teach a denoiser on your own photos; the result joins the Operations panel")
     w.act_calibrate = A("&Calibrate to My Camera...", lambda: open_calibration(w), None, "fa5s.camera",
@@ -113,7 +117,7 @@ def make_actions(w) -> None:
               w.act_shrink, w.act_bigger, w.act_smaller, w.act_erase):
         m.addSeparator() if a is None else m.addAction(a)
     m = bar.addMenu("&Operations")
-    for a in (w.act_run, w.act_cancel, None, w.act_generate):
+    for a in (w.act_run, w.act_cancel, None, w.act_prev_variation, w.act_next_variation, None, w.act_generate):
         m.addSeparator() if a is None else m.addAction(a)
     m = bar.addMenu("&Models")
     for a in (w.act_calibrate, w.act_train, w.act_library):

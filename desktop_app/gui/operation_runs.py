@@ -137,6 +137,16 @@ class OperationRuns:
             self.w.ops_panel.variations.set_current(v.index)
         return job
 
+    def step(self, delta: int) -> WorkerThread | None:
+        """The next (`delta` 1) or previous (-1) variation in place of the one shown, round the
+        strip: flipping between fills with the keyboard, the eyes on the photo."""
+        v = self.variations
+        if v is None or len(v.results) < 2:
+            self.w.statusBar().showMessage("No variations to step through: they come with a fill (Remove object, "
+                                           "Neural fill)", 5000)
+            return None
+        return self.choose((v.index + delta) % len(v.results))
+
     def paste_generated(self, picture: np.ndarray, what: str = "a generated picture") -> WorkerThread | None:
         """Stretch the picture over the mask's bounding box and blend it in with the soft mask,
         as one undo step."""

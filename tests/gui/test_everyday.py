@@ -98,6 +98,10 @@ def test_grow_and_undo_of_a_fill_show_the_mask(qtbot, opened, tiny_inpaint_model
     wait_idle(qtbot, window)
     assert window.act_overlay.isChecked(), "undoing a fill shows the mask again"
     assert not window.ops_panel.variations.isVisible(), "its thumbnails went with it"
+    before = window.doc.image
+    QTest.keyClick(window.canvas, Qt.Key.Key_Period)  # nothing to step through: said, nothing changes
+    assert window.statusBar().currentMessage().startswith("No variations to step through")
+    assert window.job is None and window.doc.image is before
 
 
 def test_the_brush_keeps_its_size_relative_to_each_photo(qtbot, window, tmp_path):

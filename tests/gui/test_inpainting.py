@@ -114,7 +114,7 @@ def test_box_select_an_object_remove_it_pick_a_variation_and_undo(qtbot, window,
     assert [b.text() for b in strip.buttons] == ["Seed 0\nlayout", "Seed 1\nsharp edges", "Seed 2\nphoto inside"]
     assert strip.buttons[2].toolTip() == "Use seed 2: the photo's own patches deep inside a large hole"
     qtbot.waitUntil(lambda: strip.scroller.horizontalScrollBar().maximum() == 0, timeout=2000)  # all in view
-    assert strip.label.text() == "3 variations: click one to use it"
+    assert strip.label.text() == "3 variations: click one to use it, or step with , and ."
     # the strip took height below Run: the settings still show whole, not the list above them
     area = panel.choice_area
 
@@ -126,6 +126,15 @@ def test_box_select_an_object_remove_it_pick_a_variation_and_undo(qtbot, window,
     qtbot.waitUntil(lambda: not out_of_sight(), timeout=2000)  # the area scrolls once laid out
     assert panel.status.text().startswith("Remove object: done")  # not a bare "Ready" beside them
     assert re.search(r"hole grown by \d+ px \(Expand auto", panel.status.text())  # how far auto reached
+    assert len(doc.history.done) == steps + 1
+
+    # the keyboard steps through them round the strip, the eyes on the photo
+    QTest.keyClick(window.canvas, Qt.Key.Key_Comma)
+    wait_idle(qtbot, window)
+    assert strip.buttons[2].isChecked() and np.array_equal(doc.image, window.variations.results[2])
+    QTest.keyClick(window.canvas, Qt.Key.Key_Period)
+    wait_idle(qtbot, window)
+    assert strip.buttons[0].isChecked() and np.array_equal(doc.image, first)
     assert len(doc.history.done) == steps + 1
 
     qtbot.mouseClick(strip.buttons[1], Qt.MouseButton.LeftButton)

@@ -152,7 +152,7 @@ class VariationStrip(QWidget):
         wide = sum(b.sizeHint().width() for b in self.buttons) + self.row.spacing() * (len(self.buttons) - 1)
         bar = self.scroller.horizontalScrollBar().sizeHint().height() if wide > self.width() else 0
         self.scroller.setFixedHeight(self.scroller.widget().sizeHint().height() + bar)  # room for a bar if needed
-        self.label.setText(f"{len(self.buttons)} variations: click one to use it")
+        self.label.setText(f"{len(self.buttons)} variations: click one to use it, or step with , and .")
         self.set_current(current)
         self.show()
 
