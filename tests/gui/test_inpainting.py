@@ -114,7 +114,8 @@ def test_box_select_an_object_remove_it_pick_a_variation_and_undo(qtbot, window,
     assert [b.text() for b in strip.buttons] == ["Seed 0\nlayout", "Seed 1\nsharp edges", "Seed 2\nphoto inside"]
     assert strip.buttons[2].toolTip() == "Use seed 2: the photo's own patches deep inside a large hole"
     qtbot.waitUntil(lambda: strip.scroller.horizontalScrollBar().maximum() == 0, timeout=2000)  # all in view
-    assert strip.label.text() == "3 variations: click one to use it, or step with , and ."
+    assert strip.label.text() == "3 variations: click one to use it"
+    assert ", and ." in strip.label.toolTip()  # the keys that step through them
     # the strip took height below Run: the settings still show whole, not the list above them
     area = panel.choice_area
 

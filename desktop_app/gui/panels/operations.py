@@ -104,6 +104,7 @@ class VariationStrip(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.label = QLabel("")
+        self.label.setWordWrap(True)  # two lines in a narrow dock rather than a wider panel
         # the thumbnails scroll sideways in a narrow dock instead of widening the whole panel
         # (which pushed the form's text and the status out of view)
         row = QWidget()
@@ -152,7 +153,8 @@ class VariationStrip(QWidget):
         wide = sum(b.sizeHint().width() for b in self.buttons) + self.row.spacing() * (len(self.buttons) - 1)
         bar = self.scroller.horizontalScrollBar().sizeHint().height() if wide > self.width() else 0
         self.scroller.setFixedHeight(self.scroller.widget().sizeHint().height() + bar)  # room for a bar if needed
-        self.label.setText(f"{len(self.buttons)} variations: click one to use it, or step with , and .")
+        self.label.setText(f"{len(self.buttons)} variations: click one to use it")
+        self.label.setToolTip("The , and . keys step to the previous and next one (Operations menu)")
         self.set_current(current)
         self.show()
 
