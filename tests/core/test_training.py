@@ -761,3 +761,13 @@ def test_a_fine_tune_can_widen_the_network_and_starts_as_exactly_its_base(folder
         Trainer(config(folder, base="tiny-base", arch=None, hparams={"widths": [4, 16]}), tmp_path / "run2")
     with pytest.raises(ValueError, match="not add or remove"):
         Trainer(config(folder, base="tiny-base", arch=None, hparams={"widths": [8, 16, 32]}), tmp_path / "run3")
+
+
+def test_low_share_draws_that_share_of_the_levels_from_the_low_range():
+    clean = torch.rand(4000, 3, 4, 4) * 0.6 + 0.2
+    _, _, plain = degrade.gaussian(clean, 75.0, 0.0, torch.Generator().manual_seed(0))
+    _, _, low = degrade.gaussian(clean, 75.0, 0.0, torch.Generator().manual_seed(0), low_fraction=0.5)
+    under = lambda s: (s[:, 0] * 255 <= degrade.LOW_SIGMA).float().mean().item()
+    assert abs(under(plain) - 0.4) < 0.03  # 30 of 75
+    assert abs(under(low) - 0.7) < 0.03  # half of them, and 40 % of the rest
+    assert low.max() * 255 > 70  # the strong levels are still there

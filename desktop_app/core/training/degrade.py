@@ -22,10 +22,15 @@ def is_grey(batch: torch.Tensor) -> torch.Tensor:
     return spread.flatten(1).amax(dim=1) < GREY_TOLERANCE
 
 
+# the levels where a photo's detail and the noise are alike in strength, where a network
+# that shares its room with strong noise trails BM3D (docs/benchmarks.md)
+LOW_SIGMA = 30.0
+
+
 def gaussian(clean: torch.Tensor, sigma_max: float, grey_fraction: float,
              gen: torch.Generator, clip_fraction: float = 0.0,
-             colour_fraction: float = 0.0, level_fraction: float = 0.0, tint: float = 0.7
-             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+             colour_fraction: float = 0.0, level_fraction: float = 0.0, tint: float = 0.7,
+             low_fraction: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Additive white Gaussian noise, sigma uniform in [0, sigma_max] (0-255 scale) per sample.
     A fraction of samples become grey images with the same noise in every channel, so one
     network serves colour and greyscale photos; a patch of a black-and-white photo is grey
@@ -38,6 +43,7 @@ def gaussian(clean: torch.Tensor, sigma_max: float, grey_fraction: float,
     clipped to [0, 1] and quantised. The noise map stays the true sigma of the added noise.
     `level_fraction` of the samples get noise that grows with brightness, as a camera's
     (`by_level`), and then the map is that noise's standard deviation at each pixel.
+    `low_fraction` of the samples draw their sigma from [0, LOW_SIGMA] instead.
     Returns (noisy, clean, sigma in [0, 1]: N x C, or N x C x H x W with `level_fraction`)."""
     n, c = clean.shape[:2]
     if colour_fraction > 0 and c == 3:
@@ -47,7 +53,10 @@ def gaussian(clean: torch.Tensor, sigma_max: float, grey_fraction: float,
         lum = clean[grey].mean(dim=1, keepdim=True).expand(-1, c, -1, -1)
         clean = clean.clone()
         clean[grey] = lum
-    sigma = (torch.rand(n, generator=gen) * (sigma_max / 255.0)).to(clean.device)
+    sigma = torch.rand(n, generator=gen) * (sigma_max / 255.0)
+    if low_fraction > 0:  # drawn after the others, so runs without it keep their samples
+        sigma = torch.where(torch.rand(n, generator=gen) < low_fraction, sigma * min(1.0, LOW_SIGMA / sigma_max), sigma)
+    sigma = sigma.to(clean.device)
     noise = _randn(clean, gen)
     if grey.any():
         noise[grey] = noise[grey][:, :1].expand(-1, c, -1, -1)

@@ -42,6 +42,8 @@ class DenoiseTask(TrainingCode):
         # brightness's 0.008 in CBSD432, 0.021 in Kodak, 0.21 in McMaster; halved, 0.025)
         self.half_fraction = float(opts.get("half", 0.0))
         self.tint = float(opts.get("tint", 0.7))  # the vivid colours' lowest channel gain
+        # samples whose level is drawn from the low range only (degrade.LOW_SIGMA)
+        self.low_fraction = float(opts.get("low", 0.0))
         # 1: each sample's loss the log of its mean squared error: the mean PSNR over the batch
         # itself (what the benchmarks score; L1 is the robust start, this the last polish)
         self.psnr = float(opts.get("psnr", 0.0))
@@ -49,7 +51,7 @@ class DenoiseTask(TrainingCode):
             raise ValueError(f"psnr is 0 (L1) or 1 (the samples' mean PSNR), not {self.psnr}")
         for key, value in (("clip", self.clip_fraction), ("colour", self.colour_fraction),
                            ("balance", self.balance), ("level", self.level_fraction),
-                           ("half", self.half_fraction), ("tint", self.tint)):
+                           ("half", self.half_fraction), ("tint", self.tint), ("low", self.low_fraction)):
             if not 0 <= value <= 1:
                 raise ValueError(f"{key} is a fraction from 0 to 1, not {value}")
 
@@ -62,7 +64,8 @@ class DenoiseTask(TrainingCode):
 
     def degrade(self, clean: torch.Tensor, gen: torch.Generator):
         return degrade.gaussian(clean, self.config.sigma_max, self.config.grey_fraction, gen,
-                                self.clip_fraction, self.colour_fraction, self.level_fraction, self.tint)
+                                self.clip_fraction, self.colour_fraction, self.level_fraction, self.tint,
+                                self.low_fraction)
 
     def loss(self, model: nn.Module, clean: torch.Tensor, gen: torch.Generator, device) -> tuple[torch.Tensor, dict]:
         # degraded where the network runs: on a GPU the noise's blurs cost nothing there
