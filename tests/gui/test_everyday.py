@@ -8,10 +8,12 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QWidget
 
 from desktop_app.core.imaging.io import save_image
+from desktop_app.core.operations import registry
 from desktop_app.gui.file_actions import READ_ONLY
 from tests.conftest import textured_image
 from tests.gui.helpers import UNSAVED, open_and_wait, paint_stroke, run_from_panel, wait_idle
@@ -197,6 +199,25 @@ def test_a_long_run_says_about_how_long_it_has_left(qtbot, window, monkeypatch):
     assert panel.status.text() == "second stage  8.0 s"
     panel.set_running(False, "done")
     assert panel.status.text() == "done"
+
+
+def test_every_operations_settings_fit_the_docks_width(qtbot, window):
+    """The dock's width was set by the first form shown (Remove object); the CNN denoiser's
+    "Noise level [25] [x] auto" row is wider, and its "auto", its Strength field and the Device
+    list were cut off at the dock's right edge (seen in a screenshot of a first start)."""
+    window.resize(1280, 740)
+    window.show()
+    qtbot.waitExposed(window)
+    panel = window.ops_panel
+    area = panel.choice_area
+    for category in registry.by_category().values():
+        for op in category:
+            panel.select(op.key)
+            qtbot.wait(20)
+            for w in [panel.device_box, *panel.form.findChildren(QWidget)]:
+                if w.isVisible():
+                    right = w.mapTo(area.viewport(), QPoint(w.width(), 0)).x()
+                    assert right <= area.viewport().width(), (op.key, w.metaObject().className(), right)
 
 
 def test_run_and_the_outcome_stay_in_view_whatever_the_form(qtbot, window):
