@@ -771,3 +771,15 @@ def test_low_share_draws_that_share_of_the_levels_from_the_low_range():
     assert abs(under(plain) - 0.4) < 0.03  # 30 of 75
     assert abs(under(low) - 0.7) < 0.03  # half of them, and 40 % of the rest
     assert low.max() * 255 > 70  # the strong levels are still there
+
+
+def test_the_gaussian_denoiser_can_validate_a_moving_average_too(folder):
+    from desktop_app.core.models import registry as archs
+    from desktop_app.core.training.restoration import DenoiseTask
+
+    model = archs.get("unet-denoise").create(**TINY)
+    task = DenoiseTask(config(folder, task_options={"ema": 0.999}))
+    task.attach(model)
+    assert task.inference_model(model) is not model
+    with pytest.raises(ValueError, match="ema"):
+        DenoiseTask(config(folder, task_options={"ema": -0.1}))
