@@ -191,3 +191,22 @@ def test_auto_gives_the_network_the_noise_at_each_pixels_level():
     one = run_work(apply_operation(op, image, params={"sigma": float(truth.mean()), "refine": False}, device="cpu"))
     per_pixel = run_work(apply_operation(op, image, params={"sigma": "auto", "refine": False}, device="cpu"))
     assert psnr(per_pixel, clean) > psnr(one, clean) + 0.2, (psnr(per_pixel, clean), psnr(one, clean))
+
+
+def test_auto_reading_colour_noise_a_jpeg_spread_points_to_the_real_photo_denoiser():
+    """Noise saved as a JPEG (colour at half resolution, what cameras and phones write): the
+    Gaussian CNN leaves its colour noise as blotches, and the note says which denoiser is for it;
+    the same noise in a PNG gets no such note."""
+    from desktop_app.core.work import collect_notes
+
+    clean = textured_image(256, 256, seed=3)
+    noisy = np.clip(clean + np.random.default_rng(4).normal(0, 20 / 255, clean.shape), 0, 1)
+    png = (np.round(noisy * 255) / 255).astype(np.float32)
+    ok, data = cv2.imencode(".jpg", np.round(png[:, :, ::-1] * 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 92])
+    jpeg = cv2.imdecode(data, cv2.IMREAD_COLOR)[:, :, ::-1].astype(np.float32) / 255
+    for image, pointed in ((jpeg, True), (png, False)):
+        notes: list[str] = []
+        run_work(collect_notes(apply_operation(registry.get("denoise/cnn"), image, params={"sigma": "auto"},
+                                               device="cpu"), notes))
+        said = [n for n in notes if n.startswith("noise level read as ")]
+        assert len(said) == 1 and ("colour noise is coarser" in said[0]) == pointed, said

@@ -48,7 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from desktop_app.core.imaging.noise import clipping_bias, within_file_range
+from desktop_app.core.imaging.noise import OPPONENT, clipping_bias, within_file_range
 from desktop_app.core.work import Progress, Work, subrange
 
 BLOCK = 8
@@ -110,8 +110,6 @@ _QUINCUNX = [(dy, dx) for dy, dx in _OFFSETS if (dy + dx) % (2 * STEP) == 0]
 _KAISER = np.kaiser(BLOCK, KAISER_BETA).astype(np.float32)
 _WINDOW = np.outer(_KAISER, _KAISER)
 _INVERSE = _DCT2 * _WINDOW.reshape(1, -1)  # back to pixels with the window folded in
-# BM3D's opponent colour transform (rows: mean, red-blue, green against the others)
-_OPPONENT = np.array([[1 / 3, 1 / 3, 1 / 3], [1 / 2, 0, -1 / 2], [1 / 4, -1 / 2, 1 / 4]], np.float32)
 
 
 def share(sigma: float, ensemble: bool = False) -> float:
@@ -282,7 +280,7 @@ def _quietly(work: Work[np.ndarray], fraction: float) -> Work[np.ndarray]:
 
 def _colour_transform(channels: int) -> tuple[np.ndarray, np.ndarray]:
     """The colour transform the filter works in, and its inverse."""
-    transform = _OPPONENT if channels == 3 else np.eye(channels, dtype=np.float32)
+    transform = OPPONENT if channels == 3 else np.eye(channels, dtype=np.float32)
     return transform, np.linalg.inv(transform).astype(np.float32)
 
 

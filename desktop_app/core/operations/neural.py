@@ -7,7 +7,8 @@ import os
 
 import numpy as np
 
-from desktop_app.core.imaging.noise import average_similar, keep_texture, noise_bands, noise_map, overall_level
+from desktop_app.core.imaging.noise import (average_similar, colour_share, keep_texture, noise_bands, noise_map,
+                                           overall_level)
 from desktop_app.core.imaging.wiener import refine
 from desktop_app.core.operations.base import AUTO, Operation, OperationInput, Param
 from desktop_app.core.work import Progress, Work, subrange
@@ -15,6 +16,9 @@ from desktop_app.core.work import Progress, Work, subrange
 REFINE_SHARE = 0.8  # the network's share of the bar when the Wiener step follows (2.2 s of 12 s on 12 MP)
 ENSEMBLE_REFINE_SHARE = 0.4  # the same in the best-quality mode, the step grouped (18 s of 47 s on 12 MP, bf16)
 LOW_READING = 1.0  # "auto" reading below this (0-255) says the photo's noise may be of another kind
+# pixel-fine colour noise under this share of the brightness's says so too (`noise.colour_share`:
+# about 1 for noise added to each channel, 0.02-0.05 once saved as a JPEG)
+COARSE_COLOUR = 0.2  # the lowest read on held-out photos with noise added to each channel: 0.40 (CBSD68, σ 5)
 BYTES_PER_PIXEL = 600.0  # working memory of the UNet denoisers per input pixel, fp32, measured roughly
 
 
@@ -52,6 +56,9 @@ def denoise_with(model_id: str):
                 if float(est.max()) < LOW_READING:  # camera JPEGs' grain is spread over pixels: it reads ~0
                     read += ("; almost no pixel-fine noise found: for a camera's coarser grain, try the "
                              "CNN denoiser for real photos")
+                elif image.shape[2] == 3 and colour_share(image) < COARSE_COLOUR:
+                    read += ("; the colour noise is coarser than a pixel (as a JPEG or a camera leaves it) "
+                             "and stays as blotches here: try the CNN denoiser for real photos")
                 # a note: said after the run too, so a user who doubts "auto" knows what to set
                 yield Progress(0.0, read, {"sigma_estimate": est.tolist(), "note": read})
             else:
