@@ -231,7 +231,6 @@ def estimate_sigma(image: np.ndarray, max_side: int = 1024, seed: int = 0, exclu
     return np.array([_sigma_of_channel(crop[:, :, c], rng, skip) * 255.0 for c in range(crop.shape[2])])
 
 
-
 # BM3D's opponent colours (brightness, red-blue, green against the others) and what white noise
 # of one level in every channel puts in each of them
 OPPONENT = np.array([[1 / 3, 1 / 3, 1 / 3], [1 / 2, 0, -1 / 2], [1 / 4, -1 / 2, 1 / 4]], np.float32)
@@ -245,11 +244,13 @@ def colour_share(image: np.ndarray, max_side: int = 512) -> float:
     processing spread the colour noise over several pixels (σ 25 noise saved at quality 92:
     0.02-0.05; most of RNI15's real photos 0.03-0.3). 1 where no noise is read, and for a
     black-and-white photo stored in colour (its channels alike: no colour noise to read)."""
-    if np.ptp(image[::4, ::4], axis=2).max() < 2 / 255:
+    crop, _ = _crop(image, max_side, None, None)  # the estimator's own crop: the rest is not read
+    if np.ptp(crop, axis=2).max() < 2 / 255:
         return 1.0
-    opponent = image.astype(np.float32) @ OPPONENT.T + np.array([0.0, 0.5, 0.5], np.float32)
+    opponent = crop.astype(np.float32) @ OPPONENT.T + np.array([0.0, 0.5, 0.5], np.float32)
     levels = estimate_sigma(opponent, max_side) / OPPONENT_GAIN
     return 1.0 if levels[0] <= 0 else float(levels[1:].mean() / levels[0])
+
 
 def overall_level(bands: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """One noise level per channel (0-255 scale) from the noise by brightness: the bands' root
