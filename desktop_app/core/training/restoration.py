@@ -47,14 +47,14 @@ class DenoiseTask(TrainingCode):
         # 1: each sample's loss the log of its mean squared error: the mean PSNR over the batch
         # itself (what the benchmarks score; L1 is the robust start, this the last polish)
         self.psnr = float(opts.get("psnr", 0.0))
+        if self.psnr not in (0.0, 1.0):
+            raise ValueError(f"psnr is 0 (L1) or 1 (the samples' mean PSNR), not {self.psnr}")
         # a moving average of the weights, validated and exported: at batch 16 a fine-tune's
         # weights wander (McMaster's sigma 15 moved by 0.1 dB between checkpoints 1600 steps apart)
         self.ema_decay = float(opts.get("ema", 0.0))
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema is the moving average's decay per step, from 0 (none) to below 1, "
                              f"not {self.ema_decay}")
-        if self.psnr not in (0.0, 1.0):
-            raise ValueError(f"psnr is 0 (L1) or 1 (the samples' mean PSNR), not {self.psnr}")
         for key, value in (("clip", self.clip_fraction), ("colour", self.colour_fraction),
                            ("balance", self.balance), ("level", self.level_fraction),
                            ("half", self.half_fraction), ("tint", self.tint), ("low", self.low_fraction)):
