@@ -37,7 +37,8 @@ ROWS = [("denoise", "cnn"), ("denoise-real", "cnn-real"), ("denoise-self", "cnn-
         ("generate-gan", None), ("generate-vae", None)]
 
 
-def measure(task: str, model: str | None, data: str, threads: int, warmup: int, steps: int, device: str) -> dict:
+def measure(task: str, model: str | None, data: str, threads: int, warmup: int, steps: int, device: str,
+            precision: str) -> dict:
     """One row, in this process: seconds per step after the warm-up."""
     import torch
 
@@ -60,7 +61,8 @@ def measure(task: str, model: str | None, data: str, threads: int, warmup: int, 
         hparams = {"size": patch}
     config = TrainConfig(task=task, name="throughput", data=[data], arch=arch or TrainConfig.arch, hparams=hparams,
                          steps=warmup + steps, batch=batch, patch=patch, lr=lr, val_every=10**9, val_min=2,
-                         val_crop=min(256, 2 * patch), device=device, threads=threads, checkpoint_minutes=10**6)
+                         val_crop=min(256, 2 * patch), device=device, threads=threads, checkpoint_minutes=10**6,
+                         precision=precision)
     if arch is None:
         config.arch = spec.default_arch
     with tempfile.TemporaryDirectory() as tmp:
@@ -72,6 +74,7 @@ def measure(task: str, model: str | None, data: str, threads: int, warmup: int, 
         end = (time.perf_counter(), trainer.step)
     seconds_per_step = (end[0] - begin[0]) / max(1, end[1] - begin[1])
     return {"task": task, "batch": batch, "patch": patch, "threads": threads, "device": str(trainer.device),
+            "precision": "bf16" if trainer.amp_dtype is not None else "f32",
             "step_s": seconds_per_step, "patches_s": batch / seconds_per_step,
             "parameters": sum(p.numel() for p in trainer.model.parameters())}
 
@@ -83,13 +86,15 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precisions", default="f32,auto",
+                    help="comma-separated: f32, auto (bf16 where the task and the device take it), bf16")
     ap.add_argument("--only", default="", help="comma-separated tasks")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        task, model, threads = json.loads(args.child)
-        print(json.dumps(measure(task, model, args.data, threads, args.warmup, args.steps, args.device)))
+        task, model, threads, precision = json.loads(args.child)
+        print(json.dumps(measure(task, model, args.data, threads, args.warmup, args.steps, args.device, precision)))
         return 0
 
     rows, results = [], []
@@ -97,27 +102,31 @@ def main() -> int:
     for task, model in ROWS:
         if only and task not in only:
             continue
-        for threads in [int(t) for t in args.threads.split(",")]:
-            log(f"{task}, {threads} thread(s)")
-            done = subprocess.run([sys.executable, __file__, "--child", json.dumps([task, model, threads]),
+        for threads, precision in [(int(t), p) for t in args.threads.split(",") for p in args.precisions.split(",")]:
+            log(f"{task}, {threads} thread(s), {precision}")
+            done = subprocess.run([sys.executable, __file__, "--child", json.dumps([task, model, threads, precision]),
                                    "--data", args.data, "--warmup", str(args.warmup), "--steps", str(args.steps),
                                    "--device", args.device], capture_output=True, text=True)
             if done.returncode != 0:
                 log(f"{task} failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else '?'}")
                 continue
             r = json.loads(done.stdout.strip().splitlines()[-1])
+            if any(q["task"] == task and q["threads"] == threads and q["precision"] == r["precision"] for q in results):
+                continue  # "auto" chose float32 for this task: the row is there already
             results.append(r)
             rows.append([task, model or "(new network)", f"{r['parameters'] / 1e6:.1f} M", f"{r['batch']} x {r['patch']} px",
-                         r["device"], str(threads), f"{r['step_s']:.2f}", f"**{r['patches_s']:.1f}**"])
+                         r["device"], r["precision"], str(threads), f"{r['step_s']:.2f}", f"**{r['patches_s']:.1f}**"])
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     body = "\n".join([
         "Made with:", "", "```", command_line("benchmarks/training.py"), "```", "",
         f"Load average {load:.1f} at the end of the run. Seconds per optimiser step (the generator and "
         "discriminator steps together for the GAN), timed over steps "
         f"{args.warmup + 1}-{args.warmup + args.steps} of a fresh run with validation off; patches per second = "
-        "batch / seconds per step. Batch and patch size are the training dialog's defaults for the task.", "",
-        markdown_table(["task", "architecture of", "parameters", "batch", "device", "threads", "s / step",
-                        "patches / s"], rows, numeric_from=5),
+        "batch / seconds per step. Batch and patch size are the training dialog's defaults for the task. "
+        "Arithmetic: the steps' (`--precision`; bf16 where the task trains well in it and the device computes "
+        "it natively, validation always in float32).", "",
+        markdown_table(["task", "architecture of", "parameters", "batch", "device", "arithmetic", "threads",
+                        "s / step", "patches / s"], rows, numeric_from=6),
         "", "No GPU was lent to this project's sessions, so there is no GPU row yet; "
         "`--device cuda` measures one.",
     ])

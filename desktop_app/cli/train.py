@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from desktop_app.cli import arguments
+from desktop_app.core.training.config import PRECISIONS
 from desktop_app.core.work import Progress, run_work
 
 
@@ -36,6 +37,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         device=device, device_kind=pick_device(device).type, arch=args.arch, hparams=dict(args.hparam or []),
         task_options=dict(args.option or []), batch=args.batch, patch=args.patch, lr=args.lr, warmup=args.warmup,
         seed=args.seed, threads=args.threads, val_every=args.val_every, val_fraction=args.val_fraction,
+        precision=args.precision,
         # a budget in minutes alone: the learning rate comes down within it
         schedule_minutes=args.minutes if args.steps is None else None)
     # a run started in the background (nohup ... &) ignores SIGINT: make Ctrl-C and `kill`
@@ -48,6 +50,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     metric = task.metric
     if args.resume and trainer.resume():
         print(f"resumed {run_dir} at step {trainer.step} (best {trainer.score_text(trainer.best)})", file=sys.stderr)
+    if trainer.amp_dtype is not None:
+        print(f"the steps run in bf16 on {trainer.device.type} (validation in float32; --precision f32 to turn it off)",
+              file=sys.stderr)
 
     def report(p: Progress) -> None:
         d = p.data
@@ -127,6 +132,9 @@ def add_parsers(sub) -> None:
                         "scenes on, of each scene's shots with one or two)")
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=arguments.count, default=None)
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="the steps' arithmetic: auto (bf16 where the device computes it natively and the task "
+                        "trains well in it: the denoisers), bf16 or f32")
     p.add_argument("--run-dir", default=None, help="checkpoint folder (default: the cache folder)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--out", default=None,

@@ -555,7 +555,8 @@ def test_a_patch_the_network_cannot_take_is_refused_at_once(folder, tmp_path):
 
 @pytest.mark.parametrize("field, value, words", [
     ("name", "../../evil", "not a usable name"), ("steps", 0, "steps"), ("batch", 0, "batch"),
-    ("val_fraction", 2.0, "validation fraction"), ("lr", 0.0, "learning rate"), ("minutes", -1.0, "time budget")])
+    ("val_fraction", 2.0, "validation fraction"), ("lr", 0.0, "learning rate"), ("minutes", -1.0, "time budget"),
+    ("precision", "fp8", "precision")])
 def test_nonsense_settings_are_refused_with_one_line(folder, tmp_path, field, value, words):
     with pytest.raises(Exception, match=words) as info:
         Trainer(config(folder, **{field: value}), tmp_path / "run")
@@ -783,3 +784,43 @@ def test_the_gaussian_denoiser_can_validate_a_moving_average_too(folder):
     assert task.inference_model(model) is not model
     with pytest.raises(ValueError, match="ema"):
         DenoiseTask(config(folder, task_options={"ema": -0.1}))
+
+
+def test_a_bf16_run_steps_in_bf16_and_validates_and_keeps_its_weights_in_float32(folder, tmp_path):
+    trainer = Trainer(config(folder, precision="bf16"), tmp_path / "run")
+    assert trainer.amp_dtype == torch.bfloat16
+    start = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    seen = []  # the head's output type, and whether the network was training (a step) or not
+    trainer.model.head.register_forward_hook(lambda m, i, out: seen.append((out.dtype, m.training)))
+    result = run_work(trainer.run())
+    assert result["step"] == 6
+    assert {d for d, training in seen if training} == {torch.bfloat16}
+    assert {d for d, training in seen if not training} == {torch.float32}
+    assert all(v.dtype == torch.float32 for v in trainer.model.state_dict().values())
+    assert any(not torch.equal(v, start[k]) for k, v in trainer.model.state_dict().items())
+
+
+def test_auto_precision_is_bf16_only_for_a_task_that_allows_it_on_a_device_that_computes_it(folder, tmp_path,
+                                                                                          monkeypatch):
+    from desktop_app.core.training import precision
+
+    monkeypatch.setattr(precision, "native_bf16", lambda device: True)
+    assert Trainer(config(folder), tmp_path / "a").amp_dtype == torch.bfloat16
+    assert Trainer(config(folder, precision="f32"), tmp_path / "b").amp_dtype is None
+    inpaint = config(folder, task="inpaint", arch="inpaint-fourier", hparams={}, patch=64)
+    assert Trainer(inpaint, tmp_path / "c").amp_dtype is None  # not measured in bf16: float32
+    monkeypatch.setattr(precision, "native_bf16", lambda device: False)
+    assert Trainer(config(folder), tmp_path / "d").amp_dtype is None
+
+
+def test_the_network_under_autocast_answers_in_float32_and_keeps_its_attributes():
+    from desktop_app.core.models import registry as archs
+    from desktop_app.core.training.precision import Autocast
+
+    model = archs.get("unet-denoise").create(**TINY)
+    wrapped = Autocast(model, "cpu", torch.bfloat16)
+    x = torch.rand(1, 3, 32, 32)
+    out = wrapped(x, torch.full((1, 3), 0.1))
+    assert out.dtype == torch.float32
+    assert (out - model(x, torch.full((1, 3), 0.1))).abs().max() < 0.02  # bf16's rounding, not another network
+    assert wrapped.noise_map is model.noise_map and wrapped.size_multiple == model.size_multiple

@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 
+PRECISIONS = ("auto", "bf16", "f32")  # training/precision.py
+
+
 @dataclass
 class TrainConfig:
     task: str = "denoise"  # a training task id (training/registry.py): "denoise", "inpaint", "generate-gan", ...
@@ -39,6 +42,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
+    # "auto": bf16 where the task allows it and the device computes it natively; "bf16"; "f32"
+    precision: str = "auto"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)

@@ -104,6 +104,9 @@ class TrainingTask:
     # back to them is weight averaging (WiSE-FT, Wortsman et al. 2022): what it learnt of a
     # few scenes carries to other scenes better halfway (docs/models.md, "Calibrating").
     kept_change: float = 1.0
+    # Its networks train in bf16 where the device computes it natively (training/precision.py):
+    # measured for the denoisers; the rest (Fourier layers, adversarial losses) stay float32.
+    bf16: bool = False
 
     def settings(self, fine_tune: bool, device: str = "cpu") -> Settings:
         """The defaults for a fine-tune (or a new network) on `device` ("cpu", "cuda", "mps")."""
@@ -239,13 +242,13 @@ _DENOISE_FINE_TUNE = Settings(lr=1e-4, batch=8, patch=96, val_every=200)
 register(TrainingTask(
     id="denoise", title="Denoise (Gaussian noise, level as input)", model_task="denoise",
     default_arch="unet-denoise", code=f"{_RESTORATION}:DenoiseTask",
-    scratch=_DENOISE_SCRATCH, fine_tune=_DENOISE_FINE_TUNE, default_name="my-denoiser",
+    scratch=_DENOISE_SCRATCH, fine_tune=_DENOISE_FINE_TUNE, default_name="my-denoiser", bf16=True,
     description="white noise of a random level, the level given to the network"))
 register(TrainingTask(
     id="denoise-real", title="Denoise real photos (blind)", model_task="denoise-real",
     default_arch="unet-denoise-blind", code=f"{_RESTORATION}:RealDenoiseTask",
     scratch=_DENOISE_SCRATCH, fine_tune=_DENOISE_FINE_TUNE, self_supervised="denoise-self",
-    default_name="my-denoiser", description="camera-like noise, no noise level given"))
+    default_name="my-denoiser", bf16=True, description="camera-like noise, no noise level given"))
 register(TrainingTask(
     id="denoise-pairs", title="Denoise real photos, from pairs (noisy/ and clean/)", model_task="denoise-real",
     default_arch="unet-denoise-blind", code=f"{_RESTORATION}:PairedRealDenoiseTask",
@@ -254,7 +257,7 @@ register(TrainingTask(
     default_name="my-camera",
     # calibrations kept at +0.06-0.09 dB on the held-back scene lost 0.16-0.24 dB on the
     # camera's other scenes (docs/models.md, "Does calibrating help?")
-    keep_margin=0.1, kept_change=0.5, records_files=True,
+    keep_margin=0.1, kept_change=0.5, records_files=True, bf16=True,
     description="folders holding noisy/ and clean/ photos of the same names"))
 register(TrainingTask(
     id="denoise-self", title="Denoise real photos, self-supervised (noisy photos only)", model_task="denoise-real",

@@ -30,6 +30,7 @@ from desktop_app.core.training.adam import Adam
 from desktop_app.core.training.checkpoint import load_checkpoint, save_checkpoint
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.data import ImageSet
+from desktop_app.core.training.precision import Autocast, training_dtype
 from desktop_app.core.training.widen import widen
 from desktop_app.core.training import registry as training_tasks
 # the shipped tasks' code, which the registry names as "module:Class": imported here too so
@@ -58,6 +59,8 @@ class Trainer:
         self.task.attach(self.model)
         self.task.to(self.device)
         self.opt = Adam(self.model.parameters(), lr=config.lr, betas=self.task.adam_betas)
+        # what the steps' forward passes run in (None: float32); validation is always float32
+        self.amp_dtype = training_dtype(config.precision, self.device, self.spec.bf16)
         self.metric = self.spec.metric.name  # the key of the score kept best: "val_psnr"
         self.start_metrics: dict[str, Any] = {}  # the validation before the first step
         self.baselines: dict[str, float] = {}  # other methods' scores there (TrainingCode.baselines)
@@ -152,6 +155,7 @@ class Trainer:
         self.model.train()
         # a checkpoint however the loop ends: finished, out of time, cancelled or Ctrl-C
         validated = self.step
+        forward = self.model if self.amp_dtype is None else Autocast(self.model, self.device.type, self.amp_dtype)
         try:
             while self.step < c.steps:
                 if c.minutes is not None and time.perf_counter() - start > c.minutes * 60:
@@ -161,7 +165,7 @@ class Trainer:
                     g["lr"] = lr
                 self.task.begin_step(self.step, lr)
                 clean = self.task.batch(self.data, c.batch, c.patch, rng)
-                loss, logs = self.task.loss(self.model, clean, gen, self.device)
+                loss, logs = self.task.loss(forward, clean, gen, self.device)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 self.opt.step()
