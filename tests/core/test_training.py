@@ -229,7 +229,20 @@ def test_samples_with_noise_growing_with_brightness_carry_its_level_per_pixel():
         assert abs(float(seen / said) - 1) < 0.05
 
 
-def test_vivid_colours_reach_saturated_chroma():
+def test_the_level_map_is_read_as_the_app_reads_it_and_does_not_show_the_clean_edges():
+    """A sharp map (the curve at the clean level) told the network where the clean photo's edges
+    lie, which the app's map (read at the noisy photo's blurred level) never does: the network
+    came to lean on it, and camera-like noise read by "auto" lost 0.05 dB."""
+    gen = torch.Generator().manual_seed(0)
+    step = torch.zeros(64, 3, 32, 32)
+    step[..., 16:] = 1.0  # black | white, a sharp edge between columns 15 and 16
+    noisy, clean, sigma = degrade.gaussian(step, 30.0, 0.0, gen, level_fraction=1.0)
+    jump = (sigma[..., 16] - sigma[..., 15]).abs().mean()
+    whole = (sigma[..., -4:].mean() - sigma[..., :4].mean()).abs()
+    assert jump < 0.4 * whole  # spread over a few pixels, as a blur of 2 px spreads it
+    black = (sigma[..., :4] / sigma[..., -4:].mean(dim=-1, keepdim=True))  # noise at black, share of white
+    assert torch.all(sigma > 0) and float(black.min()) > 0.02
+
     gen = torch.Generator().manual_seed(0)
     dull = torch.rand(64, 3, 16, 16) * 0.2 + 0.4  # greyish patches, like most training photos
     vivid = degrade.vivid(dull, torch.ones(64, dtype=torch.bool), gen)

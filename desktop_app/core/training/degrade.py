@@ -42,7 +42,8 @@ def gaussian(clean: torch.Tensor, sigma_max: float, grey_fraction: float,
     `clip_fraction` of the noisy samples are stored as a file stores them (`as_file`):
     clipped to [0, 1] and quantised. The noise map stays the true sigma of the added noise.
     `level_fraction` of the samples get noise that grows with brightness, as a camera's
-    (`by_level`), and then the map is that noise's standard deviation at each pixel.
+    (`by_level`), and then the map is that noise's standard deviation at each pixel, read as the
+    app reads it: at the noisy photo's level blurred by LEVEL_BLUR px (`app_level`).
     `low_fraction` of the samples draw their sigma from [0, LOW_SIGMA] instead.
     Returns (noisy, clean, sigma in [0, 1]: N x C, or N x C x H x W with `level_fraction`)."""
     n, c = clean.shape[:2]
@@ -60,27 +61,56 @@ def gaussian(clean: torch.Tensor, sigma_max: float, grey_fraction: float,
     noise = _randn(clean, gen)
     if grey.any():
         noise[grey] = noise[grey][:, :1].expand(-1, c, -1, -1)
-    sd = sigma[:, None, None, None]
+    sd, black = sigma[:, None, None, None], None
     if level_fraction > 0:
-        sd = by_level(clean, sigma, torch.rand(n, generator=gen) < level_fraction, gen)
+        black = by_level(sigma, torch.rand(n, generator=gen) < level_fraction, gen).to(clean.device)
+        sd = level_curve(clean, sigma, black)
     noisy = clean + noise * sd
     if clip_fraction > 0:
         noisy = as_file(noisy, torch.rand(n, generator=gen) < clip_fraction, gen)
-    return noisy, clean, sd if level_fraction > 0 else sigma[:, None].expand(-1, c).contiguous()
+    if black is None:
+        return noisy, clean, sigma[:, None].expand(-1, c).contiguous()
+    # the map as the app gives it (`imaging.noise.noise_map`): the curve read at the noisy photo's
+    # level blurred by LEVEL_BLUR px, not at the clean one's, whose edges would tell the network
+    # where the clean photo's edges are: a help it never has on a photo
+    return noisy, clean, level_curve(app_level(noisy), sigma, black)
 
 
-def by_level(clean: torch.Tensor, sigma: torch.Tensor, which: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """The noise's standard deviation per pixel, N x C x H x W: `sigma` (N) everywhere, except
-    for the samples `which`, whose noise grows with the clean level as a camera's photon noise
-    does (its variance linear in the level): `sigma` at white and 5-80 % of it at black."""
-    n = clean.shape[0]
-    sd = sigma[:, None, None, None].expand_as(clean).clone()
-    if which.any():
-        which = which.to(clean.device)
-        black = (0.05 + 0.75 * torch.rand(n, generator=gen)).to(clean.device)[which][:, None, None, None]
-        top = sigma[which][:, None, None, None]
-        sd[which] = top * torch.sqrt(black ** 2 + (1 - black ** 2) * clean[which].clamp(0, 1))
-    return sd
+# px: the blur through which the app reads each pixel's level for its noise map (the same as
+# `imaging.noise.LEVEL_BLUR`; training imports nothing from the imaging code)
+LEVEL_BLUR = 2.0
+
+
+def by_level(sigma: torch.Tensor, which: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Each sample's noise at black as a share of its noise at white (`level_curve`): 1 (flat)
+    except for the samples `which`, whose noise grows with the level as a camera's photon noise
+    does (its variance linear in the level), from 5-80 % of `sigma` at black to `sigma` at white."""
+    black = torch.ones(sigma.shape[0])
+    if which.any():  # drawn only then, as before the map was read as the app reads it
+        black = torch.where(which, 0.05 + 0.75 * torch.rand(sigma.shape[0], generator=gen), black)
+    return black
+
+
+def app_level(noisy: torch.Tensor) -> torch.Tensor:
+    """The level at which the app reads each pixel's noise: the noisy photo blurred by LEVEL_BLUR
+    px (a separable Gaussian, mirrored at the borders), each channel on its own."""
+    import torch.nn.functional as F
+
+    n, c, h, w = noisy.shape
+    r = min(math.ceil(3 * LEVEL_BLUR), h - 1, w - 1)
+    x = torch.arange(-r, r + 1, dtype=torch.float32, device=noisy.device)
+    k = torch.exp(-(x ** 2) / (2 * LEVEL_BLUR ** 2))
+    k = k / k.sum()
+    planes = F.pad(noisy.reshape(n * c, 1, h, w), (r, r, r, r), mode="reflect")
+    planes = F.conv2d(F.conv2d(planes, k.view(1, 1, 1, -1)), k.view(1, 1, -1, 1))
+    return planes.reshape(n, c, h, w)
+
+
+def level_curve(level: torch.Tensor, sigma: torch.Tensor, black: torch.Tensor) -> torch.Tensor:
+    """The noise's standard deviation at each pixel of an N x C x H x W `level`: per sample,
+    `sigma` at white and `black` times it at black, its variance linear in between."""
+    top, black = sigma[:, None, None, None], black[:, None, None, None]
+    return top * torch.sqrt(black ** 2 + (1 - black ** 2) * level.clamp(0, 1))
 
 
 def as_file(noisy: torch.Tensor, which: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """Training in bf16 where the device computes it natively: the network's convolutions and
 products in bf16 (torch's autocast), its weights, the optimiser, the degradations and the loss
 in float32. On this project's 2-core CPU (AVX-512 BF16) a step of the Gaussian denoiser takes
-half the time (3.2 -> 5.8 steps a second of 16 patches; docs/benchmarks.md, "Training
+0.6 of the time (3.0 -> 5.1 steps a second of 16 patches; docs/benchmarks.md, "Training
 throughput"); on a GPU the tensor cores do the same. Validation and export stay float32."""
 
 from __future__ import annotations

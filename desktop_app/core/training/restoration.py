@@ -109,7 +109,9 @@ class DenoiseTask(TrainingCode):
                 if self.level_fraction > 0:  # growing with brightness, 0.3 to 1.3 s, in a 16-bit file
                     sd = (s / 255.0) * torch.sqrt(0.09 + (1.69 - 0.09) * clean)
                     level = torch.round((clean + noise * sd).clamp(0, 1) * 65535) / 65535
-                    pairs.append((f"l{int(s)}", level, clean, sd))
+                    # the map as the app reads it: at the noisy photo's blurred level
+                    read = (s / 255.0) * torch.sqrt(0.09 + (1.69 - 0.09) * degrade.app_level(level).clamp(0, 1))
+                    pairs.append((f"l{int(s)}", level, clean, read))
         return pairs
 
     def evaluate(self, model: nn.Module, pair: tuple, device) -> float:
