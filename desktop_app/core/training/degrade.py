@@ -10,6 +10,7 @@ import math
 
 import torch
 
+from desktop_app.core.imaging.noise import LEVEL_BLUR  # the blur through which the app reads each pixel's level
 
 GREY_TOLERANCE = 1.5 / 255  # channels this close everywhere: a black-and-white picture
 
@@ -76,11 +77,6 @@ def gaussian(clean: torch.Tensor, sigma_max: float, grey_fraction: float,
     return noisy, clean, level_curve(app_level(noisy), sigma, black)
 
 
-# px: the blur through which the app reads each pixel's level for its noise map (the same as
-# `imaging.noise.LEVEL_BLUR`; training imports nothing from the imaging code)
-LEVEL_BLUR = 2.0
-
-
 def by_level(sigma: torch.Tensor, which: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Each sample's noise at black as a share of its noise at white (`level_curve`): 1 (flat)
     except for the samples `which`, whose noise grows with the level as a camera's photon noise
@@ -94,16 +90,9 @@ def by_level(sigma: torch.Tensor, which: torch.Tensor, gen: torch.Generator) -> 
 def app_level(noisy: torch.Tensor) -> torch.Tensor:
     """The level at which the app reads each pixel's noise: the noisy photo blurred by LEVEL_BLUR
     px (a separable Gaussian, mirrored at the borders), each channel on its own."""
-    import torch.nn.functional as F
-
     n, c, h, w = noisy.shape
-    r = min(math.ceil(3 * LEVEL_BLUR), h - 1, w - 1)
-    x = torch.arange(-r, r + 1, dtype=torch.float32, device=noisy.device)
-    k = torch.exp(-(x ** 2) / (2 * LEVEL_BLUR ** 2))
-    k = k / k.sum()
-    planes = F.pad(noisy.reshape(n * c, 1, h, w), (r, r, r, r), mode="reflect")
-    planes = F.conv2d(F.conv2d(planes, k.view(1, 1, 1, -1)), k.view(1, 1, -1, 1))
-    return planes.reshape(n, c, h, w)
+    blurred, _ = _gaussian_blur(noisy.reshape(n * c, 1, h, w), LEVEL_BLUR, radius=math.ceil(3 * LEVEL_BLUR))
+    return blurred.reshape(n, c, h, w)
 
 
 def level_curve(level: torch.Tensor, sigma: torch.Tensor, black: torch.Tensor) -> torch.Tensor:
@@ -234,22 +223,26 @@ def camera_grain(white: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 def _blur_each(noise: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
     """Each sample's noise blurred by its own Gaussian sigma (pixels), variance restored.
     The Gaussian is separable: a row pass and a column pass (2r + 1 taps each, not (2r + 1)^2)."""
-    import torch.nn.functional as F
-
     out = noise.clone()
-    c = noise.shape[1]
     for i, s in enumerate(sigmas.tolist()):
         if s < 0.2:
             continue
-        r = min(max(2, math.ceil(3 * s)), min(noise.shape[-2:]) - 1)  # reflect needs r < the side
-        x = torch.arange(-r, r + 1, dtype=torch.float32, device=noise.device)
-        k1 = torch.exp(-(x ** 2) / (2 * s * s))
-        k1 = k1 / k1.sum()
-        padded = F.pad(noise[i:i + 1], (r, r, r, r), mode="reflect")
-        rows = F.conv2d(padded, k1.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-        blurred = F.conv2d(rows, k1.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
-        out[i] = blurred[0] / (k1 ** 2).sum()  # the 2-D kernel's norm is the 1-D one's squared
+        blurred, k1 = _gaussian_blur(noise[i].unsqueeze(1), s, radius=max(2, math.ceil(3 * s)))
+        out[i] = blurred[:, 0] / (k1 ** 2).sum()  # the 2-D kernel's norm is the 1-D one's squared
     return out
+
+
+def _gaussian_blur(planes: torch.Tensor, sigma: float, radius: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """P x 1 x H x W planes blurred by a Gaussian of `sigma` px, mirrored at the borders; a row
+    pass and a column pass (2r + 1 taps each, not (2r + 1)^2). Returns them and the 1-D kernel."""
+    import torch.nn.functional as F
+
+    r = min(radius, planes.shape[-2] - 1, planes.shape[-1] - 1)  # reflect needs r < the side
+    x = torch.arange(-r, r + 1, dtype=torch.float32, device=planes.device)
+    k1 = torch.exp(-(x ** 2) / (2 * sigma * sigma))
+    k1 = k1 / k1.sum()
+    padded = F.pad(planes, (r, r, r, r), mode="reflect")
+    return F.conv2d(F.conv2d(padded, k1.view(1, 1, 1, -1)), k1.view(1, 1, -1, 1)), k1
 
 
 def _randn(like: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

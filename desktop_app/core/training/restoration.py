@@ -107,11 +107,11 @@ class DenoiseTask(TrainingCode):
                 if self.clip_fraction > 0:  # the same noise as an 8-bit file holds it
                     pairs.append((f"c{int(s)}", torch.round(noisy.clamp(0, 1) * 255) / 255, clean, sigma))
                 if self.level_fraction > 0:  # growing with brightness, 0.3 to 1.3 s, in a 16-bit file
-                    sd = (s / 255.0) * torch.sqrt(0.09 + (1.69 - 0.09) * clean)
+                    top, black = torch.tensor([1.3 * s / 255.0]), torch.tensor([0.3 / 1.3])
+                    sd = degrade.level_curve(clean, top, black)
                     level = torch.round((clean + noise * sd).clamp(0, 1) * 65535) / 65535
                     # the map as the app reads it: at the noisy photo's blurred level
-                    read = (s / 255.0) * torch.sqrt(0.09 + (1.69 - 0.09) * degrade.app_level(level).clamp(0, 1))
-                    pairs.append((f"l{int(s)}", level, clean, read))
+                    pairs.append((f"l{int(s)}", level, clean, degrade.level_curve(degrade.app_level(level), top, black)))
         return pairs
 
     def evaluate(self, model: nn.Module, pair: tuple, device) -> float:
