@@ -130,6 +130,23 @@ def test_train_pause_cancel_continue_keep_and_use(qtbot, opened, folder):
     assert not np.allclose(window.doc.image, before)
 
 
+def test_the_status_says_when_the_steps_run_in_bf16(qtbot):
+    from types import SimpleNamespace
+
+    import torch
+
+    from desktop_app.core.work import Progress
+    from desktop_app.gui.dialogs.training_monitor import RunMonitor
+
+    monitor = RunMonitor()
+    qtbot.addWidget(monitor)
+    step = Progress(0.1, "step 10", {"step": 10, "loss": 0.02, "steps_per_s": 5.1, "seconds_left": 90})
+    monitor.show_progress(step, SimpleNamespace(amp_dtype=torch.bfloat16))
+    assert "5.1 steps/s in bf16" in monitor.status.text()
+    monitor.show_progress(step, SimpleNamespace(amp_dtype=None))
+    assert "5.1 steps/s" in monitor.status.text() and "bf16" not in monitor.status.text()
+
+
 def test_bad_name_is_refused_and_discard_forgets_the_run(qtbot, window, folder):
     dialog = open_dialog(qtbot, window, folder)
     set_budget(dialog, 4)

@@ -122,7 +122,9 @@ class RunMonitor(QWidget):
                 self.show_sample(*d["sample"])
         elif "loss" in d:
             self.loss_plot.add(d["step"], d["loss"])
-            self.status.setText(f"step {d['step']}  -  {d['steps_per_s']:.1f} steps/s  -  "
+            # bf16 steps are worth saying: they explain the pace, and --precision f32 turns them off
+            arithmetic = " in bf16" if getattr(trainer, "amp_dtype", None) is not None else ""
+            self.status.setText(f"step {d['step']}  -  {d['steps_per_s']:.1f} steps/s{arithmetic}  -  "
                                 f"{duration(d['seconds_left'])} left")
         elif p.message:
             self.status.setText(p.message)
