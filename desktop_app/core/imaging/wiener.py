@@ -1,7 +1,7 @@
 """A denoiser's result as the guide of a Wiener filter on the noisy photo.
 
 BM3D's second step (Dabov, Foi, Katkovnik and Egiazarian, 2007) without its grouping: the
-photo is cut into overlapping 8 x 8 blocks, in opponent colours (brightness every 4 px, colour
+photo is cut into overlapping 8 x 8 blocks, in opponent colours (brightness every 3 px, colour
 on half of those blocks, in a quincunx: colour's detail is coarser, and it costs at most 0.01
 dB for a third of the work); in each block's DCT every
 coefficient of the noisy photo is kept in the share P^2 / (P^2 + K sigma^2), P being the
@@ -37,7 +37,8 @@ larger groups").
 
 `cnn` on held-out photos with clipped noise, sigma 5 / 15 / 25 / 50: McMaster +1.7 / +0.55 /
 +0.3 / +0.14 dB, Kodak +0.37 / +0.14 / +0.12 / +0.08, CBSD68 +0.42 / +0.14 / +0.12 / +0.07;
-about 1.5 s for 12 MP on 2 cores (docs/benchmarks.md, "The Wiener step after `cnn`").
+about 2.8 s for 12 MP on 2 cores with blocks every 3 px (docs/benchmarks.md, "The Wiener step
+after `cnn`", "Blocks every 3 px").
 """
 
 from __future__ import annotations
@@ -52,7 +53,11 @@ from desktop_app.core.imaging.noise import OPPONENT, clipping_bias, within_file_
 from desktop_app.core.work import Progress, Work, subrange
 
 BLOCK = 8
-STEP = 4  # px between blocks: 3 px gains 0.03-0.09 dB more for 2.25 times the work
+# px between blocks: 3 against 4 (2.25 times the block transforms; the 12 MP command 10.5 -> 11.3 s)
+# gave +0.04-0.07 dB at sigma 5, +0.03-0.05 at 15, +0.02-0.035 at 25, +0.015-0.02 at 50 on
+# McMaster, Kodak and CBSD68 (2 px: +0.08 / +0.045 at 15 on McMaster / Kodak for 4 times the work)
+STEP = 3
+GROUP_STEP = 4  # px between the groups' first blocks in the best-quality mode (its time is the mode's bar)
 K = 0.5  # the noise power in the gains, times sigma^2 (0.3-0.7 within 0.02 dB)
 KAISER_BETA = 2.0  # the aggregation window, as BM3D's (+0.04 dB at sigma 15 over none)
 ROWS = 128  # output rows per strip: a strip's arrays stay in the cache
@@ -69,10 +74,10 @@ SURE_MARGIN = 2.0  # pixels this many sigmas from black and white count in the c
 SURE_CROP = 384  # px: the centre crop they are chosen on (256 chose as well on 500 px photos)
 SURE_STEP = 0.1  # the perturbation, times sigma (0.02-0.1 alike)
 # The choice's work (two network passes and eight filterings of the crop) in filterings of as
-# many pixels of the photo, for the progress bar: on 12 MP (bf16) 0.41 s against the step's
-# 1.46 s, grouped 3.4 s against 25.3 s (the bar gave it 0.025 of the step, and on a 3.5 MP photo
-# said "a few seconds left" with 8 s to go)
-SURE_WORK, SURE_WORK_GROUPED = 23.0, 11.0
+# many pixels of the photo, for the progress bar: on 12 MP (bf16) 0.58 s against the step's
+# 2.84 s (blocks every 3 px; 0.41 against 1.46 s every 4 px), grouped 3.4 s against 25.3 s (the
+# bar gave it 0.025 of the step, and on a 3.5 MP photo said "a few seconds left" with 8 s to go)
+SURE_WORK, SURE_WORK_GROUPED = 17.0, 11.0
 # The noise power in the gains is chosen with the shares, per channel, from K (or GROUP_K)
 # times these: photos full of fine colour detail (flowers, fabric) keep more of it with a
 # lower weight in the colour channels, photos with smooth colour lose a little that way
@@ -345,8 +350,9 @@ def _filter_strip(noisy: np.ndarray, pilot: np.ndarray, gains_noise: np.ndarray,
 
 
 def _grid(lo: int, hi: int, size: int) -> np.ndarray:
-    """The blocks' corners (multiples of STEP, the blocks overlapping [0, size)) in [lo, hi]."""
-    return np.arange(max(-STEP, -(-lo // STEP) * STEP), min(size - 1, hi) + 1, STEP)
+    """The groups' first blocks' corners (multiples of GROUP_STEP, the blocks overlapping
+    [0, size)) in [lo, hi]."""
+    return np.arange(max(-GROUP_STEP, -(-lo // GROUP_STEP) * GROUP_STEP), min(size - 1, hi) + 1, GROUP_STEP)
 
 
 def _grouped_strip(seen: np.ndarray, guide: np.ndarray, gains_noise: np.ndarray,
@@ -364,7 +370,7 @@ def _grouped_strip(seen: np.ndarray, guide: np.ndarray, gains_noise: np.ndarray,
         area = np.s_[:, :, x0:x1 + 2 * _MARGIN]
         num, den = _group_tile(np.ascontiguousarray(seen[area]), np.ascontiguousarray(guide[area]),
                                gains_noise, rows - (y0 - _MARGIN), cols - (x0 - _MARGIN),
-                               (rows[0] + cols[0]) // STEP % 2,
+                               (rows[0] + cols[0]) // GROUP_STEP % 2,
                                None if noise is None else np.ascontiguousarray(noise[area]))
         inner = np.s_[:, _MARGIN:_MARGIN + y1 - y0, _MARGIN:_MARGIN + x1 - x0]
         done[:, :, x0:x1] = num[inner] / den[inner]
@@ -375,7 +381,7 @@ def _group_tile(seen: np.ndarray, guide: np.ndarray, gains_noise: np.ndarray,
                 rows: np.ndarray, cols: np.ndarray, parity: int, noise: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Sums of the weighted block estimates and of their weights over a planar tile, for
-    groups whose first block's corners are `rows` x `cols` (multiples of STEP apart): each
+    groups whose first block's corners are `rows` x `cols` (multiples of GROUP_STEP apart): each
     group is the blocks nearest it in the guide's brightness (sum of squared differences)
     within RADIUS px, its 3-D transform the blocks' DCTs then a Haar transform across them."""
     import cv2
@@ -385,10 +391,10 @@ def _group_tile(seen: np.ndarray, guide: np.ndarray, gains_noise: np.ndarray,
     ny, nx = rows.size, cols.size
     brightness = guide[0]
     top, left = int(rows[0]), int(cols[0])
-    hh, ww = STEP * (ny + 1), STEP * (nx + 1)
+    hh, ww = GROUP_STEP * (ny + 1), GROUP_STEP * (nx + 1)
     first = brightness[top:top + hh, left:left + ww]
     distance = np.empty((len(_SEARCH), ny, nx), np.float32)
-    for i, (dy, dx) in enumerate(_SEARCH):  # squared differences summed per STEP x STEP cell, then per block
+    for i, (dy, dx) in enumerate(_SEARCH):  # squared differences summed per GROUP_STEP-px cell, then per block
         d = first - brightness[top + dy:top + dy + hh, left + dx:left + dx + ww]
         np.multiply(d, d, out=d)
         cells = cv2.resize(d, (nx + 1, ny + 1), interpolation=cv2.INTER_AREA)

@@ -13,7 +13,7 @@ from desktop_app.core.imaging.wiener import refine
 from desktop_app.core.operations.base import AUTO, Operation, OperationInput, Param
 from desktop_app.core.work import Progress, Work, subrange
 
-REFINE_SHARE = 0.8  # the network's share of the bar when the Wiener step follows (2.2 s of 12 s on 12 MP)
+REFINE_SHARE = 0.6  # the network's share of the bar when the Wiener step follows (3.4 s of 8.2 s on 12 MP)
 ENSEMBLE_REFINE_SHARE = 0.4  # the same in the best-quality mode, the step grouped (18 s of 47 s on 12 MP, bf16)
 LOW_READING = 1.0  # "auto" reading below this (0-255) says the photo's noise may be of another kind
 # pixel-fine colour noise under this share of the brightness's says so too (`noise.colour_share`:
@@ -113,7 +113,7 @@ _SIMILAR = Param("average_similar", bool, True, "Average similar patches",
 _REFINE = Param("refine", bool, True, "Recover detail",
                 "After the network, filter the photo once more with the network's result as the guide "
                 "(BM3D's Wiener step on 8x8 blocks): gives back fine detail and colour the network smoothed "
-                "away, +0.1 to +0.5 dB at noise 15, more at lower noise. About 0.2 s per megapixel more.")
+                "away, +0.1 to +0.5 dB at noise 15, more at lower noise. About 0.3 s per megapixel more.")
 _SIGMA = Param("sigma", float, AUTO, "Noise level",
                "Noise standard deviation on the 0-255 scale, or auto to read it from the photo per channel "
                "and brightness (a camera's noise is stronger in the light than in the shadows).",
