@@ -243,6 +243,8 @@ def test_the_level_map_is_read_as_the_app_reads_it_and_does_not_show_the_clean_e
     black = (sigma[..., :4] / sigma[..., -4:].mean(dim=-1, keepdim=True))  # noise at black, share of white
     assert torch.all(sigma > 0) and float(black.min()) > 0.02
 
+
+def test_vivid_colours_reach_saturated_chroma():
     gen = torch.Generator().manual_seed(0)
     dull = torch.rand(64, 3, 16, 16) * 0.2 + 0.4  # greyish patches, like most training photos
     vivid = degrade.vivid(dull, torch.ones(64, dtype=torch.bool), gen)

@@ -57,7 +57,9 @@ BLOCK = 8
 # gave +0.04-0.07 dB at sigma 5, +0.03-0.05 at 15, +0.02-0.035 at 25, +0.015-0.02 at 50 on
 # McMaster, Kodak and CBSD68 (2 px: +0.08 / +0.045 at 15 on McMaster / Kodak for 4 times the work)
 STEP = 3
-GROUP_STEP = 4  # px between the groups' first blocks in the best-quality mode (its time is the mode's bar)
+# px between the groups' first blocks in the best-quality mode (its time is the mode's bar); BLOCK / 2,
+# which the matching needs: it sums squared differences over GROUP_STEP-px cells, 2 x 2 per block
+GROUP_STEP = BLOCK // 2
 K = 0.5  # the noise power in the gains, times sigma^2 (0.3-0.7 within 0.02 dB)
 KAISER_BETA = 2.0  # the aggregation window, as BM3D's (+0.04 dB at sigma 15 over none)
 ROWS = 128  # output rows per strip: a strip's arrays stay in the cache
