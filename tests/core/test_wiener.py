@@ -64,14 +64,16 @@ def test_grouped_blocks_find_detail_that_repeats():
 
 
 def test_grouped_tiles_join_into_the_whole_photos_result(monkeypatch):
-    """Strips and tiles each filter every group that reaches them: cut small, they put together
-    the same result as cut large (no seam where they meet)."""
+    """Strips and tiles each filter every group that reaches them: cut small, and their groups
+    filtered a few at a time, they put together the same result as cut large (no seam where
+    they meet)."""
     clean = fine_detail(70, 90)
     noisy = noisy_copy(clean, 20)
     guide = cv2.GaussianBlur(clean, (0, 0), 1.0)
     whole = run_work(wiener(noisy, guide, np.full(3, 20 / 255), grouped=True))
     monkeypatch.setattr(wiener_module, "ROWS", 16)
     monkeypatch.setattr(wiener_module, "GROUP_COLS", 20)  # tiles of both parities of the colour's quincunx
+    monkeypatch.setattr(wiener_module, "CHUNK", 7)
     assert np.allclose(run_work(wiener(noisy, guide, np.full(3, 20 / 255), grouped=True)), whole, atol=1e-5)
 
 

@@ -31,8 +31,8 @@ transform (the blocks' DCTs, then a Haar transform across them), and every block
 is put back. Detail that repeats nearby (texture, edges, lettering) is then read from several
 noisy copies at once. 16 blocks within +-8 px after the network's 4 diagonal views
 (models.tiled.DIAGONAL_VIEWS) beat 8 blocks within +-5 px after all 8 views: +0.05 / +0.035 dB
-on McMaster / Kodak at sigma 15, for 0.87 times the 12 MP command's time (the filter about 2 s
-per megapixel on 2 cores; docs/benchmarks.md, "Grouping after eight passes" and "Four views,
+on McMaster / Kodak at sigma 15, for 0.87 times the 12 MP command's time (the filter about 1.6 s
+per megapixel on 2 cores, its groups filtered CHUNK at a time; docs/benchmarks.md, "Grouping after eight passes" and "Four views,
 larger groups").
 
 `cnn` on held-out photos with clipped noise, sigma 5 / 15 / 25 / 50: McMaster +1.7 / +0.55 /
@@ -44,8 +44,9 @@ after `cnn`", "Blocks every 3 px").
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 
@@ -77,9 +78,9 @@ SURE_CROP = 384  # px: the centre crop they are chosen on (256 chose as well on 
 SURE_STEP = 0.1  # the perturbation, times sigma (0.02-0.1 alike)
 # The choice's work (two network passes and eight filterings of the crop) in filterings of as
 # many pixels of the photo, for the progress bar: on 12 MP (bf16) 0.58 s against the step's
-# 2.84 s (blocks every 3 px; 0.41 against 1.46 s every 4 px), grouped 3.4 s against 25.3 s (the
+# 2.84 s (blocks every 3 px; 0.41 against 1.46 s every 4 px), grouped 3.1 s against 19.7 s (the
 # bar gave it 0.025 of the step, and on a 3.5 MP photo said "a few seconds left" with 8 s to go)
-SURE_WORK, SURE_WORK_GROUPED = 17.0, 11.0
+SURE_WORK, SURE_WORK_GROUPED = 17.0, 13.0
 # The noise power in the gains is chosen with the shares, per channel, from K (or GROUP_K)
 # times these: photos full of fine colour detail (flowers, fabric) keep more of it with a
 # lower weight in the colour channels, photos with smooth colour lose a little that way
@@ -90,6 +91,9 @@ GROUP = 16  # blocks per group, a power of 2 (after 4 views, 8 within +-8 px: -0
 RADIUS = 8  # the search window, +-RADIUS px (7: -0.01 dB at sigma 15; matching is a sixth of the time)
 GROUP_K = 1.0  # the noise power in the gains, times sigma^2, when grouped
 GROUP_COLS = 512  # output columns per tile of a strip: a tile's groups stay small
+# groups filtered at once: their arrays (16 blocks' 64 coefficients each, about 2 MB) stay in the
+# cache (the grouped filter in one thread, 1 MP: 4.07 -> 2.56 s with torch's put in one thread too)
+CHUNK = 512
 _MARGIN = BLOCK + 2 * RADIUS  # rows and columns a grouped tile reads beyond its own
 
 _N = np.arange(BLOCK)
@@ -221,7 +225,7 @@ def wiener(noisy: np.ndarray, pilot: np.ndarray, sigma: np.ndarray, clipped: boo
     `clipped`: `noisy` was clipped to [0, 1] (None: it was if its values lie there); `shares`
     (one per channel of the filter's colours): the filter's result mixed with `pilot` in these
     shares (None: the filter's result alone); `grouped`: each block filtered together with the
-    blocks most like it (BM3D's grouping), better and about 9 times the time; `bands`: the
+    blocks most like it (BM3D's grouping), better and about 7 times the time; `bands`: the
     noise's standard deviation by level per channel, read at the guide's level pixel by pixel
     and averaged per block for its gains (None: `sigma` everywhere); `weights` (one per channel
     of the filter's colours): the noise's power in the gains times these (None: 1)."""
@@ -268,11 +272,26 @@ def wiener(noisy: np.ndarray, pilot: np.ndarray, sigma: np.ndarray, clipped: boo
 
     starts = list(range(0, h, ROWS))
     workers = max(1, min(MAX_WORKERS, os.cpu_count() or 1))
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+    with (threadpool_limits(1, user_api="blas"), _one_torch_thread() if grouped else nullcontext(),
+          ThreadPoolExecutor(workers) as pool):
         for i in range(0, len(starts), workers):
             yield Progress(i / len(starts), "recovering detail")
             list(pool.map(strip, starts[i:i + workers]))
     return out
+
+
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """torch in one thread while the strips' threads put blocks back with it: its own threads and
+    these contend (the grouped filter's put took twice the time)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _quietly(work: Work[np.ndarray], fraction: float) -> Work[np.ndarray]:
@@ -414,30 +433,42 @@ def _group_tile(seen: np.ndarray, guide: np.ndarray, gains_noise: np.ndarray,
     for ch in range(c):
         if ch < 2:  # the brightness: every group; colour on half of them, in a quincunx of the grid (its
             # parity global: tiles agree): -0.01 dB, a fifth less time
-            ys, xs = (gy, gx) if ch == 0 else (gy[:, colour], gx[:, colour])
-            ys, xs = ys.reshape(-1), xs.reshape(-1)
-            at = (torch.from_numpy(ys), torch.from_numpy(xs))
-        groups = ys.size // GROUP
-        spectrum = _HAAR @ (_blocks(guide[ch], ys, xs) @ _DCT2_T).reshape(GROUP, -1)
-        np.multiply(spectrum, spectrum, out=spectrum)
-        if noise is None:
-            gains = np.divide(spectrum, spectrum + gains_noise[ch], out=spectrum)  # P^2 / (P^2 + K sigma^2)
-        else:  # the noise's power averaged over each group's blocks
-            power = _blocks(noise[ch], ys, xs).reshape(GROUP, groups, -1).mean(axis=(0, 2))
-            gains = (spectrum.reshape(GROUP, groups, -1) / (spectrum.reshape(GROUP, groups, -1) + power[:, None])
-                     ).reshape(GROUP, -1)
-        coefs = _HAAR @ (_blocks(seen[ch], ys, xs) @ _DCT2_T).reshape(GROUP, -1)
-        coefs *= gains
-        np.multiply(gains, gains, out=gains)
-        weight = 1.0 / np.maximum(gains.reshape(GROUP, groups, -1).sum(axis=(0, 2)), 1e-6)  # per group
-        estimate = ((_HAAR_T @ coefs).reshape(-1, BLOCK * BLOCK) @ _INVERSE).reshape(GROUP, groups, -1)
-        estimate *= weight[:, None]
+            chosen_y, chosen_x = (gy, gx) if ch == 0 else (gy[:, colour], gx[:, colour])
         placing = num[ch].unfold(0, BLOCK, 1).unfold(1, BLOCK, 1)  # every block of the sums, a view
-        placing.index_put_(at, torch.from_numpy(estimate.reshape(-1, BLOCK, BLOCK)), accumulate=True)
-        placed = np.bincount(ys * tw + xs, np.tile(weight, GROUP), th * tw).reshape(th, tw)
-        den[ch] = cv2.filter2D(placed.astype(np.float32), -1, _WINDOW, anchor=(BLOCK - 1, BLOCK - 1),
+        placed = np.zeros(th * tw)
+        for start in range(0, chosen_y.shape[1], CHUNK):
+            ys, xs = chosen_y[:, start:start + CHUNK].reshape(-1), chosen_x[:, start:start + CHUNK].reshape(-1)
+            estimate, weight = _filter_groups(seen[ch], guide[ch], ys, xs, gains_noise[ch],
+                                              None if noise is None else noise[ch])
+            placing.index_put_((torch.from_numpy(ys), torch.from_numpy(xs)),
+                               torch.from_numpy(estimate.reshape(-1, BLOCK, BLOCK)), accumulate=True)
+            placed += np.bincount(ys * tw + xs, np.tile(weight, GROUP), th * tw)
+        den[ch] = cv2.filter2D(placed.reshape(th, tw).astype(np.float32), -1, _WINDOW, anchor=(BLOCK - 1, BLOCK - 1),
                                borderType=cv2.BORDER_CONSTANT)  # the window's sum over the blocks
     return num.numpy(), den
+
+
+def _filter_groups(seen: np.ndarray, guide: np.ndarray, ys: np.ndarray, xs: np.ndarray, gains_noise: float,
+                   noise: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The weighted estimates of the groups' blocks of one plane, (GROUP, groups, 64) pixels with the
+    window folded in, and each group's weight; the blocks' corners `ys`, `xs`, GROUP rows of
+    groups flattened (member by member)."""
+    groups = ys.size // GROUP
+    spectrum = _HAAR @ (_blocks(guide, ys, xs) @ _DCT2_T).reshape(GROUP, -1)
+    np.multiply(spectrum, spectrum, out=spectrum)
+    if noise is None:
+        gains = np.divide(spectrum, spectrum + gains_noise, out=spectrum)  # P^2 / (P^2 + K sigma^2)
+    else:  # the noise's power averaged over each group's blocks
+        power = _blocks(noise, ys, xs).reshape(GROUP, groups, -1).mean(axis=(0, 2))
+        gains = (spectrum.reshape(GROUP, groups, -1) / (spectrum.reshape(GROUP, groups, -1) + power[:, None])
+                 ).reshape(GROUP, -1)
+    coefs = _HAAR @ (_blocks(seen, ys, xs) @ _DCT2_T).reshape(GROUP, -1)
+    coefs *= gains
+    np.multiply(gains, gains, out=gains)
+    weight = 1.0 / np.maximum(gains.reshape(GROUP, groups, -1).sum(axis=(0, 2)), 1e-6)  # per group
+    estimate = ((_HAAR_T @ coefs).reshape(-1, BLOCK * BLOCK) @ _INVERSE).reshape(GROUP, groups, -1)
+    estimate *= weight[:, None]
+    return estimate, weight
 
 
 def _blocks(plane: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
