@@ -332,6 +332,15 @@ def test_auto_expand_grows_a_hugging_selection_past_the_objects_rim_and_no_other
     under = image.copy()
     under[hugging > 0] = 0.0
     assert auto_expand(under, hugging) == grow
+    # an object's frame a few px wide, left outside the selection (a door in its white frame
+    # selected alone): its outer edge starts a few px out, and the hole grows past it too
+    import cv2
+
+    framed = image.copy()
+    ring = np.zeros(hugging.shape, np.uint8)
+    cv2.circle(ring, (80, 70), 22, 1, -1)
+    framed[(ring > 0) & (hugging == 0)] = 0.95  # a flat light frame about 4 px wide around the selection
+    assert auto_expand(framed, hugging) >= 8  # past the frame's outer edge
     # the user is told how far it grew, and why
     remove = ops.get("inpaint", "remove")
     auto = remove.resolve_params({})

@@ -306,6 +306,9 @@ EXPAND_SHARE = 0.004  # the least automatic Expand: this share of the photo's lo
 EXPAND_MIN = 2
 OUTLINE_LOOK = 12  # px at the scale where the least Expand is 2-4 px: how far out an outline's edge is looked for
 OUTLINE_RATIO = 2.0  # an edge follows the outline where the change across it is this many times the one further out
+# px (at that scale) between the outline and an edge that still belongs to the object: a door's
+# white frame left outside a box selection of the door, a shutter's shadow on the wall
+OUTLINE_GAP = 3
 DISC_RECTANGLES = 4  # the grown hole's disc: a 16-sided polygon between 0.98 and 1 times its radius
 
 
@@ -324,9 +327,10 @@ def auto_expand(image: np.ndarray, mask: np.ndarray) -> int:
     that rim all around the hole: a ghost outline (a toy's nose, 2 px: a thin dark oval). The
     rim shows as a change across the outline, measured outward from each ring of known pixels
     at a distance from the hole, at least OUTLINE_RATIO times the change in the rings further
-    out; a hole drawn across a photo has none (0 of CBSD68's 204 holes and 3 of PolyU's 153 in
-    the benchmark grew further; docs/benchmarks.md, "Selections that hug the object"). The
-    pixels under the mask are never read."""
+    out, starting within OUTLINE_GAP px of the outline (an object's frame or shadow a few px
+    wide lies between); a hole drawn across a photo has none (1 of CBSD68's 204 holes and 3 of
+    PolyU's 153 in the benchmark grew further; docs/benchmarks.md, "Selections that hug the
+    object", "An edge a few pixels out"). The pixels under the mask are never read."""
     least = default_expand(mask.shape)
     look = max(OUTLINE_LOOK, 3 * least)  # px at full size
     factor = look / OUTLINE_LOOK
@@ -342,10 +346,14 @@ def auto_expand(image: np.ndarray, mask: np.ndarray) -> int:
         hole = cv2.resize(hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
     profile = _outline_profile(crop, hole, 2 * OUTLINE_LOOK)
     further = max(float(np.median(profile[OUTLINE_LOOK:])), 0.5 / 255)
-    below = np.flatnonzero(profile[:OUTLINE_LOOK] < OUTLINE_RATIO * further)
-    edge = int(below[0]) if below.size else OUTLINE_LOOK  # px (at this scale) the edge reaches out
+    above = profile[:OUTLINE_LOOK] >= OUTLINE_RATIO * further
+    start = int(np.argmax(above))  # the first ring across the edge
+    if not above[start] or start > OUTLINE_GAP:
+        return least
+    below = np.flatnonzero(~above[start:])
+    edge = start + (int(below[0]) if below.size else OUTLINE_LOOK - start)  # px (at this scale) the edge reaches out
     # past the measured reach the rim's tail still shades the photo: another `least` for it
-    return least + (round(edge * factor) + least if edge else 0)
+    return least + round(edge * factor) + least
 
 
 def _outline_profile(image: np.ndarray, hole: np.ndarray, rings: int) -> np.ndarray:
