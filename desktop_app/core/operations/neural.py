@@ -98,11 +98,11 @@ def denoise_with(model_id: str):
 _STRENGTH = Param("strength", float, 1.0, "Strength",
                   "Blend of the denoised result with the input: 1 = fully denoised, 0 = unchanged.",
                   minimum=0.0, maximum=1.0, step=0.05)
-_ENSEMBLE = Param("ensemble", bool, False, "Best quality (5-8x slower)",
+_ENSEMBLE = Param("ensemble", bool, False, "Best quality (4-8x slower)",
                   "Run the network on turned and mirrored versions of the photo and average them: all 8 "
                   "(about 8 times the time, +0.2 dB on CBSD68), or 4 where Recover detail follows: it then "
                   "filters similar blocks nearby together (BM3D's grouping), which reads from the photo more "
-                  "than the other 4 views would add (about 5 times the time of one pass in all).")
+                  "than the other 4 views would add (about 4 times the time of one pass in all).")
 _TEXTURE = Param("keep_texture", bool, True, "Keep fine texture",
                  "Where the network took away far more than the photo's noise (a fabric's weave, a mesh, "
                  "grass), put it back: the network judges the noise itself and can take fine texture for it.")
