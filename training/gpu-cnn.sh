@@ -33,11 +33,10 @@ run() {
 run g1 $MIX --batch 32 --patch 128 --lr 1e-4 &
 run g2 $MIX --option low=0.3 --batch 32 --patch 128 --lr 1e-4 &
 run g3 $MIX --batch 64 --patch 128 --lr 2e-4 &
-# the second level widened 64 -> 96 (starting as exactly the shipped network): about 20 % more
-# time per pixel through OpenVINO bf16 (measured 5 December, eighth session; 97 CPU minutes of it
-# gained 0.02-0.09 dB but put the best-quality mode at 2.16x NL-Means' time, its bar 2x): ship it
-# only with a cheaper grouped Wiener step, or where the speed bars still hold
-run g4 $MIX --hparam 'widths=[48,96,128,256]' --batch 32 --patch 128 --lr 1e-4 &
+# the second level widened again, 96 -> 128 (the shipped network has had 96 there since 6
+# December, which cost about an eighth more network time and left the best-quality mode at
+# 1.8x NL-Means' time, its bar 2x): measure that mode's time before shipping a wider one
+run g4 $MIX --hparam 'widths=[48,128,128,256]' --batch 32 --patch 128 --lr 1e-4 &
 sleep 60
 nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader 2>/dev/null
 wait
