@@ -32,8 +32,9 @@ is put back. Detail that repeats nearby (texture, edges, lettering) is then read
 noisy copies at once. 16 blocks within +-8 px after the network's 4 diagonal views
 (models.tiled.DIAGONAL_VIEWS) beat 8 blocks within +-5 px after all 8 views: +0.05 / +0.035 dB
 on McMaster / Kodak at sigma 15, for 0.87 times the 12 MP command's time (the filter about 1.6 s
-per megapixel on 2 cores, its groups filtered CHUNK at a time; docs/benchmarks.md, "Grouping after eight passes" and "Four views,
-larger groups").
+per megapixel on 2 cores, its groups filtered CHUNK at a time; docs/benchmarks.md, "Grouping
+after eight passes", "Four views, larger groups" and "The grouped Wiener step in cache-sized
+pieces").
 
 `cnn` on held-out photos with clipped noise, sigma 5 / 15 / 25 / 50: McMaster +1.7 / +0.55 /
 +0.3 / +0.14 dB, Kodak +0.37 / +0.14 / +0.12 / +0.08, CBSD68 +0.42 / +0.14 / +0.12 / +0.07;
