@@ -83,8 +83,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "train" / "CBSD432"))
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=12)
+    # the first steps build the kernels (oneDNN's for bf16): timed after 2 of them, `cnn`'s rows read half
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--precisions", default="f32,auto",
                     help="comma-separated: f32, auto (bf16 where the task and the device take it), bf16")
