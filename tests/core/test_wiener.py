@@ -9,7 +9,7 @@ import pytest
 
 from desktop_app.core.imaging.noise import clipping_bias
 from desktop_app.core.imaging import wiener as wiener_module
-from desktop_app.core.imaging.wiener import refine, share, sure_shares, wiener
+from desktop_app.core.imaging.wiener import _block_means, refine, share, sure_shares, wiener
 from desktop_app.core.work import Progress, run_work
 
 
@@ -226,3 +226,14 @@ def test_the_chosen_shares_and_weights_come_near_the_best_the_clean_photo_shows(
     chosen = psnr(run_work(refine(noisy, guide, sigma, denoiser=blurring_denoiser)), clean)
     assert chosen > best - 0.1
     assert chosen > psnr(guide, clean) + 0.5  # the choice matters on this photo: the guide alone is far off
+
+
+def test_block_noise_is_read_at_the_block_corner():
+    """Each block's gains take the noise's power averaged over that block's own 64 pixels (read
+    from one plane of block means at the block's corner): a mean one pixel off would mix in
+    the neighbouring level, worst at a step from shadow to highlight."""
+    planes = np.random.default_rng(3).random((2, 40, 50)).astype(np.float32)
+    planes[:, :, 23:] += 5.0  # a step
+    means = _block_means(planes)
+    for y, x in ((0, 0), (5, 16), (32, 42), (10, 19)):
+        assert means[:, y, x] == pytest.approx(planes[:, y:y + 8, x:x + 8].mean(axis=(1, 2)), rel=1e-5)

@@ -248,7 +248,7 @@ def wiener(noisy: np.ndarray, pilot: np.ndarray, sigma: np.ndarray, clipped: boo
         seen = np.asarray(noisy[rows], np.float32)
         if clipped:
             seen -= clipping_bias(guide, sigma if bands is None else bands)
-        noise = None if bands is None else _planar(_noise_power(guide, bands, transform, k), None, margin)
+        noise = None if bands is None else _block_means(_planar(_noise_power(guide, bands, transform, k), None, margin))
         guide, seen = _planar(guide, transform, margin), _planar(seen, transform, margin)
         inner = np.s_[:, margin:margin + y1 - y0, margin:margin + w]
         if grouped:
@@ -323,6 +323,18 @@ def _noise_power(guide: np.ndarray, bands: Bands, transform: np.ndarray, k: floa
     return np.maximum(power @ mix.T, np.finfo(np.float32).tiny)
 
 
+def _block_means(planes: np.ndarray) -> np.ndarray:
+    """Planar (channel, rows, cols) values averaged over the BLOCK x BLOCK block whose corner is
+    at each pixel (where a block fits): the filters read a block's noise at its corner (its 64
+    values gathered and averaged were a tenth of the grouped filter's time)."""
+    import cv2
+
+    out = np.empty_like(planes)
+    for ch, plane in enumerate(planes):
+        out[ch] = cv2.boxFilter(plane, -1, (BLOCK, BLOCK), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+    return out
+
+
 def _planar(strip: np.ndarray, transform: np.ndarray | None, margin: int) -> np.ndarray:
     """A strip as (channel, rows, cols) in the colour `transform` (None: as it is), `margin` px
     mirrored each side."""
@@ -336,7 +348,9 @@ def _planar(strip: np.ndarray, transform: np.ndarray | None, margin: int) -> np.
 def _filter_strip(noisy: np.ndarray, pilot: np.ndarray, gains_noise: np.ndarray,
                   offsets: list[tuple[int, int]], noise: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Sums of the weighted block estimates and of their weights over a planar strip, for the
-    grids of blocks at `offsets`: each grid is a plain reshape, its DCT one matrix product."""
+    grids of blocks at `offsets`: each grid is a plain reshape, its DCT one matrix product;
+    `noise`: the noise's power in the gains averaged over the block at each corner (`_block_means`;
+    None: `gains_noise` everywhere)."""
     num = np.zeros_like(noisy)
     den = np.zeros_like(noisy)
     c = noisy.shape[0]
@@ -353,8 +367,8 @@ def _filter_strip(noisy: np.ndarray, pilot: np.ndarray, gains_noise: np.ndarray,
         np.multiply(gains, gains, out=gains)
         if noise is None:
             scratch = gains + np.repeat(gains_noise, bh * bw)[:, None]
-        else:  # the noise's power averaged over each block
-            scratch = gains + blocks(noise).mean(axis=1, keepdims=True)
+        else:  # the noise's power averaged over each block, read at its corner
+            scratch = gains + noise[:, dy:dy + bh * BLOCK:BLOCK, dx:dx + bw * BLOCK:BLOCK].reshape(-1, 1)
         np.divide(gains, scratch, out=gains)  # P^2 / (P^2 + K sigma^2)
         coefs = blocks(noisy) @ _DCT2_T
         coefs *= gains
@@ -453,14 +467,14 @@ def _filter_groups(seen: np.ndarray, guide: np.ndarray, ys: np.ndarray, xs: np.n
                    noise: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """The weighted estimates of the groups' blocks of one plane, (GROUP, groups, 64) pixels with the
     window folded in, and each group's weight; the blocks' corners `ys`, `xs`, GROUP rows of
-    groups flattened (member by member)."""
+    groups flattened (member by member); `noise`: as `_filter_strip`'s."""
     groups = ys.size // GROUP
     spectrum = _HAAR @ (_blocks(guide, ys, xs) @ _DCT2_T).reshape(GROUP, -1)
     np.multiply(spectrum, spectrum, out=spectrum)
     if noise is None:
         gains = np.divide(spectrum, spectrum + gains_noise, out=spectrum)  # P^2 / (P^2 + K sigma^2)
     else:  # the noise's power averaged over each group's blocks
-        power = _blocks(noise, ys, xs).reshape(GROUP, groups, -1).mean(axis=(0, 2))
+        power = noise[ys, xs].reshape(GROUP, groups).mean(axis=0)
         gains = (spectrum.reshape(GROUP, groups, -1) / (spectrum.reshape(GROUP, groups, -1) + power[:, None])
                  ).reshape(GROUP, -1)
     coefs = _HAAR @ (_blocks(seen, ys, xs) @ _DCT2_T).reshape(GROUP, -1)
