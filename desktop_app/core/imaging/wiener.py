@@ -326,7 +326,7 @@ def _noise_power(guide: np.ndarray, bands: Bands, transform: np.ndarray, k: floa
 def _block_means(planes: np.ndarray) -> np.ndarray:
     """Planar (channel, rows, cols) values averaged over the BLOCK x BLOCK block whose corner is
     at each pixel (where a block fits): the filters read a block's noise at its corner (its 64
-    values gathered and averaged were a tenth of the grouped filter's time)."""
+    values gathered and averaged were about a twentieth of the grouped filter's time)."""
     import cv2
 
     out = np.empty_like(planes)
