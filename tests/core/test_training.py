@@ -334,6 +334,66 @@ def test_the_psnr_loss_is_minus_the_batchs_mean_psnr(folder):
         DenoiseTask(config(folder, task_options={"psnr": 0.5}))
 
 
+@pytest.mark.parametrize("clipped", [False, True])
+def test_the_training_wiener_step_is_the_apps_and_passes_gradients_to_its_guide(clipped, monkeypatch):
+    """The step the `refine` loss trains through gives the app's plain Wiener step's result (its
+    colour filtered on every block, as the training copy does) and is differentiable in the guide."""
+    import cv2
+
+    from desktop_app.core.imaging import wiener
+    from desktop_app.core.training.wiener_step import refine
+
+    monkeypatch.setattr(wiener, "_QUINCUNX", wiener._OFFSETS)
+    clean = textured_image(80, 100, seed=3)
+    rng = np.random.default_rng(1)
+    noisy = clean + rng.normal(0, 20 / 255, clean.shape).astype(np.float32)
+    if clipped:
+        noisy = np.clip(noisy, 0, 1)
+    guide = cv2.GaussianBlur(clean, (3, 3), 0.8)
+    sigma = np.float32([18, 20, 22]) / 255
+    shares = np.full(3, wiener.share(float(sigma.mean()) * 255), np.float32)
+    app = run_work(wiener.wiener(noisy, guide, sigma, clipped, shares))
+
+    def tensor(a):
+        return torch.from_numpy(a.transpose(2, 0, 1).copy())[None]
+
+    pilot = tensor(guide).requires_grad_()
+    out = refine(tensor(noisy), pilot, torch.from_numpy(sigma)[None], torch.tensor([clipped]))
+    assert np.abs(out[0].detach().numpy().transpose(1, 2, 0) - app).max() < 1e-5
+    assert np.abs(app - guide).max() > 0.02  # the step changed the guide: the comparison means something
+    out.sum().backward()
+    assert pilot.grad is not None and float(pilot.grad.abs().sum()) > 0
+
+
+def test_a_refine_share_trains_for_the_result_after_the_wiener_step(folder):
+    """With `refine=1` the loss is the L1 error of the app's result after its Wiener step, not of
+    the network's own; black-and-white samples keep the network's."""
+    from desktop_app.core.training import wiener_step
+    from desktop_app.core.training.restoration import DenoiseTask
+
+    class Guide(torch.nn.Module):  # a fixed blur of the noisy patch: the step has detail to give back
+        noise_map = True
+
+        def forward(self, noisy, sigma):
+            return torch.nn.functional.avg_pool2d(noisy, 3, 1, 1, count_include_pad=False)
+
+    clean = torch.from_numpy(np.stack([textured_image(48, 48, seed=s).transpose(2, 0, 1) for s in range(2)]))
+    noisy = clean + 0.08 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0))
+    sigma = torch.full((2, 3), 0.08)
+    model = Guide()
+    plain, refined = (DenoiseTask(config(folder, task_options={"refine": r})) for r in (0.0, 1.0))
+    for task in (plain, refined):
+        task.degrade = lambda c, gen: (noisy, clean, sigma)
+    after = wiener_step.refine(noisy, model(noisy, sigma), sigma, torch.tensor([False, False]))
+    loss = float(refined.loss(model, clean, torch.Generator(), "cpu")[0])
+    assert loss == pytest.approx(float(torch.abs(after - clean).mean()), rel=1e-5)
+    assert loss < float(plain.loss(model, clean, torch.Generator(), "cpu")[0]) - 1e-3  # the step helped the blur
+    grey = noisy.mean(dim=1, keepdim=True).expand(-1, 3, -1, -1)
+    assert torch.equal(DenoiseTask.refined(grey, model(grey, sigma), sigma), model(grey, sigma))
+    with pytest.raises(ValueError):
+        DenoiseTask(config(folder, task_options={"refine": 1.5}))
+
+
 def test_paired_training_takes_the_asked_share_of_real_pairs(folder):
     from desktop_app.core.training.restoration import PairedRealDenoiseTask
 

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 
 from desktop_app.core.metrics import psnr, ssim_map
 from desktop_app.core.work import Progress, Work
-from desktop_app.core.training import degrade
+from desktop_app.core.imaging.noise import CLIP_MARGIN
+from desktop_app.core.training import degrade, wiener_step
 from desktop_app.core.training.adam import Adam
 from desktop_app.core.training.base import TrainingCode
 from desktop_app.core.training.config import TrainConfig
@@ -47,6 +48,9 @@ class DenoiseTask(TrainingCode):
         # 1: each sample's loss the log of its mean squared error: the mean PSNR over the batch
         # itself (what the benchmarks score; L1 is the robust start, this the last polish)
         self.psnr = float(opts.get("psnr", 0.0))
+        # the share of the loss on the app's result after its Wiener step (`wiener_step`), the
+        # rest on the network's own: the network learns to guide that step
+        self.refine = float(opts.get("refine", 0.0))
         if self.psnr not in (0.0, 1.0):
             raise ValueError(f"psnr is 0 (L1) or 1 (the samples' mean PSNR), not {self.psnr}")
         # a moving average of the weights, validated and exported: at batch 16 a fine-tune's
@@ -57,7 +61,8 @@ class DenoiseTask(TrainingCode):
                              f"not {self.ema_decay}")
         for key, value in (("clip", self.clip_fraction), ("colour", self.colour_fraction),
                            ("balance", self.balance), ("level", self.level_fraction),
-                           ("half", self.half_fraction), ("tint", self.tint), ("low", self.low_fraction)):
+                           ("half", self.half_fraction), ("tint", self.tint), ("low", self.low_fraction),
+                           ("refine", self.refine)):
             if not 0 <= value <= 1:
                 raise ValueError(f"{key} is a fraction from 0 to 1, not {value}")
 
@@ -81,7 +86,20 @@ class DenoiseTask(TrainingCode):
         if self.psnr:  # minus the mean PSNR, less a constant: 10 log10 of each sample's MSE
             return torch.mean(10.0 * torch.log10((out - target).square().flatten(1).mean(dim=1) + 1e-10)), {}
         per_sample = torch.abs(out - target).flatten(1).mean(dim=1)
+        if self.refine and sigma is not None:
+            refined = torch.abs(self.refined(noisy, out, sigma) - target).flatten(1).mean(dim=1)
+            per_sample = (1 - self.refine) * per_sample + self.refine * refined
         return torch.mean(per_sample * self.sample_weights(noisy, target)), {}
+
+    @staticmethod
+    def refined(noisy: torch.Tensor, out: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        """The app's result after its Wiener step; black-and-white samples (one noise in all
+        channels, which the app filters as one channel) keep the network's."""
+        if noisy.shape[1] != 3:
+            return out
+        clipped = (noisy.flatten(1).amin(dim=1) >= -CLIP_MARGIN) & (noisy.flatten(1).amax(dim=1) <= 1 + CLIP_MARGIN)
+        grey = degrade.is_grey(noisy).to(noisy.device)[:, None, None, None]
+        return torch.where(grey, out, wiener_step.refine(noisy, out, sigma, clipped))
 
     def sample_weights(self, noisy: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
         """Per-sample loss weights: 1 for plain L1; with `balance` b, (25 / (s + 5)) ** b for a
@@ -117,7 +135,10 @@ class DenoiseTask(TrainingCode):
     def evaluate(self, model: nn.Module, pair: tuple, device) -> float:
         _, noisy, clean, sigma = pair
         noise_map = sigma.to(device) if sigma is not None and getattr(model, "noise_map", False) else None
-        return psnr(model(noisy.to(device), noise_map).cpu(), clean)
+        out = model(noisy.to(device), noise_map)
+        if self.refine and noise_map is not None:  # what it is trained for: the result after the step
+            out = self.refined(noisy.to(device), out, noise_map)
+        return psnr(out.cpu(), clean)
 
 
 class RealDenoiseTask(DenoiseTask):
