@@ -9,7 +9,7 @@ import torch
 
 from desktop_app.core.models.weights import load_model
 from desktop_app.core.work import CancelToken, Cancelled, run_work
-from desktop_app.core.training import degrade
+from desktop_app.core.training import degrade, registry
 from desktop_app.core.training.config import TrainConfig
 from desktop_app.core.training.data import load_image_set
 from desktop_app.core.training.trainer import Trainer
@@ -390,8 +390,32 @@ def test_a_refine_share_trains_for_the_result_after_the_wiener_step(folder):
     assert loss < float(plain.loss(model, clean, torch.Generator(), "cpu")[0]) - 1e-3  # the step helped the blur
     grey = noisy.mean(dim=1, keepdim=True).expand(-1, 3, -1, -1)
     assert torch.equal(DenoiseTask.refined(grey, model(grey, sigma), sigma), model(grey, sigma))
+    mixed = torch.stack([grey[0], noisy[1]])  # one of each: the colour one filtered alone, the grey kept
+    out = DenoiseTask.refined(mixed, model(mixed, sigma), sigma)
+    assert torch.equal(out[0], model(mixed, sigma)[0])
+    assert torch.allclose(out[1], after[1], atol=1e-6)
+    # with the PSNR loss too: minus the mean PSNR of the result after the step
+    both = DenoiseTask(config(folder, task_options={"refine": 1.0, "psnr": 1.0}))
+    both.degrade = lambda c, gen: (noisy, clean, sigma)
+    mse = (after - clean).square().flatten(1).mean(dim=1)
+    assert float(both.loss(model, clean, torch.Generator(), "cpu")[0]) == \
+        pytest.approx(float(torch.mean(10 * torch.log10(mse))), abs=1e-3)
     with pytest.raises(ValueError):
         DenoiseTask(config(folder, task_options={"refine": 1.5}))
+
+
+def test_a_gaussian_fine_tune_trains_for_the_result_after_the_wiener_step():
+    """A fine-tune of a Gaussian denoiser (the dialog's and the command line's defaults) puts
+    its loss on what the app shows, the result after Recover detail; a new network, the blind
+    denoisers and a run given `refine` itself do not take it."""
+    task = registry.get("denoise")
+    tuned = registry.config_for(task, name="x", data=["d"], base="cnn")
+    assert float(tuned.task_options["refine"]) == 1.0
+    assert "refine" not in registry.config_for(task, name="x", data=["d"]).task_options
+    asked = registry.config_for(task, name="x", data=["d"], base="cnn", task_options={"refine": "0", "clip": "0.3"})
+    assert asked.task_options == {"refine": "0", "clip": "0.3"}
+    assert "refine" not in registry.config_for(registry.get("denoise-real"), name="x", data=["d"],
+                                               base="cnn-real").task_options
 
 
 def test_paired_training_takes_the_asked_share_of_real_pairs(folder):

@@ -83,13 +83,20 @@ class DenoiseTask(TrainingCode):
         noisy, target, sigma = self.degrade(clean.to(device), gen)
         sigma = sigma if sigma is not None and getattr(model, "noise_map", False) else None
         out = model(noisy, sigma)
-        if self.psnr:  # minus the mean PSNR, less a constant: 10 log10 of each sample's MSE
-            return torch.mean(10.0 * torch.log10((out - target).square().flatten(1).mean(dim=1) + 1e-10)), {}
-        per_sample = torch.abs(out - target).flatten(1).mean(dim=1)
+        per_sample = self.sample_errors(out, target)
         if self.refine and sigma is not None:
-            refined = torch.abs(self.refined(noisy, out, sigma) - target).flatten(1).mean(dim=1)
+            refined = self.sample_errors(self.refined(noisy, out, sigma), target)
             per_sample = (1 - self.refine) * per_sample + self.refine * refined
+        if self.psnr:  # the mean PSNR sets its own balance between levels
+            return torch.mean(per_sample), {}
         return torch.mean(per_sample * self.sample_weights(noisy, target)), {}
+
+    def sample_errors(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Each sample's loss: its L1, or with `psnr` minus its PSNR less a constant (10 log10
+        of its mean squared error)."""
+        if self.psnr:
+            return 10.0 * torch.log10((out - target).square().flatten(1).mean(dim=1) + 1e-10)
+        return torch.abs(out - target).flatten(1).mean(dim=1)
 
     @staticmethod
     def refined(noisy: torch.Tensor, out: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -97,9 +104,15 @@ class DenoiseTask(TrainingCode):
         channels, which the app filters as one channel) keep the network's."""
         if noisy.shape[1] != 3:
             return out
+        colour = ~degrade.is_grey(noisy).to(noisy.device)
+        if not colour.any():
+            return out
+        noisy, guide = noisy[colour], out[colour]
+        sigma = sigma[colour] if sigma.shape[0] == colour.shape[0] else sigma
         clipped = (noisy.flatten(1).amin(dim=1) >= -CLIP_MARGIN) & (noisy.flatten(1).amax(dim=1) <= 1 + CLIP_MARGIN)
-        grey = degrade.is_grey(noisy).to(noisy.device)[:, None, None, None]
-        return torch.where(grey, out, wiener_step.refine(noisy, out, sigma, clipped))
+        result = out.clone()
+        result[colour] = wiener_step.refine(noisy, guide, sigma, clipped)
+        return result
 
     def sample_weights(self, noisy: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
         """Per-sample loss weights: 1 for plain L1; with `balance` b, (25 / (s + 5)) ** b for a
