@@ -334,10 +334,11 @@ def test_the_psnr_loss_is_minus_the_batchs_mean_psnr(folder):
         DenoiseTask(config(folder, task_options={"psnr": 0.5}))
 
 
-@pytest.mark.parametrize("clipped", [False, True])
-def test_the_training_wiener_step_is_the_apps_and_passes_gradients_to_its_guide(clipped, monkeypatch):
+@pytest.mark.parametrize("clipped, levels", [(False, (18, 20, 22)), (True, (18, 20, 22)), (False, (0.2, 0.2, 0.8))])
+def test_the_training_wiener_step_is_the_apps_and_passes_gradients_to_its_guide(clipped, levels, monkeypatch):
     """The step the `refine` loss trains through gives the app's plain Wiener step's result (its
-    colour filtered on every block, as the training copy does) and is differentiable in the guide."""
+    colour filtered on every block, as the training copy does) and is differentiable in the guide;
+    like the app it filters a photo whose loudest channel is above MIN_SIGMA, the mean below."""
     import cv2
 
     from desktop_app.core.imaging import wiener
@@ -346,11 +347,11 @@ def test_the_training_wiener_step_is_the_apps_and_passes_gradients_to_its_guide(
     monkeypatch.setattr(wiener, "_QUINCUNX", wiener._OFFSETS)
     clean = textured_image(80, 100, seed=3)
     rng = np.random.default_rng(1)
-    noisy = clean + rng.normal(0, 20 / 255, clean.shape).astype(np.float32)
+    sigma = np.float32(levels) / 255
+    noisy = clean + rng.normal(0, 1, clean.shape).astype(np.float32) * sigma
     if clipped:
         noisy = np.clip(noisy, 0, 1)
     guide = cv2.GaussianBlur(clean, (3, 3), 0.8)
-    sigma = np.float32([18, 20, 22]) / 255
     shares = np.full(3, wiener.share(float(sigma.mean()) * 255), np.float32)
     app = run_work(wiener.wiener(noisy, guide, sigma, clipped, shares))
 

@@ -74,4 +74,5 @@ def refine(noisy: torch.Tensor, guide: torch.Tensor, sd: torch.Tensor, clipped: 
     guide_o = torch.einsum("kc,nchw->nkhw", t, guide)
     mixed = guide_o + share[:, None, None, None] * (filtered - guide_o)
     out = torch.einsum("kc,nchw->nkhw", back, mixed)
-    return torch.where((level < W.MIN_SIGMA)[:, None, None, None], guide, out)
+    quiet = sd.mean(dim=(2, 3)).amax(dim=1) * 255.0 < W.MIN_SIGMA  # as the app: its loudest channel
+    return torch.where(quiet[:, None, None, None], guide, out)
