@@ -75,7 +75,9 @@ ENSEMBLE_SHARE = 1.2
 MIN_SIGMA = 0.5  # noise levels (0-255) below which the step leaves the network's result as it is
 SURE_MAX_SIGMA = 30.0  # up to this noise level the shares are chosen per photo (above, too few unclipped pixels)
 SURE_MARGIN = 2.0  # pixels this many sigmas from black and white count in the choice (3: 0.01-0.05 dB worse)
-SURE_CROP = 384  # px: the centre crop they are chosen on (256 chose as well on 500 px photos)
+# px: the centre crop they are chosen on; 512 against 384 +0.005 dB at sigma 15 on McMaster and
+# Kodak (more of the photo read), about 0.5 s more on 12 MP (docs/benchmarks.md)
+SURE_CROP = 512
 SURE_STEP = 0.1  # the perturbation, times sigma (0.02-0.1 alike)
 # The choice's work (two network passes and eight filterings of the crop) in filterings of as
 # many pixels of the photo, for the progress bar: on 12 MP (bf16) 0.58 s against the step's
