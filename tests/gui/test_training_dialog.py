@@ -345,8 +345,10 @@ def test_the_dialog_starts_from_the_command_lines_defaults(qtbot, window, monkey
     argv = ["train", "--task", task, "--data", "photos", "--name", "x"] + (["--base", base] if base else [])
     assert cli.main(argv) == 1 and "config" in seen
     command_line = seen["config"]
-    for key in ("lr", "batch", "patch", "val_every", "val_crop", "arch", "base"):
+    for key in ("lr", "batch", "patch", "val_every", "val_crop", "arch", "base", "task_options"):
         assert getattr(shown, key) == getattr(command_line, key), key
+    # a fine-tune of the Gaussian denoiser trains for its result after Recover detail, as the app shows it
+    assert ("refine" in shown.task_options) == (task == "denoise" and fine_tune)
     assert (dialog.lr.value(), dialog.batch.value()) == (command_line.lr, command_line.batch)
 
 
