@@ -148,9 +148,10 @@ class DenoiseTask(TrainingCode):
     def evaluate(self, model: nn.Module, pair: tuple, device) -> float:
         _, noisy, clean, sigma = pair
         noise_map = sigma.to(device) if sigma is not None and getattr(model, "noise_map", False) else None
-        out = model(noisy.to(device), noise_map)
+        noisy = noisy.to(device)
+        out = model(noisy, noise_map)
         if self.refine and noise_map is not None:  # what it is trained for: the result after the step
-            out = self.refined(noisy.to(device), out, noise_map)
+            out = self.refined(noisy, out, noise_map)
         return psnr(out.cpu(), clean)
 
 
