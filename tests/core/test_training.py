@@ -610,6 +610,36 @@ def test_inpainting_without_pairs_learns_from_every_crop_of_the_batch():
         InpaintTask(TrainConfig(task="inpaint", name="p", data=[], task_options={"pairs": False}))
 
 
+def test_inpainting_adv_scale_shows_the_discriminator_the_fill_reduced():
+    from desktop_app.core.training.restoration import InpaintTask
+
+    def model(image, mask, noise):  # a fill of pixel-level grain about the right mean
+        grain = torch.ones_like(image)
+        grain[..., ::2, :] = -1
+        grain[..., :, ::2] *= -1
+        return image * (1 - mask) + (image + 0.2 * grain) * mask
+
+    crops = torch.rand(2, 3, 32, 32)
+
+    def judged(scale: int) -> list:
+        task = InpaintTask(TrainConfig(task="inpaint", name="d", data=[], task_options={
+            "adv_scale": scale, "ms_weight": 0, "pairs": False}))
+        disc, seen = task.modules["disc"], []
+        disc.register_forward_pre_hook(lambda m, args: seen.append(args))
+        task.loss(model, crops, torch.Generator().manual_seed(0), "cpu")
+        return seen
+
+    (real, mask), (fake, _), _ = judged(2)
+    assert real.shape[-2:] == fake.shape[-2:] == mask.shape[-2:] == (16, 16)
+    # the 2 x 2 grain averages out: reduced, the fill is the photo wherever the hole covers a block
+    whole = (mask == 1).expand_as(real)
+    assert whole.sum() > 100 and torch.allclose(real[whole], fake[whole], atol=1e-6)
+    (real, mask), (fake, _), _ = judged(1)
+    assert real.shape[-2:] == (32, 32) and (real - fake).abs().max() > 0.15  # the grain, seen in full
+    with pytest.raises(ValueError, match="adv_scale"):
+        InpaintTask(TrainConfig(task="inpaint", name="d", data=[], task_options={"adv_scale": 0}))
+
+
 # -- bad input (issue 21) ----------------------------------------------------------------------
 
 def one_photo(root, name="only.png", size=(96, 80), seed=0):

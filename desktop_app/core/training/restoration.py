@@ -306,6 +306,11 @@ class InpaintTask(TrainingCode):
     mode-seeking term (Mao et al., 2019) on pairs of samples of the same crop with different
     noise, so that seeds give different fills.
 
+    `adv_scale` (default 1): the discriminator judges the crop and its mask reduced this many
+    times (area), so its ~30-pixel patches see the layout of the fill rather than its grain.
+    Remove object keeps only the network's content above a few pixels; a discriminator at that
+    scale punishes the flat average an L1 loss settles on where the hole is too wide to guess.
+
     `zoom` (lo, hi; default 1, 1): each crop is cut `zoom` times smaller and enlarged to the
     patch size, zoom drawn uniformly from lo to hi. The training photos are small (481 x 321)
     and dense with detail per pixel; enlarged, they look like the smoother pixels of a
@@ -321,6 +326,9 @@ class InpaintTask(TrainingCode):
         self.adv_weight = float(hp.get("adv_weight", 0.02))
         self.ms_weight = float(hp.get("ms_weight", 0.003))
         self.ssim_weight = float(hp.get("ssim_weight", 0.0))
+        self.adv_scale = int(hp.get("adv_scale", 1))
+        if self.adv_scale < 1:
+            raise ValueError(f"adv_scale must be a whole number from 1 up, not {hp.get('adv_scale')!r}")
         self.coverage = tuple(hp.get("coverage", (0.05, 0.5)))
         self.pairs = bool(hp.get("pairs", True))
         if self.ms_weight > 0 and not self.pairs:
@@ -368,17 +376,20 @@ class InpaintTask(TrainingCode):
             logs["variation"] = diff.item()
         if self.adv_weight > 0:
             disc, dopt = self.modules["disc"], self.modules["disc_opt"]
+            k = self.adv_scale
+            judged = (lambda x: F.avg_pool2d(x, k)) if k > 1 else (lambda x: x)
+            real, fake, mask_k = judged(clean), judged(out), judged(mask)
             # discriminator step: real crops vs. detached fills, judged inside the hole
             disc.requires_grad_(True)
-            d_real = disc(clean, mask)
-            d_fake = disc(out.detach(), mask)
-            small = F.interpolate(mask, size=d_fake.shape[-2:], mode="area")
+            d_real = disc(real, mask_k)
+            d_fake = disc(fake.detach(), mask_k)
+            small = F.interpolate(mask_k, size=d_fake.shape[-2:], mode="area")
             d_loss = (F.relu(1 - d_real) * small).mean() + (F.relu(1 + d_fake) * small).mean()
             dopt.zero_grad(set_to_none=True)
             d_loss.backward()
             dopt.step()
             disc.requires_grad_(False)
-            g_adv = -(disc(out, mask) * small).sum() / (small.sum() + 1e-8)
+            g_adv = -(disc(fake, mask_k) * small).sum() / (small.sum() + 1e-8)
             total = total + self.adv_weight * g_adv
             logs["d_loss"] = d_loss.item()
         return total, logs
