@@ -50,6 +50,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     metric = task.metric
     if args.resume and trainer.resume():
         print(f"resumed {run_dir} at step {trainer.step} (best {trainer.score_text(trainer.best)})", file=sys.stderr)
+        if config.schedule_minutes:
+            print(f"{trainer.seconds / 60:.0f} of the run's {config.schedule_minutes:g} minutes trained: "
+                  f"{trainer.budget_seconds() / 60:.0f} left", file=sys.stderr)
     if trainer.amp_dtype is not None:
         print(f"the steps run in bf16 on {trainer.device.type} (validation in float32; --precision f32 to turn it off)",
               file=sys.stderr)
@@ -114,7 +117,8 @@ def add_parsers(sub) -> None:
                    help="length of the learning-rate schedule and where the run stops (default 100000)")
     p.add_argument("--minutes", type=arguments.positive, default=None,
                    help="stop after this many minutes; without --steps, the learning rate also decays over "
-                        "these minutes, so the run ends finished rather than cut off")
+                        "these minutes, so the run ends finished rather than cut off, and they count the "
+                        "whole run: --resume trains what is left of them")
     # the defaults below are the task's (training/registry.py), for a fine-tune of --base or
     # a new network, the same as the training dialog's
     p.add_argument("--batch", type=arguments.count, default=None, help="patches per step (default: the task's)")

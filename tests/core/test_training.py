@@ -144,6 +144,26 @@ def test_a_time_budget_brings_the_learning_rate_down_and_its_last_steps_are_vali
     assert trainer.history[-1]["step"] == trainer.step
 
 
+def test_a_resumed_run_trains_only_what_is_left_of_its_time_schedule(folder, tmp_path):
+    # a 6-second schedule, stopped after 2 seconds (Ctrl-C, or a budget for this invocation)
+    c = config(folder, steps=100_000, minutes=2 / 60, schedule_minutes=0.1, warmup=0, val_every=100_000)
+    run_work(Trainer(c, tmp_path / "run").run())
+    again = config(folder, steps=100_000, minutes=0.1, schedule_minutes=0.1, warmup=0, val_every=100_000)
+    resumed = Trainer(again, tmp_path / "run")
+    assert resumed.resume()
+    assert resumed.budget_seconds() == pytest.approx(6.0 - resumed.seconds)
+    assert 3.0 < resumed.budget_seconds() < 4.5
+    rates = []
+    run_work(resumed.run(), lambda p: "lr" in p.data and rates.append(p.data["lr"]))
+    assert resumed.seconds == pytest.approx(6.0, abs=1.0)  # not 2 + 6
+    assert rates[-1] < 0.1 * again.lr  # it ended where the schedule does
+    finished = Trainer(again, tmp_path / "run")
+    assert finished.resume() and finished.budget_seconds() == 0.0
+    step = finished.step
+    run_work(finished.run())
+    assert finished.step == step  # nothing left to train: no step at the floor rate
+
+
 def test_degradations_have_the_noise_they_claim():
     gen = torch.Generator().manual_seed(0)
     clean = torch.rand(64, 3, 32, 32) * 0.6 + 0.2

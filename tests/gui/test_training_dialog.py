@@ -391,3 +391,32 @@ def test_a_task_added_as_a_descriptor_is_offered_trained_and_kept(qtbot, opened,
         dialog.deleteLater()
     finally:
         training_tasks.unregister("test-blind")
+
+
+@pytest.mark.parametrize("schedule, minutes", [(0.02, 0.02), (1.0, 0.02)])
+def test_continuing_a_run_timed_in_minutes_finishes_its_schedule_or_adds_the_form_s_minutes(
+        qtbot, window, folder, tmp_path, schedule, minutes):
+    from dataclasses import replace
+
+    from desktop_app.core.training.runs import read_run
+    from desktop_app.core.training.trainer import Trainer
+    from desktop_app.core.work import run_work
+
+    dialog = open_dialog(qtbot, window, folder)
+    dialog.budget_kind.setCurrentIndex(dialog.budget_kind.findData("minutes"))
+    dialog.budget.setValue(3)
+    run_dir = tmp_path / "run"  # a run of `schedule` minutes that trained `minutes` of them
+    first = replace(dialog.build_config(), batch=2, patch=32, val_every=100_000,
+                    minutes=minutes, schedule_minutes=schedule)
+    run_work(Trainer(first, run_dir).run())
+    dialog.run_dir = run_dir
+    saved = read_run(run_dir)
+
+    config, resuming = dialog._run_config()
+    assert resuming and config.minutes == 3
+    if schedule == minutes:  # finished: three more minutes of schedule
+        assert config.schedule_minutes == pytest.approx(saved.seconds / 60 + 3)
+    else:  # cut off: the run's own schedule, whose rest this invocation trains
+        assert config.schedule_minutes == schedule
+    trainer = Trainer(config, run_dir)
+    assert trainer.resume() and 0 < trainer.budget_seconds() <= 180

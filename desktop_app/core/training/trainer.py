@@ -124,6 +124,17 @@ class Trainer:
             t = max(t, min(1.0, seconds / (c.schedule_minutes * 60)))
         return c.lr_min + 0.5 * (c.lr - c.lr_min) * (1 + math.cos(math.pi * t))
 
+    def budget_seconds(self) -> float | None:
+        """How long this invocation may train: `minutes`, and no longer than what is left of a
+        schedule in time (`schedule_minutes` counts the run's training time over every
+        invocation, so a resumed run ends where its learning rate does)."""
+        c = self.config
+        budget = None if c.minutes is None else c.minutes * 60
+        if c.schedule_minutes:
+            left = max(0.0, c.schedule_minutes * 60 - self.seconds)
+            budget = left if budget is None else min(budget, left)
+        return budget
+
     # -- the loop -------------------------------------------------------------------------
     def run(self) -> Work[dict[str, Any]]:
         c = self.config
@@ -149,6 +160,7 @@ class Trainer:
             # the starting weights are the best so far: a run whose steps never beat them
             # (too short, or a fine-tune that only got worse) still exports a model
             self._save_best()
+        budget = self.budget_seconds()
         start = time.perf_counter()
         last_ckpt = start
         t0, s0 = time.perf_counter(), self.step
@@ -158,7 +170,7 @@ class Trainer:
         forward = self.model if self.amp_dtype is None else Autocast(self.model, self.device.type, self.amp_dtype)
         try:
             while self.step < c.steps:
-                if c.minutes is not None and time.perf_counter() - start > c.minutes * 60:
+                if budget is not None and time.perf_counter() - start > budget:
                     break
                 lr = self.lr_at(self.step, self.seconds + time.perf_counter() - last_ckpt)
                 for g in self.opt.param_groups:
@@ -175,8 +187,8 @@ class Trainer:
                 # every step is a progress event and a cancel point
                 rate = (self.step - s0) / max(now - t0, 1e-6)
                 left = (c.steps - self.step) / max(rate, 1e-6)
-                if c.minutes is not None:
-                    left = min(left, c.minutes * 60 - (now - start))
+                if budget is not None:
+                    left = min(left, budget - (now - start))
                 yield Progress(self.step / c.steps, f"step {self.step}: loss {loss.item():.4f}",
                                {"step": self.step, "loss": loss.item(), **logs, "lr": lr,
                                 "steps_per_s": rate, "seconds_left": left})

@@ -176,7 +176,11 @@ class TrainingDialog(QDialog):
         steps = config.steps if config.minutes is None else saved.config.steps
         if config.minutes is None and saved.step >= steps:
             steps = saved.step + self.setup.budget.value()  # a finished run: that many more
-        return replace(saved.config, steps=steps, minutes=config.minutes, device=config.device, batch=config.batch,
+        schedule = saved.config.schedule_minutes  # counts the run's time over every invocation
+        if config.minutes is not None and schedule and saved.seconds >= schedule * 60:
+            schedule = saved.seconds / 60 + config.minutes  # a finished run: that many more
+        return replace(saved.config, steps=steps, minutes=config.minutes, schedule_minutes=schedule,
+                       device=config.device, batch=config.batch,
                        patch=config.patch, lr=config.lr, val_every=config.val_every,
                        val_crop=config.val_crop), True
 
