@@ -349,6 +349,11 @@ def test_the_dialog_starts_from_the_command_lines_defaults(qtbot, window, monkey
         assert getattr(shown, key) == getattr(command_line, key), key
     # a fine-tune of the Gaussian denoiser trains for its result after Recover detail, as the app shows it
     assert ("refine" in shown.task_options) == (task == "denoise" and fine_tune)
+    # and the dialog says so under the start point
+    note = dialog.setup.start_note
+    assert note.isVisibleTo(dialog) == (task == "denoise" and fine_tune)
+    if note.isVisibleTo(dialog):
+        assert "Recover detail" in note.text()
     assert (dialog.lr.value(), dialog.batch.value()) == (command_line.lr, command_line.batch)
 
 

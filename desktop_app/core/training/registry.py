@@ -25,7 +25,8 @@ class Settings:
     """The run settings a task starts from (the command line's defaults and the dialog's
     initial values): learning rate, patches per step, patch size in pixels, validation
     interval in steps and the side of the square validation crops; `options`, task options a
-    run starts with (`--option` and a run's own options go over them)."""
+    run starts with (`--option` and a run's own options go over them); `note`, what those
+    options change, in words for the training dialog."""
 
     lr: float
     batch: int
@@ -33,6 +34,7 @@ class Settings:
     val_every: int
     val_crop: int = 256
     options: Mapping[str, Any] = field(default_factory=dict)
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -244,7 +246,9 @@ _DENOISE_FINE_TUNE = Settings(lr=1e-4, batch=8, patch=96, val_every=200)
 # a Gaussian fine-tune trains for what the app shows, the network's result after the Wiener
 # step ("Recover detail", on by default), as the shipped `cnn` was: a guide for that step, alone
 # 0.35-0.6 dB under its result at sigma 15 (docs/models.md)
-_GAUSSIAN_FINE_TUNE = replace(_DENOISE_FINE_TUNE, options={"refine": 1.0})
+_GAUSSIAN_FINE_TUNE = replace(_DENOISE_FINE_TUNE, options={"refine": 1.0}, note=(
+    "A fine-tune trains for the result after Recover detail, as the Denoise panel shows it "
+    "by default; its validation scores are of that result."))
 
 register(TrainingTask(
     id="denoise", title="Denoise (Gaussian noise, level as input)", model_task="denoise",

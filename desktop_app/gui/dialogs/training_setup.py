@@ -107,11 +107,15 @@ class TrainingSetup(QWidget):
         resume.addWidget(self.saved_runs, 1)
         resume.addWidget(self.resume_button)
         self.resume_label = QLabel("Unfinished run")
+        self.start_note = QLabel()  # what the start point's settings change, when they do
+        self.start_note.setWordWrap(True)
+        self.start_note.setEnabled(False)  # the grey of a hint
         form = QFormLayout()
         form.addRow(self.resume_label, resume)
         form.addRow("Task", self.task)
         form.addRow("", self.self_supervised)
         form.addRow("Start from", self.start)
+        form.addRow("", self.start_note)
         form.addRow("Photos", self.photos)
         return form
 
@@ -202,6 +206,8 @@ class TrainingSetup(QWidget):
         self.batch.setValue(s.batch)
         self.lr.setValue(s.lr)
         self.val_every.setValue(s.val_every)
+        self.start_note.setText(s.note)
+        self.start_note.setVisible(bool(s.note))
         self.changed.emit()
 
     def _task_changed(self) -> None:
