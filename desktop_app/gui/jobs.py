@@ -120,8 +120,8 @@ class JobRunner(QObject):
         job.finished.connect(lambda: self._finished(job, on_end))
         self.job = job
         self.progress.emit(Progress(None, title))
-        self.busyChanged.emit(True)
         job.start()
+        self.busyChanged.emit(True)  # after start: `busy` asks whether the job's thread runs
         return job
 
     def _ended(self, outcome: str) -> None:

@@ -398,10 +398,11 @@ class MainWindow(Prompts, QMainWindow):
 
     # -- closing ----------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.runner.stop(10000)
+        # ask first: a user who cancels the close keeps the running job too
         if not self.files.confirm_discard():
             event.ignore()
             return
+        self.runner.stop(10000)
         if self.training_dialog is not None:
             self.training_dialog.stop_all()  # the run checkpoints; it can be continued later
             self.training_dialog.close()

@@ -73,6 +73,33 @@ def test_cancel_ends_the_job_within_a_second_and_changes_nothing(qtbot, big):
     assert took < 1.0, f"cancel took {took:.2f} s (one NL-Means tile takes {tile:.2f} s here)"
 
 
+def test_while_a_job_runs_esc_cancels_it_and_run_open_and_save_wait(qtbot, big):
+    from PySide6.QtGui import QKeySequence
+
+    window = big
+    start_nlmeans(qtbot, window)
+    # the menus as the user finds them as soon as the job started (they were set while the job's
+    # thread was not yet running: Cancel greyed out, Run, Open and Save enabled)
+    assert window.act_cancel.isEnabled() and window.act_cancel.shortcut() == QKeySequence(Qt.Key.Key_Escape)
+    assert not any(a.isEnabled() for a in (window.act_run, window.act_open, window.act_save, window.act_save_as))
+    window.act_cancel.trigger()  # what Esc does
+    wait_idle(qtbot, window, timeout=10)
+    assert "cancelled" in window.statusBar().currentMessage()
+    assert window.act_run.isEnabled() and not window.act_cancel.isEnabled()
+
+
+def test_cancelling_the_close_while_a_job_runs_keeps_the_job(qtbot, big, invert_op):
+    window = big
+    run_from_panel(qtbot, window, invert_op.key)  # an unsaved change
+    start_nlmeans(qtbot, window)
+    job = window.job
+    window.dialogs.answers["Unsaved changes"] = "Cancel"
+    assert not window.close()
+    assert window.isVisible() and window.job is job and job.thread.isRunning(), "the job goes on"
+    window.dialogs.answers["Unsaved changes"] = "Discard"
+    assert window.close() and not job.thread.isRunning()
+
+
 def test_closing_while_nlmeans_runs_closes_promptly(qtbot, big):
     window = big
     start_nlmeans(qtbot, window)
