@@ -56,13 +56,17 @@ class EditActions:
 
     def after_history_step(self, step, undo: bool) -> None:
         """What the user should see after a step was undone or redone: the mask when a fill
-        was undone (it is what they will run again), no thumbnails of a fill that is gone."""
-        if undo and step.title == getattr(self.w.variations, "title", None):
-            self.w.clear_variations()
+        was undone (it is what they will run again), no thumbnails of a fill that is gone; the
+        fill with its thumbnails and without the mask over it when it is redone."""
+        runs = self.w.runs
+        if undo and runs.variations is not None and runs.variations.step is step:
+            runs.park_variations()
         if undo and any(p.layer == "image" for p in step.patches):
             self.w.set_overlay_visible(True)
         if any(p.layer == "mask" for p in step.patches):
             self.w.set_overlay_visible(True)
+        if not undo and runs.unpark_variations(step):
+            self.w.set_overlay_visible(False)  # as the run left it: the mask would cover the fill
         self.w.refresh_history()
 
     def go_to_history(self, position: int) -> None:

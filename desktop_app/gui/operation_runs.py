@@ -51,10 +51,26 @@ class OperationRuns:
     def __init__(self, window) -> None:
         self.w = window
         self.variations: Variations | None = None
+        self.parked: Variations | None = None  # those of a fill that was undone, for its redo
 
     def clear_variations(self) -> None:
-        self.variations = None
+        self.variations = self.parked = None
         self.w.ops_panel.variations.clear()
+
+    def park_variations(self) -> None:
+        """The fill shown was undone: its strip goes, and comes back if that step is redone."""
+        self.parked, self.variations = self.variations, None
+        self.w.ops_panel.variations.clear()
+
+    def unpark_variations(self, step) -> bool:
+        """`step` was redone: when it is the parked fill's, its strip again (as the run left it)."""
+        v = self.parked
+        if v is None or v.step is not step or v.doc is not self.w.doc:
+            return False
+        self.variations, self.parked = v, None
+        self.w.ops_panel.variations.show()
+        self.w.ops_panel.variations.set_current(v.index)
+        return True
 
     def run(self, op: Operation, params: dict, inside_mask: bool) -> WorkerThread | None:
         doc = self.w.doc

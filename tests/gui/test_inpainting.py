@@ -54,6 +54,16 @@ def test_neural_fill_offers_three_variations_to_pick_from_and_undo(qtbot, opened
     assert not strip.isVisible(), "the thumbnails leave with the fill they belong to"
     assert window.act_overlay.isChecked(), "undoing a fill shows the mask again"
 
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    wait_idle(qtbot, window)
+    np.testing.assert_allclose(doc.image, third, atol=1e-4)  # the history keeps 16 bits
+    assert strip.isVisible() and strip.buttons[2].isChecked(), "the redone fill brings its thumbnails back"
+    assert not window.act_overlay.isChecked(), "and shows the fill, not the mask over it"
+    qtbot.mouseClick(strip.buttons[0], Qt.MouseButton.LeftButton)  # and they still work
+    wait_idle(qtbot, window)
+    np.testing.assert_array_equal(doc.image, first)
+    assert len(doc.history.done) == steps + 1
+
 
 def test_variations_are_dropped_once_the_image_changes(qtbot, opened, tiny_inpaint_model, invert_op):
     window = opened
