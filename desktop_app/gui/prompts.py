@@ -46,8 +46,17 @@ class Prompts:
         return QFileDialog.getExistingDirectory(self, "Folder of photos", self.settings.get("last_dir", str))
 
     def ask_save_path(self, suggestion: str, filt: str = SAVE_FILTER) -> str:
-        path, chosen = QFileDialog.getSaveFileName(self, "Save as", suggestion, filt)
+        # the suggested file's type chosen in the list, so that its folder's files of that type show
+        path, chosen = QFileDialog.getSaveFileName(self, "Save as", suggestion, filt, filter_listing(filt, suggestion))
         if path and not Path(path).suffix:
             ext = chosen.split("*")[1].split()[0].rstrip(")") if "*" in chosen else ".png"
             path += ext
         return path
+
+
+def filter_listing(filters: str, path: str) -> str:
+    """The entry of a file dialog's `filters` ("PNG (*.png);;TIFF (*.tif *.tiff)") that lists
+    `path`'s extension, or "" (the dialog's first)."""
+    ext = Path(path).suffix.lower()
+    patterns = (entry.rpartition("(")[2].rstrip(")").split() for entry in filters.split(";;"))
+    return next((entry for entry, globs in zip(filters.split(";;"), patterns) if ext and f"*{ext}" in globs), "")

@@ -158,6 +158,21 @@ def test_a_write_protected_file_is_replaced_only_when_the_user_says_so(qtbot, op
     assert Path(window.doc.path) == target
 
 
+def test_save_as_lists_the_suggested_files_type(window, monkeypatch):
+    from desktop_app.gui import prompts
+
+    asked = []
+
+    def dialog(parent, caption, folder, filters, selected=""):
+        asked.append(selected)
+        return "", ""
+
+    monkeypatch.setattr(prompts.QFileDialog, "getSaveFileName", dialog)
+    for suggestion in ("/photos/IMG_0001-edited.tif", "/photos/a.JPEG", "/photos/b.png", "/photos/c"):
+        type(window).ask_save_path(window, suggestion)  # the real dialog's call, not the tests' stand-in
+    assert asked == ["TIFF (*.tif *.tiff)", "JPEG (*.jpg *.jpeg)", "PNG (*.png)", ""]
+
+
 def test_saving_a_raw_proposes_a_16_bit_tiff_beside_it_and_never_writes_the_raw(qtbot, window, tmp_path):
     from desktop_app.core.imaging.formats import synthetic_dng
 
