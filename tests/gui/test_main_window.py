@@ -254,6 +254,11 @@ def test_status_bar_shows_the_pixel_under_the_cursor(opened):
     assert f"({r}, {g}, {b})" in text
     send_mouse(canvas, QMouseEvent.Type.MouseMove, QPoint(2, 2))  # off the photo
     assert opened.pos_label.text() == ""
+    # zoomed about the centre (Ctrl+=): another pixel under the still cursor, and the readout says so
+    send_mouse(canvas, QMouseEvent.Type.MouseMove, screen_point(canvas, 30.5, 40.5))
+    canvas.zoom_in()
+    p = canvas.to_image(canvas._mouse)
+    assert opened.pos_label.text().startswith(f"x {int(p.x())}  y {int(p.y())}") and int(p.x()) != 30
 
 
 # --- compare, drop -----------------------------------------------------------------------------

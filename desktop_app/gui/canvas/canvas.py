@@ -176,6 +176,15 @@ class ImageCanvas(QWidget):
         self._fit_pending = False
         self.zoomChanged.emit(self.zoom)
         self.update()
+        if self._mouse is not None:  # another pixel under the cursor (zoomed about the centre)
+            self._report_cursor(self._mouse)
+
+    def _report_cursor(self, pos: QPointF) -> None:
+        if self.doc is not None:
+            p = self.to_image(pos)
+            x, y = int(math.floor(p.x())), int(math.floor(p.y()))
+            inside = 0 <= x < self.doc.width and 0 <= y < self.doc.height
+            self.cursorMoved.emit(x if inside else -1, y if inside else -1)
 
     def zoom_in(self) -> None:
         self.set_zoom(self.zoom * ZOOM_STEP)
@@ -396,11 +405,7 @@ class ImageCanvas(QWidget):
             p = self.to_image(pos)
             self._hint.append((p.x(), p.y()))
             self.update()
-        if self.doc is not None:
-            p = self.to_image(pos)
-            x, y = int(math.floor(p.x())), int(math.floor(p.y()))
-            inside = 0 <= x < self.doc.width and 0 <= y < self.doc.height
-            self.cursorMoved.emit(x if inside else -1, y if inside else -1)
+        self._report_cursor(pos)
         self._update_cursor_area(old, pos)
         if self.split is not None and not self._stroke:
             self.setCursor(Qt.CursorShape.SplitHCursor if self._near_split(pos.x()) else Qt.CursorShape.CrossCursor)
