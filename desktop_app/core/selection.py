@@ -211,13 +211,36 @@ def _graph_cut(pixels: np.ndarray, labels: np.ndarray, iterations: int, hinted: 
                start: float, stop: float) -> Work[np.ndarray]:
     """GrabCut on 8-bit RGB `pixels` from `labels` (changed in place); returns the selected
     pixels. One progress event (a cancel point) per iteration, fractions from start to stop."""
+    start_labels = labels.copy()
+    # GrabCut can collapse to nothing when the object's colours also fill the context; an
+    # earlier iteration is then the better answer (unless hints asked for little).
+    least = 0.01 * np.count_nonzero(labels != _BGD)
+    fg, fallback = yield from _cut(pixels, labels, iterations, seed, start, stop, least)
+    if np.count_nonzero(fg) < least and not hinted:
+        if fallback is not None:
+            return fallback
+        # Collapsed from the first iteration: on a textured photo (an otter on leaf litter, a
+        # stone among pebbles) every pixel's neighbours differ so much that any outline costs
+        # more than the colours earn. Again with the texture smoothed and the edges kept, and
+        # if that finds nothing either, with the middle of the box as a sure seed.
+        smooth = cv2.bilateralFilter(pixels, 9, 40, 5)
+        for sure_middle in (False, True):
+            labels[:] = start_labels
+            if sure_middle:
+                _seed_middle(labels)
+            fg, _ = yield from _cut(smooth, labels, iterations, seed, start, stop, least)
+            if np.count_nonzero(fg) >= least:
+                break
+    return fg
+
+
+def _cut(pixels: np.ndarray, labels: np.ndarray, iterations: int, seed: int, start: float, stop: float,
+         least: float) -> Work[tuple[np.ndarray, np.ndarray | None]]:
+    """GrabCut's iterations from `labels`: the last answer, and the last with at least `least` pixels."""
     cv2.setRNGSeed(seed)
     bgd_model = np.zeros((1, 65), np.float64)
     fgd_model = np.zeros((1, 65), np.float64)
     cv2.grabCut(pixels, labels, None, bgd_model, fgd_model, 0, cv2.GC_INIT_WITH_MASK)
-    # GrabCut can collapse to nothing when the object's colours also fill the context; an
-    # earlier iteration is then the better answer (unless hints asked for little).
-    least = 0.01 * np.count_nonzero(labels != _BGD)
     fallback, fg = None, None
     for i in range(iterations):
         yield Progress(start + (stop - start) * i / iterations, f"Graph cut {i + 1}/{iterations}")
@@ -225,9 +248,19 @@ def _graph_cut(pixels: np.ndarray, labels: np.ndarray, iterations: int, hinted: 
         fg = np.isin(labels, (_FGD, _PR_FGD))
         if np.count_nonzero(fg) >= least:
             fallback = fg
-    if np.count_nonzero(fg) < least and fallback is not None and not hinted:
-        fg = fallback
-    return fg
+    return fg, fallback
+
+
+def _seed_middle(labels: np.ndarray, share: float = 0.25) -> None:
+    """The middle `share` (of each side) of the "probably object" region becomes sure object."""
+    ys, xs = np.nonzero(labels == _PR_FGD)
+    if len(ys) == 0:
+        return
+    cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
+    hh = max(1, int(share * (ys.max() - ys.min() + 1) / 2))
+    hw = max(1, int(share * (xs.max() - xs.min() + 1) / 2))
+    middle = labels[cy - hh:cy + hh + 1, cx - hw:cx + hw + 1]
+    middle[middle == _PR_FGD] = _FGD
 
 
 def _to_rgb8(pixels: np.ndarray) -> np.ndarray:
