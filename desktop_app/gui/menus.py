@@ -55,7 +55,7 @@ def make_actions(w) -> None:
     w.act_quit = A("&Quit", w.close, QKeySequence.StandardKey.Quit)
     w.act_undo = A("&Undo", e.undo, QKeySequence.StandardKey.Undo, "fa5s.undo")
     w.act_redo = A("&Redo", e.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], "fa5s.redo")
-    w.act_prefs = A("&Preferences...", w.preferences, QKeySequence.StandardKey.Preferences, "fa5s.cog")
+    w.act_prefs = A("&Preferences...", w.preferences, "Ctrl+,", "fa5s.cog")  # the standard key is none on Linux
     c = w.canvas
     w.act_zoom_in = A("Zoom &In", c.zoom_in, ["Ctrl++", "Ctrl+="], "fa5s.search-plus")
     w.act_zoom_out = A("Zoom &Out", c.zoom_out, "Ctrl+-", "fa5s.search-minus")
