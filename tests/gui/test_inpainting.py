@@ -42,6 +42,9 @@ def test_neural_fill_offers_three_variations_to_pick_from_and_undo(qtbot, opened
     wait_idle(qtbot, window)
     third = doc.image
     assert strip.buttons[2].isChecked()
+    # and it shows: its frame is drawn in the highlight colour, the others' not
+    tops = [b.grab().toImage().pixelColor(b.width() // 2, 1).name() for b in strip.buttons]
+    assert tops[2] == window.palette().highlight().color().name() and tops[0] != tops[2]
     assert window.ops_panel.status.text().startswith("Neural fill: Seed 7"), "named as its thumbnail names it"
     assert np.abs(third - first)[inside].mean() > 1e-3, "another seed, another fill"
     np.testing.assert_array_equal(third[outside], before[outside])

@@ -108,6 +108,11 @@ class VariationStrip(QWidget):
         # the thumbnails scroll sideways in a narrow dock instead of widening the whole panel
         # (which pushed the form's text and the status out of view)
         row = QWidget()
+        # the one in the photo framed in the highlight colour (the style's own checked look is
+        # hardly visible on some styles)
+        row.setStyleSheet("QToolButton { border: 2px solid transparent; border-radius: 4px; padding: 2px; }"
+                          "QToolButton:checked { border-color: palette(highlight); background: palette(base); }"
+                          "QToolButton:hover:!checked { border-color: palette(mid); }")
         self.row = QHBoxLayout(row)
         self.row.setContentsMargins(0, 0, 0, 0)
         self.row.addStretch(1)
