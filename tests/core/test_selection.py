@@ -175,6 +175,14 @@ def test_box_select_finds_a_stone_on_leaf_litter(seed):
     assert (got & stone).sum() / (got | stone).sum() > 0.75
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_a_box_over_plain_ground_still_selects_nothing(seed):
+    from tests.conftest import textured_image
+
+    ground = textured_image(240, 320, seed=seed) * 0.1 + 0.45
+    assert box_select(ground, (100, 60, 120, 120)).max() <= 0.5  # not the box's middle
+
+
 def test_box_select_is_deterministic():
     image, _ = disc_scene()
     a = box_select(image, (60, 30, 120, 120))
