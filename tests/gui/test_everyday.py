@@ -84,6 +84,26 @@ def test_choosing_an_operation_brings_its_settings_into_view(qtbot, window):
     assert 0 <= top and top + row.height() <= area.viewport().height(), "the chosen row stays in view"
 
 
+def test_the_list_stays_still_under_the_pointer_and_the_settings_come_when_it_leaves(qtbot, window):
+    window.resize(1280, 740)
+    window.show()
+    qtbot.waitExposed(window)
+    panel = window.ops_panel
+    area = panel.choice_area
+    on_list = [True]
+    panel._pointer_on_list = lambda: on_list[0]  # where the pointer is (offscreen, none)
+    start = area.verticalScrollBar().value()
+    panel.select("denoise/cnn-real")  # a click on its row: the form is taller than the dock
+    qtbot.wait(400)
+    assert area.verticalScrollBar().maximum() > 0, "the case needs a form taller than the dock"
+    assert area.verticalScrollBar().value() == start, "the rows stay where the next click lands"
+    on_list[0] = False  # the pointer leaves, towards the form
+    qtbot.waitUntil(lambda: area.verticalScrollBar().value() > start, timeout=2000)
+    widget = panel.form.widgets["ensemble"]
+    top = widget.mapTo(area.viewport(), widget.rect().topLeft()).y()
+    assert 0 <= top and top + widget.height() <= area.viewport().height()
+
+
 def test_grow_and_undo_of_a_fill_show_the_mask(qtbot, opened, tiny_inpaint_model):
     window = opened
     paint_stroke(window, [(40, 60), (120, 60)])

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from PySide6.QtCore import QEvent, QPoint, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QCursor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
                                QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QSpinBox,
                                QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
@@ -298,6 +298,11 @@ class OperationPanel(QWidget):
         self._timer.timeout.connect(self._tick)
         self._last_message = ""
         self.tree.currentItemChanged.connect(self._on_select)
+        # the settings come into view once the pointer has left the list (looked for every 150
+        # ms: enter and leave events do not always arrive, without a window manager for one)
+        self._form_view_wait = QTimer(self)
+        self._form_view_wait.setInterval(150)
+        self._form_view_wait.timeout.connect(self._bring_form_into_view)
         self.run_button.clicked.connect(self._run)
         self.cancel_button.clicked.connect(self.cancelRequested)
         self.populate()
@@ -356,6 +361,12 @@ class OperationPanel(QWidget):
         list still in view: on a 768-px screen the form lay below the fold, and a user had to
         scroll to find Best quality or Keep fine texture. Where the area is too short for both
         (variations shown below Run), the settings win, from their title down."""
+        if self._pointer_on_list():
+            # not while the pointer is on the list: scrolled under it, the next click took the
+            # row that moved there (Telea for Remove object); once it leaves, towards the form
+            self._form_view_wait.start()
+            return
+        self._form_view_wait.stop()
         area = self.choice_area
         area.ensureWidgetVisible(self.inside_mask, 0, 4)
         area.ensureWidgetVisible(self.title, 0, 4)  # the top of the settings, if they do not fit whole
@@ -377,6 +388,10 @@ class OperationPanel(QWidget):
             # the list cannot scroll that far and there is room for both: the area goes back up to it
             height = self.tree.visualItemRect(item).height()
             area.ensureVisible(0, row_top() + height // 2, 0, height)
+
+    def _pointer_on_list(self) -> bool:
+        viewport = self.tree.viewport()
+        return viewport.isVisible() and viewport.rect().contains(viewport.mapFromGlobal(QCursor.pos()))
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
         """The list and form's area grew shorter (three variations took 125 px below Run in a
