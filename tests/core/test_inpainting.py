@@ -668,3 +668,56 @@ def test_a_seeds_reading_takes_the_copys_content_where_it_agrees_or_deep_inside(
     assert abs(float(photo[22:26, 100:110].mean()) - 0.5) < 0.05  # at the edge: the network's layout
     with pytest.raises(ValueError, match="unknown reading"):
         copy_content(filled, Copied(copy, source), coarse, hole, 2.5, "guess")
+
+
+def _hills_over_grass(rng, busy: float) -> tuple[np.ndarray, np.ndarray]:
+    """Blue-grey hills over green grass (the boundary a gentle slope), grain of std `busy`,
+    and a box hole across the boundary, where the sample photo's house stands."""
+    h, w = 220, 300
+    yy, xx = np.mgrid[:h, :w]
+    grass = yy > 130 + 0.08 * (xx - 150)
+    photo = np.where(grass[:, :, None], np.float32([0.25, 0.45, 0.2]), np.float32([0.35, 0.4, 0.55]))
+    photo = (photo + rng.normal(0, busy, (h, w, 1))).astype(np.float32)
+    hole = np.zeros((h, w), bool)
+    hole[80:160, 110:190] = True
+    return photo, hole
+
+
+def hazy_network(window, hole):
+    """Where unsure, a mixture of what it sees: a vertical blend from the grass up into the hills."""
+    out = window.copy()
+    ys, xs = np.nonzero(hole)
+    t = ((ys - ys.min()) / max(1, ys.max() - ys.min()))[:, None]
+    out[ys, xs] = t * np.float32([0.25, 0.45, 0.2]) + (1 - t) * np.float32([0.35, 0.4, 0.55])
+    yield from ()
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_in_a_smooth_photo_the_fill_keeps_the_photos_colours_not_the_networks_haze(seed):
+    from desktop_app.core.inpainting.remove import guided_fill
+
+    photo, hole = _hills_over_grass(np.random.default_rng(seed), busy=0.004)
+    out = run_work(guided_fill(hazy_network, seed=seed)(photo, hole))
+    out = out.image if isinstance(out, Copied) else out
+    hills, grass = np.float32([0.35, 0.4, 0.55]), np.float32([0.25, 0.45, 0.2])
+
+    def blended(image):  # the share of the hole whose colour at 3 px is neither the hills' nor the grass'
+        low = cv2.GaussianBlur(image, (0, 0), 3)[hole]
+        return (np.minimum(np.abs(low - hills).max(axis=1), np.abs(low - grass).max(axis=1)) > 0.03).mean()
+
+    truth, _ = _hills_over_grass(np.random.default_rng(seed), busy=0.004)  # its blend: the boundary line
+    assert blended(run_work(hazy_network(photo, hole))) > 0.6  # the haze
+    assert blended(out) < blended(truth) + 0.1, (blended(out), blended(truth))
+    low = cv2.GaussianBlur(out, (0, 0), 3)[hole]
+    assert (np.abs(low - hills).max(axis=1) < 0.03).mean() > 0.3  # the hills go on above the grass
+
+
+def test_in_a_busy_photo_the_networks_layout_stays():
+    from desktop_app.core.inpainting.remove import plausible_share
+
+    photo, hole = _hills_over_grass(np.random.default_rng(0), busy=0.08)
+    coarse = run_work(hazy_network(photo, hole))
+    assert plausible_share(photo, coarse, hole) is None  # its copy is a mosaic: the structure is the network's
+    smooth, hole = _hills_over_grass(np.random.default_rng(0), busy=0.004)
+    assert plausible_share(smooth, run_work(hazy_network(smooth, hole)), hole).max() > 0.9

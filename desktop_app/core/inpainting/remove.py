@@ -16,6 +16,10 @@ Wexler et al. 2007 and of Content-Aware Fill:
 4. the fill's fine detail is brought to the strength of the photo's around the hole, band by
    band (`match_detail`): copies favour smooth sources, and the network's lows smooth too.
 
+In a smooth photo the copy's content also replaces the network's where the network's colour is
+a mixture of the photo's own and the copy's is not (`plausible_share`): unsure, the network
+fills a haze of what it sees.
+
 A seed also picks how far the copy's own content is trusted over the network's (`copy_content`,
 READINGS): the three variations offered after a run differ where the fill is uncertain.
 
@@ -99,17 +103,20 @@ def copy_content(filled: np.ndarray, copied: Copied, coarse: np.ndarray, hole: n
     above `sigma` put back where `reading` (one of READINGS) trusts it: nowhere ("network"),
     where the copy is within AGREE_WITHIN of the network at AGREE_SIGMA ("agreeing": an edge the
     copy found stays sharp, a wrong object it pasted does not), or by depth into the hole
-    ("photo": the network's layout near the edge, the photo's patches deep inside).
+    ("photo": the network's layout near the edge, the photo's patches deep inside); in every
+    reading also where a smooth photo's network fill is a mixture of its colours
+    (`plausible_share`).
 
     As the default, either reading costs structure: on the 68 CBSD68 photos "agreeing" took the
     small holes' structure PSNR from 19.61 to 19.18 dB, under Telea's 19.40; as variations they
     offer what the network does not (docs/benchmarks.md, "Variations that differ where the fill
     is uncertain")."""
-    if reading == "network":
-        return filled
     image = copied.image.astype(np.float32)
     coarse = coarse.astype(np.float32)
-    if reading == "agreeing":
+    share = np.zeros(hole.shape + (1,), np.float32)
+    if reading == "network":
+        pass
+    elif reading == "agreeing":
         def blur(x: np.ndarray) -> np.ndarray:
             return cv2.GaussianBlur(x, (0, 0), AGREE_SIGMA, borderType=cv2.BORDER_REFLECT).reshape(x.shape)
 
@@ -120,11 +127,65 @@ def copy_content(filled: np.ndarray, copied: Copied, coarse: np.ndarray, hole: n
         share = 1.0 - np.exp(-(depth / PHOTO_DEPTH) ** 2)
     else:
         raise ValueError(f"unknown reading {reading!r}: one of {', '.join(READINGS)}")
+    plausible = plausible_share(image, coarse, hole)
+    if plausible is not None:
+        share = np.maximum(share, plausible)
+    if not share.any():
+        return filled
     taken = hole & (copied.source[:, :, 0] >= 0)
     lows = cv2.GaussianBlur(image - coarse, (0, 0), sigma, borderType=cv2.BORDER_REFLECT).reshape(image.shape)
     out = filled.copy()
     out[taken] += (share * lows)[taken]
     return out
+
+
+PALETTE_RING = 32  # px around the hole whose colours (at AGREE_SIGMA) are the photo's palette
+PALETTE_SIZE = 12
+IMPLAUSIBLE = (0.02, 0.05)  # how much further from the palette the network's colour is than the copy's: none .. all
+SMOOTH_RING = 0.02  # the ring's mean |Laplacian| (0-1) under which a photo counts as smooth
+
+
+def plausible_share(image: np.ndarray, coarse: np.ndarray, hole: np.ndarray) -> np.ndarray | None:
+    """H x W x 1, how far the default fill takes the copy's content (`image`) over the
+    network's (`coarse`) in a smooth photo, or None where it keeps the network's: where the
+    network's colour at AGREE_SIGMA lies further than the copy's from every colour the photo
+    has around the hole (its palette: k-means of the ring's local means). Unsure, the network
+    fills a mixture of the colours it sees: on the sample photo a green haze rising from the
+    grass into the blue hills where the house was, which the copy continued as a clean line.
+
+    Only in smooth photos (the ring's mean |Laplacian| under SMOOTH_RING; the 12 PolyU photos
+    0.004-0.033, CBSD68 0.035-0.18): on busy ones the copy's layout is a mosaic, often wrong,
+    and taking it cost CBSD68's small holes 0.35 dB of structure, under Telea's
+    (docs/benchmarks.md, "A haze where the house was")."""
+    known = ~hole
+    ring = _around(hole, PALETTE_RING)
+    if ring.sum() < PALETTE_SIZE:
+        return None
+    inner = cv2.erode(known.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # its Laplacian sees no hole
+    laplacian = np.abs(cv2.Laplacian(image.mean(axis=2), cv2.CV_32F))
+    if not (ring & inner).any() or float(laplacian[ring & inner].mean()) > SMOOTH_RING:
+        return None
+    means = local_mean(image, known, AGREE_SIGMA)
+    # the palette of the ring's flat half: across an edge the local means are blends of the
+    # two sides, the very mixtures the network's haze is made of
+    slope = sum(np.abs(cv2.Sobel(means, cv2.CV_32F, dx, dy)).sum(axis=2) for dx, dy in ((1, 0), (0, 1)))
+    colours = means[ring & (slope <= np.median(slope[ring]))]
+    if len(colours) > 4096:
+        colours = colours[np.random.default_rng(0).choice(len(colours), 4096, replace=False)]
+    cv2.setRNGSeed(0)
+    _, _, palette = cv2.kmeans(np.ascontiguousarray(colours, np.float32), PALETTE_SIZE, None,
+                               (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_MAX_ITER, 20, 1e-4), 2,
+                               cv2.KMEANS_PP_CENTERS)
+
+    def off_palette(x: np.ndarray) -> np.ndarray:
+        low = cv2.GaussianBlur(x, (0, 0), AGREE_SIGMA, borderType=cv2.BORDER_REFLECT).reshape(x.shape)
+        return np.sqrt(((low[:, :, None, :] - palette[None, None]) ** 2).sum(-1)).min(-1)
+
+    lo, hi = IMPLAUSIBLE
+    share = np.clip((off_palette(coarse) - off_palette(image) - lo) / (hi - lo), 0.0, 1.0)
+    # widened and softened: a share that follows the haze's edge drew light arcs where it changed
+    share = cv2.dilate(share, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (13, 13)))
+    return cv2.GaussianBlur(share, (0, 0), 2 * AGREE_SIGMA)[:, :, None]
 
 
 def voted_detail(detail: np.ndarray, hole: np.ndarray, source: np.ndarray, taken: np.ndarray,
