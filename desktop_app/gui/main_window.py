@@ -396,6 +396,22 @@ class MainWindow(Prompts, QMainWindow):
     def autosave_timer(self) -> QTimer:
         return self.autosave.timer
 
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if event.size().height() > event.oldSize().height() > 0:
+            QTimer.singleShot(0, self._mask_panel_whole)
+
+    def _mask_panel_whole(self) -> None:
+        """Grown taller again after being made small: the Mask / Brush dock takes back the height
+        its controls need (Qt gave all of it to the Operations dock, and Clear and Invert stayed
+        scrolled out of view)."""
+        dock = self.docks["mask"]
+        if dock.isFloating() or not dock.isVisible():
+            return
+        need = self.mask_panel.sizeHint().height() + dock.height() - dock.widget().height()
+        if dock.height() < need:
+            self.resizeDocks([dock], [need], Qt.Orientation.Vertical)
+
     # -- closing ----------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         # ask first: a user who cancels the close keeps the running job too

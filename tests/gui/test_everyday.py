@@ -104,6 +104,21 @@ def test_the_list_stays_still_under_the_pointer_and_the_settings_come_when_it_le
     assert 0 <= top and top + widget.height() <= area.viewport().height()
 
 
+def test_the_mask_panel_gets_its_height_back_when_the_window_grows_again(qtbot, window):
+    window.resize(1280, 760)
+    window.show()
+    qtbot.waitExposed(window)
+    dock = window.docks["mask"]
+    qtbot.wait(50)
+    before = dock.height()
+    window.resize(520, 680)  # made small: every dock gives up height
+    qtbot.wait(100)
+    assert dock.height() < before
+    window.resize(1280, 760)
+    # Qt handed the height back to the Operations dock; Clear and Invert stayed out of view
+    qtbot.waitUntil(lambda: dock.height() >= before, timeout=2000)
+
+
 def test_grow_and_undo_of_a_fill_show_the_mask(qtbot, opened, tiny_inpaint_model):
     window = opened
     paint_stroke(window, [(40, 60), (120, 60)])
