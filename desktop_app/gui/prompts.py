@@ -58,5 +58,5 @@ def filter_listing(filters: str, path: str) -> str:
     """The entry of a file dialog's `filters` ("PNG (*.png);;TIFF (*.tif *.tiff)") that lists
     `path`'s extension, or "" (the dialog's first)."""
     ext = Path(path).suffix.lower()
-    patterns = (entry.rpartition("(")[2].rstrip(")").split() for entry in filters.split(";;"))
-    return next((entry for entry, globs in zip(filters.split(";;"), patterns) if ext and f"*{ext}" in globs), "")
+    return next((entry for entry in filters.split(";;")
+                 if ext and f"*{ext}" in entry.rpartition("(")[2].rstrip(")").split()), "")

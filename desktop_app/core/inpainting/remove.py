@@ -113,10 +113,8 @@ def copy_content(filled: np.ndarray, copied: Copied, coarse: np.ndarray, hole: n
     is uncertain")."""
     image = copied.image.astype(np.float32)
     coarse = coarse.astype(np.float32)
-    share = np.zeros(hole.shape + (1,), np.float32)
-    if reading == "network":
-        pass
-    elif reading == "agreeing":
+    share = np.zeros(hole.shape + (1,), np.float32)  # "network": none of the copy's, but below
+    if reading == "agreeing":
         def blur(x: np.ndarray) -> np.ndarray:
             return cv2.GaussianBlur(x, (0, 0), AGREE_SIGMA, borderType=cv2.BORDER_REFLECT).reshape(x.shape)
 
@@ -125,7 +123,7 @@ def copy_content(filled: np.ndarray, copied: Copied, coarse: np.ndarray, hole: n
     elif reading == "photo":
         depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 5)[:, :, None]
         share = 1.0 - np.exp(-(depth / PHOTO_DEPTH) ** 2)
-    else:
+    elif reading != "network":
         raise ValueError(f"unknown reading {reading!r}: one of {', '.join(READINGS)}")
     plausible = plausible_share(image, coarse, hole)
     if plausible is not None:
@@ -147,9 +145,9 @@ PALETTE_SCALE = 4  # the colours are compared at this fraction of the working si
 
 
 def plausible_share(image: np.ndarray, coarse: np.ndarray, hole: np.ndarray) -> np.ndarray | None:
-    """H x W x 1, how far the default fill takes the copy's content (`image`) over the
-    network's (`coarse`) in a smooth photo, or None where it keeps the network's: where the
-    network's colour at AGREE_SIGMA lies further than the copy's from every colour the photo
+    """H x W x 1, how far the fill (whatever the reading) takes the copy's content (`image`)
+    over the network's (`coarse`) in a smooth photo, or None where it keeps the network's: where
+    the network's colour at AGREE_SIGMA lies further than the copy's from every colour the photo
     has around the hole (its palette: k-means of the ring's local means). Unsure, the network
     fills a mixture of the colours it sees: on the sample photo a green haze rising from the
     grass into the blue hills where the house was, which the copy continued as a clean line.
