@@ -721,3 +721,95 @@ def test_in_a_busy_photo_the_networks_layout_stays():
     assert plausible_share(photo, coarse, hole) is None  # its copy is a mosaic: the structure is the network's
     smooth, hole = _hills_over_grass(np.random.default_rng(0), busy=0.004)
     assert plausible_share(smooth, run_work(hazy_network(smooth, hole)), hole).max() > 0.9
+
+
+def _cable_over_wall(rng, hole_centre=(100, 150)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A dark cable (9 px thick) running diagonally across a light, lightly textured wall, an
+    oval hole over it; and where the cable lies."""
+    h, w = 200, 300
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    # the line y = 0.45 x + 32.5: through the hole's centre
+    dist = np.abs(yy - 0.45 * xx - (hole_centre[0] - 0.45 * hole_centre[1])) / np.hypot(1, 0.45)
+    cable = dist < 4.5
+    wall = np.float32([0.85, 0.82, 0.6]) + rng.normal(0, 0.015, (h, w, 1)).astype(np.float32)
+    photo = np.where(cable[:, :, None], np.float32([0.12, 0.12, 0.13]), wall).astype(np.float32)
+    hole = np.zeros((h, w), np.uint8)
+    cv2.ellipse(hole, (hole_centre[1], hole_centre[0]), (30, 45), 20, 0, 360, 1, -1)
+    return photo, hole > 0, cable
+
+
+def fading_network(cable):
+    """A network that lets the cable fade deep in the hole (its average where unsure): the
+    wall's colour with the cable at its full darkness at the hole's edge, a third 20 px in."""
+    def network(window, hole):
+        known = ~hole
+        wall = np.median(window[known & ~cable], axis=0)
+        dark = np.median(window[known & cable], axis=0)
+        depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 5)
+        share = (np.clip(1 - depth / 20, 0.33, 1) * cable)[:, :, None]
+        out = window.copy()
+        out[hole] = (wall + share * (dark - wall))[hole]
+        yield from ()
+        return out
+    return network
+
+
+def test_a_cable_crossing_the_hole_goes_on_across_it_where_the_network_lets_it_fade():
+    from desktop_app.core.inpainting.edges import drawn_edges
+    from desktop_app.core.inpainting.remove import guided_fill
+
+    photo, hole, cable = _cable_over_wall(np.random.default_rng(0))
+    faded = run_work(fading_network(cable)(photo, hole))
+    middle = cable & hole & (cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 5) > 15)
+    assert middle.sum() > 100
+    assert faded[middle].mean() > 0.45  # the network's gap: the cable at a third of its darkness
+    assert drawn_edges(photo, hole, faded) is not None
+    out = run_work(guided_fill(fading_network(cable), seed=0)(photo, hole))
+    out = out.image if isinstance(out, Copied) else out
+    np.testing.assert_array_equal(out[~hole], photo[~hole])
+    assert out[middle].mean() < 0.25, out[middle].mean()  # the cable goes on, dark
+    beside = hole & ~cv2.dilate(cable.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    assert abs(float(out[beside].mean()) - float(photo[~hole & ~cable].mean())) < 0.05  # the wall stays the wall
+
+
+def test_no_edge_is_drawn_against_the_network_on_texture_or_from_under_the_mask():
+    from desktop_app.core.inpainting.edges import drawn_edges
+
+    rng = np.random.default_rng(1)
+    photo, hole, cable = _cable_over_wall(rng)
+    faded = run_work(fading_network(cable)(photo, hole))
+    # a network that fills plain wall does not hint at the cable: nothing is drawn against it
+    plain = np.where(hole[:, :, None], np.median(photo[~hole & ~cable], axis=0), photo).astype(np.float32)
+    assert drawn_edges(photo, hole, plain) is None
+    # blotchy texture has strong gradients but no straight edge running on
+    blotches = cv2.GaussianBlur(rng.random((200, 300, 3)).astype(np.float32), (0, 0), 3) * 4 - 1.5
+    blotches = np.clip(blotches, 0, 1).astype(np.float32)
+    assert drawn_edges(blotches, hole, run_work(hazy_network(blotches, hole))) is None
+    # what lies under the mask is never read
+    other = photo.copy()
+    other[hole] = rng.random((int(hole.sum()), 3))
+    a, b = drawn_edges(photo, hole, faded), drawn_edges(other, hole, faded)
+    np.testing.assert_array_equal(a.colour, b.colour)
+    np.testing.assert_array_equal(a.share, b.share)
+
+
+def test_an_edge_that_something_else_crosses_inside_the_hole_is_left_to_the_network():
+    from desktop_app.core.inpainting.edges import drawn_edges
+
+    # a dark post on a light wall, a grey strip passing behind it; the hole over where they meet
+    h, w = 200, 300
+    yy, xx = np.mgrid[:h, :w]
+    truth = np.full((h, w, 3), 0.6, np.float32)
+    truth[(yy >= 85) & (yy < 115)] = 0.3
+    truth[xx >= 160] = 0.05
+    truth = (truth + np.random.default_rng(0).normal(0, 0.01, truth.shape)).astype(np.float32)
+    hole = np.zeros((h, w), np.uint8)
+    cv2.ellipse(hole, (150, 100), (45, 60), 0, 0, 360, 1, -1)
+    hole = hole > 0
+    network = cv2.GaussianBlur(truth, (0, 0), 3)  # it sees the strip go on to the post
+    photo = np.where(hole[:, :, None], 0.5, truth).astype(np.float32)
+    assert drawn_edges(photo, hole, network) is None  # the wall beside the post would cross the strip
+    # the post alone: its edge is drawn
+    alone = truth.copy()
+    alone[(yy >= 85) & (yy < 115) & (xx < 160)] = 0.6
+    assert drawn_edges(np.where(hole[:, :, None], 0.5, alone), hole, cv2.GaussianBlur(alone, (0, 0), 3)) is not None

@@ -5,7 +5,9 @@ the hole about right and its detail wrong: a smooth smudge. Patch synthesis (pat
 real texture and misplaces content. The fill of one window here does both, in the spirit of
 Wexler et al. 2007 and of Content-Aware Fill:
 
-1. the network fills the window: the coarse content;
+1. the network fills the window: the coarse content, into which the straight edges and lines
+   that cross the hole are drawn where the network hints at them (edges.py: a cable the
+   network let fade halfway goes on across);
 2. multi-scale PatchMatch with EM voting fills it again from the photo's own patches, started
    from the network's fill where the network saw the window whole (comparing patches also on
    the network's blurred colours copied worse texture: see patchmatch.patch_copy);
@@ -23,6 +25,8 @@ fills a haze of what it sees.
 A seed also picks how far the copy's own content is trusted over the network's (`copy_content`,
 READINGS): the three variations offered after a run differ where the fill is uncertain.
 
+The edges are drawn again over the finished fill (its content above EDGE_SIGMA).
+
 fullres then matches the seam's colour and the grain (only where the fill is smoother than the
 photo around it) and brings the window back to full size.
 """
@@ -35,6 +39,7 @@ import cv2
 import numpy as np
 
 from desktop_app.core.imaging.tiles import mask_bbox
+from desktop_app.core.inpainting.edges import drawn_edges, put_edges
 from desktop_app.core.inpainting.fullres import Copied, FillFn, local_mean
 from desktop_app.core.work import Work, subrange
 
@@ -57,6 +62,7 @@ AGREE_SIGMA = 6.0  # px at the working scale: the scale at which the copy and th
 AGREE_WITHIN = 0.06  # the copy's content is kept where it is this close to the network's, none from twice that
 PHOTO_DEPTH = 24.0  # px at the working scale: the copy's share deep in the hole, 1 - exp(-(depth / this)^2)
 NETWORK_SHARE = 0.25  # of a window's progress
+EDGE_SIGMA = 1.5  # px: from this scale up the edges drawn across the hole (edges.py) replace the fill's content
 NETWORK_MIN_SIDE = 192  # the network sees a window at half size when that keeps this short side
 
 
@@ -359,6 +365,10 @@ def guided_fill(network: FillFn, seed: int, patch: int = 7, device: str = "cpu",
 
     def fill(window: np.ndarray, hole: np.ndarray) -> Work[np.ndarray]:
         coarse = yield from subrange(coarse_content(network, window, hole), 0.0, NETWORK_SHARE)
+        # the edges and lines that cross the hole, drawn across it where the network hints at
+        # them: into the network's fill, which the copy starts from, and again at the end
+        drawn = drawn_edges(window, hole, coarse)
+        coarse = put_edges(coarse, drawn, hole)
         half_size = min(hole.shape) >= 2 * NETWORK_MIN_SIDE  # the network saw it at half size (coarse_content)
         try:
             # a fill the network made at half size is too smooth to start the search from: the
@@ -373,7 +383,7 @@ def guided_fill(network: FillFn, seed: int, patch: int = 7, device: str = "cpu",
         sigma = low_sigma(coarse, textured.image, hole, low_sigma_start) if half_size else low_sigma_start
         filled = network_lows(window, textured, coarse, hole, sigma)
         filled = copy_content(filled, textured, coarse, hole, sigma, READINGS[seed % len(READINGS)])
-        return Copied(match_detail(filled, hole), textured.source)
+        return Copied(put_edges(match_detail(filled, hole), drawn, hole, EDGE_SIGMA), textured.source)
 
     return fill
 

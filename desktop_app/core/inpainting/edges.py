@@ -1,0 +1,336 @@
+"""Edges and lines that cross a hole, drawn across it.
+
+The network continues what it sees into a hole about right near the hole's edge and fills an
+average deep inside, so a cable or a rail that crosses the hole fades halfway: a gap in the
+cable, however small the hole. Here each straight edge or line that runs into the hole (a
+crossing: a strong, straight gradient a few pixels outside it, the same profile across it
+over a stretch) is paired with one on the far side that continues it (the same direction and
+the same profile, mirrored), in the spirit of Sun et al. 2005's structure propagation. A pair
+is joined by a smooth curve (cubic Hermite, tangent to both edges) and the photo's profile
+across the edge is drawn along it, blended from one end's to the other's.
+
+A pair is drawn only where the network's fill already hints at it (its deviations across the
+curve correlate with the drawn profile's): the network sees the whole window, and a pair it
+does not support is usually two edges that do not belong together. And only where no other
+edge that runs into the hole would cross it: there the colours beside the edge change on the
+way (a dark strip passing behind a post; drawn, the light wall beside the post went on across
+the strip). What is drawn sharpens what the network put there; the change is carried over a
+few bands' widths around it, so the band has no outline of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from desktop_app.core.inpainting.fullres import spread
+
+OUT = 4  # px outside the hole where crossings are looked for
+BACK = (3.0, 15.0)  # px further out (along the edge) over which its profile is read
+HALF_WIDTH = 7  # px: the profile across an edge, each side
+STRENGTH = 0.06  # least gradient (colour, per px) of an edge worth drawing
+COHERENCE = 0.6  # least coherence of the structure tensor at the crossing: a straight edge, not texture
+CROSSING = 0.5  # least |cos| between the edge's direction and the hole's inward normal
+CONTRAST = 0.12  # least range of a profile (its brightest colour minus its darkest)
+PROFILE_DIFF = 0.07  # mean colour difference between two profiles that count as the same, at most...
+PROFILE_SHARE = 0.2  # ...and at most this share of their contrast
+TURN = np.cos(np.radians(25))  # both ends' directions within this angle of the chord between them
+OVER_HOLE = 0.6  # least share of the chord that lies over the hole
+NETWORK_AGREES = 0.4  # least correlation of the network's fill with the drawn profile along the curve
+MIN_APART = 3  # px along the outline between two crossings
+PROFILE = 2 * HALF_WIDTH + 1  # samples across a crossing
+PARALLEL = np.cos(np.radians(20))  # two edges side by side this close in direction make a line...
+LINE_WIDTH = 16  # ...when at most this far apart (px)
+WIDTH_DIFF = 0.3  # the most two crossings' widths may differ (a share of the wider) to be paired
+SHARP = 2  # px each side of an edge where the drawn profile replaces the fill whole
+REACH = 3 * HALF_WIDTH  # px from the drawn edges where the change they made has faded out
+
+
+@dataclass
+class Crossing:
+    at: np.ndarray  # (x, y): OUT px outside the hole, on the edge (or between a line's two edges)
+    into: np.ndarray  # unit (x, y): the edge's direction, into the hole
+    half_width: float  # px: the profile's reach each side (HALF_WIDTH, more for a line's two edges)
+    profile: np.ndarray  # PROFILE x C: the colours across, left to right of `into`, over +-half_width
+
+
+@dataclass
+class Stroke:
+    """A pair's profile drawn along the curve between them."""
+
+    where: np.ndarray  # N x M x 2 (x, y): N steps along the curve, M offsets across it
+    offset: np.ndarray  # N x M: px from the curve (negative: left)
+    half_width: np.ndarray  # N x 1
+    colour: np.ndarray  # N x M x C
+
+
+def find_crossings(image: np.ndarray, hole: np.ndarray) -> list[Crossing]:
+    """The straight edges and lines that run into the hole. The pixels under it are not read."""
+    known = ~hole
+    # the hole's pixels near its edge from the known ones around them (a normalised blur), so
+    # that no gradient is read across the edge from what lies under the mask
+    weight = cv2.GaussianBlur(known.astype(np.float32), (0, 0), 3)
+    fill = cv2.GaussianBlur(np.where(hole[:, :, None], 0, image).astype(np.float32), (0, 0), 3).reshape(image.shape)
+    fill = np.where(hole[:, :, None], fill / np.maximum(weight, 1e-3)[:, :, None], image).astype(np.float32)
+    smooth = cv2.GaussianBlur(fill, (0, 0), 1.0).reshape(fill.shape)
+    jxx = jxy = jyy = np.zeros(hole.shape, np.float32)  # the colour structure tensor
+    for c in range(smooth.shape[2]):
+        gx = cv2.Sobel(smooth[:, :, c], cv2.CV_32F, 1, 0, ksize=3) / 8
+        gy = cv2.Sobel(smooth[:, :, c], cv2.CV_32F, 0, 1, ksize=3) / 8
+        jxx, jxy, jyy = jxx + gx * gx, jxy + gx * gy, jyy + gy * gy
+    jxx, jxy, jyy = (cv2.GaussianBlur(j, (0, 0), 2.5) for j in (jxx, jxy, jyy))
+    distance = cv2.distanceTransform(known.astype(np.uint8), cv2.DIST_L2, 5)
+    inward = np.stack([-cv2.Sobel(distance, cv2.CV_32F, 1, 0, ksize=5),
+                       -cv2.Sobel(distance, cv2.CV_32F, 0, 1, ksize=5)], axis=-1)
+    grown = cv2.dilate(hole.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * OUT + 1,) * 2))
+    contours, _ = cv2.findContours(grown, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    found = []
+    for contour in contours:
+        xs, ys = contour[:, 0, 0], contour[:, 0, 1]
+        if len(xs) < 2 * MIN_APART + 1:
+            continue
+        a, b, d = jxx[ys, xs], jxy[ys, xs], jyy[ys, xs]
+        root = np.sqrt((a - d) ** 2 + 4 * b ** 2)
+        s = 2 * np.sqrt(np.maximum(a + d + root, 0) / 2)  # about the gradient per px
+        coherence = root / np.maximum(a + d, 1e-9)
+        theta = 0.5 * np.arctan2(2 * b, a - d)  # the gradient's direction: the edge runs across it
+        near = np.stack([np.roll(s, k) for k in range(-MIN_APART, MIN_APART + 1)])
+        peak = (s >= near.max(axis=0)) & (s >= STRENGTH) & (coherence >= COHERENCE)
+        peak &= ~np.stack([np.roll(s, k) == s for k in range(1, MIN_APART + 1)]).any(axis=0)  # one of a plateau
+        edges = []  # (position on the contour, at, into) of each edge that crosses the outline
+        for i in np.flatnonzero(peak):
+            x, y = int(xs[i]), int(ys[i])
+            along = np.array([-np.sin(theta[i]), np.cos(theta[i])], np.float32)
+            normal = inward[y, x]
+            if np.hypot(*normal) < 1e-6:
+                continue
+            cos = float(along @ normal) / float(np.hypot(*normal))
+            if abs(cos) >= CROSSING:
+                edges.append((int(i), np.array([x, y], np.float32), along if cos > 0 else -along))
+        for at, into, half_width in _lines(edges, len(xs)):
+            crossing = _read_profile(fill, hole, at, into, half_width)
+            if crossing is not None:
+                found.append(crossing)
+    return found
+
+
+def _lines(edges: list[tuple[int, np.ndarray, np.ndarray]], length: int) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Neighbouring edges on the outline that run side by side (a cable's two sides) as one line
+    between them, with a profile wide enough for both; the other edges alone. Drawn as two
+    edges, a thick cable's profiles held its dark inside at the band's sides, which the network
+    had faded: no test of the band's sides could tell that from another object crossing."""
+    out, used = [], set()
+    for k, (i, at, into) in enumerate(edges):
+        if k in used:
+            continue
+        if k + 1 < len(edges) and k + 1 not in used:
+            j, at2, into2 = edges[k + 1]
+            across = np.array([-into[1], into[0]], np.float32)
+            apart = abs(float((at2 - at) @ across))
+            if (into @ into2 >= PARALLEL and 2 <= apart <= LINE_WIDTH
+                    and min(j - i, length - (j - i)) <= apart / CROSSING + 2):
+                direction = into + into2
+                out.append(((at + at2) / 2, direction / np.hypot(*direction), apart / 2 + HALF_WIDTH))
+                used.update((k, k + 1))
+                continue
+        out.append((at, into, float(HALF_WIDTH)))
+    return out
+
+
+def _read_profile(fill: np.ndarray, hole: np.ndarray, at: np.ndarray, into: np.ndarray,
+                  half_width: float) -> Crossing | None:
+    """The crossing at `at` with its profile read over BACK px further out, or None where the
+    profile runs under the hole or out of the window, is too faint, or bends."""
+    h, w = hole.shape
+    across = np.array([-into[1], into[0]], np.float32)  # left of `into`
+    backs = np.linspace(*BACK, 5, dtype=np.float32)
+    offsets = np.linspace(-half_width, half_width, PROFILE, dtype=np.float32)
+    grid = at - backs[:, None, None] * into + offsets[None, :, None] * across
+    gi = np.round(grid).astype(int)
+    if gi.min() < 0 or (gi[..., 0] >= w).any() or (gi[..., 1] >= h).any() or hole[gi[..., 1], gi[..., 0]].any():
+        return None
+    samples = _sample(fill, grid)  # 5 stretches x offsets x C
+    profile = samples.mean(axis=0)
+    contrast = float(np.ptp(profile, axis=0).max())
+    # straight on: the profile the same 6 px further along
+    bends = max(float(np.abs(samples[k] - samples[k + 2]).mean()) for k in range(len(samples) - 2))
+    if contrast < CONTRAST or bends > min(PROFILE_DIFF, PROFILE_SHARE * contrast):
+        return None
+    return Crossing(at, into, half_width, profile)
+
+
+def _sample(image: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Bilinear samples of `image` (H x W x C) at `pts` (..., 2) of (x, y)."""
+    flat = pts.reshape(-1, 1, 2).astype(np.float32)
+    out = cv2.remap(image, flat[..., 0], flat[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(pts.shape[:-1] + (image.shape[2],))
+
+
+def stroke(a: Crossing, b: Crossing) -> Stroke:
+    """The curve from `a` to `b` (cubic Hermite, leaving `a` along its edge and arriving at `b`
+    against its), with the profile across it blended from `a`'s to `b`'s (mirrored), its
+    width too."""
+    length = float(np.hypot(*(b.at - a.at)))
+    t = np.linspace(0, 1, int(2 * length) + 2, dtype=np.float32)[:, None]
+    ta, tb = length * a.into, -length * b.into
+    point = (2 * t**3 - 3 * t**2 + 1) * a.at + (t**3 - 2 * t**2 + t) * ta + (3 * t**2 - 2 * t**3) * b.at + (t**3 - t**2) * tb
+    slope = (6 * t**2 - 6 * t) * (a.at - b.at) + (3 * t**2 - 4 * t + 1) * ta + (3 * t**2 - 2 * t) * tb
+    slope /= np.maximum(np.hypot(slope[:, :1], slope[:, 1:]), 1e-6)
+    across = np.concatenate([-slope[:, 1:], slope[:, :1]], axis=1)
+    half_width = (1 - t) * a.half_width + t * b.half_width  # N x 1
+    u = np.linspace(-1, 1, 2 * int(np.ceil(2 * max(a.half_width, b.half_width))) + 1, dtype=np.float32)
+    offset = u[None, :] * half_width  # half a pixel apart at most
+    samples = np.linspace(-1, 1, PROFILE)
+    pa = np.stack([np.interp(u, samples, a.profile[:, c]) for c in range(a.profile.shape[1])], axis=1)
+    pb = np.stack([np.interp(u, samples, b.profile[::-1, c]) for c in range(b.profile.shape[1])], axis=1)
+    return Stroke(point[:, None, :] + offset[:, :, None] * across[:, None, :], offset, half_width,
+                  ((1 - t)[:, :, None] * pa + t[:, :, None] * pb).astype(np.float32))
+
+
+def network_agrees(s: Stroke, coarse: np.ndarray, hole: np.ndarray) -> bool:
+    """Whether the network's fill `coarse`, across the curve inside the hole, deviates from its
+    mean the way the drawn profile does (correlation of at least NETWORK_AGREES)."""
+    h, w = hole.shape
+    xi, yi = np.round(s.where[..., 0]).astype(int), np.round(s.where[..., 1]).astype(int)
+    inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+    inside[inside] = hole[yi[inside], xi[inside]]
+    rows = inside.all(axis=1)  # the steps whose whole profile lies over the hole
+    if rows.sum() < 3:
+        return False
+    drawn = s.colour[rows]
+    net = coarse[yi[rows], xi[rows]]
+    drawn = drawn - drawn.mean(axis=1, keepdims=True)
+    net = net - net.mean(axis=1, keepdims=True)
+    num = float((drawn * net).sum())
+    den = float(np.sqrt((drawn**2).sum() * (net**2).sum()))
+    return den > 0 and num / den >= NETWORK_AGREES
+
+
+def pair_strokes(crossings: list[Crossing], hole: np.ndarray, coarse: np.ndarray) -> list[Stroke]:
+    """Crossings paired one to one where one continues the other across the hole (opposite
+    directions along the chord between them, the same profile mirrored, the chord over the
+    hole, the network agreeing), the closest profiles first; their strokes."""
+    options = []
+    for i, a in enumerate(crossings):
+        for j in range(i + 1, len(crossings)):
+            b = crossings[j]
+            chord = b.at - a.at
+            length = float(np.hypot(*chord))
+            if length < 2 * HALF_WIDTH:
+                continue
+            u = chord / length
+            if a.into @ u < TURN or -(b.into @ u) < TURN or \
+                    abs(a.half_width - b.half_width) > WIDTH_DIFF * max(a.half_width, b.half_width):
+                continue
+            diff = float(np.abs(a.profile - b.profile[::-1]).mean())
+            contrast = float(np.minimum(np.ptp(a.profile, axis=0), np.ptp(b.profile, axis=0)).max())
+            if diff > min(PROFILE_DIFF, PROFILE_SHARE * contrast):
+                continue
+            line = np.round(a.at + np.linspace(0, 1, max(2, int(length)))[:, None] * chord).astype(int)
+            if hole[line[:, 1], line[:, 0]].mean() < OVER_HOLE:
+                continue
+            options.append((diff, i, j))
+    used: set[int] = set()
+    strokes = []
+    rays = [_ray(c, hole) for c in crossings]
+    for _, i, j in sorted(options):
+        if i in used or j in used:
+            continue
+        s = stroke(crossings[i], crossings[j])
+        others = [r for k, r in enumerate(rays) if k not in (i, j)]
+        if network_agrees(s, coarse, hole) and not _crossed(s, others, hole.shape):
+            used.update((i, j))
+            strokes.append(s)
+    return strokes
+
+
+def _ray(c: Crossing, hole: np.ndarray) -> np.ndarray:
+    """The points (K x 2, 1 px apart) where `c`'s edge would run on straight over the hole,
+    from where it enters the hole to where it first leaves it."""
+    h, w = hole.shape
+    pts = c.at + np.arange(0, h + w, dtype=np.float32)[:, None] * c.into
+    xi, yi = np.round(pts[:, 0]).astype(int), np.round(pts[:, 1]).astype(int)
+    inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+    over = np.zeros(len(pts), bool)
+    over[inside] = hole[yi[inside], xi[inside]]
+    if not over.any():
+        return pts[:0]
+    start = int(np.argmax(over))
+    stop = start + (int(np.argmin(over[start:])) if not over[start:].all() else len(over) - start)
+    return pts[start:stop]
+
+
+def _crossed(s: Stroke, rays: list[np.ndarray], shape: tuple[int, int]) -> bool:
+    """Whether another edge that runs into the hole would cross the stroke's curve: then
+    something else passes the edge inside the hole (a dark strip behind a post), and the
+    colours beside the edge at its ends (the light wall) do not hold all along it."""
+    h, w = shape
+    curve = np.round(s.where[:, s.where.shape[1] // 2]).astype(int)
+    on = (curve[:, 0] >= 0) & (curve[:, 0] < w) & (curve[:, 1] >= 0) & (curve[:, 1] < h)
+    path = np.zeros(shape, np.uint8)
+    path[curve[on, 1], curve[on, 0]] = 1
+    path = cv2.dilate(path, np.ones((3, 3), np.uint8)) > 0  # a ray 1 px apart steps over no diagonal
+    for ray in rays:
+        xi, yi = np.round(ray[:, 0]).astype(int), np.round(ray[:, 1]).astype(int)
+        if path[yi, xi].any():  # a ray's points lie in the window (_ray)
+            return True
+    return False
+
+
+@dataclass
+class Drawn:
+    """Edges drawn across a hole (drawn_edges)."""
+
+    colour: np.ndarray  # H x W x C
+    share: np.ndarray  # H x W, 0-1: how much the colours count, inside the hole only
+
+
+def drawn_edges(image: np.ndarray, hole: np.ndarray, coarse: np.ndarray) -> Drawn | None:
+    """The edges and lines crossing the hole of `image`, drawn across it where the network's fill
+    `coarse` hints at them, or None where there are none."""
+    strokes = pair_strokes(find_crossings(image, hole), hole, coarse)
+    if not strokes:
+        return None
+    h, w = hole.shape
+    total = np.zeros(coarse.shape, np.float32)
+    weight = np.zeros(hole.shape, np.float32)
+    for s in strokes:
+        # whole over the edge itself, fading out towards the band's sides: a band that ended
+        # within a few px drew its own outline where the fill beside it differed (a light halo
+        # the network left beside a dark edge became a thin line along it)
+        fade = np.clip((s.half_width - np.abs(s.offset)) / (HALF_WIDTH - SHARP), 0, 1)
+        xi, yi = np.round(s.where[..., 0]).astype(int), np.round(s.where[..., 1]).astype(int)
+        ok = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+        wgt = fade[ok]
+        np.add.at(total, (yi[ok], xi[ok]), s.colour[ok] * wgt[:, None])
+        np.add.at(weight, (yi[ok], xi[ok]), wgt)
+    colour = total / np.maximum(weight, 1e-6)[:, :, None]
+    # a pixel a band reaches is usually hit several times (steps of half a pixel)
+    share = np.clip(weight / max(1e-6, float(np.median(weight[weight > 0]))), 0, 1)
+    return Drawn(colour, cv2.GaussianBlur(share, (0, 0), 0.7) * hole)
+
+
+def put_edges(filled: np.ndarray, edges: Drawn | None, hole: np.ndarray, sigma: float = 0.0) -> np.ndarray:
+    """`filled` with the drawn edges' content above `sigma` (a Gaussian; all of it at 0) over
+    their middle, its own finer detail kept. The change made there is carried smoothly into
+    the rest of the hole (push-pull, none at the hole's edge), fading out REACH px from the
+    band: replaced in the band only, the fill beside it (the network's haze of sky and hill, a
+    light halo beside a dark edge) met the band at a line of its own."""
+    if edges is None:
+        return filled
+    colour, share = edges.colour, edges.share
+    filled = filled.astype(np.float32)
+    if sigma > 0:
+        def blur(x: np.ndarray) -> np.ndarray:
+            return cv2.GaussianBlur(x, (0, 0), sigma).reshape(x.shape)
+
+        colour = blur(colour) + filled - blur(filled)
+    middle = share >= 0.99
+    change = np.where(middle[:, :, None], colour - filled, 0.0).astype(np.float32)
+    change = spread(change, middle | ~hole)
+    # ...over a few bands' widths: further on the fill is what the network made of it
+    reach = cv2.distanceTransform((~middle).astype(np.uint8), cv2.DIST_L2, 5)
+    change *= np.clip(1 - reach / REACH, 0, 1)[:, :, None]
+    return np.where(hole[:, :, None], filled + change, filled)
