@@ -87,6 +87,14 @@ def test_edits_of_a_killed_session_are_recovered(qtbot, make_window, photo_path,
     assert doc.modified and window.isWindowModified()
     assert doc.path == photo_path
     assert photo_path.read_bytes() == original, "recovery does not touch the photo's file"
+    # the edits are one step over the photo as on disk: Undo shows it, unmodified
+    assert doc.history.titles() == ["Recovered edits"] and window.act_undo.isEnabled()
+    from desktop_app.core.imaging.io import load_image
+    worker = window.undo()
+    if worker is not None:
+        qtbot.waitUntil(lambda: window.job is None, timeout=10000)
+    np.testing.assert_array_equal(doc.image, load_image(photo_path)[0])
+    assert not doc.modified and not window.isWindowModified()
 
     again = make_window()  # the crashed session's files were taken over: nothing more to offer
     assert again.offer_recovery() is None and again.dialogs.questions == []

@@ -2,8 +2,9 @@
 data folder, and the next start offers to bring it back.
 
 Each running app owns one folder `recovery/<pid>-<start time>/` holding `image.npy` (uint16),
-`mask.npy` (uint16), and `state.json` (source path, metadata, history titles). A folder whose
-process is gone is a crash left-over; a clean exit deletes its own folder.
+`mask.npy` (uint16), and `state.json` (source path, title, metadata, time). A folder whose
+process is gone is a crash left-over; a clean exit deletes its own folder. Recovered, the edits
+are one undo step over the file they were made on (the undo history itself is not kept).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 import numpy as np
 
 from desktop_app.core.imaging.convert import to_uint16
+
+RECOVERED_STEP = "Recovered edits"
 
 
 @dataclass
@@ -61,6 +64,19 @@ def _meta_to_json(meta: Any) -> dict[str, Any] | None:
     for k, v in asdict(meta).items():
         out[k] = {"b64": base64.b64encode(v).decode()} if isinstance(v, bytes) else v
     return out
+
+
+def _file_pixels(source: str | None, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The pixels of the file at `source` where it still opens to `shape`, else None."""
+    if not source:
+        return None
+    from desktop_app.core.imaging.io import load_image
+
+    try:
+        pixels, _ = load_image(source)
+    except Exception:  # noqa: BLE001 - gone, unreadable, no longer an image: the pixels alone
+        return None
+    return pixels if pixels.shape == tuple(shape) else None
 
 
 def _meta_from_json(data: dict[str, Any] | None) -> Any:
@@ -118,14 +134,23 @@ class RecoveryStore:
 
     @staticmethod
     def load(session: RecoveredSession):
+        """The recovered document: its pixels one undo step ("Recovered edits") over the file it
+        was last opened or saved as, so Undo and before/after show that file; the pixels alone
+        where the file is gone, unreadable or of another size."""
         from desktop_app.core.document.document import Document
 
         state = json.loads((session.folder / "state.json").read_text())
-        image = np.load(session.folder / "image.npy").astype(np.float32) / 65535.0
+        stored = np.load(session.folder / "image.npy")
+        image = stored.astype(np.float32) / 65535.0
         mask = np.load(session.folder / "mask.npy").astype(np.float32) / 65535.0
-        doc = Document(image, _meta_from_json(state.get("meta")), state.get("source"))
+        meta, source = _meta_from_json(state.get("meta")), state.get("source")
+        on_file = _file_pixels(source, stored.shape)
+        doc = Document(image if on_file is None else on_file, meta, source)
+        if on_file is not None and not np.array_equal(to_uint16(on_file), stored):
+            doc.set_image(image, RECOVERED_STEP)
         doc.mask = mask
-        doc.saved_id = -1  # recovered edits are unsaved
+        if not doc.modified:
+            doc.saved_id = -1  # recovered edits (a mask alone, too) are unsaved
         return doc
 
     @staticmethod
