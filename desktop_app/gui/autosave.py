@@ -8,7 +8,7 @@ import os
 import threading
 import time
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 
 from desktop_app import APP_NAME
 from desktop_app.core.document import Document
@@ -85,7 +85,14 @@ class Autosave:
         return None
 
     def recover(self, session: RecoveredSession) -> Document:
-        doc = RecoveryStore.load(session)
+        # reads the kept pixels and the file they were made on (a large RAW: seconds)
+        self.w.setCursor(Qt.CursorShape.WaitCursor)
+        self.w.statusBar().showMessage(f"Recovering the edits of {session.title}...")
+        self.w.statusBar().repaint()  # shown now: the load below holds this thread
+        try:
+            doc = RecoveryStore.load(session)
+        finally:
+            self.w.unsetCursor()
         self.w.set_document(doc, None, name=f"the recovered edits of {session.title}")
         RecoveryStore.discard(session)
         self.saved_state = None  # write our own copy at the next tick
