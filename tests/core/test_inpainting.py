@@ -813,3 +813,27 @@ def test_an_edge_that_something_else_crosses_inside_the_hole_is_left_to_the_netw
     alone = truth.copy()
     alone[(yy >= 85) & (yy < 115) & (xx < 160)] = 0.6
     assert drawn_edges(np.where(hole[:, :, None], 0.5, alone), hole, cv2.GaussianBlur(alone, (0, 0), 3)) is not None
+
+
+def test_one_side_of_a_thick_cable_is_not_drawn_without_the_other():
+    from desktop_app.core.inpainting.edges import HALF_WIDTH, Crossing, find_crossings, pair_strokes
+
+    h, w = 200, 300
+    yy = np.mgrid[:h, :w][0]
+    hole = np.zeros((h, w), bool)
+    hole[40:160, 100:200] = True
+    # a cable 30 px thick (too thick to read as one line) across the hole: each of its edges
+    # is known to have the other beside it; a lone edge (a wall's) is not
+    cable = np.where(((yy >= 85) & (yy < 115))[:, :, None], 0.1, 0.8).astype(np.float32).repeat(3, axis=2)
+    edges = [c for c in find_crossings(cable, hole) if c.half_width == HALF_WIDTH]
+    assert len(edges) == 4 and all(c.beside for c in edges)
+    wall = np.where((yy >= 85)[:, :, None], 0.1, 0.8).astype(np.float32).repeat(3, axis=2)
+    lone = find_crossings(wall, hole)
+    assert len(lone) == 2 and not any(c.beside for c in lone)
+    # where the outline met the cable's other edge too flatly to find it on one side, the edge
+    # found there is not joined to one side of the cable on the other: half a cable with a step
+    left = next(c for c in lone if c.at[0] < 150)
+    right = next(c for c in edges if c.at[0] > 150 and abs(c.at[1] - 85) < 3)
+    network = cv2.GaussianBlur(cable, (0, 0), 4)
+    assert len(pair_strokes([left, Crossing(right.at, right.into, right.half_width, right.profile)], hole, network)) == 1
+    assert pair_strokes([left, right], hole, network) == []

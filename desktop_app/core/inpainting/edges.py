@@ -43,6 +43,7 @@ MIN_APART = 3  # px along the outline between two crossings
 PROFILE = 2 * HALF_WIDTH + 1  # samples across a crossing
 PARALLEL = np.cos(np.radians(20))  # two edges side by side this close in direction make a line...
 LINE_WIDTH = 16  # ...when at most this far apart (px)
+BAND_WIDTH = 40  # px: an edge one side of a band this wide pairs only with one that is too (_mark_beside)
 WIDTH_DIFF = 0.3  # the most two crossings' widths may differ (a share of the wider) to be paired
 SHARP = 2  # px each side of an edge where the drawn profile replaces the fill whole
 REACH = 3 * HALF_WIDTH  # px from the drawn edges where the change they made has faded out
@@ -54,6 +55,7 @@ class Crossing:
     into: np.ndarray  # unit (x, y): the edge's direction, into the hole
     half_width: float  # px: the profile's reach each side (HALF_WIDTH, more for a line's two edges)
     profile: np.ndarray  # PROFILE x C: the colours across, left to right of `into`, over +-half_width
+    beside: bool = False  # one side of a band up to BAND_WIDTH wide (a thick cable): _mark_beside
 
 
 @dataclass
@@ -109,34 +111,74 @@ def find_crossings(image: np.ndarray, hole: np.ndarray) -> list[Crossing]:
             cos = float(along @ normal) / float(np.hypot(*normal))
             if abs(cos) >= CROSSING:
                 edges.append((int(i), np.array([x, y], np.float32), along if cos > 0 else -along))
-        for at, into, half_width in _lines(edges, len(xs)):
+        read = []
+        for at, into, half_width, place in _lines(edges, len(xs)):
             crossing = _read_profile(fill, hole, at, into, half_width)
             if crossing is not None:
-                found.append(crossing)
+                read.append((place, crossing))
+        _mark_beside(read, len(xs))
+        found.extend(c for _, c in read)
     return found
 
 
-def _lines(edges: list[tuple[int, np.ndarray, np.ndarray]], length: int) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """Neighbouring edges on the outline that run side by side (a cable's two sides) as one line
-    between them, with a profile wide enough for both; the other edges alone. Drawn as two
-    edges, a thick cable's profiles held its dark inside at the band's sides, which the network
-    had faded: no test of the band's sides could tell that from another object crossing."""
+def _lines(edges: list[tuple[int, np.ndarray, np.ndarray]], length: int
+           ) -> list[tuple[np.ndarray, np.ndarray, float, int]]:
+    """Neighbouring edges on the outline that run side by side (a cable's two sides) within
+    LINE_WIDTH px as one line between them, with a profile wide enough for both; the other
+    edges alone; each with its place on the outline. Drawn as two edges, a thick cable's
+    profiles held its dark inside at the band's sides, which the network had faded: no test
+    of the band's sides could tell that from another object crossing."""
     out, used = [], set()
     for k, (i, at, into) in enumerate(edges):
         if k in used:
             continue
-        if k + 1 < len(edges) and k + 1 not in used:
-            j, at2, into2 = edges[k + 1]
-            across = np.array([-into[1], into[0]], np.float32)
-            apart = abs(float((at2 - at) @ across))
-            if (into @ into2 >= PARALLEL and 2 <= apart <= LINE_WIDTH
-                    and min(j - i, length - (j - i)) <= apart / CROSSING + 2):
-                direction = into + into2
-                out.append(((at + at2) / 2, direction / np.hypot(*direction), apart / 2 + HALF_WIDTH))
-                used.update((k, k + 1))
-                continue
-        out.append((at, into, float(HALF_WIDTH)))
+        if k + 1 < len(edges) and k + 1 not in used and _side_by_side(edges[k], edges[k + 1], length, LINE_WIDTH):
+            at2, into2 = edges[k + 1][1:]
+            apart = abs(float((at2 - at) @ np.array([-into[1], into[0]], np.float32)))
+            direction = into + into2
+            out.append(((at + at2) / 2, direction / np.hypot(*direction), apart / 2 + HALF_WIDTH, i))
+            used.update((k, k + 1))
+            continue
+        out.append((at, into, float(HALF_WIDTH), i))
     return out
+
+
+def _side_by_side(a: tuple[int, np.ndarray, np.ndarray], b: tuple[int, np.ndarray, np.ndarray], length: int,
+                  width: float) -> bool:
+    """Whether two edges (place on the outline, at, into) run side by side within `width` px,
+    next to each other on an outline of `length` px."""
+    (i, at, into), (j, at2, into2) = a, b
+    apart = abs(float((at2 - at) @ np.array([-into[1], into[0]], np.float32)))
+    return (float(into @ into2) >= PARALLEL and 2 <= apart <= width
+            and min(abs(j - i), length - abs(j - i)) <= apart / CROSSING + 2)
+
+
+def _mark_beside(crossings: list[tuple[int, Crossing]], length: int) -> None:
+    """Mark each edge (not line) that is one side of a band too wide to read as a line (a thick
+    cable): another edge runs beside it within BAND_WIDTH, next on the outline, and what lies
+    between the two is darker, or lighter, than both their other sides. Such an edge pairs
+    only with another such (pair_strokes): joined to a lone edge, as where the outline met the
+    band's other side too flatly to find it, half a brushed-over cable went on, with a step
+    where it met the rest."""
+    edges = [(i, c) for i, c in crossings if c.half_width == HALF_WIDTH]
+
+    def inside_of(c: Crossing, d: Crossing) -> tuple[np.ndarray, np.ndarray]:
+        """`c`'s colour on the side towards `d`, and on the side away from it."""
+        towards = float((d.at - c.at) @ np.array([-c.into[1], c.into[0]], np.float32)) > 0
+        return (c.profile[-1], c.profile[0]) if towards else (c.profile[0], c.profile[-1])
+
+    for k, (i, c) in enumerate(edges):
+        for m in (k - 1, k + 1):
+            if 0 <= m < len(edges):
+                j, d = edges[m]
+                if not _side_by_side((i, c.at, c.into), (j, d.at, d.into), length, BAND_WIDTH):
+                    continue
+                (between, out_c), (between_d, out_d) = inside_of(c, d), inside_of(d, c)
+                middle = (between + between_d) / 2
+                # a band: what lies between the two is darker, or lighter, than both sides
+                if min(float((out_c - middle).mean()), float((out_d - middle).mean())) >= CONTRAST / 2 or \
+                        max(float((out_c - middle).mean()), float((out_d - middle).mean())) <= -CONTRAST / 2:
+                    c.beside = True
 
 
 def _read_profile(fill: np.ndarray, hole: np.ndarray, at: np.ndarray, into: np.ndarray,
@@ -210,8 +252,9 @@ def network_agrees(s: Stroke, coarse: np.ndarray, hole: np.ndarray) -> bool:
 
 def pair_strokes(crossings: list[Crossing], hole: np.ndarray, coarse: np.ndarray) -> list[Stroke]:
     """Crossings paired one to one where one continues the other across the hole (opposite
-    directions along the chord between them, the same profile mirrored, the chord over the
-    hole, the network agreeing), the closest profiles first; their strokes."""
+    directions along the chord between them, the same profile mirrored and width, both one side
+    of a band or neither, the chord over the hole, the network agreeing, no other edge across),
+    the closest profiles first; their strokes."""
     options = []
     for i, a in enumerate(crossings):
         for j in range(i + 1, len(crossings)):
@@ -221,7 +264,7 @@ def pair_strokes(crossings: list[Crossing], hole: np.ndarray, coarse: np.ndarray
             if length < 2 * HALF_WIDTH:
                 continue
             u = chord / length
-            if a.into @ u < TURN or -(b.into @ u) < TURN or \
+            if a.into @ u < TURN or -(b.into @ u) < TURN or a.beside != b.beside or \
                     abs(a.half_width - b.half_width) > WIDTH_DIFF * max(a.half_width, b.half_width):
                 continue
             diff = float(np.abs(a.profile - b.profile[::-1]).mean())
