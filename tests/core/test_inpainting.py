@@ -815,7 +815,7 @@ def test_an_edge_that_something_else_crosses_inside_the_hole_is_left_to_the_netw
     assert drawn_edges(np.where(hole[:, :, None], 0.5, alone), hole, cv2.GaussianBlur(alone, (0, 0), 3)) is not None
 
 
-def test_one_side_of_a_thick_cable_is_not_drawn_without_the_other():
+def test_one_side_of_a_thick_cable_goes_on_only_with_the_other():
     from desktop_app.core.inpainting.edges import HALF_WIDTH, Crossing, find_crossings, pair_strokes
 
     h, w = 200, 300
@@ -837,3 +837,10 @@ def test_one_side_of_a_thick_cable_is_not_drawn_without_the_other():
     network = cv2.GaussianBlur(cable, (0, 0), 4)
     assert len(pair_strokes([left, Crossing(right.at, right.into, right.half_width, right.profile)], hole, network)) == 1
     assert pair_strokes([left, right], hole, network) == []
+    # with the band's other side at hand, it is run on straight to where the outline hid it,
+    # and the whole cable goes on
+    other = right.beside
+    assert other is not None and abs(other.at[1] - 115) < 3
+    strokes = pair_strokes([left, right, other], hole, network)
+    rows = sorted(float(np.median(st.where[:, st.where.shape[1] // 2, 1])) for st in strokes)
+    assert len(rows) == 2 and abs(rows[0] - 85) < 2 and abs(rows[1] - 115) < 2, rows  # both sides of the cable

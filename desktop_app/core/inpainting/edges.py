@@ -55,7 +55,7 @@ class Crossing:
     into: np.ndarray  # unit (x, y): the edge's direction, into the hole
     half_width: float  # px: the profile's reach each side (HALF_WIDTH, more for a line's two edges)
     profile: np.ndarray  # PROFILE x C: the colours across, left to right of `into`, over +-half_width
-    beside: bool = False  # one side of a band up to BAND_WIDTH wide (a thick cable): _mark_beside
+    beside: "Crossing | None" = None  # the band's other side, where this is one side of a band (_mark_beside)
 
 
 @dataclass
@@ -178,7 +178,7 @@ def _mark_beside(crossings: list[tuple[int, Crossing]], length: int) -> None:
                 # a band: what lies between the two is darker, or lighter, than both sides
                 if min(float((out_c - middle).mean()), float((out_d - middle).mean())) >= CONTRAST / 2 or \
                         max(float((out_c - middle).mean()), float((out_d - middle).mean())) <= -CONTRAST / 2:
-                    c.beside = True
+                    c.beside = d
 
 
 def _read_profile(fill: np.ndarray, hole: np.ndarray, at: np.ndarray, into: np.ndarray,
@@ -251,42 +251,79 @@ def network_agrees(s: Stroke, coarse: np.ndarray, hole: np.ndarray) -> bool:
 
 
 def pair_strokes(crossings: list[Crossing], hole: np.ndarray, coarse: np.ndarray) -> list[Stroke]:
-    """Crossings paired one to one where one continues the other across the hole (opposite
-    directions along the chord between them, the same profile mirrored and width, both one side
-    of a band or neither, the chord over the hole, the network agreeing, no other edge across),
-    the closest profiles first; their strokes."""
+    """Crossings paired one to one where one continues the other across the hole (`_fits`: the
+    same direction, profile and width; both one side of a band or neither; the network agreeing,
+    no other edge across), the closest profiles first; their strokes. A lone edge that fits one
+    side of a band is paired with it only together with the band's other side, run on straight
+    across the hole to where the outline hid it (both drawn, or neither)."""
     options = []
     for i, a in enumerate(crossings):
         for j in range(i + 1, len(crossings)):
-            b = crossings[j]
-            chord = b.at - a.at
-            length = float(np.hypot(*chord))
-            if length < 2 * HALF_WIDTH:
-                continue
-            u = chord / length
-            if a.into @ u < TURN or -(b.into @ u) < TURN or a.beside != b.beside or \
-                    abs(a.half_width - b.half_width) > WIDTH_DIFF * max(a.half_width, b.half_width):
-                continue
-            diff = float(np.abs(a.profile - b.profile[::-1]).mean())
-            contrast = float(np.minimum(np.ptp(a.profile, axis=0), np.ptp(b.profile, axis=0)).max())
-            if diff > min(PROFILE_DIFF, PROFILE_SHARE * contrast):
-                continue
-            line = np.round(a.at + np.linspace(0, 1, max(2, int(length)))[:, None] * chord).astype(int)
-            if hole[line[:, 1], line[:, 0]].mean() < OVER_HOLE:
-                continue
-            options.append((diff, i, j))
+            diff = _fits(a, crossings[j], hole)
+            if diff is not None:
+                options.append((diff, i, j))
     used: set[int] = set()
-    strokes = []
+    strokes: list[Stroke] = []
     rays = [_ray(c, hole) for c in crossings]
+
+    def drawn(pairs: list[tuple[Crossing, Crossing]], ends: set[int]) -> list[Stroke] | None:
+        made = [stroke(a, b) for a, b in pairs]
+        others = [r for k, r in enumerate(rays) if k not in ends]
+        if all(network_agrees(m, coarse, hole) and not _crossed(m, others, hole.shape) for m in made):
+            return made
+        return None
+
     for _, i, j in sorted(options):
+        a, b = crossings[i], crossings[j]
         if i in used or j in used:
             continue
-        s = stroke(crossings[i], crossings[j])
-        others = [r for k, r in enumerate(rays) if k not in (i, j)]
-        if network_agrees(s, coarse, hole) and not _crossed(s, others, hole.shape):
-            used.update((i, j))
-            strokes.append(s)
+        if (a.beside is None) == (b.beside is None):
+            pairs, ends = [(a, b)], {i, j}
+        else:  # a lone edge and one side of a band
+            lone, side = (a, b) if a.beside is None else (b, a)
+            other = next((k for k, c in enumerate(crossings) if c is side.beside), None)
+            if other is None or other in used or len(rays[other]) == 0:
+                continue
+            hidden = _hidden_end(crossings[other], rays[other], hole)
+            if hidden is None:
+                continue
+            pairs, ends = [(lone, side), (hidden, crossings[other])], {i, j, other}
+        made = drawn(pairs, ends)
+        if made is not None:
+            used.update(ends)
+            strokes.extend(made)
     return strokes
+
+
+def _fits(a: Crossing, b: Crossing, hole: np.ndarray) -> float | None:
+    """How far apart the profiles of two crossings that could continue each other are (mean
+    colour difference), or None where they cannot: directions within TURN of the chord between
+    them, profiles alike (mirrored) and widths within WIDTH_DIFF, the chord over the hole."""
+    chord = b.at - a.at
+    length = float(np.hypot(*chord))
+    if length < 2 * HALF_WIDTH:
+        return None
+    u = chord / length
+    if a.into @ u < TURN or -(b.into @ u) < TURN or \
+            abs(a.half_width - b.half_width) > WIDTH_DIFF * max(a.half_width, b.half_width):
+        return None
+    diff = float(np.abs(a.profile - b.profile[::-1]).mean())
+    contrast = float(np.minimum(np.ptp(a.profile, axis=0), np.ptp(b.profile, axis=0)).max())
+    if diff > min(PROFILE_DIFF, PROFILE_SHARE * contrast):
+        return None
+    line = np.round(a.at + np.linspace(0, 1, max(2, int(length)))[:, None] * chord).astype(int)
+    return diff if hole[line[:, 1], line[:, 0]].mean() >= OVER_HOLE else None
+
+
+def _hidden_end(c: Crossing, ray: np.ndarray, hole: np.ndarray) -> Crossing | None:
+    """Where `c`'s edge, run on straight over the hole (`ray`), comes out on the far side: a
+    crossing there with `c`'s profile mirrored, or None where that lies outside the window."""
+    h, w = hole.shape
+    at = ray[-1] + (OUT + 1) * c.into
+    x, y = int(round(float(at[0]))), int(round(float(at[1])))
+    if not (0 <= x < w and 0 <= y < h) or hole[y, x]:
+        return None
+    return Crossing(at.astype(np.float32), -c.into, c.half_width, c.profile[::-1].copy())
 
 
 def _ray(c: Crossing, hole: np.ndarray) -> np.ndarray:
