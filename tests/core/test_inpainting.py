@@ -844,3 +844,15 @@ def test_one_side_of_a_thick_cable_goes_on_only_with_the_other():
     strokes = pair_strokes([left, right, other], hole, network)
     rows = sorted(float(np.median(st.where[:, st.where.shape[1] // 2, 1])) for st in strokes)
     assert len(rows) == 2 and abs(rows[0] - 85) < 2 and abs(rows[1] - 115) < 2, rows  # both sides of the cable
+
+
+def test_a_hard_mask_grows_as_a_soft_one_would():
+    from desktop_app.core.inpainting.remove import grow_mask
+
+    rng = np.random.default_rng(3)
+    hard = (cv2.GaussianBlur(rng.random((300, 400)).astype(np.float32), (0, 0), 8) > 0.52).astype(np.float32)
+    soft = hard.copy()
+    soft[0, 0] = 0.5  # one soft value, far from the rest: the grey dilation's own path
+    grown, reference = grow_mask(hard, 9), grow_mask(soft, 9)
+    assert grown.dtype == np.float32 and grown.sum() > 1.5 * hard.sum()
+    np.testing.assert_array_equal(grown[20:, 20:], reference[20:, 20:])
