@@ -40,6 +40,7 @@ from desktop_app.gui.prompts import Prompts
 from desktop_app.gui.selection_tools import SelectionTools
 from desktop_app.gui.settings import Settings
 from desktop_app.gui.scrolling import scrolling
+from desktop_app.gui.theme import rest_progress
 from desktop_app.gui.workers import WorkerThread
 
 
@@ -212,6 +213,8 @@ class MainWindow(Prompts, QMainWindow):
 
     def _busy_changed(self, busy: bool) -> None:
         self.ops_panel.set_running(busy, self.job.title if busy and self.job else self.runner.outcome)
+        if not busy:
+            rest_progress(self.job_progress)
         self.job_progress.setVisible(busy)
         if not busy:
             self.job_label.setText("")

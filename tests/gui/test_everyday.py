@@ -289,3 +289,30 @@ def test_the_generate_buttons_stay_in_view_under_the_grid(qtbot, window):
     qtbot.wait(20)
     for w in (panel.generate_button, panel.interpolate_button, panel.open_button, panel.paste_button):
         assert w.visibleRegion().boundingRect() == w.rect(), w.objectName()  # the grid scrolls, not the panel
+
+
+def test_the_window_sits_still_after_a_job(qtbot, window, photo_path):
+    """Fusion kept animating a progress bar that had been indeterminate (opening a photo),
+    60 repaints a second with the app idle: 5 % of a core, a laptop's fan."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication, QProgressBar
+
+    window.open_path(str(photo_path))
+    wait_idle(qtbot, window)
+    qtbot.wait(100)
+
+    class Paints(QObject):
+        count = 0
+
+        def eventFilter(self, watched, event):
+            if event.type() == QEvent.Type.Paint and isinstance(watched, QProgressBar):
+                Paints.count += 1
+            return False
+
+    paints = Paints()
+    QApplication.instance().installEventFilter(paints)
+    try:
+        qtbot.wait(600)
+    finally:
+        QApplication.instance().removeEventFilter(paints)
+    assert Paints.count <= 2, Paints.count

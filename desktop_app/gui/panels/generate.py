@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFo
 from desktop_app.core.work import Progress
 from desktop_app.gui.icons import icon
 from desktop_app.gui.qimage import array_to_qimage
+from desktop_app.gui.theme import rest_progress
 
 THUMB = 64  # grid and strip icons, pixels
 STRIP_FRAMES = 8
@@ -303,6 +304,7 @@ class GeneratePanel(QWidget):
 
     def _ended(self) -> None:
         self._job = None
+        rest_progress(self.progress)
         self.busy_box.hide()
         self._update_buttons()
 

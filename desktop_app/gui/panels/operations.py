@@ -17,7 +17,7 @@ from desktop_app.core.operations import AUTO, Operation, Param, registry
 from desktop_app.core.work import Pace, Progress
 from desktop_app.gui.icons import icon
 from desktop_app.gui.scrolling import scrolling
-from desktop_app.gui.theme import wrapped
+from desktop_app.gui.theme import rest_progress, wrapped
 
 ROLE_KEY = 256  # Qt.UserRole
 
@@ -463,8 +463,7 @@ class OperationPanel(QWidget):
             self._timer.start()
         else:
             self._timer.stop()
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(0)
+            rest_progress(self.progress)
         self._tick()
         if not running and message:
             self.status.setText(message)
