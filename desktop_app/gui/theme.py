@@ -31,8 +31,8 @@ def wrapped(text: str) -> str:
     return f"<p>{html.escape(text)}</p>" if text else text
 
 
-def rest_progress(bar: QProgressBar, value: int = 0) -> None:
-    """Set `bar` to `value` of 0-1000 and at rest. Fusion keeps animating a bar that was ever
+def rest_progress(bar: QProgressBar) -> None:
+    """Set `bar` to 0 of 0-1000 and at rest. Fusion keeps animating a bar that was ever
     indeterminate, at value 0 as much as part way, until it is painted full: left so after a
     job, the Operations panel's bar repainted 60 times a second while the app sat idle (5 % of
     a core)."""
@@ -40,4 +40,4 @@ def rest_progress(bar: QProgressBar, value: int = 0) -> None:
     if bar.isVisible():
         bar.setValue(1000)
         bar.repaint()  # painted full: Fusion stops its animation
-    bar.setValue(value)
+    bar.setValue(0)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from desktop_app.core.inpainting.fullres import spread
+from desktop_app.core.inpainting.fullres import local_mean, spread
 
 OUT = 4  # px outside the hole where crossings are looked for
 BACK = (3.0, 15.0)  # px further out (along the edge) over which its profile is read
@@ -73,9 +73,8 @@ def find_crossings(image: np.ndarray, hole: np.ndarray) -> list[Crossing]:
     known = ~hole
     # the hole's pixels near its edge from the known ones around them (a normalised blur), so
     # that no gradient is read across the edge from what lies under the mask
-    weight = cv2.GaussianBlur(known.astype(np.float32), (0, 0), 3)
-    fill = cv2.GaussianBlur(np.where(hole[:, :, None], 0, image).astype(np.float32), (0, 0), 3).reshape(image.shape)
-    fill = np.where(hole[:, :, None], fill / np.maximum(weight, 1e-3)[:, :, None], image).astype(np.float32)
+    image = image.astype(np.float32)
+    fill = np.where(hole[:, :, None], local_mean(image, known, 3, floor=1e-3), image)
     smooth = cv2.GaussianBlur(fill, (0, 0), 1.0).reshape(fill.shape)
     jxx = jxy = jyy = np.zeros(hole.shape, np.float32)  # the colour structure tensor
     for c in range(smooth.shape[2]):
@@ -121,6 +120,11 @@ def find_crossings(image: np.ndarray, hole: np.ndarray) -> list[Crossing]:
     return found
 
 
+def _left(v: np.ndarray) -> np.ndarray:
+    """The unit vector 90 degrees from `v` (x, y), to its left as the profiles read."""
+    return np.array([-v[1], v[0]], np.float32)
+
+
 def _lines(edges: list[tuple[int, np.ndarray, np.ndarray]], length: int
            ) -> list[tuple[np.ndarray, np.ndarray, float, int]]:
     """Neighbouring edges on the outline that run side by side (a cable's two sides) within
@@ -134,9 +138,8 @@ def _lines(edges: list[tuple[int, np.ndarray, np.ndarray]], length: int
             continue
         if k + 1 < len(edges) and k + 1 not in used and _side_by_side(edges[k], edges[k + 1], length, LINE_WIDTH):
             at2, into2 = edges[k + 1][1:]
-            apart = abs(float((at2 - at) @ np.array([-into[1], into[0]], np.float32)))
             direction = into + into2
-            out.append(((at + at2) / 2, direction / np.hypot(*direction), apart / 2 + HALF_WIDTH, i))
+            out.append(((at + at2) / 2, direction / np.hypot(*direction), _apart(at, at2, into) / 2 + HALF_WIDTH, i))
             used.update((k, k + 1))
             continue
         out.append((at, into, float(HALF_WIDTH), i))
@@ -148,9 +151,14 @@ def _side_by_side(a: tuple[int, np.ndarray, np.ndarray], b: tuple[int, np.ndarra
     """Whether two edges (place on the outline, at, into) run side by side within `width` px,
     next to each other on an outline of `length` px."""
     (i, at, into), (j, at2, into2) = a, b
-    apart = abs(float((at2 - at) @ np.array([-into[1], into[0]], np.float32)))
+    apart = _apart(at, at2, into)
     return (float(into @ into2) >= PARALLEL and 2 <= apart <= width
             and min(abs(j - i), length - abs(j - i)) <= apart / CROSSING + 2)
+
+
+def _apart(at: np.ndarray, at2: np.ndarray, into: np.ndarray) -> float:
+    """How far apart (px) two edges running along `into` lie, across it."""
+    return abs(float((at2 - at) @ _left(into)))
 
 
 def _mark_beside(crossings: list[tuple[int, Crossing]], length: int) -> None:
@@ -164,7 +172,7 @@ def _mark_beside(crossings: list[tuple[int, Crossing]], length: int) -> None:
 
     def inside_of(c: Crossing, d: Crossing) -> tuple[np.ndarray, np.ndarray]:
         """`c`'s colour on the side towards `d`, and on the side away from it."""
-        towards = float((d.at - c.at) @ np.array([-c.into[1], c.into[0]], np.float32)) > 0
+        towards = float((d.at - c.at) @ _left(c.into)) > 0
         return (c.profile[-1], c.profile[0]) if towards else (c.profile[0], c.profile[-1])
 
     for k, (i, c) in enumerate(edges):
@@ -186,7 +194,7 @@ def _read_profile(fill: np.ndarray, hole: np.ndarray, at: np.ndarray, into: np.n
     """The crossing at `at` with its profile read over BACK px further out, or None where the
     profile runs under the hole or out of the window, is too faint, or bends."""
     h, w = hole.shape
-    across = np.array([-into[1], into[0]], np.float32)  # left of `into`
+    across = _left(into)
     backs = np.linspace(*BACK, 5, dtype=np.float32)
     offsets = np.linspace(-half_width, half_width, PROFILE, dtype=np.float32)
     grid = at - backs[:, None, None] * into + offsets[None, :, None] * across

@@ -205,12 +205,13 @@ SEAM_EDGE = 0.01  # seam pixels where either local mean changes faster than this
 SEAM_MARGIN = 16  # known pixels around the hole the seam's local means read (> 3 SEAM_SIGMA + 1)
 
 
-def local_mean(img: np.ndarray, where: np.ndarray, sigma: float = SEAM_SIGMA) -> np.ndarray:
-    """Gaussian-weighted mean of `img` over the pixels in `where` (normalised convolution)."""
+def local_mean(img: np.ndarray, where: np.ndarray, sigma: float = SEAM_SIGMA, floor: float = 1e-6) -> np.ndarray:
+    """Gaussian-weighted mean of `img` over the pixels in `where` (normalised convolution); far
+    from any of them (their weight under `floor`) the sum over `floor`, near 0."""
     w = where.astype(np.float32)
     num = cv2.GaussianBlur(img * w[:, :, None], (0, 0), sigma).reshape(img.shape)
     den = cv2.GaussianBlur(w, (0, 0), sigma)[:, :, None]
-    return num / np.maximum(den, 1e-6)
+    return num / np.maximum(den, floor)
 
 
 def spread(values: np.ndarray, known: np.ndarray) -> np.ndarray:
