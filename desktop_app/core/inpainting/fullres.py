@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from desktop_app.core.imaging.noise import noise_bands
-from desktop_app.core.imaging.tiles import mask_bbox
+from desktop_app.core.imaging.tiles import mask_bbox, tiles
 from desktop_app.core.work import Progress, Work, subrange
 
 
@@ -202,6 +202,7 @@ def restore_detail(image: np.ndarray, hole: np.ndarray, enlarged: np.ndarray, so
 SEAM_BAND = 4  # hole pixels within this distance of known ones carry the measured colour step
 SEAM_SIGMA = 3.0  # scale (pixels) of the local means compared across the seam
 SEAM_EDGE = 0.01  # seam pixels where either local mean changes faster than this per pixel do not count
+NEAR_TILE = 64  # side of the tiles local_mean_near computes in
 SEAM_MARGIN = 16  # known pixels around the hole the seam's local means read (> 3 SEAM_SIGMA + 1)
 
 
@@ -212,6 +213,23 @@ def local_mean(img: np.ndarray, where: np.ndarray, sigma: float = SEAM_SIGMA, fl
     num = cv2.GaussianBlur(img * w[:, :, None], (0, 0), sigma).reshape(img.shape)
     den = cv2.GaussianBlur(w, (0, 0), sigma)[:, :, None]
     return num / np.maximum(den, floor)
+
+
+def local_mean_near(img: np.ndarray, where: np.ndarray, need: np.ndarray, sigma: float = SEAM_SIGMA) -> np.ndarray:
+    """`local_mean` at the pixels where `need` is True (0 elsewhere), computed only in the
+    tiles that hold such pixels, with the blur's reach around each: the same values, and a
+    fraction of the work where `need` is a thin band around a large hole (a 24 MP removal's
+    seam: 0.28 -> 0.1 s)."""
+    out = np.zeros(img.shape, np.float32)
+    reach = int(4 * sigma) + 1  # OpenCV's kernel radius for float images is round(4 sigma)
+    for tile in tiles(*need.shape, NEAR_TILE, reach):
+        y0, y1, x0, x1 = tile.inner
+        if not need[y0:y1, x0:x1].any():
+            continue
+        oy0, oy1, ox0, ox1 = tile.outer
+        iy0, iy1, ix0, ix1 = tile.inner_in_outer
+        out[y0:y1, x0:x1] = local_mean(img[oy0:oy1, ox0:ox1], where[oy0:oy1, ox0:ox1], sigma)[iy0:iy1, ix0:ix1]
+    return out
 
 
 def spread(values: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -227,11 +245,12 @@ def spread(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     weight = known.astype(np.float32)
     half = (max(1, (w + 1) // 2), max(1, (h + 1) // 2))
     small_w = cv2.resize(weight, half, interpolation=cv2.INTER_AREA)
-    small_v = cv2.resize(values * weight[:, :, None], half, interpolation=cv2.INTER_AREA).reshape(
-        half[1], half[0], -1) / np.maximum(small_w, 1e-6)[:, :, None]
-    coarse = spread(small_v.astype(np.float32), small_w > 1e-6)
+    small_v = cv2.resize(values * weight[:, :, None], half, interpolation=cv2.INTER_AREA).reshape(half[1], half[0], -1)
+    small_v /= np.maximum(small_w, 1e-6)[:, :, None]
+    coarse = spread(small_v, small_w > 1e-6)
     up = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, -1)
-    return np.where(known[:, :, None], values, up).astype(np.float32)
+    np.copyto(up, values, where=known[:, :, None])  # in place: a 24 MP hole's field is 0.1 s of copies
+    return up
 
 
 def match_seam(original: np.ndarray, filled: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -250,8 +269,9 @@ def match_seam(original: np.ndarray, filled: np.ndarray, hole: np.ndarray) -> np
         return out
     inside = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
     band = hole & (inside <= SEAM_BAND)
-    around, filled_mean = local_mean(original, ~hole), local_mean(filled, hole)
-    step = (around - filled_mean).astype(np.float32)
+    read = cv2.dilate(band.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # the band and _slope's neighbours
+    around, filled_mean = local_mean_near(original, ~hole, read), local_mean_near(filled, hole, read)
+    step = around - filled_mean
     # where an edge runs along the seam, the two means lie on its two sides: their difference is
     # the edge, not a colour cast, and adding it drew a light line along the edge
     ys, xs = np.nonzero(band)
@@ -259,10 +279,8 @@ def match_seam(original: np.ndarray, filled: np.ndarray, hole: np.ndarray) -> np
     if np.count_nonzero(~steep) >= 0.1 * ys.size:
         band = band.copy()
         band[ys[steep], xs[steep]] = False
-    field = spread(np.where(band[:, :, None], step, 0.0).astype(np.float32), band)
-    out = filled.copy()
-    out[hole] += field[hole]
-    return out
+    field = spread(np.where(band[:, :, None], step, np.float32(0.0)), band)
+    return np.add(filled, field, out=filled.copy(), where=hole[:, :, None])
 
 
 def _slope(img: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
@@ -304,18 +322,19 @@ def match_grain(original: np.ndarray, filled: np.ndarray, hole: np.ndarray, rng:
     residual) is taken off."""
     if hole.sum() < 4 or hole.all():
         return filled
-    ys, xs = np.nonzero(hole)
-    centre = (int(ys.mean()), int(xs.mean()))
+    y0, y1, x0, x1 = mask_bbox(hole, 1)  # the hole's box: a large region's crop is mostly known pixels
+    box_hole, box = hole[y0:y1, x0:x1], filled[y0:y1, x0:x1]
+    ys, xs = np.nonzero(box_hole)
+    centre = (int(ys.mean()) + y0, int(xs.mean()) + x0)
     levels, spreads = noise_bands(original, max_side=GRAIN_WINDOW, exclude=hole, centre=centre)
-    y0, y1, x0, x1 = mask_bbox(hole, 1)
-    have = _robust_std(_residual(filled[y0:y1, x0:x1])[hole[y0:y1, x0:x1]]) / _GAIN
-    inside = filled[hole]
+    have = _robust_std(_residual(box)[box_hole]) / _GAIN
+    inside = box[ys, xs]
     want = np.stack([np.interp(inside[:, c], levels[c], spreads[c]) for c in range(inside.shape[1])], axis=1)
     add = np.sqrt(np.maximum(want**2 - have**2, 0.0)).astype(np.float32)
     if not np.any(add > 1e-4):
         return filled
     out = filled.copy()
-    out[hole] += rng.standard_normal(inside.shape).astype(np.float32) * add
+    out[y0 + ys, x0 + xs] += rng.standard_normal(inside.shape).astype(np.float32) * add
     return out
 
 
