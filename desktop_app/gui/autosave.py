@@ -22,7 +22,7 @@ class Autosave:
     def __init__(self, window) -> None:
         self.w = window
         self.store = RecoveryStore(app_data_dir() / "recovery")
-        self.saved_state: tuple[int, int] | None = None
+        self.saved_state: tuple[int, int, bool] | None = None
         self.mask_version = 0
         self._thread: threading.Thread | None = None
         self.timer = QTimer(window)
@@ -34,9 +34,9 @@ class Autosave:
         if not self.timer.isActive():
             self.timer.start()
 
-    def state(self) -> tuple[int, int]:
+    def state(self) -> tuple[int, int, bool]:
         doc = self.w.doc
-        return (doc.history.top_id if doc else 0, self.mask_version)
+        return (doc.history.top_id if doc else 0, self.mask_version, self.w.act_overlay.isChecked())
 
     def document_changed(self, what: str) -> None:
         if what == "mask":
@@ -55,7 +55,7 @@ class Autosave:
         with doc.lock:
             mask = doc.mask.copy()
         snap = Snapshot(doc.image, mask, doc.meta, str(doc.path) if doc.path else None,
-                        doc.path.name if doc.path else "untitled", time.time())
+                        doc.path.name if doc.path else "untitled", time.time(), self.w.act_overlay.isChecked())
         self.saved_state = self.state()
 
         def write() -> None:
@@ -94,6 +94,7 @@ class Autosave:
         finally:
             self.w.unsetCursor()
         self.w.set_document(doc, None, name=f"the recovered edits of {session.title}")
+        self.w.set_overlay_visible(session.mask_shown)  # hidden after a fill: the fill shows, not the mask
         RecoveryStore.discard(session)
         self.saved_state = None  # write our own copy at the next tick
         self.tick()

@@ -86,6 +86,8 @@ def test_edits_of_a_killed_session_are_recovered(qtbot, make_window, photo_path,
     np.testing.assert_allclose(doc.mask, np.load(expected / "mask.npy"), atol=0.51 / 65535)
     assert doc.modified and window.isWindowModified()
     assert doc.path == photo_path
+    # the crashed window had hidden the mask to show Telea's fill: the fill shows, not the mask over it
+    assert not window.act_overlay.isChecked() and not window.canvas.overlay_visible
     assert photo_path.read_bytes() == original, "recovery does not touch the photo's file"
     # the edits are one step over the photo as on disk: Undo shows it, unmodified
     assert doc.history.titles() == ["Recovered edits"] and window.act_undo.isEnabled()

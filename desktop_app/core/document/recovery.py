@@ -35,6 +35,7 @@ class Snapshot:
     source: str | None
     title: str
     saved_at: float
+    mask_shown: bool = True  # the mask's overlay was on (a fill hides it to show what it made)
 
 
 @dataclass
@@ -43,6 +44,7 @@ class RecoveredSession:
     source: str | None
     title: str
     saved_at: float
+    mask_shown: bool = True
 
 
 def _pid_alive(pid: int) -> bool:
@@ -103,7 +105,7 @@ class RecoveryStore:
         np.save(tmp / "image.npy", to_uint16(snap.image))
         np.save(tmp / "mask.npy", to_uint16(snap.mask))
         state = {"source": snap.source, "title": snap.title, "saved_at": snap.saved_at,
-                 "meta": _meta_to_json(snap.meta), "pid": os.getpid()}
+                 "meta": _meta_to_json(snap.meta), "pid": os.getpid(), "mask_shown": snap.mask_shown}
         (tmp / "state.json").write_text(json.dumps(state))
         old = self.own.with_name(self.own.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -129,7 +131,8 @@ class RecoveryStore:
                 continue
             if folder == self.own or _pid_alive(pid):
                 continue
-            found.append(RecoveredSession(folder, state.get("source"), state.get("title", ""), state.get("saved_at", 0)))
+            found.append(RecoveredSession(folder, state.get("source"), state.get("title", ""), state.get("saved_at", 0),
+                                          bool(state.get("mask_shown", True))))
         return sorted(found, key=lambda s: -s.saved_at)
 
     @staticmethod
