@@ -15,7 +15,8 @@ does not support is usually two edges that do not belong together. And only wher
 edge that runs into the hole would cross it: there the colours beside the edge change on the
 way (a dark strip passing behind a post; drawn, the light wall beside the post went on across
 the strip). What is drawn sharpens what the network put there; the change is carried over a
-few bands' widths around it, so the band has no outline of its own.
+few bands' widths around it, so the band has no outline of its own. A band too wide to read as
+one line (a thick cable) goes on as its two sides and, between them, its middle's colour.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ STRENGTH = 0.06  # least gradient (colour, per px) of an edge worth drawing
 COHERENCE = 0.6  # least coherence of the structure tensor at the crossing: a straight edge, not texture
 CROSSING = 0.5  # least |cos| between the edge's direction and the hole's inward normal
 CONTRAST = 0.12  # least range of a profile (its brightest colour minus its darkest)
-PROFILE_DIFF = 0.07  # mean colour difference between two profiles that count as the same, at most...
+PROFILE_DIFF = 0.10  # mean colour difference between two profiles that count as the same, at most...
 PROFILE_SHARE = 0.2  # ...and at most this share of their contrast
 TURN = np.cos(np.radians(25))  # both ends' directions within this angle of the chord between them
 OVER_HOLE = 0.6  # least share of the chord that lies over the hole
@@ -66,6 +67,7 @@ class Stroke:
     offset: np.ndarray  # N x M: px from the curve (negative: left)
     half_width: np.ndarray  # N x 1
     colour: np.ndarray  # N x M x C
+    inner: bool = False  # a band's middle (_middle): put in place, not carried into the fill around
 
 
 def find_crossings(image: np.ndarray, hole: np.ndarray) -> list[Crossing]:
@@ -170,11 +172,6 @@ def _mark_beside(crossings: list[tuple[int, Crossing]], length: int) -> None:
     where it met the rest."""
     edges = [(i, c) for i, c in crossings if c.half_width == HALF_WIDTH]
 
-    def inside_of(c: Crossing, d: Crossing) -> tuple[np.ndarray, np.ndarray]:
-        """`c`'s colour on the side towards `d`, and on the side away from it."""
-        towards = float((d.at - c.at) @ _left(c.into)) > 0
-        return (c.profile[-1], c.profile[0]) if towards else (c.profile[0], c.profile[-1])
-
     for k, (i, c) in enumerate(edges):
         for m in (k - 1, k + 1):
             if 0 <= m < len(edges):
@@ -187,6 +184,12 @@ def _mark_beside(crossings: list[tuple[int, Crossing]], length: int) -> None:
                 if min(float((out_c - middle).mean()), float((out_d - middle).mean())) >= CONTRAST / 2 or \
                         max(float((out_c - middle).mean()), float((out_d - middle).mean())) <= -CONTRAST / 2:
                     c.beside = d
+
+
+def inside_of(c: Crossing, d: Crossing) -> tuple[np.ndarray, np.ndarray]:
+    """`c`'s colour on the side towards the edge `d` beside it, and on the side away from it."""
+    towards = float((d.at - c.at) @ _left(c.into)) > 0
+    return (c.profile[-1], c.profile[0]) if towards else (c.profile[0], c.profile[-1])
 
 
 def _read_profile(fill: np.ndarray, hole: np.ndarray, at: np.ndarray, into: np.ndarray,
@@ -239,20 +242,23 @@ def stroke(a: Crossing, b: Crossing) -> Stroke:
                   ((1 - t)[:, :, None] * pa + t[:, :, None] * pb).astype(np.float32))
 
 
-def network_agrees(s: Stroke, coarse: np.ndarray, hole: np.ndarray) -> bool:
-    """Whether the network's fill `coarse`, across the curve inside the hole, deviates from its
-    mean the way the drawn profile does (correlation of at least NETWORK_AGREES)."""
+def network_agrees(strokes: list[Stroke], coarse: np.ndarray, hole: np.ndarray) -> bool:
+    """Whether the network's fill `coarse`, across the curves inside the hole, deviates from its
+    mean the way the drawn profiles do (correlation of at least NETWORK_AGREES over all of them:
+    a band's two sides are judged together, as one object)."""
     h, w = hole.shape
-    xi, yi = np.round(s.where[..., 0]).astype(int), np.round(s.where[..., 1]).astype(int)
-    inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
-    inside[inside] = hole[yi[inside], xi[inside]]
-    rows = inside.all(axis=1)  # the steps whose whole profile lies over the hole
-    if rows.sum() < 3:
-        return False
-    drawn = s.colour[rows]
-    net = coarse[yi[rows], xi[rows]]
-    drawn = drawn - drawn.mean(axis=1, keepdims=True)
-    net = net - net.mean(axis=1, keepdims=True)
+    drawn, net = [], []
+    for s in strokes:
+        xi, yi = np.round(s.where[..., 0]).astype(int), np.round(s.where[..., 1]).astype(int)
+        inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+        inside[inside] = hole[yi[inside], xi[inside]]
+        rows = inside.all(axis=1)  # the steps whose whole profile lies over the hole
+        if rows.sum() < 3:
+            return False
+        drawn.append(s.colour[rows] - s.colour[rows].mean(axis=1, keepdims=True))
+        seen = coarse[yi[rows], xi[rows]]
+        net.append(seen - seen.mean(axis=1, keepdims=True))
+    drawn, net = np.concatenate(drawn), np.concatenate(net)
     num = float((drawn * net).sum())
     den = float(np.sqrt((drawn**2).sum() * (net**2).sum()))
     return den > 0 and num / den >= NETWORK_AGREES
@@ -263,7 +269,8 @@ def pair_strokes(crossings: list[Crossing], hole: np.ndarray, coarse: np.ndarray
     same direction, profile and width; both one side of a band or neither; the network agreeing,
     no other edge across), the closest profiles first; their strokes. A lone edge that fits one
     side of a band is paired with it only together with the band's other side, run on straight
-    across the hole to where the outline hid it (both drawn, or neither)."""
+    across the hole to where the outline hid it (both drawn, or neither). A band both of whose
+    sides go on gets its middle drawn too (_middle)."""
     options = []
     for i, a in enumerate(crossings):
         for j in range(i + 1, len(crossings)):
@@ -273,11 +280,12 @@ def pair_strokes(crossings: list[Crossing], hole: np.ndarray, coarse: np.ndarray
     used: set[int] = set()
     strokes: list[Stroke] = []
     rays = [_ray(c, hole) for c in crossings]
+    partner: dict[int, Crossing] = {}  # a drawn band side's crossing -> the far end it was joined to
 
     def drawn(pairs: list[tuple[Crossing, Crossing]], ends: set[int]) -> list[Stroke] | None:
         made = [stroke(a, b) for a, b in pairs]
         others = [r for k, r in enumerate(rays) if k not in ends]
-        if all(network_agrees(m, coarse, hole) and not _crossed(m, others, hole.shape) for m in made):
+        if network_agrees(made, coarse, hole) and not any(_crossed(m, others, hole.shape) for m in made):
             return made
         return None
 
@@ -300,7 +308,33 @@ def pair_strokes(crossings: list[Crossing], hole: np.ndarray, coarse: np.ndarray
         if made is not None:
             used.update(ends)
             strokes.extend(made)
+            if len(pairs) == 2:  # the band's middle, from between lone and hidden to between side and other
+                strokes.append(_middle((lone, hidden), (side, crossings[other])))
+            elif a.beside is not None:
+                partner[i], partner[j] = b, a
+    # a band both of whose sides went on: its middle too
+    number = {id(c): k for k, c in enumerate(crossings)}
+    for i, c in enumerate(crossings):
+        k = number.get(id(c.beside))
+        if k is not None and i < k and i in partner and k in partner and partner[i].beside is partner[k]:
+            strokes.append(_middle((c, crossings[k]), (partner[i], partner[k])))
+            for far in (partner[i], partner[k]):  # the same band seen from its far end
+                partner.pop(number[id(far)])
     return strokes
+
+
+def _middle(a: tuple[Crossing, Crossing], b: tuple[Crossing, Crossing]) -> Stroke:
+    """The stroke over the middle of a band whose two sides go on across the hole, from between
+    its sides' ends `a` to between `b`: the colour between the sides, flat, as wide as the band.
+    Without it the band's middle was left to the network (a light patch inside a thick cable)."""
+    def end(c: Crossing, d: Crossing) -> Crossing:
+        into = (c.into + d.into) / np.hypot(*(c.into + d.into))
+        inner = (inside_of(c, d)[0] + inside_of(d, c)[0]) / 2
+        return Crossing((c.at + d.at) / 2, into, _apart(c.at, d.at, into) / 2, np.repeat(inner[None], PROFILE, axis=0))
+
+    s = stroke(end(*a), end(*b))
+    s.inner = True
+    return s
 
 
 def _fits(a: Crossing, b: Crossing, hole: np.ndarray) -> float | None:
@@ -373,6 +407,7 @@ class Drawn:
 
     colour: np.ndarray  # H x W x C
     share: np.ndarray  # H x W, 0-1: how much the colours count, inside the hole only
+    inner: np.ndarray  # H x W bool: a band's middle, between the edges of its two sides
 
 
 def drawn_edges(image: np.ndarray, hole: np.ndarray, coarse: np.ndarray) -> Drawn | None:
@@ -384,6 +419,7 @@ def drawn_edges(image: np.ndarray, hole: np.ndarray, coarse: np.ndarray) -> Draw
     h, w = hole.shape
     total = np.zeros(coarse.shape, np.float32)
     weight = np.zeros(hole.shape, np.float32)
+    inner = np.zeros(hole.shape, bool)
     for s in strokes:
         # whole over the edge itself, fading out towards the band's sides: a band that ended
         # within a few px drew its own outline where the fill beside it differed (a light halo
@@ -394,10 +430,13 @@ def drawn_edges(image: np.ndarray, hole: np.ndarray, coarse: np.ndarray) -> Draw
         wgt = fade[ok]
         np.add.at(total, (yi[ok], xi[ok]), s.colour[ok] * wgt[:, None])
         np.add.at(weight, (yi[ok], xi[ok]), wgt)
+        if s.inner:
+            within = ok & (np.abs(s.offset) < s.half_width)  # weighted: its colour is drawn
+            inner[yi[within], xi[within]] = True
     colour = total / np.maximum(weight, 1e-6)[:, :, None]
     # a pixel a band reaches is usually hit several times (steps of half a pixel)
     share = np.clip(weight / max(1e-6, float(np.median(weight[weight > 0]))), 0, 1)
-    return Drawn(colour, cv2.GaussianBlur(share, (0, 0), 0.7) * hole)
+    return Drawn(colour, cv2.GaussianBlur(share, (0, 0), 0.7) * hole, inner & hole)
 
 
 def put_edges(filled: np.ndarray, edges: Drawn | None, hole: np.ndarray, sigma: float = 0.0) -> np.ndarray:
@@ -416,8 +455,10 @@ def put_edges(filled: np.ndarray, edges: Drawn | None, hole: np.ndarray, sigma: 
 
         colour = blur(colour) + filled - blur(filled)
     middle = share >= 0.99
-    change = np.where(middle[:, :, None], colour - filled, 0.0).astype(np.float32)
-    change = spread(change, middle | ~hole)
+    seeds = middle & ~edges.inner  # a band's dark middle carried out would darken the fill beside it
+    change = np.where(seeds[:, :, None], colour - filled, 0.0).astype(np.float32)
+    change = spread(change, seeds | ~hole)
+    change[edges.inner] = (colour - filled)[edges.inner]
     # ...over a few bands' widths: further on the fill is what the network made of it
     reach = cv2.distanceTransform((~middle).astype(np.uint8), cv2.DIST_L2, 5)
     change *= np.clip(1 - reach / REACH, 0, 1)[:, :, None]
