@@ -163,3 +163,40 @@ def finish_report(out: str | os.PathLike | None, heading: str, header: str, part
         replace_section(out, heading, "\n\n".join([header] + parts + [footer]))
         log(f"tables written to the '{heading}' section of {out}")
 
+
+
+def star_region(rng, height: int, width: int, amplitude: float, radius: float | None = None,
+                area: float | None = None):
+    """An anti-aliased star-shaped region (H x W float32, 0-1), object-like: a radius that varies
+    smoothly with the angle (harmonics 1-5 of `amplitude`), stretched by a random aspect, placed
+    at random where it fits. Its size is its mean `radius`, or its `area` in pixels."""
+    import numpy as np
+
+    aspect = rng.uniform(0.65, 1.5)
+    theta = np.linspace(0, 2 * np.pi, 720, endpoint=False)
+    log_r = np.zeros_like(theta)
+    for k in range(1, 6):
+        log_r += rng.normal(0, amplitude / k ** 1.3) * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
+    if radius is None:  # the polygon's area is pi r0^2 times the mean of exp(2 log_r)
+        radius = float(np.sqrt(area / (np.pi * np.exp(2 * log_r).mean())))
+    r = radius * np.exp(log_r)
+    rx, ry = r * np.cos(theta) * aspect, r * np.sin(theta) / aspect
+
+    def centre(lo: float, hi: float) -> float:  # inside the photo when it fits
+        return rng.uniform(lo, hi) if hi > lo else (lo + hi) / 2
+
+    cx, cy = centre(2 - rx.min(), width - 2 - rx.max()), centre(2 - ry.min(), height - 2 - ry.max())
+    return fill_polygon(np.stack([cx + rx, cy + ry], axis=1), height, width)
+
+
+def fill_polygon(points, height: int, width: int, supersample: int = 4):
+    """The polygon `points` (N x 2, x and y in pixels) drawn anti-aliased: H x W float32, 0-1."""
+    import cv2
+    import numpy as np
+
+    shift = 4
+    big = np.zeros((height * supersample, width * supersample), np.uint8)
+    pts = np.round(points * supersample * (1 << shift)).astype(np.int32)
+    cv2.fillPoly(big, [pts], 255, cv2.LINE_8, shift)
+    small = cv2.resize(big, (width, height), interpolation=cv2.INTER_AREA)
+    return small.astype(np.float32) / 255.0

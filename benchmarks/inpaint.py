@@ -11,8 +11,10 @@ one hole per size band, three bands of hole area (share of the image's pixels):
 The mask of image i (its position in the sorted folder) in band b is
 ``random_mask(h, w, np.random.default_rng(MASK_SEED + 1000 * b + i), coverage=(lo, hi))`` from
 desktop_app.core.training.masks (strokes, boxes or object-like blobs; 1 = hole), so a short run
-sees the same masks as the full one. Every method gets the image with the hole painted mid grey
-(the hole's true pixels are never passed in) and the mask.
+sees the same masks as the full one. ``--masks objects``: one object-like region per case instead
+(a star-shaped outline of the band's area, the shape of benchmarks/select.py's composites), a
+family of holes the network never trained on. Every method gets the image with the hole painted
+mid grey (the hole's true pixels are never passed in) and the mask.
 
 Methods (``--only`` / ``--skip`` take these keys):
 
@@ -94,7 +96,7 @@ import torch  # noqa: E402
 from skimage.metrics import structural_similarity  # noqa: E402
 
 from _common import (Throttle, command_line, finish_report, log, markdown_table, picture_section,  # noqa: E402
-                     refuse_partial_out, run_fresh_process, write_jpeg_under)
+                     refuse_partial_out, run_fresh_process, star_region, write_jpeg_under)
 from desktop_app.core import metrics  # noqa: E402
 from desktop_app.core.imaging.convert import blend, to_float, to_uint8  # noqa: E402
 from desktop_app.core.imaging.io import load_image  # noqa: E402
@@ -149,6 +151,8 @@ INPAINT_MODEL_ID = "inpaint"
 # (name, coverage range): the hole's share of the image's pixels.
 BANDS = (("small", (0.02, 0.10)), ("medium", (0.10, 0.30)), ("large", (0.30, 0.50)))
 MASK_SEED = 20240  # mask of image i in band b: default_rng(MASK_SEED + 1000 * b + i)
+OBJECT_SEED = 31337  # --masks objects: the region of image i in band b from default_rng(OBJECT_SEED + 1000 * b + i)
+OBJECT_AMPLITUDE = 0.15  # how much an object region's radius varies with the angle (as benchmarks/select.py's)
 HOLE_GREY = 0.5  # what the hole's pixels are set to in every method's input
 
 BIG_SEED = 7
@@ -361,8 +365,15 @@ def load_rgb(path: Path) -> np.ndarray:
     return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
 
 
-def case_mask(shape: tuple[int, ...], index: int, band: int) -> np.ndarray:
+def case_mask(shape: tuple[int, ...], index: int, band: int, kind: str = "mixed") -> np.ndarray:
+    """The hole of image `index` in `band`: the training's mask generator (strokes, boxes and
+    blobs; "mixed"), or one object-like region of the band's area (a star-shaped outline, the
+    shape of benchmarks/select.py's composites; "objects"), cut off where it meets the border."""
     lo, hi = BANDS[band][1]
+    if kind == "objects":
+        rng = np.random.default_rng(OBJECT_SEED + 1000 * band + index)
+        area = rng.uniform(lo, hi) * shape[0] * shape[1]
+        return (star_region(rng, shape[0], shape[1], OBJECT_AMPLITUDE, area=area) >= 0.5).astype(np.float32)
     return random_mask(shape[0], shape[1], np.random.default_rng(MASK_SEED + 1000 * band + index),
                        coverage=(lo, hi))
 
@@ -494,7 +505,7 @@ def measure(args: argparse.Namespace, avail: Availability, data: Path, count: in
         clean = load_rgb(path)
         for band in range(len(BANDS)):
             k += 1
-            mask = case_mask(clean.shape, index, band)
+            mask = case_mask(clean.shape, index, band, args.masks)
             hole = mask > 0.5
             coverage[band].append(float(hole.mean()))
             given = holed(clean, mask)
@@ -568,9 +579,13 @@ def section_scores(args: argparse.Namespace, avail: Availability, data: Path, co
     ]
     lines += [] if not explain else [
         "",
-        "Masks: image i of the sorted folder, band b: `random_mask(h, w, np.random.default_rng("
-        f"{MASK_SEED} + 1000 * b + i), coverage=(lo, hi))` (desktop_app.core.training.masks: strokes, "
-        "boxes or blobs). Every method gets the image with the hole painted mid grey. PSNR inside the "
+        (f"Masks (`--masks objects`): image i of the sorted folder, band b: one object-like region, a "
+         f"star-shaped outline (radius varying by {OBJECT_AMPLITUDE:g} with the angle, harmonics 1-5, a random "
+         f"aspect) of an area drawn in the band, placed where it fits (`case_mask`, default_rng({OBJECT_SEED} + "
+         "1000 * b + i)); cut off where it meets the border. " if args.masks == "objects" else
+         "Masks: image i of the sorted folder, band b: `random_mask(h, w, np.random.default_rng("
+         f"{MASK_SEED} + 1000 * b + i), coverage=(lo, hi))` (desktop_app.core.training.masks: strokes, "
+         "boxes or blobs). ") + "Every method gets the image with the hole painted mid grey. PSNR inside the "
         "hole: 10 log10(1 / MSE), the MSE over the hole's pixels (all three channels) of the result "
         "clipped to [0, 1] against the original. SSIM inside the hole: the SSIM map of "
         "`structural_similarity(original, result, channel_axis=2, data_range=1.0, full=True)` (7x7 "
@@ -860,6 +875,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "bench" / "CBSD68",
                     help="folder of test images (default: ../shared/data/bench/CBSD68 from the repository root)")
     ap.add_argument("--images", type=int, default=None, help="use only the first N images")
+    ap.add_argument("--masks", choices=("mixed", "objects"), default="mixed",
+                    help="the holes: the training's mask generator (default), or one object-like region each")
     ap.add_argument("--held-out", type=Path, action="append", default=[],
                     help="another folder of photos no network trained on, measured the same way (repeatable)")
     ap.add_argument("--held-out-images", type=int, default=None, help="use only the first N of each --held-out")
@@ -878,7 +895,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="torch and OpenCV threads (default: their own choice); 1 on a shared machine")
     ap.add_argument("--big-child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    refuse_partial_out(ap, args.out, "## Inpainting", only=bool(args.only), big=not args.big)
+    refuse_partial_out(ap, args.out, "## Inpainting", only=bool(args.only), big=not args.big,
+                       masks=args.masks != "mixed")
     return args
 
 

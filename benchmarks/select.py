@@ -53,7 +53,8 @@ from pathlib import Path  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from _common import Throttle, command_line, log, markdown_table, replace_section  # noqa: E402
+from _common import (Throttle, command_line, fill_polygon, log, markdown_table, replace_section,  # noqa: E402
+                     star_region)
 from desktop_app.core.imaging.convert import to_uint8  # noqa: E402
 from desktop_app.core.imaging.io import load_image  # noqa: E402
 from desktop_app.core.selection import BoxSelectSettings, box_select  # noqa: E402
@@ -85,20 +86,7 @@ def _rgb(path: Path) -> np.ndarray:
 
 def star_blob(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     """An anti-aliased star-shaped region: a radius that varies smoothly with the angle."""
-    short = min(height, width)
-    r0 = rng.uniform(0.14, 0.3) * short
-    aspect = rng.uniform(0.65, 1.5)
-    theta = np.linspace(0, 2 * np.pi, 720, endpoint=False)
-    log_r = np.zeros_like(theta)
-    for k in range(1, 6):
-        log_r += rng.normal(0, AMPLITUDE / k ** 1.3) * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
-    r = r0 * np.exp(log_r)
-    rx, ry = r * np.cos(theta) * aspect, r * np.sin(theta) / aspect
-    def centre(lo: float, hi: float) -> float:  # inside the photo when it fits
-        return rng.uniform(lo, hi) if hi > lo else (lo + hi) / 2
-
-    cx, cy = centre(2 - rx.min(), width - 2 - rx.max()), centre(2 - ry.min(), height - 2 - ry.max())
-    return _fill_polygon(np.stack([cx + rx, cy + ry], axis=1), height, width)
+    return star_region(rng, height, width, AMPLITUDE, radius=rng.uniform(0.14, 0.3) * min(height, width))
 
 
 def noise_blob(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
@@ -123,16 +111,7 @@ def noise_blob(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     padded = np.concatenate([outline[-k:], outline, outline[:k]])
     kernel = np.ones(k) / k
     smooth = np.stack([np.convolve(padded[:, i], kernel, mode="same")[k:-k] for i in (0, 1)], axis=1)
-    return _fill_polygon(smooth + 0.5, height, width)
-
-
-def _fill_polygon(points: np.ndarray, height: int, width: int, supersample: int = 4) -> np.ndarray:
-    shift = 4
-    big = np.zeros((height * supersample, width * supersample), np.uint8)
-    pts = np.round(points * supersample * (1 << shift)).astype(np.int32)
-    cv2.fillPoly(big, [pts], 255, cv2.LINE_8, shift)
-    small = cv2.resize(big, (width, height), interpolation=cv2.INTER_AREA)
-    return small.astype(np.float32) / 255.0
+    return fill_polygon(smooth + 0.5, height, width)
 
 
 def make_case(seed: int, photos: list[Path], upscale: float = 1.0):
