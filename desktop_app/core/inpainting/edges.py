@@ -178,7 +178,7 @@ def _mark_beside(crossings: list[tuple[int, Crossing]], length: int) -> None:
                 j, d = edges[m]
                 if not _side_by_side((i, c.at, c.into), (j, d.at, d.into), length, BAND_WIDTH):
                     continue
-                (between, out_c), (between_d, out_d) = inside_of(c, d), inside_of(d, c)
+                (between, out_c), (between_d, out_d) = _inside_of(c, d), _inside_of(d, c)
                 middle = (between + between_d) / 2
                 # a band: what lies between the two is darker, or lighter, than both sides
                 if min(float((out_c - middle).mean()), float((out_d - middle).mean())) >= CONTRAST / 2 or \
@@ -186,7 +186,7 @@ def _mark_beside(crossings: list[tuple[int, Crossing]], length: int) -> None:
                     c.beside = d
 
 
-def inside_of(c: Crossing, d: Crossing) -> tuple[np.ndarray, np.ndarray]:
+def _inside_of(c: Crossing, d: Crossing) -> tuple[np.ndarray, np.ndarray]:
     """`c`'s colour on the side towards the edge `d` beside it, and on the side away from it."""
     towards = float((d.at - c.at) @ _left(c.into)) > 0
     return (c.profile[-1], c.profile[0]) if towards else (c.profile[0], c.profile[-1])
@@ -329,7 +329,7 @@ def _middle(a: tuple[Crossing, Crossing], b: tuple[Crossing, Crossing]) -> Strok
     Without it the band's middle was left to the network (a light patch inside a thick cable)."""
     def end(c: Crossing, d: Crossing) -> Crossing:
         into = (c.into + d.into) / np.hypot(*(c.into + d.into))
-        inner = (inside_of(c, d)[0] + inside_of(d, c)[0]) / 2
+        inner = (_inside_of(c, d)[0] + _inside_of(d, c)[0]) / 2
         return Crossing((c.at + d.at) / 2, into, _apart(c.at, d.at, into) / 2, np.repeat(inner[None], PROFILE, axis=0))
 
     s = stroke(end(*a), end(*b))
