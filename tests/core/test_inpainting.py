@@ -815,16 +815,22 @@ def test_an_edge_that_something_else_crosses_inside_the_hole_is_left_to_the_netw
     assert drawn_edges(np.where(hole[:, :, None], 0.5, alone), hole, cv2.GaussianBlur(alone, (0, 0), 3)) is not None
 
 
+def _box_over_a_thick_cable() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A 200 x 300 light wall with a box hole (rows 40-160, columns 100-200) and a dark cable 30 px
+    thick (rows 85-115) across it: each pixel's row and column, the hole, the photo."""
+    yy, xx = np.mgrid[:200, :300]
+    hole = np.zeros(yy.shape, bool)
+    hole[40:160, 100:200] = True
+    cable = np.where(((yy >= 85) & (yy < 115))[:, :, None], 0.1, 0.8).astype(np.float32).repeat(3, axis=2)
+    return yy, xx, hole, cable
+
+
 def test_one_side_of_a_thick_cable_goes_on_only_with_the_other():
     from desktop_app.core.inpainting.edges import HALF_WIDTH, Crossing, find_crossings, pair_strokes
 
-    h, w = 200, 300
-    yy = np.mgrid[:h, :w][0]
-    hole = np.zeros((h, w), bool)
-    hole[40:160, 100:200] = True
     # a cable 30 px thick (too thick to read as one line) across the hole: each of its edges
     # is known to have the other beside it; a lone edge (a wall's) is not
-    cable = np.where(((yy >= 85) & (yy < 115))[:, :, None], 0.1, 0.8).astype(np.float32).repeat(3, axis=2)
+    yy, _, hole, cable = _box_over_a_thick_cable()
     edges = [c for c in find_crossings(cable, hole) if c.half_width == HALF_WIDTH]
     assert len(edges) == 4 and all(c.beside for c in edges)
     wall = np.where((yy >= 85)[:, :, None], 0.1, 0.8).astype(np.float32).repeat(3, axis=2)
@@ -859,11 +865,7 @@ def test_one_side_of_a_thick_cable_goes_on_only_with_the_other():
 def test_a_thick_cable_goes_on_whole_and_dark_without_darkening_the_wall_beside():
     from desktop_app.core.inpainting.edges import drawn_edges, put_edges
 
-    h, w = 200, 300
-    yy = np.mgrid[:h, :w][0]
-    hole = np.zeros((h, w), bool)
-    hole[40:160, 100:200] = True
-    cable = np.where(((yy >= 85) & (yy < 115))[:, :, None], 0.1, 0.8).astype(np.float32).repeat(3, axis=2)
+    yy, _, hole, cable = _box_over_a_thick_cable()
     drawn = drawn_edges(np.where(hole[:, :, None], 0.5, cable).astype(np.float32), hole,
                         cv2.GaussianBlur(cable, (0, 0), 4))
     # put over a fill that lost the cable: its middle was left light (between the two sides drawn),
@@ -878,10 +880,7 @@ def test_a_thick_cable_goes_on_whole_and_dark_without_darkening_the_wall_beside(
 def test_an_edge_goes_on_where_light_falls_differently_on_its_two_ends():
     from desktop_app.core.inpainting.edges import find_crossings, pair_strokes
 
-    h, w = 200, 300
-    yy, xx = np.mgrid[:h, :w]
-    hole = np.zeros((h, w), bool)
-    hole[40:160, 100:200] = True
+    yy, xx, hole, _ = _box_over_a_thick_cable()  # the box hole; the cable is not used
 
     def strokes(dark_right: float) -> int:
         """A light wall above a dark one whose far end (past the hole) is `dark_right`."""
