@@ -862,6 +862,28 @@ def test_one_side_of_a_thick_cable_goes_on_only_with_the_other():
     assert pair_strokes([left, right, other], hole, cv2.GaussianBlur(plain, (0, 0), 4)) == []
 
 
+def test_a_thick_cables_hidden_side_ends_where_the_cable_comes_out_not_straight_on():
+    from desktop_app.core.inpainting.edges import HALF_WIDTH, find_crossings, pair_strokes
+
+    # the cable 6 px lower where it leaves the hole on the left (it bends under the hole), and
+    # there only its upper edge found: the lower one, run on straight, came out 6 px off the
+    # cable's real edge (a step in the app's brushed-over cable)
+    yy, xx, hole, cable = _box_over_a_thick_cable()
+    right = next(c for c in find_crossings(cable, hole) if c.half_width == HALF_WIDTH and c.at[0] > 150
+                 and abs(c.at[1] - 85) < 3)
+    other = right.beside
+    shift = np.clip((200 - xx) / 100, 0, 1) * 6  # 6 px lower at the hole's left side and beyond
+    bent = np.where(((yy >= 85 + shift) & (yy < 115 + shift))[:, :, None], 0.1, 0.8).astype(np.float32).repeat(3, axis=2)
+    left = next(c for c in find_crossings(np.where((yy >= 91)[:, :, None], 0.1, 0.8).astype(np.float32).repeat(3, axis=2),
+                                          hole) if c.at[0] < 150)
+    strokes = pair_strokes([left, right, other], hole, cv2.GaussianBlur(bent, (0, 0), 4))
+    sides = [s.where[:, s.where.shape[1] // 2] for s in strokes if not s.inner]
+    assert len(sides) == 2
+    lower = max(sides, key=lambda p: p[:, 1].mean())
+    left_end = lower[np.argmin(lower[:, 0])]
+    assert abs(float(left_end[1]) - 121) < 2, left_end
+
+
 def test_a_thick_cable_goes_on_whole_and_dark_without_darkening_the_wall_beside():
     from desktop_app.core.inpainting.edges import drawn_edges, put_edges
 

@@ -298,9 +298,9 @@ def pair_strokes(crossings: list[Crossing], hole: np.ndarray, coarse: np.ndarray
         else:  # a lone edge and one side of a band
             lone, side = (a, b) if a.beside is None else (b, a)
             other = next((k for k, c in enumerate(crossings) if c is side.beside), None)
-            if other is None or other in used or len(rays[other]) == 0:
+            if other is None or other in used:
                 continue
-            hidden = _hidden_end(crossings[other], rays[other], hole)
+            hidden = _hidden_end(crossings[other], side, lone, hole)
             if hidden is None:
                 continue
             pairs, ends = [(lone, side), (hidden, crossings[other])], {i, j, other}
@@ -357,15 +357,31 @@ def _fits(a: Crossing, b: Crossing, hole: np.ndarray) -> float | None:
     return diff if hole[line[:, 1], line[:, 0]].mean() >= OVER_HOLE else None
 
 
-def _hidden_end(c: Crossing, ray: np.ndarray, hole: np.ndarray) -> Crossing | None:
-    """Where `c`'s edge, run on straight over the hole (`ray`), comes out on the far side: a
-    crossing there with `c`'s profile mirrored, or None where that lies outside the window."""
+def _hidden_end(c: Crossing, side: Crossing, lone: Crossing, hole: np.ndarray) -> Crossing | None:
+    """Where the edge `c`, one side of a band whose other side `side` goes on as `lone` on the far
+    side of the hole, comes out there: as far across from `lone` as `c` is from `side`, in
+    `lone`'s direction (a band's sides run side by side), OUT px outside the hole; a crossing
+    there with `c`'s profile mirrored, or None where that lies outside the window.
+
+    Run on straight from `c` instead, the end missed a cable that bends over the hole by 6-8 px:
+    a step in its edge where the curve met the real one; moved there but kept in `c`'s own
+    direction, the curve bent into an S."""
     h, w = hole.shape
-    at = ray[-1] + (OUT + 1) * c.into
+    width = float((c.at - side.at) @ _left(side.into))
+    start = lone.at - width * _left(lone.into)  # `lone` points the other way, into the hole
+    x, y = int(round(float(start[0]))), int(round(float(start[1])))
+    if not (0 <= x < w and 0 <= y < h):
+        return None
+    # the hole's edge on that line: out of the hole from `start`, or into it
+    edge = _ray(Crossing(start, -lone.into, 0.0, c.profile), hole)[-1:] if hole[y, x] else \
+        _ray(Crossing(start, lone.into, 0.0, c.profile), hole)[:1]
+    if len(edge) == 0:
+        return None
+    at = edge[0] - (OUT + 1) * lone.into
     x, y = int(round(float(at[0]))), int(round(float(at[1])))
     if not (0 <= x < w and 0 <= y < h) or hole[y, x]:
         return None
-    return Crossing(at.astype(np.float32), -c.into, c.half_width, c.profile[::-1].copy())
+    return Crossing(at.astype(np.float32), lone.into.copy(), c.half_width, c.profile[::-1].copy())
 
 
 def _ray(c: Crossing, hole: np.ndarray) -> np.ndarray:
