@@ -160,7 +160,7 @@ def test_the_default_removal_says_how_far_it_grew_the_hole(tmp_path, tiny_inpain
     assert r.returncode == 0, r.stderr
     # each file says what its seed does, as the Seed setting explains
     assert f"wrote {tmp_path / 'v-1.png'} (seed 4: sharp edges)" in r.stderr.splitlines()
-    assert f"wrote {tmp_path / 'v-2.png'} (seed 5: photo inside)" in r.stderr.splitlines()
+    assert f"wrote {tmp_path / 'v-2.png'} (seed 5: layout)" in r.stderr.splitlines()
     filled = load_image(tmp_path / "out.png")[0]
     assert np.abs(filled - image)[27, 40:90].mean() > 0.01  # 3 px above the painted hole: grown over
 

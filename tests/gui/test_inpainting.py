@@ -124,8 +124,8 @@ def test_box_select_an_object_remove_it_pick_a_variation_and_undo(qtbot, window,
     strip = panel.variations
     assert strip.isVisible() and len(strip.buttons) == 3
     # each says what its seed does, as the Seed setting explains
-    assert [b.text() for b in strip.buttons] == ["Seed 0\nlayout", "Seed 1\nsharp edges", "Seed 2\nphoto inside"]
-    assert strip.buttons[2].toolTip() == "Use seed 2: the photo's own patches deep inside a large hole"
+    assert [b.text() for b in strip.buttons] == ["Seed 0\nphoto inside", "Seed 1\nsharp edges", "Seed 2\nlayout"]
+    assert strip.buttons[2].toolTip() == "Use seed 2: the network's layout throughout"
     qtbot.waitUntil(lambda: strip.scroller.horizontalScrollBar().maximum() == 0, timeout=2000)  # all in view
     assert strip.label.text() == "3 variations: click one to use it"
     assert ", and ." in strip.label.toolTip()  # the keys that step through them

@@ -54,13 +54,16 @@ DETAIL_VOTE = 3  # px: a copied pixel's detail is the mean of what this square o
 DETAIL_RING = 16  # px around the hole whose detail is the reference
 DETAIL_REACH = 24.0  # px: a hole pixel's detail is matched to the ring's near it (a Gaussian of this)
 # What a seed's fill takes its content from (seed % 3), so that the variations differ where the
-# fill is uncertain: the network's layout everywhere (seed 0: the default, the benchmark's);
-# the copy's own content where it agrees with the network's (sharper edges, other sources);
-# the copy's content deep inside the hole (large holes, where the network fills an average).
-READINGS = ("network", "agreeing", "photo")
+# fill is uncertain: the network's layout near the hole's edge and the copy's content deep
+# inside (seed 0: the default, the benchmark's; large holes, where the network fills an
+# average); the copy's own content where it agrees with the network's (sharper edges, other
+# sources); the network's layout everywhere.
+READINGS = ("photo", "agreeing", "network")
 AGREE_SIGMA = 6.0  # px at the working scale: the scale at which the copy and the network are compared
 AGREE_WITHIN = 0.06  # the copy's content is kept where it is this close to the network's, none from twice that
-PHOTO_DEPTH = 24.0  # px at the working scale: the copy's share deep in the hole, 1 - exp(-(depth / this)^2)
+# px at the working scale: the copy's share deep in the hole, 1 - exp(-(depth / this)^2); 24
+# cost the 68 CBSD68 photos' small holes structure under Telea's (19.36 dB against 19.40)
+PHOTO_DEPTH = 36.0
 NETWORK_SHARE = 0.25  # of a window's progress
 EDGE_SIGMA = 1.5  # px: from this scale up the edges drawn across the hole (edges.py) replace the fill's content
 NETWORK_MIN_SIDE = 192  # the network sees a window at half size when that keeps this short side
@@ -106,17 +109,19 @@ def network_lows(window: np.ndarray, copied: Copied, coarse: np.ndarray, hole: n
 def copy_content(filled: np.ndarray, copied: Copied, coarse: np.ndarray, hole: np.ndarray,
                  sigma: float, reading: str) -> np.ndarray:
     """`filled` (`network_lows`: the network's content above `sigma`) with the copy's own content
-    above `sigma` put back where `reading` (one of READINGS) trusts it: nowhere ("network"),
-    where the copy is within AGREE_WITHIN of the network at AGREE_SIGMA ("agreeing": an edge the
-    copy found stays sharp, a wrong object it pasted does not), or by depth into the hole
-    ("photo": the network's layout near the edge, the photo's patches deep inside); in every
+    above `sigma` put back where `reading` (one of READINGS) trusts it: by depth into the hole
+    ("photo": the network's layout near the edge, the photo's patches deep inside), where the
+    copy is within AGREE_WITHIN of the network at AGREE_SIGMA ("agreeing": an edge the copy
+    found stays sharp, a wrong object it pasted does not), or nowhere ("network"); in every
     reading also where a smooth photo's network fill is a mixture of its colours
     (`plausible_share`).
 
-    As the default, either reading costs structure: on the 68 CBSD68 photos "agreeing" took the
-    small holes' structure PSNR from 19.61 to 19.18 dB, under Telea's 19.40; as variations they
-    offer what the network does not (docs/benchmarks.md, "Variations that differ where the fill
-    is uncertain")."""
+    "photo" is the default: deep in a large hole the network fills an average (a grey-green
+    smudge where a bird stood on a rocky slope) and the copy commits to the photo's own
+    foliage and stone; it costs structure, less the deeper it starts (68 CBSD68 photos' small
+    holes 19.61 -> 19.52 dB, Telea 19.40), and gains a little texture (docs/benchmarks.md,
+    "The photo's own patches deep inside, by default"). "agreeing" took the small holes'
+    structure to 19.18 dB, under Telea's: a variation, not the default."""
     image = copied.image.astype(np.float32)
     coarse = coarse.astype(np.float32)
     share = np.zeros(hole.shape + (1,), np.float32)  # "network": none of the copy's, but below

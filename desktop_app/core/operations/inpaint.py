@@ -143,10 +143,10 @@ PATCH = Operation(
     fills_mask=True, uses_device=True,
 )
 
-_REMOVE_SEED = _seed("Which of the possible fills. Seeds 0, 3, 6... follow the network's layout; 1, 4... keep "
-                     "the photo's own content where it agrees with that layout (sharper edges); 2, 5... let "
-                     "the photo's patches decide deep inside a large hole. The three variations offered after "
-                     "a run are one of each.")
+_REMOVE_SEED = _seed("Which of the possible fills. Seeds 0, 3, 6... follow the network's layout near the hole's "
+                     "edge and let the photo's patches decide deep inside a large hole; 1, 4... keep the photo's "
+                     "own content where it agrees with that layout (sharper edges); 2, 5... follow the network's "
+                     "layout throughout. The three variations offered after a run are one of each.")
 
 EXPAND = Param("expand", int, AUTO, "Expand",
                "Grow the hole by this many pixels before filling, over the object's edge, halo and soft "
@@ -163,7 +163,8 @@ REMOVE = Operation(
     prepare_mask=_expand,
     # what seeds 0, 1, 2 (mod 3) do, as the Seed setting says (remove.READINGS)
     extra=dict(NEURAL_FILL_EXTRA, variation_names=(
-        ("layout", "the network's layout throughout (the default)"),
+        ("photo inside", "the network's layout at the edge, the photo's own patches deep inside a large "
+                         "hole (the default)"),
         ("sharp edges", "the photo's own edges and shapes where they agree with the network's layout"),
-        ("photo inside", "the photo's own patches deep inside a large hole"))),
+        ("layout", "the network's layout throughout"))),
 )
