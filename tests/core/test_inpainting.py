@@ -700,6 +700,16 @@ def test_deep_in_a_large_hole_the_default_fill_is_the_photos_own_content_not_the
     assert blotchy(fill(0)) > 0.5 * blotchy(photo), (blotchy(fill(0)), blotchy(photo))
     assert blotchy(fill(2)) < 0.2 * blotchy(photo)  # the network's layout throughout: its smudge
 
+    # a network that knows what lay there: its layout stays, deep inside too
+    def knowing_network(window, hole):
+        yield from ()
+        return photo.copy()
+
+    out = run_work(guided_fill(knowing_network, seed=0)(photo, hole))
+    out = out.image if isinstance(out, Copied) else out
+    low = lambda image: cv2.GaussianBlur(image, (0, 0), 4)[deep]
+    assert np.abs(low(out) - low(photo)).mean() < 0.2 * blotchy(photo), np.abs(low(out) - low(photo)).mean()
+
 
 def _hills_over_grass(rng, busy: float) -> tuple[np.ndarray, np.ndarray]:
     """Blue-grey hills over green grass (the boundary a gentle slope), grain of std `busy`,

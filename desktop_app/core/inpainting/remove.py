@@ -64,6 +64,8 @@ AGREE_WITHIN = 0.06  # the copy's content is kept where it is this close to the 
 # px at the working scale: the copy's share deep in the hole, 1 - exp(-(depth / this)^2); 24
 # cost the 68 CBSD68 photos' small holes structure under Telea's (19.36 dB against 19.40)
 PHOTO_DEPTH = 36.0
+UNSURE_BAND = (2.5, 8.0)  # px at the working scale: the scales at which the network's fill is read for content...
+SURE = 0.5  # ...whose holding this share of the photo's content there keeps the network's layout deep inside too
 NETWORK_SHARE = 0.25  # of a window's progress
 EDGE_SIGMA = 1.5  # px: from this scale up the edges drawn across the hole (edges.py) replace the fill's content
 NETWORK_MIN_SIDE = 192  # the network sees a window at half size when that keeps this short side
@@ -132,8 +134,8 @@ def copy_content(filled: np.ndarray, copied: Copied, coarse: np.ndarray, hole: n
         apart = np.abs(blur(image) - blur(coarse)).max(axis=2, keepdims=True)
         share = np.clip(2.0 - apart / AGREE_WITHIN, 0.0, 1.0)
     elif reading == "photo":
-        depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 5)[:, :, None]
-        share = 1.0 - np.exp(-(depth / PHOTO_DEPTH) ** 2)
+        depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 5)
+        share = ((1.0 - np.exp(-(depth / PHOTO_DEPTH) ** 2)) * network_unsure(coarse, image, hole))[:, :, None]
     elif reading != "network":
         raise ValueError(f"unknown reading {reading!r}: one of {', '.join(READINGS)}")
     plausible = plausible_share(image, coarse, hole)
@@ -146,6 +148,27 @@ def copy_content(filled: np.ndarray, copied: Copied, coarse: np.ndarray, hole: n
     out = filled.copy()
     out[taken] += (share * lows)[taken]
     return out
+
+
+def network_unsure(coarse: np.ndarray, photo: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """H x W, 0-1: how far the network's fill `coarse` is an average of what might be there: 1
+    where it holds none of the content the photo has around the hole (differences of Gaussians
+    at UNSURE_BAND, their magnitude averaged over the larger scale), 0 where it holds SURE of it
+    or more. Deep in a hole the copy's content replaces only such an average: where the network
+    drew something (an edge it continued, a shape it knew) its layout is usually right, and
+    taking the copy's there cost 68 CBSD68 photos' small holes 0.07 dB of structure (19.59 ->
+    19.52)."""
+    def content(x: np.ndarray) -> np.ndarray:
+        grey = x.astype(np.float32).mean(axis=2)
+        fine, coarse_ = (cv2.GaussianBlur(grey, (0, 0), s, borderType=cv2.BORDER_REFLECT) for s in UNSURE_BAND)
+        return np.abs(fine - coarse_)
+
+    ring = _around(hole, PALETTE_RING)
+    reference = float(content(photo)[ring].mean()) if ring.any() else 0.0
+    if reference <= 1e-6:  # a flat photo: nothing the network could have missed
+        return np.ones(hole.shape, np.float32)
+    held = cv2.GaussianBlur(content(coarse), (0, 0), UNSURE_BAND[1], borderType=cv2.BORDER_REFLECT)
+    return np.clip(1.0 - held / (SURE * reference), 0.0, 1.0).astype(np.float32)
 
 
 PALETTE_RING = 32  # px around the hole whose colours (at AGREE_SIGMA) are the photo's palette
