@@ -22,8 +22,11 @@ In a smooth photo the copy's content also replaces the network's where the netwo
 a mixture of the photo's own and the copy's is not (`plausible_share`): unsure, the network
 fills a haze of what it sees.
 
-A seed also picks how far the copy's own content is trusted over the network's (`copy_content`,
-READINGS): the three variations offered after a run differ where the fill is uncertain.
+Deep inside a large hole, where the network's fill is only an average of what might be there
+(`network_unsure`), the copy's own content replaces it by default: the photo's foliage and stone
+instead of a smudge. A seed picks how far the copy's own content is trusted over the network's
+(`copy_content`, READINGS): the three variations offered after a run differ where the fill is
+uncertain.
 
 The edges are drawn again over the finished fill (its content above EDGE_SIGMA).
 
@@ -120,10 +123,11 @@ def copy_content(filled: np.ndarray, copied: Copied, coarse: np.ndarray, hole: n
 
     "photo" is the default: deep in a large hole the network fills an average (a grey-green
     smudge where a bird stood on a rocky slope) and the copy commits to the photo's own
-    foliage and stone; it costs structure, less the deeper it starts (68 CBSD68 photos' small
-    holes 19.61 -> 19.52 dB, Telea 19.40), and gains a little texture (docs/benchmarks.md,
-    "The photo's own patches deep inside, by default"). "agreeing" took the small holes'
-    structure to 19.18 dB, under Telea's: a variation, not the default."""
+    foliage and stone, there only where the network's fill is such an average
+    (`network_unsure`). It costs a little structure (68 CBSD68 photos' small holes 19.61 ->
+    19.59 dB, Telea 19.40) and gains a little texture (docs/benchmarks.md, "The photo's own
+    patches deep inside, by default"). "agreeing" took the small holes' structure to 19.18 dB,
+    under Telea's: a variation, not the default."""
     image = copied.image.astype(np.float32)
     coarse = coarse.astype(np.float32)
     share = np.zeros(hole.shape + (1,), np.float32)  # "network": none of the copy's, but below
@@ -160,8 +164,8 @@ def network_unsure(coarse: np.ndarray, photo: np.ndarray, hole: np.ndarray) -> n
     19.52)."""
     def content(x: np.ndarray) -> np.ndarray:
         grey = x.astype(np.float32).mean(axis=2)
-        fine, coarse_ = (cv2.GaussianBlur(grey, (0, 0), s, borderType=cv2.BORDER_REFLECT) for s in UNSURE_BAND)
-        return np.abs(fine - coarse_)
+        fine, broad = (cv2.GaussianBlur(grey, (0, 0), s, borderType=cv2.BORDER_REFLECT) for s in UNSURE_BAND)
+        return np.abs(fine - broad)
 
     ring = _around(hole, PALETTE_RING)
     reference = float(content(photo)[ring].mean()) if ring.any() else 0.0
