@@ -279,7 +279,7 @@ def pair_strokes(crossings: list[Crossing], hole: np.ndarray, coarse: np.ndarray
                 options.append((diff, i, j))
     used: set[int] = set()
     strokes: list[Stroke] = []
-    rays = [_ray(c, hole) for c in crossings]
+    rays = [_ray(c.at, c.into, hole) for c in crossings]
     partner: dict[int, Crossing] = {}  # a drawn band side's crossing -> the far end it was joined to
 
     def drawn(pairs: list[tuple[Crossing, Crossing]], ends: set[int]) -> list[Stroke] | None:
@@ -373,8 +373,7 @@ def _hidden_end(c: Crossing, side: Crossing, lone: Crossing, hole: np.ndarray) -
     if not (0 <= x < w and 0 <= y < h):
         return None
     # the hole's edge on that line: out of the hole from `start`, or into it
-    edge = _ray(Crossing(start, -lone.into, 0.0, c.profile), hole)[-1:] if hole[y, x] else \
-        _ray(Crossing(start, lone.into, 0.0, c.profile), hole)[:1]
+    edge = _ray(start, -lone.into, hole)[-1:] if hole[y, x] else _ray(start, lone.into, hole)[:1]
     if len(edge) == 0:
         return None
     at = edge[0] - (OUT + 1) * lone.into
@@ -384,11 +383,11 @@ def _hidden_end(c: Crossing, side: Crossing, lone: Crossing, hole: np.ndarray) -
     return Crossing(at.astype(np.float32), lone.into.copy(), c.half_width, c.profile[::-1].copy())
 
 
-def _ray(c: Crossing, hole: np.ndarray) -> np.ndarray:
-    """The points (K x 2, 1 px apart) where `c`'s edge would run on straight over the hole,
-    from where it enters the hole to where it first leaves it."""
+def _ray(at: np.ndarray, into: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """The points (K x 2, 1 px apart) where a line from `at` along `into` (an edge run on
+    straight) lies over the hole, from where it enters the hole to where it first leaves it."""
     h, w = hole.shape
-    pts = c.at + np.arange(0, h + w, dtype=np.float32)[:, None] * c.into
+    pts = at + np.arange(0, h + w, dtype=np.float32)[:, None] * into
     xi, yi = np.round(pts[:, 0]).astype(int), np.round(pts[:, 1]).astype(int)
     inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
     over = np.zeros(len(pts), bool)
