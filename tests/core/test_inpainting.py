@@ -925,6 +925,40 @@ def test_a_thick_cables_hidden_side_ends_where_the_cable_comes_out_not_straight_
     assert abs(float(left_end[1]) - 121) < 2, left_end
 
 
+def test_a_thick_cable_seen_at_both_ends_goes_on_whole_where_the_network_kept_half_of_it():
+    from desktop_app.core.inpainting.edges import HALF_WIDTH, find_crossings, pair_strokes
+
+    # both sides of a 30 px cable found on both sides of the hole; the network kept only its upper
+    # half (a brushed-over cable in the app). Paired one side at a time, its upper side went on
+    # alone: half a cable, no middle
+    yy, _, hole, cable = _box_over_a_thick_cable()
+    crossings = find_crossings(cable, hole)
+    assert len([c for c in crossings if c.half_width == HALF_WIDTH and c.beside]) == 4
+    half = np.where((hole & (yy >= 100))[:, :, None], 0.8, cable).astype(np.float32)
+    strokes = pair_strokes(crossings, hole, cv2.GaussianBlur(half, (0, 0), 4))
+    rows = sorted(float(np.median(st.where[:, st.where.shape[1] // 2, 1])) for st in strokes)
+    assert len(rows) == 3 and [abs(r - y) < 2 for r, y in zip(rows, (85, 100, 115))] == [True] * 3, rows
+    # a network that fills plain wall hints at neither side
+    plain = np.where((hole & (yy >= 85))[:, :, None], 0.8, cable).astype(np.float32)
+    assert pair_strokes(crossings, hole, cv2.GaussianBlur(plain, (0, 0), 4)) == []
+
+
+def test_a_thick_cables_middle_starts_outside_a_hole_that_crosses_it_at_a_slant():
+    from desktop_app.core.inpainting.edges import find_crossings, pair_strokes
+
+    # the hole's sides slant 35 degrees across the cable: a middle started between the two
+    # sides' crossings began inside the hole, and left a line across the cable where it began
+    yy, xx, _, cable = _box_over_a_thick_cable()
+    slant = xx - 0.7 * (yy - 100)
+    hole = (slant >= 100) & (slant < 200) & (yy >= 40) & (yy < 160)
+    strokes = pair_strokes(find_crossings(cable, hole), hole, cv2.GaussianBlur(cable, (0, 0), 4))
+    middle = next(st for st in strokes if st.inner)
+    for end in (middle.where[0], middle.where[-1]):  # the line across the band where it starts
+        inside = np.abs(middle.offset[0]) < middle.half_width[0] - 2  # the middle's own part
+        xi, yi = np.round(end[inside, 0]).astype(int), np.round(end[inside, 1]).astype(int)
+        assert not hole[yi, xi].any(), (end[inside][hole[yi, xi]])
+
+
 def test_a_thick_cable_goes_on_whole_and_dark_without_darkening_the_wall_beside():
     from desktop_app.core.inpainting.edges import drawn_edges, put_edges
 

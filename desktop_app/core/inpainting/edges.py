@@ -39,7 +39,8 @@ PROFILE_DIFF = 0.10  # mean colour difference between two profiles that count as
 PROFILE_SHARE = 0.2  # ...and at most this share of their contrast
 TURN = np.cos(np.radians(25))  # both ends' directions within this angle of the chord between them
 OVER_HOLE = 0.6  # least share of the chord that lies over the hole
-NETWORK_AGREES = 0.4  # least correlation of the network's fill with the drawn profile along the curve
+NETWORK_AGREES = 0.4  # least correlation of the network's fill with the drawn profile along the curve...
+BAND_AGREES = 0.3  # ...and along a band's two sides seen at both ends, where it reaches the above along one
 MIN_APART = 3  # px along the outline between two crossings
 PROFILE = 2 * HALF_WIDTH + 1  # samples across a crossing
 PARALLEL = np.cos(np.radians(20))  # two edges side by side this close in direction make a line...
@@ -242,10 +243,10 @@ def stroke(a: Crossing, b: Crossing) -> Stroke:
                   ((1 - t)[:, :, None] * pa + t[:, :, None] * pb).astype(np.float32))
 
 
-def network_agrees(strokes: list[Stroke], coarse: np.ndarray, hole: np.ndarray) -> bool:
+def network_agrees(strokes: list[Stroke], coarse: np.ndarray, hole: np.ndarray, least: float = NETWORK_AGREES) -> bool:
     """Whether the network's fill `coarse`, across the curves inside the hole, deviates from its
-    mean the way the drawn profiles do (correlation of at least NETWORK_AGREES over all of them:
-    a band's two sides are judged together, as one object)."""
+    mean the way the drawn profiles do (correlation of at least `least` over all of them: a
+    band's two sides are judged together, as one object)."""
     h, w = hole.shape
     drawn, net = [], []
     for s in strokes:
@@ -261,16 +262,18 @@ def network_agrees(strokes: list[Stroke], coarse: np.ndarray, hole: np.ndarray) 
     drawn, net = np.concatenate(drawn), np.concatenate(net)
     num = float((drawn * net).sum())
     den = float(np.sqrt((drawn**2).sum() * (net**2).sum()))
-    return den > 0 and num / den >= NETWORK_AGREES
+    return den > 0 and num / den >= least
 
 
 def pair_strokes(crossings: list[Crossing], hole: np.ndarray, coarse: np.ndarray) -> list[Stroke]:
     """Crossings paired one to one where one continues the other across the hole (`_fits`: the
     same direction, profile and width; both one side of a band or neither; the network agreeing,
-    no other edge across), the closest profiles first; their strokes. A lone edge that fits one
-    side of a band is paired with it only together with the band's other side, run on straight
-    across the hole to where the outline hid it (both drawn, or neither). A band both of whose
-    sides go on gets its middle drawn too (_middle)."""
+    no other edge across), the closest profiles first; their strokes. A band's two sides are one
+    object, drawn both or neither and judged together: one side of a band pairs with one on the
+    far side only together with their other sides (judged one pair at a time, the network's
+    fill hinted at one side and not the other, and half a cable went on), and a lone edge that
+    fits one side of a band together with the band's other side, run across the hole to where
+    the outline hid it (_hidden_end). A band that goes on gets its middle drawn too (_middle)."""
     options = []
     for i, a in enumerate(crossings):
         for j in range(i + 1, len(crossings)):
@@ -280,12 +283,17 @@ def pair_strokes(crossings: list[Crossing], hole: np.ndarray, coarse: np.ndarray
     used: set[int] = set()
     strokes: list[Stroke] = []
     rays = [_ray(c.at, c.into, hole) for c in crossings]
-    partner: dict[int, Crossing] = {}  # a drawn band side's crossing -> the far end it was joined to
+    number = {id(c): k for k, c in enumerate(crossings)}
 
     def drawn(pairs: list[tuple[Crossing, Crossing]], ends: set[int]) -> list[Stroke] | None:
         made = [stroke(a, b) for a, b in pairs]
         others = [r for k, r in enumerate(rays) if k not in ends]
-        if network_agrees(made, coarse, hole) and not any(_crossed(m, others, hole.shape) for m in made):
+        if len(ends) == 4:  # a band seen at both ends: the network hints at one side and at both together
+            agrees = network_agrees(made, coarse, hole, BAND_AGREES) and \
+                any(network_agrees([m], coarse, hole) for m in made)
+        else:
+            agrees = network_agrees(made, coarse, hole)
+        if agrees and not any(_crossed(m, others, hole.shape) for m in made):
             return made
         return None
 
@@ -293,11 +301,16 @@ def pair_strokes(crossings: list[Crossing], hole: np.ndarray, coarse: np.ndarray
         a, b = crossings[i], crossings[j]
         if i in used or j in used:
             continue
-        if (a.beside is None) == (b.beside is None):
+        if a.beside is None and b.beside is None:
             pairs, ends = [(a, b)], {i, j}
+        elif a.beside is not None and b.beside is not None:  # a band, both its sides seen at both ends
+            k, m = number.get(id(a.beside)), number.get(id(b.beside))
+            if k is None or m is None or {k, m} & used or _fits(a.beside, b.beside, hole) is None:
+                continue
+            pairs, ends = [(a, b), (a.beside, b.beside)], {i, j, k, m}
         else:  # a lone edge and one side of a band
             lone, side = (a, b) if a.beside is None else (b, a)
-            other = next((k for k, c in enumerate(crossings) if c is side.beside), None)
+            other = number.get(id(side.beside))
             if other is None or other in used:
                 continue
             hidden = _hidden_end(crossings[other], side, lone, hole)
@@ -308,29 +321,25 @@ def pair_strokes(crossings: list[Crossing], hole: np.ndarray, coarse: np.ndarray
         if made is not None:
             used.update(ends)
             strokes.extend(made)
-            if len(pairs) == 2:  # the band's middle, from between lone and hidden to between side and other
-                strokes.append(_middle((lone, hidden), (side, crossings[other])))
-            elif a.beside is not None:
-                partner[i], partner[j] = b, a
-    # a band both of whose sides went on: its middle too
-    number = {id(c): k for k, c in enumerate(crossings)}
-    for i, c in enumerate(crossings):
-        k = number.get(id(c.beside))
-        if k is not None and i < k and i in partner and k in partner and partner[i].beside is partner[k]:
-            strokes.append(_middle((c, crossings[k]), (partner[i], partner[k])))
-            for far in (partner[i], partner[k]):  # the same band seen from its far end
-                partner.pop(number[id(far)])
+            if len(pairs) == 2:  # the band's middle, between its sides from one end to the other
+                (a0, b0), (a1, b1) = pairs
+                strokes.append(_middle((a0, a1), (b0, b1)))
     return strokes
 
 
 def _middle(a: tuple[Crossing, Crossing], b: tuple[Crossing, Crossing]) -> Stroke:
     """The stroke over the middle of a band whose two sides go on across the hole, from between
     its sides' ends `a` to between `b`: the colour between the sides, flat, as wide as the band.
-    Without it the band's middle was left to the network (a light patch inside a thick cable)."""
+    Without it the band's middle was left to the network (a light patch inside a thick cable).
+    Each end starts level with the side found further out: where the outline crosses the band
+    at a slant, a middle started between the sides began inside the hole, and the line where
+    it began was left across the cable."""
     def end(c: Crossing, d: Crossing) -> Crossing:
         into = (c.into + d.into) / np.hypot(*(c.into + d.into))
+        at = (c.at + d.at) / 2
+        at = at - (float(at @ into) - min(float(c.at @ into), float(d.at @ into))) * into
         inner = (_inside_of(c, d)[0] + _inside_of(d, c)[0]) / 2
-        return Crossing((c.at + d.at) / 2, into, _apart(c.at, d.at, into) / 2, np.repeat(inner[None], PROFILE, axis=0))
+        return Crossing(at, into, _apart(c.at, d.at, into) / 2, np.repeat(inner[None], PROFILE, axis=0))
 
     s = stroke(end(*a), end(*b))
     s.inner = True
