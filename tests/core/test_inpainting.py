@@ -481,6 +481,26 @@ def test_a_large_removal_reports_progress_often_and_cancels(tiny_inpaint_model):
     assert any("patch fill" in e.message for e in seen if e.fraction is not None and e.fraction > 0.5)
 
 
+def test_cancel_stops_a_large_removal_between_its_full_size_steps_too(tiny_inpaint_model):
+    """After the windows, the full-size detail, the seam and the grain took 3.8 s on a 30 % hole
+    of a 12 MP photo without a point where Cancel was heard: each now starts with one."""
+    from desktop_app.core.work import CancelToken, Cancelled
+
+    image = leafy(600, 800, seed=6)
+    mask = np.zeros((600, 800), np.float32)
+    mask[120:480, 130:510] = 1.0
+    token, seen = CancelToken(), []
+
+    def on_progress(event):
+        seen.append(event.message)
+        if event.message == "matching the seam":
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        run_work(apply_operation(ops.get("inpaint", "remove"), image, mask, {}, device="cpu"), on_progress, token)
+    assert "full-size detail" in seen and seen[-1] == "matching the seam"
+
+
 def _texture(rng, shape, strength, blur=0.8):
     noise = cv2.GaussianBlur(rng.standard_normal(shape).astype(np.float32), (0, 0), blur)
     return (0.5 + strength * noise / noise.std()).astype(np.float32)

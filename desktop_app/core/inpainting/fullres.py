@@ -50,6 +50,8 @@ FillFn = Callable[[np.ndarray, np.ndarray], Work["np.ndarray | Copied"]]
 CONTEXT = 3.0  # window side >= CONTEXT x hole thickness (diameter) at the working scale
 MARGIN = 24  # known pixels kept around the hole at least, at the working scale
 GRAIN_WINDOW = 512  # side of the area around a hole whose noise level the fill's grain matches
+REGION_SHARE = 0.8  # of a region's progress: its windows and full-size detail; then the seam, then the grain
+WINDOWS_SHARE = 0.9  # of fill_region's: the windows; then the full-size detail
 
 
 Box = tuple[int, int, int, int]  # y0, y1, x0, x1 in the full image
@@ -135,7 +137,8 @@ def fill_region(image: np.ndarray, hole: np.ndarray, fill: FillFn, working: int)
         y0, y1, x0, x1 = _context(win_hole)
         win_hole = win_hole[y0:y1, x0:x1]
         window = small[y + y0:y + y1, x + x0:x + x1]
-        filled = yield from subrange(fill(window, win_hole), k / len(todo), (k + 1) / len(todo))
+        filled = yield from subrange(fill(window, win_hole), WINDOWS_SHARE * k / len(todo),
+                                     WINDOWS_SHARE * (k + 1) / len(todo))
         if isinstance(filled, Copied):
             _keep_sources(source, small_hole, filled.source, win_hole, (y + y0, x + x0))
             filled = filled.image
@@ -144,6 +147,7 @@ def fill_region(image: np.ndarray, hole: np.ndarray, fill: FillFn, working: int)
         remaining[y:y + working, x:x + working] = False
     if scale == 1:
         return small
+    yield Progress(WINDOWS_SHARE, "full-size detail")  # a cancel point: 0.7 s on a 12 MP photo
     up = _resize(small, (h, w), False)
     out = image.copy()
     grow = cv2.dilate(hole.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
@@ -350,10 +354,14 @@ def fill_full_resolution(image: np.ndarray, mask: np.ndarray, fill: FillFn, work
         yield Progress(i / len(regions), f"region {i + 1}/{len(regions)}")
         crop, crop_hole = image[y0:y1, x0:x1], hole[y0:y1, x0:x1]
         filled = yield from subrange(fill_region(crop, crop_hole, fill, working),
-                                     i / len(regions), (i + 1) / len(regions))
+                                     i / len(regions), (i + REGION_SHARE) / len(regions))
+        # cancel points between the full-size steps (a 30 % hole of a 12 MP photo: 0.7 s the
+        # seam, 1.5 s the grain; together with the detail 3.8 s without one)
         if seam:
+            yield Progress((i + REGION_SHARE) / len(regions), "matching the seam")
             filled = match_seam(crop, filled, crop_hole)
         if grain:
+            yield Progress((i + (1 + REGION_SHARE) / 2) / len(regions), "matching the grain")
             filled = match_grain(crop, filled, crop_hole, rng)
         out[y0:y1, x0:x1] = np.where(crop_hole[:, :, None], filled, crop)
     yield Progress(1.0, "filled")
