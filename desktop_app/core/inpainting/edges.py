@@ -272,8 +272,9 @@ def pair_strokes(crossings: list[Crossing], hole: np.ndarray, coarse: np.ndarray
     object, drawn both or neither and judged together: one side of a band pairs with one on the
     far side only together with their other sides (judged one pair at a time, the network's
     fill hinted at one side and not the other, and half a cable went on), and a lone edge that
-    fits one side of a band together with the band's other side, run across the hole to where
-    the outline hid it (_hidden_end). A band that goes on gets its middle drawn too (_middle)."""
+    fits one side of a band pairs with it only together with the band's other side, run across
+    the hole to where the outline hid it (_hidden_end). A band that goes on gets its middle
+    drawn too (_middle)."""
     options = []
     for i, a in enumerate(crossings):
         for j in range(i + 1, len(crossings)):
