@@ -607,9 +607,11 @@ def section_scores(args: argparse.Namespace, avail: Availability, data: Path, co
 # --- the big photo --------------------------------------------------------------------------
 
 
-def big_case(data: Path, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """A landscape CBSD68 image upscaled to width x height with mild noise, and a 2 % mask drawn
-    at BIG_MASK_DRAW px wide and upscaled; the hole is painted grey as in the tables."""
+def big_case(data: Path, width: int, height: int,
+             coverage: tuple[float, float] = BIG_COVERAGE) -> tuple[np.ndarray, np.ndarray]:
+    """A landscape CBSD68 image upscaled to width x height with mild noise, and a mask covering
+    `coverage` of it (2 %) drawn at BIG_MASK_DRAW px wide and upscaled; the hole is painted grey
+    as in the tables."""
     files = image_files(data, None)
     path = next((p for p in files if image_size(p)[0] > image_size(p)[1]), files[0])
     image = cv2.resize(load_rgb(path), (width, height), interpolation=cv2.INTER_CUBIC)
@@ -620,19 +622,19 @@ def big_case(data: Path, width: int, height: int) -> tuple[np.ndarray, np.ndarra
     np.clip(image, 0.0, 1.0, out=image)
     small_w = min(width, BIG_MASK_DRAW)
     small_h = max(1, round(height * small_w / width))
-    small = big_mask(small_h, small_w)
+    small = big_mask(small_h, small_w, coverage)
     mask = (cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR) > 0.5).astype(np.float32)
     image[mask > 0.5] = HOLE_GREY
     return image, mask
 
 
-def big_mask(height: int, width: int) -> np.ndarray:
-    """Strokes and blobs covering BIG_COVERAGE of the picture: the mask of the first seed from
+def big_mask(height: int, width: int, coverage: tuple[float, float] = BIG_COVERAGE) -> np.ndarray:
+    """Strokes and blobs covering `coverage` of the picture: the mask of the first seed from
     BIG_SEED on that reaches the range (random_mask finishes a mask that falls short with a box
     that overshoots such a narrow range)."""
-    lo, hi = BIG_COVERAGE
+    lo, hi = coverage
     for seed in range(BIG_SEED, BIG_SEED + 100):
-        mask = random_mask(height, width, np.random.default_rng(seed), coverage=BIG_COVERAGE, kinds=BIG_KINDS)
+        mask = random_mask(height, width, np.random.default_rng(seed), coverage=coverage, kinds=BIG_KINDS)
         if lo <= mask.mean() <= hi:
             return mask
     return mask

@@ -5,9 +5,9 @@ and how soon Cancel stops it.
     python benchmarks/inpaint_large.py [--data ../shared/data/bench/CBSD68] [--size 4000x3000]
                                        [--cancel-at 0.25 0.5 0.75]
 
-The photo: a landscape CBSD68 image upscaled (cubic) with σ 2/255 noise, as inpaint.py's big
-case; the hole: strokes and blobs of the training's mask generator covering 29-31 % of it,
-drawn 1500 px wide and upscaled, painted grey. Remove object runs as the app runs it
+The photo and hole: inpaint.py's big case (a landscape CBSD68 image upscaled with σ 2/255 noise;
+strokes and blobs drawn 1500 px wide and upscaled, painted grey) with the hole covering 29-31 %
+of it instead of 2 %. Remove object runs as the app runs it
 (`apply_operation`, defaults, seed 0, on the CPU) once to the end, then once per `--cancel-at`
 fraction, cancelled (the window's CancelToken) at the first progress event past it. Prints the
 whole run's seconds, its number of progress events and the longest wait between two, and for
@@ -27,36 +27,14 @@ import argparse  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 import inpaint as bench  # noqa: E402  (benchmarks/inpaint.py: its photos, masks and hole colour)
 from desktop_app.core.operations import apply_operation  # noqa: E402
 from desktop_app.core.operations import registry  # noqa: E402
-from desktop_app.core.training.masks import random_mask  # noqa: E402
 from desktop_app.core.work import CancelToken, Cancelled, run_work  # noqa: E402
 
 COVERAGE = (0.29, 0.31)
-
-
-def large_case(data: Path, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    files = bench.image_files(data, None)
-    path = next((p for p in files if bench.image_size(p)[0] > bench.image_size(p)[1]), files[0])
-    image = cv2.resize(bench.load_rgb(path), (width, height), interpolation=cv2.INTER_CUBIC)
-    rng = np.random.default_rng(bench.BIG_SEED)
-    for y in range(0, height, 256):
-        band = image[y:y + 256]
-        band += np.float32(bench.BIG_NOISE / 255.0) * rng.standard_normal(band.shape, dtype=np.float32)
-    np.clip(image, 0.0, 1.0, out=image)
-    small_w = min(width, bench.BIG_MASK_DRAW)
-    small_h = max(1, round(height * small_w / width))
-    for seed in range(bench.BIG_SEED, bench.BIG_SEED + 100):
-        small = random_mask(small_h, small_w, np.random.default_rng(seed), coverage=COVERAGE, kinds=bench.BIG_KINDS)
-        if COVERAGE[0] <= small.mean() <= COVERAGE[1]:
-            break
-    mask = (cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR) > 0.5).astype(np.float32)
-    image[mask > 0.5] = bench.HOLE_GREY
-    return image, mask
 
 
 def timed_run(image: np.ndarray, mask: np.ndarray, cancel_at: float | None) -> dict:
@@ -88,7 +66,7 @@ def main() -> int:
     ap.add_argument("--cancel-at", type=float, nargs="*", default=[0.25, 0.5, 0.75])
     args = ap.parse_args()
     width, height = args.size
-    image, mask = large_case(args.data, width, height)
+    image, mask = bench.big_case(args.data, width, height, COVERAGE)
     run_work(apply_operation(registry.get("inpaint", "remove"), *bench.warm_up_case(), {}, device="cpu"))
     print(f"{width}x{height}, hole {mask.mean() * 100:.1f} %")
     whole = timed_run(image, mask, None)
